@@ -1,0 +1,60 @@
+// The decoder's only view of a KV cache: a few hooks called in this order for every forward step
+//
+//   BeginStep(pos0, n)                  n new tokens at absolute positions pos0 .. pos0+n-1
+//   for each layer: Append(layer, k, v)  their keys (RoPE applied) and values
+//                   Attend(layer, q, out) causal attention of their queries over the cache
+//   EndStep()                           the policy evicts here (plan, then apply)
+//
+// Implementations (policies/) own K/V storage and the attention kernel over it, so a policy can
+// keep whatever subset of positions it likes in whatever number format its store uses. The decoder
+// always applies RoPE at absolute positions; a cache that re-assigns positions within the cache
+// (StreamingLLM) re-rotates its own stored keys.
+#ifndef KVBENCH_MODEL_KV_CACHE_H_
+#define KVBENCH_MODEL_KV_CACHE_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace kvbench {
+
+// Bytes a cache holds for one layer (and, summed, for all).
+struct KvMemory {
+  uint64_t logical = 0;    // what the kept entries need: payload + scales/mins + metadata
+  uint64_t allocated = 0;  // what is reserved right now (capacity, residual buffers)
+  uint64_t peak = 0;       // the largest `allocated` seen so far
+};
+
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+
+  virtual void BeginStep(int pos0, int n_tokens) = 0;
+  // k, v: (n_tokens, n_kv_heads * head_dim), row-major, for the tokens of this step.
+  virtual void Append(int layer, const float* k, const float* v) = 0;
+  // q: (n_tokens, n_heads * head_dim); out: same shape. Token t of the step attends to every cached
+  // entry with position <= pos0 + t.
+  virtual void Attend(int layer, const float* q, float* out) = 0;
+  virtual void EndStep() = 0;
+
+  // False for a "cache" that keeps nothing between steps (the `none` policy): the caller must then
+  // recompute the whole prefix every step.
+  virtual bool retains_entries() const { return true; }
+  // Number of tokens this cache has seen (the next absolute position).
+  virtual int n_past() const = 0;
+
+  virtual KvMemory memory(int layer) const = 0;
+  KvMemory total_memory(int n_layers) const {
+    KvMemory m;
+    for (int l = 0; l < n_layers; ++l) {
+      const KvMemory x = memory(l);
+      m.logical += x.logical;
+      m.allocated += x.allocated;
+      m.peak += x.peak;
+    }
+    return m;
+  }
+};
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_MODEL_KV_CACHE_H_
