@@ -1,0 +1,59 @@
+// The reference Llama-family forward pass: RMSNorm, RoPE, grouped-query attention (delegated to the
+// KvCache), SwiGLU FFN, final norm, classifier. f32 activations; weights in their file dtype.
+//
+// One call runs a step for a batch of independent sequences, each with its own cache and any number
+// of new tokens (a prefill block or one decode token). The projections of all rows of all
+// sequences are one MatMul, so the weights are read once per step however many sequences (or
+// policies, in the harness's lockstep evaluation) share it.
+#ifndef KVBENCH_MODEL_DECODER_H_
+#define KVBENCH_MODEL_DECODER_H_
+
+#include <vector>
+
+#include "absl/types/span.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace kvbench {
+
+struct StepInput {
+  KvCache* cache = nullptr;
+  absl::Span<const int> tokens;  // new tokens of this sequence
+  int pos0 = 0;                  // absolute position of tokens[0]
+  int logits_begin = 0;          // logits for tokens[logits_begin..]; tokens.size() for none
+  float* logits = nullptr;       // (tokens.size() - logits_begin, vocab)
+};
+
+class Decoder {
+ public:
+  explicit Decoder(const Model& model);
+
+  // Runs one forward step for every input. Token ids must be < vocab_size (checked).
+  void Forward(absl::Span<const StepInput> inputs);
+
+  const Model& model() const { return model_; }
+  const ModelConfig& config() const { return model_.config; }
+
+ private:
+  void Reserve(int n_rows, int n_logit_rows);
+
+  const Model& model_;
+  // Activations, grown on demand and reused: no allocation on the steady-state decode path.
+  int capacity_rows_ = 0;
+  std::vector<float> x_;      // (rows, dim) residual stream
+  std::vector<float> xb_;     // (rows, dim) normed input / projection output
+  std::vector<float> q_;      // (rows, n_heads * head_dim)
+  std::vector<float> k_;      // (rows, n_kv_heads * head_dim)
+  std::vector<float> v_;      // (rows, n_kv_heads * head_dim)
+  std::vector<float> att_;    // (rows, n_heads * head_dim) attention output
+  std::vector<float> gate_;   // (rows, hidden_dim)
+  std::vector<float> up_;     // (rows, hidden_dim)
+  std::vector<float> cos_;    // (rows, rope_dims / 2)
+  std::vector<float> sin_;    // (rows, rope_dims / 2)
+  std::vector<float> logits_; // (logit rows, vocab)
+  std::vector<int> row_offset_;  // (inputs + 1) first row of each input
+};
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_MODEL_DECODER_H_

@@ -1,0 +1,249 @@
+#include "model/ops.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <Eigen/Core>
+
+#include "model/half.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace kvbench {
+namespace {
+
+// Below this many multiply-adds a MatMul stays on one thread: waking the team costs more than it
+// saves (stories260K's matrices are all below it, which keeps its decode step lean).
+constexpr int64_t kMinParallelWork = 1 << 16;
+constexpr int kMaxVectorsPerPass = 4;
+
+template <DType T>
+inline float LoadScalar(const std::byte* row, int64_t i) {
+  if constexpr (T == DType::kF32) {
+    float f;
+    std::memcpy(&f, row + 4 * i, 4);
+    return f;
+  } else {
+    uint16_t h;
+    std::memcpy(&h, row + 2 * i, 2);
+    if constexpr (T == DType::kF16) return Fp16ToF32(h);
+    return Bf16ToF32(h);
+  }
+}
+
+inline float Q8_0Scale(const std::byte* block) {
+  uint16_t h;
+  std::memcpy(&h, block, 2);
+  return Fp16ToF32(h);
+}
+
+// Dot products of one weight row with NV input vectors (stride `ld` floats apart). Scalar path.
+template <DType T, int NV>
+void RowDotsScalar(const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
+  if constexpr (T == DType::kQ8_0) {
+    float acc[NV] = {};
+    for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+      const std::byte* block = row + b * kQ8_0BlockBytes;
+      const float d = Q8_0Scale(block);
+      const auto* q = reinterpret_cast<const int8_t*>(block + 2);
+      for (int v = 0; v < NV; ++v) {
+        const float* xv = x + v * ld + b * kQ8_0BlockSize;
+        float s = 0.0f;
+        for (int j = 0; j < kQ8_0BlockSize; ++j) s += static_cast<float>(q[j]) * xv[j];
+        acc[v] += d * s;
+      }
+    }
+    for (int v = 0; v < NV; ++v) out[v] = acc[v];
+  } else {
+    float acc[NV] = {};
+    for (int64_t i = 0; i < n; ++i) {
+      const float w = LoadScalar<T>(row, i);
+      for (int v = 0; v < NV; ++v) acc[v] += w * x[v * ld + i];
+    }
+    for (int v = 0; v < NV; ++v) out[v] = acc[v];
+  }
+}
+
+#if defined(__AVX512F__)
+template <DType T>
+inline __m512 Load16(const std::byte* row, int64_t i) {
+  if constexpr (T == DType::kF32) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  } else if constexpr (T == DType::kF16) {
+    return _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + i)));
+  } else {
+    const __m256i h =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <DType T, int NV>
+void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
+  if constexpr (T == DType::kQ8_0) {
+    __m512 acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+      const std::byte* block = row + b * kQ8_0BlockBytes;
+      const __m512 d = _mm512_set1_ps(Q8_0Scale(block));
+      const auto* q = reinterpret_cast<const __m128i*>(block + 2);
+      const __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)));
+      const __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)));
+      for (int v = 0; v < NV; ++v) {
+        const float* xv = x + v * ld + b * kQ8_0BlockSize;
+        const __m512 s =
+            _mm512_fmadd_ps(w1, _mm512_loadu_ps(xv + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(xv)));
+        acc[v] = _mm512_fmadd_ps(d, s, acc[v]);
+      }
+    }
+    for (int v = 0; v < NV; ++v) out[v] = _mm512_reduce_add_ps(acc[v]);
+  } else {
+    // Two accumulators per vector hide the FMA latency when NV is small.
+    __m512 acc0[NV], acc1[NV];
+    for (int v = 0; v < NV; ++v) acc0[v] = acc1[v] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      const __m512 w0 = Load16<T>(row, i);
+      const __m512 w1 = Load16<T>(row, i + 16);
+      for (int v = 0; v < NV; ++v) {
+        acc0[v] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + v * ld + i), acc0[v]);
+        acc1[v] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + v * ld + i + 16), acc1[v]);
+      }
+    }
+    for (; i + 16 <= n; i += 16) {
+      const __m512 w0 = Load16<T>(row, i);
+      for (int v = 0; v < NV; ++v) acc0[v] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + v * ld + i), acc0[v]);
+    }
+    for (int v = 0; v < NV; ++v) {
+      float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0[v], acc1[v]));
+      for (int64_t j = i; j < n; ++j) s += LoadScalar<T>(row, j) * x[v * ld + j];
+      out[v] = s;
+    }
+  }
+}
+#else
+template <DType T, int NV>
+void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
+  RowDotsScalar<T, NV>(row, x, ld, n, out);
+}
+#endif
+
+template <DType T, bool kReference>
+void MatMulTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
+  const int64_t rows = w.rows, cols = w.cols;
+  const size_t row_bytes = w.row_bytes();
+  const bool parallel = !kReference && rows * cols * n_vec >= kMinParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::byte* row = w.data + row_bytes * r;
+    float out[kMaxVectorsPerPass];
+    int v = 0;
+    for (; v + 4 <= n_vec; v += 4) {
+      if constexpr (kReference) {
+        RowDotsScalar<T, 4>(row, x + v * cols, cols, cols, out);
+      } else {
+        RowDots<T, 4>(row, x + v * cols, cols, cols, out);
+      }
+      for (int j = 0; j < 4; ++j) y[(v + j) * rows + r] = out[j];
+    }
+    for (; v < n_vec; ++v) {
+      if constexpr (kReference) {
+        RowDotsScalar<T, 1>(row, x + v * cols, cols, cols, out);
+      } else {
+        RowDots<T, 1>(row, x + v * cols, cols, cols, out);
+      }
+      y[v * rows + r] = out[0];
+    }
+  }
+}
+
+template <bool kReference>
+void MatMulDispatch(const WeightMatrix& w, const float* x, int n_vec, float* y) {
+  switch (w.dtype) {
+    case DType::kF32: return MatMulTyped<DType::kF32, kReference>(w, x, n_vec, y);
+    case DType::kF16: return MatMulTyped<DType::kF16, kReference>(w, x, n_vec, y);
+    case DType::kBF16: return MatMulTyped<DType::kBF16, kReference>(w, x, n_vec, y);
+    case DType::kQ8_0: return MatMulTyped<DType::kQ8_0, kReference>(w, x, n_vec, y);
+  }
+}
+
+}  // namespace
+
+void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
+  // Large f32 blocks (prefill) are a real GEMM: Eigen's blocked kernel beats row streaming there.
+  if (w.dtype == DType::kF32 && n_vec >= 16) {
+    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<const RowMajor> wm(reinterpret_cast<const float*>(w.data), w.rows, w.cols);
+    Eigen::Map<const RowMajor> xm(x, n_vec, w.cols);
+    Eigen::Map<RowMajor> ym(y, n_vec, w.rows);
+    ym.noalias() = xm * wm.transpose();
+    return;
+  }
+  MatMulDispatch<false>(w, x, n_vec, y);
+}
+
+void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y) {
+  MatMulDispatch<true>(w, x, n_vec, y);
+}
+
+void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out) {
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(out, row, 4 * n);
+      return;
+    case DType::kF16:
+      for (int64_t i = 0; i < n; ++i) out[i] = LoadScalar<DType::kF16>(row, i);
+      return;
+    case DType::kBF16:
+      for (int64_t i = 0; i < n; ++i) out[i] = LoadScalar<DType::kBF16>(row, i);
+      return;
+    case DType::kQ8_0:
+      for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+        const std::byte* block = row + b * kQ8_0BlockBytes;
+        const float d = Q8_0Scale(block);
+        const auto* q = reinterpret_cast<const int8_t*>(block + 2);
+        for (int j = 0; j < kQ8_0BlockSize; ++j) out[b * kQ8_0BlockSize + j] = d * q[j];
+      }
+      return;
+  }
+}
+
+void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) {
+  float ss = 0.0f;
+  for (int i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  for (int i = 0; i < n; ++i) out[i] = x[i] * inv * weight[i];
+}
+
+void SwiGlu(float* gate, const float* up, int n) {
+  for (int i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void Softmax(float* x, int n) {
+  if (n <= 0) return;
+  const float max = *std::max_element(x, x + n);
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void SetNumThreads(int n) {
+  if (n > 0) omp_set_num_threads(n);
+}
+
+int NumThreads() { return omp_get_max_threads(); }
+
+}  // namespace kvbench

@@ -1,0 +1,41 @@
+// The decoder's numeric kernels: matrix x vectors for every weight dtype, RMSNorm, SwiGLU, softmax.
+//
+// MatMul reads each weight row once for up to 4 input vectors at a time, so a batch of sequences
+// (the harness's lockstep evaluation) or a prefill block costs one pass over the weights. Rows are
+// split across OpenMP threads; each output element is computed by exactly one thread in a fixed
+// order, so results do not depend on the thread count. Every vector kernel has a scalar reference
+// (the *Reference functions) that tests compare against.
+#ifndef KVBENCH_MODEL_OPS_H_
+#define KVBENCH_MODEL_OPS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "model/dtype.h"
+#include "model/weights.h"
+
+namespace kvbench {
+
+// y[v][r] = sum_c W[r][c] * x[v][c] for v < n_vec. x: (n_vec, cols), y: (n_vec, rows), row-major.
+void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y);
+void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y);
+
+// out[i] = row[i] as f32, for one row of `n` values of `dtype`.
+void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out);
+
+// out = x / rms(x) * weight, over n values.
+void RmsNorm(const float* x, const float* weight, int n, float eps, float* out);
+
+// gate[i] = silu(gate[i]) * up[i].
+void SwiGlu(float* gate, const float* up, int n);
+
+// In-place softmax over n values; returns nothing, the max is subtracted first.
+void Softmax(float* x, int n);
+
+// Number of threads MatMul uses (OpenMP); 0 keeps the OpenMP default.
+void SetNumThreads(int n);
+int NumThreads();
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_MODEL_OPS_H_

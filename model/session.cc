@@ -1,0 +1,37 @@
+#include "model/session.h"
+
+#include "model/check.h"
+
+namespace kvbench {
+
+void Feed(Decoder& decoder, absl::Span<Session* const> sessions,
+          absl::Span<const absl::Span<const int>> tokens, bool all_logits,
+          absl::Span<float* const> logits) {
+  KVBENCH_CHECK(sessions.size() == tokens.size() && sessions.size() == logits.size());
+  std::vector<StepInput> inputs(sessions.size());
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    Session& s = *sessions[i];
+    const absl::Span<const int> fresh = tokens[i];
+    const size_t n_before = s.tokens_.size();
+    s.tokens_.insert(s.tokens_.end(), fresh.begin(), fresh.end());
+    StepInput& in = inputs[i];
+    in.cache = s.cache_.get();
+    if (s.cache_->retains_entries()) {
+      in.tokens = fresh;
+      in.pos0 = static_cast<int>(n_before);
+    } else {  // recompute the whole prefix
+      in.tokens = s.tokens_;
+      in.pos0 = 0;
+    }
+    const int n = static_cast<int>(in.tokens.size());
+    in.logits = logits[i];
+    if (logits[i] == nullptr || fresh.empty()) {
+      in.logits_begin = n;
+    } else {
+      in.logits_begin = all_logits ? n - static_cast<int>(fresh.size()) : n - 1;
+    }
+  }
+  decoder.Forward(inputs);
+}
+
+}  // namespace kvbench

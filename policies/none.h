@@ -1,0 +1,24 @@
+// none: no KV cache at all. Every step recomputes K and V of the whole prefix (the caller feeds
+// the full history again, see model/session.h); what caching buys is measured against this.
+//   keep(p) <=> false   (after every step)
+#ifndef KVBENCH_POLICIES_NONE_H_
+#define KVBENCH_POLICIES_NONE_H_
+
+#include "policies/cache_policy.h"
+
+namespace kvbench {
+
+class NonePolicy : public CachePolicy {
+ public:
+  std::string name() const override { return "none"; }
+  bool retains_entries() const override { return false; }
+  bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
+                  std::vector<int>* keep) override {
+    keep->clear();
+    return true;
+  }
+};
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_POLICIES_NONE_H_

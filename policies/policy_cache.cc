@@ -1,0 +1,165 @@
+#include "policies/policy_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "model/check.h"
+#include "model/ops.h"
+#include "model/rope.h"
+
+namespace kvbench {
+namespace {
+
+// Scores of one attention call are bounded so a long prefill block does not need
+// tokens x entries floats at once: queries are processed in chunks under this many scores.
+constexpr int64_t kMaxScoresPerChunk = int64_t{1} << 22;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+PolicyCache::PolicyCache(const CacheShape& shape, std::unique_ptr<CachePolicy> policy,
+                         std::unique_ptr<KvStore> k_store, std::unique_ptr<KvStore> v_store,
+                         PositionMode positions)
+    : shape_(shape),
+      policy_(std::move(policy)),
+      k_store_(std::move(k_store)),
+      v_store_(std::move(v_store)),
+      position_mode_(positions),
+      cells_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads) {}
+
+void PolicyCache::BeginStep(int pos0, int n_tokens) {
+  KVBENCH_CHECK(pos0 == n_past_ || !policy_->retains_entries(),
+                "step at position %d but the cache has seen %d tokens", pos0, n_past_);
+  pos0_ = pos0;
+  n_tokens_ = n_tokens;
+  policy_->BeginStep(pos0, n_tokens);
+}
+
+void PolicyCache::Append(int layer, const float* k, const float* v) {
+  const int hd = shape_.head_dim, kv_dim = shape_.kv_dim();
+  for (int h = 0; h < shape_.n_kv_heads; ++h) {
+    k_store_->Append(layer, h, k + h * hd, n_tokens_, kv_dim);
+    v_store_->Append(layer, h, v + h * hd, n_tokens_, kv_dim);
+    Cells& c = cell(layer, h);
+    for (int t = 0; t < n_tokens_; ++t) {
+      c.pos.push_back(pos0_ + t);
+      if (position_mode_ == PositionMode::kCache) c.rope_pos.push_back(pos0_ + t);
+    }
+  }
+  const int64_t t0 = NowNs();
+  for (int h = 0; h < shape_.n_kv_heads; ++h) policy_->OnAppend(layer, h, k + h * hd, n_tokens_, kv_dim);
+  policy_ns_ += NowNs() - t0;
+}
+
+void PolicyCache::Attend(int layer, const float* q, float* out) {
+  const int hd = shape_.head_dim, group = shape_.group_size(), q_dim = shape_.n_heads * hd;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const bool report = policy_->wants_attention();
+  for (int h = 0; h < shape_.n_kv_heads; ++h) {
+    const int n = k_store_->size(layer, h);
+    // Entries appended this step are the last n_tokens_; older ones are visible to every query.
+    const int n_old = n - n_tokens_;
+    const int chunk = static_cast<int>(std::clamp<int64_t>(kMaxScoresPerChunk / (int64_t{group} * n), 1, n_tokens_));
+    for (int t0 = 0; t0 < n_tokens_; t0 += chunk) {
+      const int nt = std::min(chunk, n_tokens_ - t0);
+      const int n_q = nt * group;
+      q_group_.resize(static_cast<size_t>(n_q) * hd);
+      scores_.resize(static_cast<size_t>(n_q) * n);
+      out_group_.resize(static_cast<size_t>(n_q) * hd);
+      for (int t = 0; t < nt; ++t) {
+        std::copy_n(q + static_cast<size_t>(t0 + t) * q_dim + static_cast<size_t>(h) * group * hd,
+                    group * hd, &q_group_[static_cast<size_t>(t) * group * hd]);
+      }
+      k_store_->Dot(layer, h, q_group_.data(), n_q, scores_.data(), n);
+      for (int i = 0; i < n_q; ++i) {
+        float* s = &scores_[static_cast<size_t>(i) * n];
+        const int visible = n_old + t0 + i / group + 1;
+        for (int j = 0; j < visible; ++j) s[j] *= scale;
+        Softmax(s, visible);
+        std::fill(s + visible, s + n, 0.0f);
+      }
+      if (report) {
+        const int64_t start = NowNs();
+        policy_->OnAttention(layer, h, t0, scores_.data(), n_q, n, n);
+        policy_ns_ += NowNs() - start;
+      }
+      v_store_->Accumulate(layer, h, scores_.data(), n, n_q, out_group_.data());
+      for (int t = 0; t < nt; ++t) {
+        std::copy_n(&out_group_[static_cast<size_t>(t) * group * hd], group * hd,
+                    out + static_cast<size_t>(t0 + t) * q_dim + static_cast<size_t>(h) * group * hd);
+      }
+    }
+  }
+}
+
+void PolicyCache::EndStep() {
+  const int64_t start = NowNs();
+  n_past_ = pos0_ + n_tokens_;
+  for (int l = 0; l < shape_.n_layers; ++l) {
+    for (int h = 0; h < shape_.n_kv_heads; ++h) {
+      Cells& c = cell(l, h);
+      keep_.clear();
+      if (!policy_->SelectKeep(l, h, c.pos, &keep_)) continue;
+      for (size_t i = 0; i < keep_.size(); ++i) {
+        KVBENCH_CHECK(keep_[i] >= 0 && keep_[i] < static_cast<int>(c.pos.size()) &&
+                          (i == 0 || keep_[i] > keep_[i - 1]),
+                      "policy %s returned an invalid keep list", policy_->name().c_str());
+      }
+      if (keep_.size() == c.pos.size()) continue;
+      k_store_->Compact(l, h, keep_);
+      v_store_->Compact(l, h, keep_);
+      for (size_t i = 0; i < keep_.size(); ++i) c.pos[i] = c.pos[keep_[i]];
+      c.pos.resize(keep_.size());
+      if (position_mode_ == PositionMode::kCache) {
+        for (size_t i = 0; i < keep_.size(); ++i) c.rope_pos[i] = c.rope_pos[keep_[i]];
+        c.rope_pos.resize(keep_.size());
+        ReRotate(l, h);
+      }
+    }
+  }
+  policy_ns_ += NowNs() - start;
+}
+
+void PolicyCache::ReRotate(int layer, int head) {
+  Cells& c = cell(layer, head);
+  const int n = static_cast<int>(c.rope_pos.size());
+  const int hd = shape_.head_dim, half = shape_.rope_dims / 2;
+  std::vector<float> row(hd), cos(half), sin(half);
+  int last_delta = 0;
+  for (int i = 0; i < n; ++i) {
+    const int target = (n_past_ - 1) - (n - 1 - i);
+    const int delta = target - c.rope_pos[i];
+    if (delta == 0) continue;
+    if (delta != last_delta) {
+      RopeCosSin(delta, shape_.rope_dims, shape_.rope_theta, cos.data(), sin.data());
+      last_delta = delta;
+    }
+    k_store_->Read(layer, head, i, row.data());
+    ApplyRope(row.data(), 1, hd, shape_.rope_dims, cos.data(), sin.data());
+    k_store_->Write(layer, head, i, row.data());
+    c.rope_pos[i] = target;
+  }
+}
+
+KvMemory PolicyCache::memory(int layer) const {
+  const KvMemory k = k_store_->memory(layer), v = v_store_->memory(layer);
+  uint64_t cells = 0, cells_allocated = 0;
+  for (int h = 0; h < shape_.n_kv_heads; ++h) {
+    const Cells& c = cell(layer, h);
+    cells += (c.pos.size() + c.rope_pos.size()) * sizeof(int32_t);
+    cells_allocated += (c.pos.capacity() + c.rope_pos.capacity()) * sizeof(int32_t);
+  }
+  const uint64_t meta = policy_->metadata_bytes(layer);
+  return KvMemory{.logical = k.logical + v.logical + cells + meta,
+                  .allocated = k.allocated + v.allocated + cells_allocated + meta,
+                  .peak = k.peak + v.peak + cells_allocated + meta};
+}
+
+}  // namespace kvbench
