@@ -6,14 +6,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "model/check.h"
 
 namespace kvbench {
 namespace {
 
 absl::Status CheckValue(std::string_view owner, const ParamSpec& spec, const std::string& value) {
-  auto bad = [&](std::string_view expected) {
-    return absl::InvalidArgumentError(absl::StrCat(owner, ": parameter '", spec.name, "' = '", value,
+  auto bad = [&](const std::string& expected) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(owner), ": parameter '", spec.name, "' = '", value,
                                                    "' is not ", expected));
   };
   switch (spec.type) {
@@ -39,14 +40,14 @@ absl::Status CheckValue(std::string_view owner, const ParamSpec& spec, const std
       }
       return absl::OkStatus();
     case ParamType::kBudget: {
-      std::string_view text = value;
+      absl::string_view text = value;
       const bool percent = absl::ConsumeSuffix(&text, "%");
       double v;
       if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
         return bad("a token count (64) or a ratio of the context (0.25 or 25%)");
       }
       if (v <= 0) return bad("positive: a budget must keep at least one token");
-      const bool is_ratio = percent || absl::StrContains(text, '.');
+      const bool is_ratio = percent || absl::StrContains(text, ".");
       if (is_ratio && (percent ? v / 100 : v) > 1.0) return bad("a ratio <= 1");
       if (!is_ratio && v != std::floor(v)) return bad("a whole number of tokens");
       return absl::OkStatus();
@@ -67,7 +68,7 @@ absl::StatusOr<Params> Params::Parse(std::string_view owner, const std::vector<P
       std::vector<std::string> valid;
       for (const ParamSpec& s : specs) valid.push_back(s.name);
       return absl::InvalidArgumentError(absl::StrCat(
-          owner, ": unknown parameter '", name, "'; valid: ",
+          std::string(owner), ": unknown parameter '", name, "'; valid: ",
           valid.empty() ? std::string("(none)") : absl::StrJoin(valid, ", ")));
     }
     if (absl::Status s = CheckValue(owner, *it, value); !s.ok()) return s;
@@ -76,7 +77,7 @@ absl::StatusOr<Params> Params::Parse(std::string_view owner, const std::vector<P
   for (const ParamSpec& s : specs) {
     if (p.values_.count(s.name)) continue;
     if (s.default_value.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(owner, ": parameter '", s.name, "' is required"));
+      return absl::InvalidArgumentError(absl::StrCat(std::string(owner), ": parameter '", s.name, "' is required"));
     }
     p.values_[s.name] = s.default_value;
   }
@@ -113,11 +114,11 @@ bool Params::GetBool(std::string_view name) const {
 }
 
 int Params::GetBudget(std::string_view name, int context_tokens) const {
-  std::string_view text = Lookup(values_, owner_, name);
+  absl::string_view text = Lookup(values_, owner_, name);
   const bool percent = absl::ConsumeSuffix(&text, "%");
   double v = 0;
   KVBENCH_CHECK(absl::SimpleAtod(text, &v));
-  if (percent || absl::StrContains(text, '.')) {
+  if (percent || absl::StrContains(text, ".")) {
     const double ratio = percent ? v / 100.0 : v;
     return std::max(1, static_cast<int>(std::lround(ratio * context_tokens)));
   }

@@ -22,14 +22,14 @@ absl::StatusOr<std::unique_ptr<KvStore>> MakeStore(std::string_view name, const 
   std::vector<std::string> names;
   for (const StoreInfo& info : StoreRegistry()) {
     if (info.name == name) {
-      auto parsed = Params::Parse(absl::StrCat("store ", name), info.params, params);
+      auto parsed = Params::Parse(absl::StrCat("store ", std::string(name)), info.params, params);
       if (!parsed.ok()) return parsed.status();
       return info.make(*parsed, role, shape);
     }
     names.push_back(info.name);
   }
   return absl::NotFoundError(
-      absl::StrCat("unknown store '", name, "'; valid: ", absl::StrJoin(names, ", ")));
+      absl::StrCat("unknown store '", std::string(name), "'; valid: ", absl::StrJoin(names, ", ")));
 }
 
 }  // namespace kvbench
