@@ -2,7 +2,7 @@
 
 namespace kvbench {
 
-std::string_view DTypeName(DType type) {
+const char* DTypeName(DType type) {
   switch (type) {
     case DType::kF32: return "F32";
     case DType::kF16: return "F16";

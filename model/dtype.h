@@ -17,7 +17,7 @@ enum class DType : uint8_t { kF32, kF16, kBF16, kQ8_0 };
 inline constexpr int kQ8_0BlockSize = 32;
 inline constexpr int kQ8_0BlockBytes = 2 + kQ8_0BlockSize;  // fp16 scale + 32 x int8
 
-std::string_view DTypeName(DType type);
+const char* DTypeName(DType type);
 
 // Bytes that `n` consecutive values of `type` occupy. For Q8_0, n must be a multiple of 32.
 inline size_t RowBytes(DType type, int64_t n) {

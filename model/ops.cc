@@ -214,6 +214,42 @@ void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out) {
   }
 }
 
+void QuantizeRow(DType dtype, const float* x, int64_t n, std::byte* out) {
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(out, x, 4 * n);
+      return;
+    case DType::kF16:
+      for (int64_t i = 0; i < n; ++i) {
+        const uint16_t h = F32ToFp16(x[i]);
+        std::memcpy(out + 2 * i, &h, 2);
+      }
+      return;
+    case DType::kBF16:
+      for (int64_t i = 0; i < n; ++i) {
+        const uint16_t h = F32ToBf16(x[i]);
+        std::memcpy(out + 2 * i, &h, 2);
+      }
+      return;
+    case DType::kQ8_0:
+      for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+        const float* xb = x + b * kQ8_0BlockSize;
+        float amax = 0.0f;
+        for (int j = 0; j < kQ8_0BlockSize; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        std::byte* block = out + b * kQ8_0BlockBytes;
+        const uint16_t dh = F32ToFp16(d);
+        std::memcpy(block, &dh, 2);
+        for (int j = 0; j < kQ8_0BlockSize; ++j) {
+          const int8_t q = static_cast<int8_t>(std::lround(xb[j] * id));
+          std::memcpy(block + 2 + j, &q, 1);
+        }
+      }
+      return;
+  }
+}
+
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) {
   float ss = 0.0f;
   for (int i = 0; i < n; ++i) ss += x[i] * x[i];

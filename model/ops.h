@@ -23,6 +23,10 @@ void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y)
 // out[i] = row[i] as f32, for one row of `n` values of `dtype`.
 void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out);
 
+// The inverse: n f32 values encoded as `dtype` (round to nearest even for F16/BF16; Q8_0 as
+// llama.cpp's reference quantize_row_q8_0: d = amax / 127, q = round(x / d)). n % 32 == 0 for Q8_0.
+void QuantizeRow(DType dtype, const float* x, int64_t n, std::byte* out);
+
 // out = x / rms(x) * weight, over n values.
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out);
 

@@ -2,51 +2,31 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "model/half.h"
+#include "model/ops.h"
 
 namespace kvbench {
 namespace {
 
-// Quantizes one row of f32 values to `dtype` bytes (Q8_0 as llama.cpp's reference: d = amax/127).
-void EncodeRow(DType dtype, const float* x, int64_t n, std::byte* out) {
-  switch (dtype) {
-    case DType::kF32:
-      std::memcpy(out, x, 4 * n);
-      return;
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) {
-        const uint16_t h = F32ToFp16(x[i]);
-        std::memcpy(out + 2 * i, &h, 2);
-      }
-      return;
-    case DType::kBF16:
-      for (int64_t i = 0; i < n; ++i) {
-        const uint16_t h = F32ToBf16(x[i]);
-        std::memcpy(out + 2 * i, &h, 2);
-      }
-      return;
-    case DType::kQ8_0:
-      for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
-        const float* xb = x + b * kQ8_0BlockSize;
-        float amax = 0.0f;
-        for (int j = 0; j < kQ8_0BlockSize; ++j) amax = std::max(amax, std::fabs(xb[j]));
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        std::byte* block = out + b * kQ8_0BlockBytes;
-        const uint16_t dh = F32ToFp16(d);
-        std::memcpy(block, &dh, 2);
-        for (int j = 0; j < kQ8_0BlockSize; ++j) {
-          const int8_t q = static_cast<int8_t>(std::lround(xb[j] * id));
-          std::memcpy(block + 2 + j, &q, 1);
-        }
-      }
-      return;
+// splitmix64: a fast seeded generator; billions of weights for the 1B-class shapes must be made
+// in seconds, and their distribution only has to have the right scale.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
   }
-}
+  // Uniform in [-1, 1).
+  float Symmetric() { return static_cast<float>(static_cast<int64_t>(Next()) >> 40) * 0x1p-23f; }
+
+ private:
+  uint64_t state_;
+};
 
 class Builder {
  public:
@@ -55,11 +35,13 @@ class Builder {
   WeightMatrix Matrix(const std::string& name, int64_t rows, int64_t cols) {
     WeightMatrix m{.dtype = dtype_, .rows = rows, .cols = cols, .data = nullptr};
     std::byte* data = model_.Allocate(m.bytes());
-    std::normal_distribution<float> dist(0.0f, 1.0f / std::sqrt(static_cast<float>(cols)));
+    // Uniform with variance 1 / cols (as N(0, 1/sqrt(cols)) initialisation): activations keep
+    // their scale through the layers.
+    const float amplitude = std::sqrt(3.0f / static_cast<float>(cols));
     std::vector<float> row(cols);
     for (int64_t r = 0; r < rows; ++r) {
-      for (float& x : row) x = dist(rng_);
-      EncodeRow(dtype_, row.data(), cols, data + m.row_bytes() * r);
+      for (float& x : row) x = amplitude * rng_.Symmetric();
+      QuantizeRow(dtype_, row.data(), cols, data + m.row_bytes() * r);
     }
     m.data = data;
     model_.tensors.push_back({name, std::string(DTypeName(dtype_)), {rows, cols}, m.bytes()});
@@ -76,7 +58,7 @@ class Builder {
  private:
   Model& model_;
   DType dtype_;
-  std::mt19937_64 rng_;
+  SplitMix64 rng_;
 };
 
 }  // namespace

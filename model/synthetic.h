@@ -1,5 +1,5 @@
 // Models with seeded random weights of a chosen shape: for speed measurements and exact-equivalence
-// tests only (they say nothing about quality). Weights ~ N(0, 1/sqrt(fan_in)), norms = 1.
+// tests only (they say nothing about quality). Weights uniform with variance 1/fan_in, norms = 1.
 #ifndef KVBENCH_MODEL_SYNTHETIC_H_
 #define KVBENCH_MODEL_SYNTHETIC_H_
 

@@ -1,0 +1,74 @@
+// The machine's own limit: read-only streaming bandwidth over a buffer far larger than the last-level
+// cache, with every thread reading its share (the way a decode step streams weights). Every decoder
+// benchmark reports its bytes/s as a fraction of this number, measured in the same process.
+#ifndef KVBENCH_BENCH_BANDWIDTH_PROBE_H_
+#define KVBENCH_BENCH_BANDWIDTH_PROBE_H_
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace kvbench {
+
+// Sums a float buffer; the result is returned so the compiler cannot drop the reads.
+inline float StreamSum(const float* data, size_t n) {
+#if defined(__AVX512F__)
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
+         a3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_load_ps(data + i));
+    a1 = _mm512_add_ps(a1, _mm512_load_ps(data + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_load_ps(data + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_load_ps(data + i + 48));
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  for (; i < n; ++i) s += data[i];
+  return s;
+#else
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += data[i];
+  return s;
+#endif
+}
+
+// Best of `passes` full reads of a `bytes`-sized buffer, in bytes per second.
+inline double MeasureReadBandwidth(size_t bytes = size_t{2} << 30, int passes = 5) {
+  const size_t n = bytes / sizeof(float);
+  std::unique_ptr<float, decltype(&std::free)> buf(
+      static_cast<float*>(std::aligned_alloc(64, n * sizeof(float))), &std::free);
+  float* data = buf.get();
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; ++i) data[i] = 1.0f;  // fault every page in, on the reading thread
+  double best = 0.0;
+  volatile float sink = 0.0f;
+  for (int p = 0; p < passes; ++p) {
+    const auto t0 = std::chrono::steady_clock::now();
+    float total = 0.0f;
+#pragma omp parallel reduction(+ : total)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const size_t chunk = (n / nt) & ~size_t{63};
+      const size_t begin = chunk * t, end = t == nt - 1 ? n : begin + chunk;
+      total += StreamSum(data + begin, end - begin);
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sink = sink + total;
+    best = std::max(best, static_cast<double>(n * sizeof(float)) / s);
+  }
+  return best;
+}
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_BENCH_BANDWIDTH_PROBE_H_
