@@ -1,0 +1,170 @@
+#include "harness/csv.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "model/check.h"
+
+namespace kvbench {
+
+int CsvTable::Column(std::string_view name) const {
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string CsvEscape(std::string_view field) {
+  const bool needs_quotes =
+      field.find_first_of(",\"\n\r") != std::string_view::npos ||
+      (!field.empty() && (field.front() == ' ' || field.back() == ' ' || field.front() == '\t' ||
+                          field.back() == '\t'));
+  if (!needs_quotes) return std::string(field);
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+namespace {
+
+void AppendRecord(const std::vector<std::string>& fields, std::string* out) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) *out += ',';
+    *out += CsvEscape(fields[i]);
+  }
+  *out += '\n';
+}
+
+}  // namespace
+
+std::string FormatCsv(const CsvTable& table) {
+  std::string out;
+  AppendRecord(table.header, &out);
+  for (const std::vector<std::string>& row : table.rows) {
+    KVBENCH_CHECK(row.size() == table.header.size(), "row of %zu fields, header of %zu", row.size(),
+                  table.header.size());
+    AppendRecord(row, &out);
+  }
+  return out;
+}
+
+absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string_view source) {
+  CsvTable table;
+  std::vector<std::string> record;
+  std::string field;
+  size_t i = 0;
+  int line = 1;         // current line (for errors)
+  int record_line = 1;  // line where the current record began
+  auto error = [&](int at, const std::string& what) {
+    return absl::DataLossError(absl::StrCat(std::string(source), ":", at, ": ", what));
+  };
+  auto end_record = [&]() -> absl::Status {
+    record.push_back(std::move(field));
+    field.clear();
+    if (table.header.empty()) {
+      table.header = std::move(record);
+    } else if (record.size() != table.header.size()) {
+      return error(record_line, absl::StrCat("record has ", record.size(), " fields, the header has ",
+                                             table.header.size()));
+    } else {
+      table.rows.push_back(std::move(record));
+    }
+    record.clear();
+    record_line = line;
+    return absl::OkStatus();
+  };
+  while (i < text.size()) {
+    if (text[i] == '"' && field.empty()) {  // quoted field
+      const int quote_line = line;
+      ++i;
+      bool closed = false;
+      while (i < text.size()) {
+        const char c = text[i++];
+        if (c == '"') {
+          if (i < text.size() && text[i] == '"') {
+            field += '"';
+            ++i;
+          } else {
+            closed = true;
+            break;
+          }
+        } else {
+          if (c == '\n') ++line;
+          field += c;
+        }
+      }
+      if (!closed) return error(quote_line, "unterminated quoted field");
+      if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
+        return error(line, "unexpected character after a closing quote");
+      }
+      continue;
+    }
+    const char c = text[i++];
+    if (c == ',') {
+      record.push_back(std::move(field));
+      field.clear();
+    } else if (c == '\r' && i < text.size() && text[i] == '\n') {
+      // CRLF: the '\n' ends the record
+    } else if (c == '\n') {
+      ++line;
+      if (absl::Status s = end_record(); !s.ok()) return s;
+    } else if (c == '"') {
+      return error(line, "quote inside an unquoted field");
+    } else {
+      field += c;
+    }
+  }
+  if (!field.empty() || !record.empty()) {  // last record without a final newline
+    if (absl::Status s = end_record(); !s.ok()) return s;
+  }
+  return table;
+}
+
+absl::StatusOr<CsvTable> ReadCsvFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ParseCsv(ss.str(), path);
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    fs::create_directories(parent, ec);
+    if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create folder ", parent.string(), ": ", ec.message()));
+  }
+  // The pid keeps two concurrent writers of the same path from sharing a temporary file.
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      fs::remove(tmp, ec);
+      return absl::DataLossError(absl::StrCat("short write to ", tmp));
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    const std::string message = ec.message();
+    fs::remove(tmp, ec);
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path, ": ", message));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kvbench
