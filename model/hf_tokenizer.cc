@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> HfBpeTokenizer::FromFile(const s
   return FromJson(*root, path);
 }
 
-absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> HfBpeTokenizer::FromJson(const YAML::Node& root,
-                                                                         const std::string& source) {
+absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> HfBpeTokenizer::FromJson(
+    const YAML::Node& root, const std::string& source) {
   if (!root.IsMap()) return Invalid(source, "tokenizer.json must be a JSON object");
   std::unique_ptr<HfBpeTokenizer> tok(new HfBpeTokenizer());
   // yaml-cpp throws on a value of the wrong JSON type (e.g. a string where an id belongs); every
@@ -93,7 +93,8 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     const YAML::Node v = model[key];
     if (v && !v.IsNull() && !v.Scalar().empty()) {
-      return Invalid(source, absl::StrCat("model.", key, " = \"", v.Scalar(), "\" is not supported"));
+      return Invalid(source,
+                     absl::StrCat("model.", key, " = \"", v.Scalar(), "\" is not supported"));
     }
   }
   const YAML::Node vocab = model["vocab"];
@@ -109,8 +110,8 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
     const std::string piece = kv.first.as<std::string>();
     const int64_t id = kv.second.as<int64_t>();
     if (id < 0 || id > max_allowed_id) {
-      return Invalid(source, absl::StrCat("model.vocab[\"", piece, "\"] = ", id,
-                                          " is outside [0, ", max_allowed_id, "]"));
+      return Invalid(source, absl::StrCat("model.vocab[\"", piece, "\"] = ", id, " is outside [0, ",
+                                          max_allowed_id, "]"));
     }
     if (!vocab_.emplace(piece, static_cast<int>(id)).second) {
       return Invalid(source, absl::StrCat("model.vocab has \"", piece, "\" twice"));
@@ -147,8 +148,8 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
         left = merge[0].as<std::string>();
         right = merge[1].as<std::string>();
       } else {
-        return Invalid(source, absl::StrCat("model.merges[", rank,
-                                            "] is neither \"a b\" nor [\"a\", \"b\"]"));
+        return Invalid(
+            source, absl::StrCat("model.merges[", rank, "] is neither \"a b\" nor [\"a\", \"b\"]"));
       }
       const auto l = vocab_.find(left), r = vocab_.find(right), m = vocab_.find(left + right);
       for (const auto& [it, what] : {std::pair{l, &left}, std::pair{r, &right}}) {
@@ -171,7 +172,8 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
   if (unk && !unk.IsNull()) {
     const auto it = vocab_.find(unk.as<std::string>());
     if (it == vocab_.end()) {
-      return Invalid(source, absl::StrCat("model.unk_token \"", unk.Scalar(), "\" is not in model.vocab"));
+      return Invalid(source,
+                     absl::StrCat("model.unk_token \"", unk.Scalar(), "\" is not in model.vocab"));
     }
     unk_id_ = it->second;
   }
@@ -220,9 +222,9 @@ absl::Status HfBpeTokenizer::ParseAddedTokens(const YAML::Node& added, const std
       token.single_word = BoolOr(t["single_word"], false);
       if (token.id >= static_cast<int>(id_to_piece_.size())) id_to_piece_.resize(token.id + 1);
       if (!id_to_piece_[token.id].empty() && id_to_piece_[token.id] != token.content) {
-        return Invalid(source, absl::StrCat("added_tokens[", i, "] \"", token.content, "\" has id ",
-                                            token.id, ", which model.vocab gives to \"",
-                                            id_to_piece_[token.id], "\""));
+        return Invalid(
+            source, absl::StrCat("added_tokens[", i, "] \"", token.content, "\" has id ", token.id,
+                                 ", which model.vocab gives to \"", id_to_piece_[token.id], "\""));
       }
       id_to_piece_[token.id] = token.content;
       added_.push_back(std::move(token));
@@ -242,7 +244,8 @@ absl::Status HfBpeTokenizer::ParseNormalizer(const YAML::Node& node, const std::
   if (type.empty()) return absl::OkStatus();
   if (type == "Sequence") {
     const YAML::Node list = node["normalizers"];
-    if (!list || !list.IsSequence()) return Invalid(source, "normalizer Sequence without \"normalizers\"");
+    if (!list || !list.IsSequence())
+      return Invalid(source, "normalizer Sequence without \"normalizers\"");
     for (const YAML::Node& child : list) {
       if (absl::Status s = ParseNormalizer(child, source); !s.ok()) return s;
     }
@@ -260,8 +263,9 @@ absl::Status HfBpeTokenizer::ParseNormalizer(const YAML::Node& node, const std::
     normalizer_.push_back({false, *pattern, node["content"].as<std::string>()});
     return absl::OkStatus();
   }
-  return Invalid(source, absl::StrCat("normalizer \"", type,
-                                      "\" is not supported (supported: Sequence, Prepend, Replace)"));
+  return Invalid(source,
+                 absl::StrCat("normalizer \"", type,
+                              "\" is not supported (supported: Sequence, Prepend, Replace)"));
 }
 
 absl::Status HfBpeTokenizer::ParsePreTokenizer(const YAML::Node& node, const std::string& source) {
@@ -269,7 +273,8 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const YAML::Node& node, const std
   if (type.empty()) return absl::OkStatus();
   if (type == "Sequence") {
     const YAML::Node list = node["pretokenizers"];
-    if (!list || !list.IsSequence()) return Invalid(source, "pre_tokenizer Sequence without \"pretokenizers\"");
+    if (!list || !list.IsSequence())
+      return Invalid(source, "pre_tokenizer Sequence without \"pretokenizers\"");
     for (const YAML::Node& child : list) {
       if (absl::Status s = ParsePreTokenizer(child, source); !s.ok()) return s;
     }
@@ -278,8 +283,8 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const YAML::Node& node, const std
   if (type == "Metaspace") {
     if (has_metaspace_) return Invalid(source, "more than one Metaspace pre_tokenizer");
     has_metaspace_ = true;
-    metaspace_.replacement = node["replacement"] ? node["replacement"].as<std::string>()
-                                                 : std::string(kSpaceSymbol);
+    metaspace_.replacement =
+        node["replacement"] ? node["replacement"].as<std::string>() : std::string(kSpaceSymbol);
     if (node["prepend_scheme"]) {
       const std::string scheme = node["prepend_scheme"].as<std::string>();
       if (scheme == "always") {
@@ -289,11 +294,12 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const YAML::Node& node, const std
       } else if (scheme == "never") {
         metaspace_.prepend = PrependScheme::kNever;
       } else {
-        return Invalid(source, absl::StrCat("Metaspace prepend_scheme \"", scheme, "\" is unknown"));
+        return Invalid(source,
+                       absl::StrCat("Metaspace prepend_scheme \"", scheme, "\" is unknown"));
       }
     } else {
-      metaspace_.prepend = BoolOr(node["add_prefix_space"], true) ? PrependScheme::kAlways
-                                                                  : PrependScheme::kNever;
+      metaspace_.prepend =
+          BoolOr(node["add_prefix_space"], true) ? PrependScheme::kAlways : PrependScheme::kNever;
     }
     metaspace_.split = BoolOr(node["split"], true);
     return absl::OkStatus();
@@ -307,7 +313,8 @@ absl::Status HfBpeTokenizer::ParseDecoder(const YAML::Node& node, const std::str
   if (type.empty()) return absl::OkStatus();
   if (type == "Sequence") {
     const YAML::Node list = node["decoders"];
-    if (!list || !list.IsSequence()) return Invalid(source, "decoder Sequence without \"decoders\"");
+    if (!list || !list.IsSequence())
+      return Invalid(source, "decoder Sequence without \"decoders\"");
     for (const YAML::Node& child : list) {
       if (absl::Status s = ParseDecoder(child, source); !s.ok()) return s;
     }
@@ -331,15 +338,19 @@ absl::Status HfBpeTokenizer::ParseDecoder(const YAML::Node& node, const std::str
     step.pattern = node["content"].as<std::string>();
     step.start = node["start"].as<int>();
     step.stop = node["stop"].as<int>();
-    if (step.pattern.empty() || Utf8CharLength(step.pattern, 0) != static_cast<int>(step.pattern.size()) ||
+    if (step.pattern.empty() ||
+        Utf8CharLength(step.pattern, 0) != static_cast<int>(step.pattern.size()) ||
         step.start < 0 || step.stop < 0) {
-      return Invalid(source, absl::StrCat("decoder Strip needs one character and start/stop >= 0, got \"",
-                                          step.pattern, "\" ", step.start, "/", step.stop));
+      return Invalid(source,
+                     absl::StrCat("decoder Strip needs one character and start/stop >= 0, got \"",
+                                  step.pattern, "\" ", step.start, "/", step.stop));
     }
   } else if (type == "Metaspace") {
     step.kind = DecoderStep::kMetaspace;
-    step.pattern = node["replacement"] ? node["replacement"].as<std::string>() : std::string(kSpaceSymbol);
-    const std::string scheme = node["prepend_scheme"] ? node["prepend_scheme"].as<std::string>() : "";
+    step.pattern =
+        node["replacement"] ? node["replacement"].as<std::string>() : std::string(kSpaceSymbol);
+    const std::string scheme =
+        node["prepend_scheme"] ? node["prepend_scheme"].as<std::string>() : "";
     step.prepend = scheme == "never" || (scheme.empty() && !BoolOr(node["add_prefix_space"], true))
                        ? PrependScheme::kNever
                        : PrependScheme::kAlways;
@@ -357,7 +368,8 @@ absl::Status HfBpeTokenizer::ParsePostProcessor(const YAML::Node& node, const st
   if (type.empty() || type == "ByteLevel") return absl::OkStatus();
   if (type == "Sequence") {
     const YAML::Node list = node["processors"];
-    if (!list || !list.IsSequence()) return Invalid(source, "post_processor Sequence without \"processors\"");
+    if (!list || !list.IsSequence())
+      return Invalid(source, "post_processor Sequence without \"processors\"");
     for (const YAML::Node& child : list) {
       if (absl::Status s = ParsePostProcessor(child, source); !s.ok()) return s;
     }
@@ -380,14 +392,16 @@ absl::Status HfBpeTokenizer::ParsePostProcessor(const YAML::Node& node, const st
   };
   if (type == "TemplateProcessing") {
     const YAML::Node single = node["single"];
-    if (!single || !single.IsSequence()) return Invalid(source, "TemplateProcessing without \"single\"");
+    if (!single || !single.IsSequence())
+      return Invalid(source, "TemplateProcessing without \"single\"");
     bool seen_sequence = false;
     for (const YAML::Node& item : single) {
       if (item["Sequence"]) {
         seen_sequence = true;
       } else if (item["SpecialToken"]) {
         int id;
-        if (absl::Status s = token_id(item["SpecialToken"]["id"].as<std::string>(), &id); !s.ok()) return s;
+        if (absl::Status s = token_id(item["SpecialToken"]["id"].as<std::string>(), &id); !s.ok())
+          return s;
         if (!seen_sequence && bos_id_ < 0) {
           bos_id_ = id;
           bos_source_ = "post_processor";
@@ -442,7 +456,8 @@ void HfBpeTokenizer::ChooseDefaultSpecialIds() {
     if (bos_id_ >= 0) bos_source_ = "by name";
   }
   if (eos_id_ < 0) {
-    eos_id_ = first_present({"</s>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>"});
+    eos_id_ =
+        first_present({"</s>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>"});
   }
   if (eos_id_ < 0) {
     for (const AddedToken& token : added_) {
@@ -472,8 +487,8 @@ bool HfBpeTokenizer::IsSpecial(int id) const {
 absl::Status HfBpeTokenizer::SetSpecialIds(int bos_id, int eos_id) {
   for (const auto& [name, id] : {std::pair{"bos", bos_id}, std::pair{"eos", eos_id}}) {
     if (id < -1 || id >= vocab_size()) {
-      return absl::InvalidArgumentError(absl::StrCat(name, " id ", id, " is outside [-1, ",
-                                                     vocab_size(), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " id ", id, " is outside [-1, ", vocab_size(), ")"));
     }
   }
   bos_id_ = bos_id;
@@ -533,7 +548,8 @@ std::vector<int> HfBpeTokenizer::Encode(std::string_view text, bool add_bos) con
       while (npos < norm.size()) {
         const Match m = FindAdded(normalized_matcher_, norm, npos);
         const size_t end = m.start == std::string_view::npos ? norm.size() : m.start;
-        if (end > npos) EncodeNormalized(norm.substr(npos, end - npos), pos == 0 && npos == 0, &ids);
+        if (end > npos)
+          EncodeNormalized(norm.substr(npos, end - npos), pos == 0 && npos == 0, &ids);
         if (m.start == std::string_view::npos) break;
         ids.push_back(m.id);
         npos = m.end;
@@ -567,7 +583,8 @@ void HfBpeTokenizer::EncodeNormalized(std::string_view normalized, bool at_origi
   // Split before every replacement character (MergedWithNext).
   size_t start = 0;
   while (start < view.size()) {
-    size_t next = view.find(rep, start + (view.compare(start, rep.size(), rep) == 0 ? rep.size() : 0));
+    size_t next =
+        view.find(rep, start + (view.compare(start, rep.size(), rep) == 0 ? rep.size() : 0));
     if (next == std::string_view::npos) next = view.size();
     EncodeWord(view.substr(start, next - start), ids);
     start = next;
@@ -709,7 +726,8 @@ std::string HfBpeTokenizer::Decode(absl::Span<const int> ids, bool skip_special_
         for (std::string& t : tokens) {
           const std::string_view c = step.pattern;
           size_t begin = 0, end = t.size();
-          for (int i = 0; i < step.start && t.compare(begin, c.size(), c) == 0; ++i) begin += c.size();
+          for (int i = 0; i < step.start && t.compare(begin, c.size(), c) == 0; ++i)
+            begin += c.size();
           for (int i = 0; i < step.stop && end >= begin + c.size() &&
                           t.compare(end - c.size(), c.size(), c) == 0;
                ++i) {

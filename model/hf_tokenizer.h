@@ -18,10 +18,10 @@
 // normalized text (their patterns are normalized too, so with a Prepend("▁") normalizer
 // "<|end_story|>" is only recognised as "▁<|end_story|>", i.e. after a space or at the start,
 // exactly as the Python/Rust library does); the pre-tokenizer splits words; each word is merged
-// by rank (lowest first, ties leftmost). Matching of added tokens is leftmost-longest; lstrip/rstrip
-// absorb ASCII whitespace. Deviations: text bytes that are not UTF-8 are treated as one-byte
-// characters (the library only accepts valid UTF-8), and the ByteFallback decoder keeps raw bytes
-// rather than writing U+FFFD for byte runs that are not valid UTF-8.
+// by rank (lowest first, ties leftmost). Matching of added tokens is leftmost-longest;
+// lstrip/rstrip absorb ASCII whitespace. Deviations: text bytes that are not UTF-8 are treated as
+// one-byte characters (the library only accepts valid UTF-8), and the ByteFallback decoder keeps
+// raw bytes rather than writing U+FFFD for byte runs that are not valid UTF-8.
 //
 // BOS/EOS come from the post_processor; when it names none, the first present of "<s>",
 // "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>" is BOS, and the first present of "</s>",
@@ -50,7 +50,7 @@ class HfBpeTokenizer : public Tokenizer {
   static absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> FromFile(const std::string& path);
   // The same from an already parsed tokenizer.json; `source` names it in error messages.
   static absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> FromJson(const YAML::Node& root,
-                                                                   const std::string& source);
+                                                                  const std::string& source);
 
   std::vector<int> Encode(std::string_view text, bool add_bos) const override;
   // Skips special tokens (BOS, EOS, <unk> when marked special), like the library's
@@ -130,7 +130,8 @@ class HfBpeTokenizer : public Tokenizer {
   void EncodeWord(std::string_view word, std::vector<int>* ids) const;
   int LookupId(std::string_view piece) const;
   static uint64_t PairKey(int left, int right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+           static_cast<uint32_t>(right);
   }
 
   // Model.
@@ -145,8 +146,8 @@ class HfBpeTokenizer : public Tokenizer {
   bool all_bytes_present_ = false;
 
   std::vector<AddedToken> added_;
-  std::vector<bool> is_added_;    // (vocab_size)
-  std::vector<bool> is_special_;  // (vocab_size)
+  std::vector<bool> is_added_;       // (vocab_size)
+  std::vector<bool> is_special_;     // (vocab_size)
   AddedMatcher raw_matcher_;         // normalized == false
   AddedMatcher normalized_matcher_;  // normalized == true, patterns normalized
 

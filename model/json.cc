@@ -82,9 +82,9 @@ absl::StatusOr<std::string> RewriteSurrogatePairs(std::string_view text,
     if (unit >= 0xD800 && unit <= 0xDFFF) {
       const int32_t low = ParseUnicodeEscape(text, i + 6);
       if (unit > 0xDBFF || low < 0xDC00 || low > 0xDFFF) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(Sv(source_name), ": ", Position(text, i),
-                         ": unpaired UTF-16 surrogate escape \\u", Sv(text.substr(i + 2, 4))));
+        return absl::InvalidArgumentError(absl::StrCat(Sv(source_name), ": ", Position(text, i),
+                                                       ": unpaired UTF-16 surrogate escape \\u",
+                                                       Sv(text.substr(i + 2, 4))));
       }
       AppendUtf8(0x10000 + ((static_cast<uint32_t>(unit) - 0xD800) << 10) +
                      (static_cast<uint32_t>(low) - 0xDC00),
@@ -137,7 +137,8 @@ absl::StatusOr<YAML::Node> ParseJsonFile(const std::string& path) {
   if (!in) {
     const int err = errno;
     if (err == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    if (err == EACCES) return absl::PermissionDeniedError(absl::StrCat(path, ": permission denied"));
+    if (err == EACCES)
+      return absl::PermissionDeniedError(absl::StrCat(path, ": permission denied"));
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(err)));
   }
   std::ostringstream buffer;

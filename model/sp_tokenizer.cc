@@ -60,11 +60,12 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   const size_t n = vocab.pieces.size();
   if (n == 0) return absl::InvalidArgumentError("sentencepiece vocab: no tokens");
   if (n > static_cast<size_t>(std::numeric_limits<int>::max())) {
-    return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: ", n, " tokens is too many"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sentencepiece vocab: ", n, " tokens is too many"));
   }
   if (vocab.scores.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: ", n, " pieces but ",
-                                                   vocab.scores.size(), " scores"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sentencepiece vocab: ", n, " pieces but ", vocab.scores.size(), " scores"));
   }
   if (!vocab.types.empty() && vocab.types.size() != n) {
     return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: ", n, " pieces but ",
@@ -73,16 +74,16 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   const int size = static_cast<int>(n);
   const auto check_id = [&](const char* name, int id, bool optional) -> absl::Status {
     if ((optional && id == -1) || (id >= 0 && id < size)) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: ", name, " id ", id,
-                                                   " outside [0, ", size, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sentencepiece vocab: ", name, " id ", id, " outside [0, ", size, ")"));
   };
   if (absl::Status s = check_id("bos", vocab.bos_id, false); !s.ok()) return s;
   if (absl::Status s = check_id("eos", vocab.eos_id, false); !s.ok()) return s;
   if (absl::Status s = check_id("unk", vocab.unk_id, true); !s.ok()) return s;
   for (size_t i = 0; i < n; ++i) {
     if (std::isnan(vocab.scores[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sentencepiece vocab: token ", i, " (\"", vocab.pieces[i], "\") has a NaN score"));
+      return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: token ", i, " (\"",
+                                                     vocab.pieces[i], "\") has a NaN score"));
     }
     if (!vocab.types.empty() && (vocab.types[i] < kNormal || vocab.types[i] > kByte)) {
       return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: token ", i, " (\"",
@@ -125,7 +126,8 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
       const int byte = ParseBytePiece(piece);
       if (byte < 0) {
         return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: token ", id, " (\"",
-                                                       piece, "\") has type byte but is not <0xNN>"));
+                                                       piece,
+                                                       "\") has type byte but is not <0xNN>"));
       }
       if (tok->byte_ids_[byte] < 0) {
         tok->byte_ids_[byte] = id;
@@ -159,8 +161,8 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   };
   int32_t max_token_length;
   if (!read_i32(&max_token_length)) {
-    return absl::DataLossError(absl::StrCat(path, ": ", data.size(),
-                                            " bytes, too short for the max_token_length header"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": ", data.size(), " bytes, too short for the max_token_length header"));
   }
   if (max_token_length <= 0) {
     return absl::DataLossError(
@@ -174,7 +176,8 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
     int32_t length;
     if (data.size() - offset < 8) {
       return absl::DataLossError(absl::StrCat(path, ": truncated at token ", i, " of ", vocab_size,
-                                              " (offset ", offset, ", file size ", data.size(), ")"));
+                                              " (offset ", offset, ", file size ", data.size(),
+                                              ")"));
     }
     std::memcpy(&score, data.data() + offset, 4);
     std::memcpy(&length, data.data() + offset + 4, 4);
@@ -199,9 +202,9 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
     vocab.scores.push_back(score);
   }
   if (offset != data.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", data.size() - offset, " bytes left after ", vocab_size,
-                     " tokens; does vocab_size match the model?"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", data.size() - offset,
+                                                   " bytes left after ", vocab_size,
+                                                   " tokens; does vocab_size match the model?"));
   }
   // llama2.c tokenizers are SentencePiece exports: <unk>=0, <s>=1, </s>=2 when present.
   const auto find = [&](std::string_view piece, int fallback) {
@@ -299,7 +302,8 @@ std::vector<int> SentencePieceTokenizer::Encode(std::string_view text, bool add_
       rev_merge[merged] = {norm.substr(l.start, l.length), norm.substr(r.start, r.length)};
     }
   };
-  for (size_t i = 1; i < symbols.size(); ++i) maybe_add(static_cast<int>(i) - 1, static_cast<int>(i));
+  for (size_t i = 1; i < symbols.size(); ++i)
+    maybe_add(static_cast<int>(i) - 1, static_cast<int>(i));
 
   while (!agenda.empty()) {
     const Bigram top = agenda.top();

@@ -22,7 +22,12 @@ class SentencePieceTokenizer : public Tokenizer {
  public:
   // Token types as GGUF stores them (tokenizer.ggml.token_type).
   enum TokenType : int32_t {
-    kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6
+    kNormal = 1,
+    kUnknown = 2,
+    kControl = 3,
+    kUserDefined = 4,
+    kUnused = 5,
+    kByte = 6
   };
   struct Vocab {
     std::vector<std::string> pieces;
@@ -66,11 +71,11 @@ class SentencePieceTokenizer : public Tokenizer {
 
   // Appends the ids of one final symbol: its id, its resegmentation if it is an unused piece, or
   // byte fallback / <unk> when it is not in the vocabulary.
-  void EmitSymbol(std::string_view piece,
-                  const absl::flat_hash_map<std::string_view,
-                                            std::pair<std::string_view, std::string_view>>&
-                      rev_merge,
-                  std::vector<int>* ids) const;
+  void EmitSymbol(
+      std::string_view piece,
+      const absl::flat_hash_map<std::string_view, std::pair<std::string_view, std::string_view>>&
+          rev_merge,
+      std::vector<int>* ids) const;
 
   std::vector<std::string> pieces_;  // (vocab_size)
   std::vector<float> scores_;        // (vocab_size)

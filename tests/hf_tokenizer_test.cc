@@ -191,7 +191,8 @@ std::string MetaspaceJson() {
     "decoder":{"type":"Sequence","decoders":[{"type":"Metaspace","replacement":"▁","prepend_scheme":"first","split":false},
        {"type":"ByteFallback"},{"type":"Fuse"}]},
     "model":{"type":"BPE","unk_token":"<unk>","fuse_unk":true,"byte_fallback":true,
-    "vocab":{)" + vocab + R"(},"merges":[["▁","h"],["▁h","i"]]}})";
+    "vocab":{)" +
+         vocab + R"(},"merges":[["▁","h"],["▁h","i"]]}})";
 }
 
 TEST_F(HfTokenizerFileTest, MetaspaceByteFallbackAndPairMerges) {
@@ -227,7 +228,8 @@ TEST_F(HfTokenizerFileTest, RefusesUnsupportedComponentsAndBadModels) {
     auto tok = Load(json);
     return tok.ok() ? std::string("ok") : std::string(tok.status().message());
   };
-  const std::string model = R"("model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]})";
+  const std::string model =
+      R"("model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]})";
   EXPECT_EQ(error("{" + model + "}"), "ok");
   EXPECT_THAT(error(R"({"pre_tokenizer":{"type":"ByteLevel"},)" + model + "}"),
               HasSubstr("pre_tokenizer \"ByteLevel\" is not supported"));
@@ -290,7 +292,8 @@ TEST(ParseJson, ReadsTokenizerJsonAndSafetensorsHeaders) {
 }
 
 TEST(ParseJson, EscapesAndErrors) {
-  auto escapes = ParseJson(R"({"e":"\u00e9","s":"\ud83d\ude00","b":"\\ud83d","q":"\"\/","n":"null"})");
+  auto escapes =
+      ParseJson(R"({"e":"\u00e9","s":"\ud83d\ude00","b":"\\ud83d","q":"\"\/","n":"null"})");
   ASSERT_TRUE(escapes.ok()) << escapes.status();
   EXPECT_EQ((*escapes)["e"].as<std::string>(), "\xC3\xA9");
   EXPECT_EQ((*escapes)["s"].as<std::string>(), "\xF0\x9F\x98\x80");

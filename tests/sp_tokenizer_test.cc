@@ -3,10 +3,10 @@
 // agree on all 200 TinyStories validation stories and on edge cases.
 #include "model/sp_tokenizer.h"
 
-#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -59,8 +59,8 @@ class SentencePieceTokenizerTest : public ::testing::Test {
     ASSERT_TRUE(tok.ok()) << tok.status();
     tokenizer_ = tok->release();
     std::string error;
-    oracle_ = kvbench::testing::SentencePieceOracle::Load(kModelDir + "/tok512.model", &error)
-                  .release();
+    oracle_ =
+        kvbench::testing::SentencePieceOracle::Load(kModelDir + "/tok512.model", &error).release();
     ASSERT_NE(oracle_, nullptr) << error;
     stories_ = new std::vector<std::string>(ReadStories());
   }
@@ -111,8 +111,8 @@ TEST_F(SentencePieceTokenizerTest, EncodeMatchesSentencePieceOnEveryStory) {
     ASSERT_EQ(tokenizer_->Encode("\n" + story + "\n", false), oracle_->Encode("\n" + story + "\n"))
         << "story " << i;
   }
-  std::cout << "[ encode ] " << bytes << " bytes in " << seconds * 1e3 << " ms: "
-            << bytes / seconds / 1e6 << " MB/s (CPU time)\n";
+  std::cout << "[ encode ] " << bytes << " bytes in " << seconds * 1e3
+            << " ms: " << bytes / seconds / 1e6 << " MB/s (CPU time)\n";
   RecordProperty("encode_mb_per_s", std::to_string(bytes / seconds / 1e6));
 }
 
@@ -151,13 +151,27 @@ std::string FoldSpaces(const std::string& text) {
 }
 
 TEST_F(SentencePieceTokenizerTest, EdgeCasesMatchSentencePieceAndRoundTrip) {
-  const std::vector<std::string> cases = {
-      "",  " ",  "  ", "\n", "a", " leading", "   three leading", "trailing ", "trailing\n",
-      "two  spaces", "line one\nline two\n\n", "tab\there", "caf\xC3\xA9",  // café
-      "\xC3\xBC",                                                          // ü: not a piece
-      "emoji \xF0\x9F\x98\x80!",                                           // 😀
-      "<s> and </s> are text", "<0x41>", "\r\n", " \n ", "\xC2\xA0nbsp",
-      "Once upon a time, there was a little girl named Lily."};
+  const std::vector<std::string> cases = {"",
+                                          " ",
+                                          "  ",
+                                          "\n",
+                                          "a",
+                                          " leading",
+                                          "   three leading",
+                                          "trailing ",
+                                          "trailing\n",
+                                          "two  spaces",
+                                          "line one\nline two\n\n",
+                                          "tab\there",
+                                          "caf\xC3\xA9",              // café
+                                          "\xC3\xBC",                 // ü: not a piece
+                                          "emoji \xF0\x9F\x98\x80!",  // 😀
+                                          "<s> and </s> are text",
+                                          "<0x41>",
+                                          "\r\n",
+                                          " \n ",
+                                          "\xC2\xA0nbsp",
+                                          "Once upon a time, there was a little girl named Lily."};
   for (const std::string& text : cases) {
     SCOPED_TRACE("text: \"" + text + "\"");
     const std::vector<int> ids = tokenizer_->Encode(text, /*add_bos=*/false);
@@ -170,7 +184,9 @@ TEST_F(SentencePieceTokenizerTest, EdgeCasesMatchSentencePieceAndRoundTrip) {
   }
   // A literal "▁" in the text is the space symbol itself: it encodes like the library and decodes
   // as a space (the one text that cannot round-trip).
-  const std::string lower_block = "a\xE2\x96\x81" "b";
+  const std::string lower_block =
+      "a\xE2\x96\x81"
+      "b";
   EXPECT_EQ(tokenizer_->Encode(lower_block, false), oracle_->Encode(lower_block));
   EXPECT_EQ(tokenizer_->Decode(tokenizer_->Encode(lower_block, false)), "a b");
 }
@@ -260,21 +276,24 @@ TEST(SentencePieceTokenizerCreate, RejectsInvalidVocabularies) {
               HasSubstr("3 pieces but 1 token types"));
   EXPECT_THAT(error(Vocab{.pieces = {"<unk>", "<s>", "</s>"}, .scores = {0, 0, 0}, .eos_id = 3}),
               HasSubstr("eos id 3 outside [0, 3)"));
-  EXPECT_THAT(error(Vocab{.pieces = {"<unk>", "<s>", "</s>"}, .scores = {0, 0, 0},
-                          .types = {2, 3, 9}}),
-              HasSubstr("unknown type 9"));
+  EXPECT_THAT(
+      error(Vocab{.pieces = {"<unk>", "<s>", "</s>"}, .scores = {0, 0, 0}, .types = {2, 3, 9}}),
+      HasSubstr("unknown type 9"));
   EXPECT_THAT(error(Vocab{.pieces = {"<unk>", "<s>", "</s>"}, .scores = {0, 0, NAN}}),
               HasSubstr("NaN score"));
-  EXPECT_THAT(error(Vocab{.pieces = {"<unk>", "<s>", "</s>", "x"}, .scores = {0, 0, 0, 0},
-                          .types = {2, 3, 3, 6}}),
-              HasSubstr("type byte but is not <0xNN>"));
+  EXPECT_THAT(
+      error(Vocab{
+          .pieces = {"<unk>", "<s>", "</s>", "x"}, .scores = {0, 0, 0, 0}, .types = {2, 3, 3, 6}}),
+      HasSubstr("type byte but is not <0xNN>"));
   EXPECT_EQ(error(Vocab{.pieces = {"<unk>", "<s>", "</s>"}, .scores = {0, 0, 0}}), "ok");
 }
 
 TEST(SentencePieceTokenizerCreate, WithoutBytePiecesUnknownCharactersBecomeUnk) {
-  auto tok = SentencePieceTokenizer::Create(
-      {.pieces = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a"},
-       .scores = {0, 0, 0, -1, -2, -3, -4}});
+  auto tok =
+      SentencePieceTokenizer::Create({.pieces = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b",
+                                                 "\xE2\x96\x81"
+                                                 "a"},
+                                      .scores = {0, 0, 0, -1, -2, -3, -4}});
   ASSERT_TRUE(tok.ok()) << tok.status();
   EXPECT_FALSE((*tok)->byte_fallback());
   EXPECT_EQ((*tok)->Encode("a b?", false), (std::vector<int>{6, 3, 5, 0}));
@@ -320,7 +339,9 @@ TEST_F(HostileTokenizerFileTest, AcceptsAValidFileAndNormalisesPieces) {
   ASSERT_TRUE(tok.ok()) << tok.status();
   EXPECT_EQ((*tok)->Piece(1), "<s>");
   EXPECT_EQ((*tok)->Piece(2), "</s>");
-  EXPECT_EQ((*tok)->Piece(3), "\xE2\x96\x81" "a");
+  EXPECT_EQ((*tok)->Piece(3),
+            "\xE2\x96\x81"
+            "a");
 }
 
 TEST_F(HostileTokenizerFileTest, RejectsCorruptFiles) {
