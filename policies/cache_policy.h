@@ -47,6 +47,13 @@ class CachePolicy {
 
   // Bytes of per-entry policy state (scores, counters) held for a layer, for memory reports.
   virtual uint64_t metadata_bytes(int layer) const { return 0; }
+
+  // The policy's own promise, checked by the conformance suite and reported by the harness: the
+  // most entries one KV head of `layer` (max_entries) or all KV heads of `layer` together
+  // (max_layer_entries) may hold after the last EndStep; -1 = no bound (full). One-shot policies
+  // (snapkv) bound the compressed prompt plus the tokens decoded since.
+  virtual int64_t max_entries(int layer) const { return -1; }
+  virtual int64_t max_layer_entries(int layer) const { return -1; }
 };
 
 }  // namespace kvbench

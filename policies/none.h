@@ -17,6 +17,7 @@ class NonePolicy : public CachePolicy {
     keep->clear();
     return true;
   }
+  int64_t max_entries(int layer) const override { return 0; }
 };
 
 }  // namespace kvbench

@@ -1,0 +1,70 @@
+// The table of cache policies: name -> factory, with every parameter declared (name, type, default,
+// help), and MakeCache, which joins a policy with a key store and a value store into the
+// PolicyCache the decoder runs. `kvbench policies` prints this table; YAML `policy:` names resolve
+// through it; the YAML name, the CSV `policy` column and the benchmark name are the same string.
+//
+// Every policy takes `positions` (original | cache: keep each key's original RoPE position, or
+// re-rotate keys to contiguous positions within the cache as StreamingLLM does). Budgets are per KV
+// head, as a token count ("64") or a ratio of the run's context ("0.25", "25%").
+//
+// Decode-time policies (window, sinks, h2o, tova, scissorhands, knorm) hold at most their budget
+// after every step. Within a prefill block every token attends to the whole block (and the cache);
+// the block is compressed at its EndStep. One-shot policies (snapkv, pyramidkv, adakv) compress the
+// prompt once, at the end of the first step, and keep every token decoded afterwards.
+//
+// Adding a policy: one header/source pair (policies/<name>.h) and one row in registry.cc.
+#ifndef KVBENCH_POLICIES_REGISTRY_H_
+#define KVBENCH_POLICIES_REGISTRY_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "policies/cache_policy.h"
+#include "policies/cache_shape.h"
+#include "policies/params.h"
+#include "policies/policy_cache.h"
+
+namespace kvbench {
+
+struct PolicyInfo {
+  std::string name;
+  std::string description;        // one line: what it keeps
+  std::string paper;              // arXiv id or reference, empty for baselines
+  std::vector<ParamSpec> params;  // `positions` included
+  std::function<absl::StatusOr<std::unique_ptr<CachePolicy>>(const Params&, const CacheShape&)>
+      make;
+};
+
+// Every policy, in listing order.
+const std::vector<PolicyInfo>& PolicyRegistry();
+
+// The PolicyInfo named `name`, or NotFound listing the valid names.
+absl::StatusOr<const PolicyInfo*> FindPolicy(const std::string& name);
+
+// What a run's cache is: policy and the two stores, each with its parameters as given.
+struct CacheSpec {
+  std::string policy = "full";
+  ParamMap policy_params;
+  std::string k_store = "f32";
+  ParamMap k_params;
+  std::string v_store = "f32";
+  ParamMap v_params;
+
+  // Canonical text: every parameter with defaults filled in, sorted, e.g.
+  // "h2o(aggregate=mean,budget=64,heavy_ratio=0.5,positions=original) k=f32 v=f32". A part whose
+  // name or parameters do not resolve is printed as given.
+  std::string Label() const;
+};
+
+// Resolves the policy (NotFound listing valid names), parses its parameters (InvalidArgument naming
+// the parameter: unknown, malformed, out of range, budget beyond the context), builds both stores
+// (MakeStore) and the PolicyCache.
+absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
+                                                       const CacheShape& shape);
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_POLICIES_REGISTRY_H_
