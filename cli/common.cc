@@ -18,12 +18,13 @@ ABSL_FLAG(std::string, model, "stories260K",
 ABSL_FLAG(int, threads, 2, "threads for matrix work (OpenMP)");
 ABSL_FLAG(std::string, text, "", "input text (tokenize --decode: token ids separated by spaces)");
 ABSL_FLAG(std::string, file, "", "read the input text from this file instead of --text");
+ABSL_FLAG(bool, bos, true, "prepend BOS when tokenizing --text / --file (--nobos to omit)");
 
 namespace kvbench::cli {
 
 std::vector<std::string> ParseFlags(std::string_view command, std::string_view usage, int argc,
                                     char** argv) {
-  absl::SetProgramUsageMessage(absl::StrCat("kvbench ", command, " ", usage));
+  absl::SetProgramUsageMessage(absl::StrCat("kvbench ", std::string(command), " ", std::string(usage)));
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   return std::vector<std::string>(positional.begin() + 1, positional.end());
 }

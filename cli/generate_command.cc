@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/decoder.h"
@@ -22,6 +23,7 @@ ABSL_FLAG(int, top_k, 0, "sample among the k most likely tokens (0: all)");
 ABSL_FLAG(float, top_p, 1.0f, "nucleus sampling mass (1: off)");
 ABSL_FLAG(uint64_t, seed, 0, "RNG seed for sampling");
 ABSL_FLAG(bool, stop_at_eos, true, "stop when the model emits EOS");
+ABSL_FLAG(bool, print_ids, false, "also print the generated token ids (a JSON array) after the text");
 
 namespace kvbench::cli {
 
@@ -83,6 +85,8 @@ int Generate(int argc, char** argv) {
     }
   }
   std::fputc('\n', stdout);
+  if (absl::GetFlag(FLAGS_print_ids)) std::printf("[%s]\n", absl::StrJoin(generated, ", ").c_str());
+  std::fflush(stdout);
   const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
   const double decode_s = std::chrono::duration<double>(decode_time).count();
   std::fprintf(stderr, "prefill: %zu tokens, %.1f tokens/s | decode: %d steps, %.1f tokens/s\n",

@@ -18,7 +18,6 @@
 #include "policies/policy_cache.h"
 
 ABSL_FLAG(std::string, tokens, "", "JSON file with an array of token ids (instead of --text)");
-ABSL_FLAG(bool, bos, true, "prepend BOS to --text");
 ABSL_FLAG(std::string, o, "logits.npy", "output .npy path");
 
 namespace kvbench::cli {

@@ -15,10 +15,12 @@ struct Command {
 
 // One explicit table: the order here is the order of `kvbench help`.
 constexpr Command kCommands[] = {
+    {"run", kvbench::cli::Run, "run a YAML experiment: sweep policies, write CSV + summary"},
     {"generate", kvbench::cli::Generate, "continue a prompt and print tokens/s"},
     {"tokenize", kvbench::cli::Tokenize, "print the token ids of a text (or decode ids)"},
     {"logits", kvbench::cli::Logits, "write teacher-forced logits of every position as .npy"},
     {"inspect", kvbench::cli::Inspect, "print a model's architecture, tokenizer and tensors"},
+    {"policies", kvbench::cli::Policies, "list cache policies and KV stores with their parameters"},
 };
 
 void PrintUsage(FILE* out) {

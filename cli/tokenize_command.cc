@@ -14,7 +14,6 @@
 
 ABSL_FLAG(bool, json, false, "print ids as a JSON array");
 ABSL_FLAG(bool, decode, false, "decode ids back to text");
-ABSL_FLAG(bool, bos, false, "prepend BOS");
 ABSL_FLAG(bool, pieces, false, "print one id and its vocabulary piece per line");
 
 namespace kvbench::cli {

@@ -17,9 +17,10 @@
 namespace kvbench {
 namespace {
 
-// Below this many multiply-adds a MatMul stays on one thread: waking the team costs more than it
-// saves (stories260K's matrices are all below it, which keeps its decode step lean).
-constexpr int64_t kMinParallelWork = 1 << 16;
+// Below this many multiply-adds (about 100 us of work) a MatMul stays on one thread: waking the
+// team, and worse, waiting for a descheduled thread on a busy machine, costs more than it saves.
+// stories260K's decode matrices are far below it, which keeps its step lean.
+constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 constexpr int kMaxVectorsPerPass = 4;
 
 template <DType T>
@@ -177,12 +178,20 @@ void MatMulDispatch(const WeightMatrix& w, const float* x, int n_vec, float* y) 
 
 void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
   // Large f32 blocks (prefill) are a real GEMM: Eigen's blocked kernel beats row streaming there.
-  if (w.dtype == DType::kF32 && n_vec >= 16) {
+  // Each thread runs Eigen single-threaded on fixed chunks of weight rows, so the summation order
+  // (Eigen's blocking depends on its thread count) never depends on how many threads we have.
+  if (w.dtype == DType::kF32 && n_vec >= 16 && w.rows * w.cols * n_vec >= kMinParallelWork) {
     using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Eigen::Map<const RowMajor> wm(reinterpret_cast<const float*>(w.data), w.rows, w.cols);
+    constexpr int64_t kRowsPerChunk = 128;
+    const int64_t n_chunks = (w.rows + kRowsPerChunk - 1) / kRowsPerChunk;
     Eigen::Map<const RowMajor> xm(x, n_vec, w.cols);
-    Eigen::Map<RowMajor> ym(y, n_vec, w.rows);
-    ym.noalias() = xm * wm.transpose();
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+      const int64_t r0 = c * kRowsPerChunk, nr = std::min(kRowsPerChunk, w.rows - r0);
+      Eigen::Map<const RowMajor> wm(reinterpret_cast<const float*>(w.data) + r0 * w.cols, nr, w.cols);
+      Eigen::Map<RowMajor, 0, Eigen::OuterStride<>> ym(y + r0, n_vec, nr, Eigen::OuterStride<>(w.rows));
+      ym.noalias() = xm * wm.transpose();
+    }
     return;
   }
   MatMulDispatch<false>(w, x, n_vec, y);

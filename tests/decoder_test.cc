@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "model/decoder.h"
+#include "model/ops.h"
 #include "model/session.h"
 #include "model/synthetic.h"
 #include "policies/f32_store.h"
@@ -117,6 +118,40 @@ TEST(DecoderTest, BatchOfSequencesEqualsSeparateRuns) {
     Feed(decoder, *alone[i], seqs[i], false, want.data());
     EXPECT_EQ(got[i], want) << "sequence " << i;
   }
+}
+
+}  // namespace
+}  // namespace kvbench
+
+namespace kvbench {
+namespace {
+
+// Results must not depend on the thread count: every output element of a MatMul is computed by one
+// thread in a fixed order. Shapes large enough that the parallel paths (row split and the blocked
+// GEMM for prefill) are really taken.
+TEST(DecoderTest, ThreadCountDoesNotChangeLogits) {
+  ModelConfig c = SmallConfig();
+  c.dim = 256;
+  c.hidden_dim = 512;
+  c.n_heads = 8;
+  c.head_dim = 32;
+  c.rope_dims = 32;
+  c.vocab_size = 4096;
+  auto model = MakeSyntheticModel(c, DType::kF32, 9).value();
+  const std::vector<int> tokens = RandomTokens(48, c.vocab_size, 10);
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2}) {
+    SetNumThreads(threads);
+    Decoder decoder(*model);
+    auto session = NewSession<FullPolicy>(*model);
+    std::vector<float> logits(tokens.size() * c.vocab_size);
+    Feed(decoder, *session, tokens, true, logits.data());
+    std::vector<float> last(c.vocab_size);
+    Feed(decoder, *session, absl::MakeConstSpan(&tokens[0], 1), false, last.data());
+    logits.insert(logits.end(), last.begin(), last.end());
+    results.push_back(std::move(logits));
+  }
+  EXPECT_EQ(results[0], results[1]);
 }
 
 }  // namespace
