@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "policies/quant_kernels.h"
+
 namespace kvbench {
 
 F32Store::F32Store(const CacheShape& shape)
@@ -49,36 +51,16 @@ void F32Store::Compact(int layer, int head, absl::Span<const int> keep) {
   r.n = m;
 }
 
+// Both run the shared AVX-512 tile kernels (policies/quant_kernels.h) straight on the rows.
 void F32Store::Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const {
   const Rows& r = at(layer, head);
-  const int hd = head_dim_;
-  const float* k = r.row(0, hd);
-  for (int i = 0; i < n_q; ++i) {
-    const float* qi = q + static_cast<size_t>(i) * hd;
-    float* s = scores + static_cast<size_t>(i) * ld_scores;
-    for (int j = 0; j < r.n; ++j) {
-      const float* kj = k + static_cast<size_t>(j) * hd;
-      float acc = 0.0f;
-      for (int d = 0; d < hd; ++d) acc += qi[d] * kj[d];
-      s[j] = acc;
-    }
-  }
+  DotRowsF32(r.row(0, head_dim_), r.n, head_dim_, q, n_q, scores, ld_scores);
 }
 
 void F32Store::Accumulate(int layer, int head, const float* w, int ld_w, int n_q, float* out) const {
   const Rows& r = at(layer, head);
-  const int hd = head_dim_;
-  const float* v = r.row(0, hd);
-  for (int i = 0; i < n_q; ++i) {
-    float* o = out + static_cast<size_t>(i) * hd;
-    std::fill(o, o + hd, 0.0f);
-    const float* wi = w + static_cast<size_t>(i) * ld_w;
-    for (int j = 0; j < r.n; ++j) {
-      const float p = wi[j];
-      const float* vj = v + static_cast<size_t>(j) * hd;
-      for (int d = 0; d < hd; ++d) o[d] += p * vj[d];
-    }
-  }
+  std::fill(out, out + static_cast<size_t>(n_q) * head_dim_, 0.0f);
+  AccumulateRowsF32(r.row(0, head_dim_), r.n, head_dim_, w, ld_w, n_q, out);
 }
 
 void F32Store::Read(int layer, int head, int j, float* row) const {

@@ -1,0 +1,99 @@
+// Row stores: every entry of a (layer, KV head) is one self-contained encoded row of head_dim values
+// (f16, bf16, llama.cpp blocks, int8, fp8). A RowCodec defines the format; RowStore holds the rows
+// and runs attention over them.
+//
+// Storage per (layer, head): one byte buffer of fixed-size rows from `begin`, exactly like the f32
+// store (dropping the oldest entries only advances `begin`; other compactions move kept rows down in
+// order; nothing is ever re-encoded by Compact). Attention decodes kTileRows rows at a time into
+// thread-local f32 scratch and runs the f32 tile kernels (policies/quant_kernels.h) for all queries.
+//
+// Store scale (fp8 only): x is stored as enc(x / scale). The scale is either fixed (`amax` given:
+// scale = amax / max_finite) or calibrated once from the first rows appended (scale = amax of those
+// rows / max_finite) and then frozen, so nothing is ever re-encoded. kPerHead calibrates each
+// (layer, KV head) on its own first rows; kPerLayer calibrates a layer from the first Append call
+// that reaches it (in PolicyCache that is KV head 0's rows of the prompt), so the other heads of
+// that layer saturate if their values are larger. Each scale is counted as 4 bytes.
+#ifndef KVBENCH_POLICIES_ROW_STORE_H_
+#define KVBENCH_POLICIES_ROW_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policies/kv_store.h"
+
+namespace kvbench {
+
+class RowCodec {
+ public:
+  virtual ~RowCodec() = default;
+  // The registry name, e.g. "q4_0".
+  virtual std::string name() const = 0;
+  virtual int head_dim() const = 0;
+  // Bytes of one encoded row (payload + its own scales/mins).
+  virtual size_t row_bytes() const = 0;
+  // Encodes one row of head_dim values; `scale` is the store scale (1 for formats without one).
+  virtual void Encode(const float* x, float scale, uint8_t* row) const = 0;
+  // Scalar reference decoding of one row, straight from the format's definition.
+  virtual void DecodeReference(const uint8_t* row, float scale, float* out) const = 0;
+  // Decoding of n consecutive rows as attention uses it (vectorised where it matters). Must produce
+  // exactly what DecodeReference produces. The default loops over DecodeReference.
+  virtual void DecodeRows(const uint8_t* rows, int n, float scale, float* out) const;
+  // The largest magnitude the format holds at scale 1, for formats with a store scale; 0 otherwise.
+  virtual float max_finite() const { return 0; }
+};
+
+enum class ScaleMode { kNone, kPerLayer, kPerHead };
+
+struct RowStoreOptions {
+  ScaleMode scale_mode = ScaleMode::kNone;
+  float amax = 0;  // > 0: fixed scale amax / max_finite; 0: calibrate from the first rows
+  std::string name;  // the full name reported by name(); the codec's name when empty
+};
+
+class RowStore : public KvStore {
+ public:
+  RowStore(const CacheShape& shape, std::unique_ptr<RowCodec> codec, RowStoreOptions options = {});
+
+  std::string name() const override { return name_; }
+  void Append(int layer, int head, const float* rows, int n, int ld) override;
+  int size(int layer, int head) const override { return at(layer, head).n; }
+  void Compact(int layer, int head, absl::Span<const int> keep) override;
+  void Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const override;
+  void Accumulate(int layer, int head, const float* w, int ld_w, int n_q, float* out) const override;
+  void Read(int layer, int head, int j, float* row) const override;
+  void Write(int layer, int head, int j, const float* row) override;
+  KvMemory memory(int layer) const override;
+
+  const RowCodec& codec() const { return *codec_; }
+  // The store scale of (layer, head): 1 without one, 0 while not yet calibrated.
+  float scale(int layer, int head) const { return at(layer, head).scale; }
+
+ private:
+  struct Rows {
+    std::vector<uint8_t> buf;  // (capacity, row_bytes)
+    int begin = 0;             // first live row
+    int n = 0;                 // live rows
+    float scale = 1.0f;        // store scale (fp8); 0 = not calibrated yet
+  };
+  const Rows& at(int layer, int head) const { return rows_[layer * n_kv_heads_ + head]; }
+  Rows& at(int layer, int head) { return rows_[layer * n_kv_heads_ + head]; }
+  const uint8_t* row(const Rows& r, int j) const { return r.buf.data() + (static_cast<size_t>(r.begin) + j) * row_bytes_; }
+  uint8_t* row(Rows& r, int j) { return r.buf.data() + (static_cast<size_t>(r.begin) + j) * row_bytes_; }
+  void Calibrate(int layer, int head, const float* rows, int n, int ld);
+
+  std::unique_ptr<RowCodec> codec_;
+  RowStoreOptions options_;
+  std::string name_;
+  int n_kv_heads_;
+  int head_dim_;
+  size_t row_bytes_;
+  std::vector<Rows> rows_;           // (layers * kv_heads)
+  std::vector<uint64_t> allocated_;  // (layers) bytes reserved now
+  std::vector<uint64_t> peak_;       // (layers) largest allocated_ so far
+};
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_POLICIES_ROW_STORE_H_
