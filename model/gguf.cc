@@ -18,10 +18,10 @@
 namespace kvbench {
 namespace {
 
-#define GGUF_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    absl::Status status_ = (expr);          \
-    if (!status_.ok()) return status_;      \
+#define GGUF_RETURN_IF_ERROR(expr)     \
+  do {                                 \
+    absl::Status status_ = (expr);     \
+    if (!status_.ok()) return status_; \
   } while (0)
 
 constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
@@ -42,17 +42,22 @@ size_t ScalarSize(GgufType type) {
   switch (type) {
     case GgufType::kUint8:
     case GgufType::kInt8:
-    case GgufType::kBool: return 1;
+    case GgufType::kBool:
+      return 1;
     case GgufType::kUint16:
-    case GgufType::kInt16: return 2;
+    case GgufType::kInt16:
+      return 2;
     case GgufType::kUint32:
     case GgufType::kInt32:
-    case GgufType::kFloat32: return 4;
+    case GgufType::kFloat32:
+      return 4;
     case GgufType::kUint64:
     case GgufType::kInt64:
-    case GgufType::kFloat64: return 8;
+    case GgufType::kFloat64:
+      return 8;
     case GgufType::kString:
-    case GgufType::kArray: return 0;
+    case GgufType::kArray:
+      return 0;
   }
   return 0;
 }
@@ -61,8 +66,8 @@ bool IsValidType(uint32_t t) { return t <= static_cast<uint32_t>(GgufType::kFloa
 
 // Smallest encoding of one element of `type`: bounds array counts by the bytes that remain.
 size_t MinEncodedSize(GgufType type) {
-  if (type == GgufType::kString) return 8;       // u64 length
-  if (type == GgufType::kArray) return 4 + 8;    // u32 type + u64 count
+  if (type == GgufType::kString) return 8;     // u64 length
+  if (type == GgufType::kArray) return 4 + 8;  // u32 type + u64 count
   return ScalarSize(type);
 }
 
@@ -77,19 +82,42 @@ T LoadLE(const std::byte* p) {
 void DecodeScalar(GgufType type, const std::byte* p, GgufValue* v) {
   v->type = type;
   switch (type) {
-    case GgufType::kUint8: v->u = LoadLE<uint8_t>(p); break;
-    case GgufType::kInt8: v->i = LoadLE<int8_t>(p); break;
-    case GgufType::kUint16: v->u = LoadLE<uint16_t>(p); break;
-    case GgufType::kInt16: v->i = LoadLE<int16_t>(p); break;
-    case GgufType::kUint32: v->u = LoadLE<uint32_t>(p); break;
-    case GgufType::kInt32: v->i = LoadLE<int32_t>(p); break;
-    case GgufType::kFloat32: v->f = LoadLE<float>(p); break;
-    case GgufType::kBool: v->u = LoadLE<uint8_t>(p); break;
-    case GgufType::kUint64: v->u = LoadLE<uint64_t>(p); break;
-    case GgufType::kInt64: v->i = LoadLE<int64_t>(p); break;
-    case GgufType::kFloat64: v->f = LoadLE<double>(p); break;
+    case GgufType::kUint8:
+      v->u = LoadLE<uint8_t>(p);
+      break;
+    case GgufType::kInt8:
+      v->i = LoadLE<int8_t>(p);
+      break;
+    case GgufType::kUint16:
+      v->u = LoadLE<uint16_t>(p);
+      break;
+    case GgufType::kInt16:
+      v->i = LoadLE<int16_t>(p);
+      break;
+    case GgufType::kUint32:
+      v->u = LoadLE<uint32_t>(p);
+      break;
+    case GgufType::kInt32:
+      v->i = LoadLE<int32_t>(p);
+      break;
+    case GgufType::kFloat32:
+      v->f = LoadLE<float>(p);
+      break;
+    case GgufType::kBool:
+      v->u = LoadLE<uint8_t>(p);
+      break;
+    case GgufType::kUint64:
+      v->u = LoadLE<uint64_t>(p);
+      break;
+    case GgufType::kInt64:
+      v->i = LoadLE<int64_t>(p);
+      break;
+    case GgufType::kFloat64:
+      v->f = LoadLE<double>(p);
+      break;
     case GgufType::kString:
-    case GgufType::kArray: break;
+    case GgufType::kArray:
+      break;
   }
 }
 
@@ -132,11 +160,20 @@ bool TensorBytes(DType dtype, uint64_t ne0, uint64_t n, uint64_t* bytes) {
 
 bool ToDType(uint32_t ggml_type, DType* out) {
   switch (ggml_type) {
-    case 0: *out = DType::kF32; return true;
-    case 1: *out = DType::kF16; return true;
-    case 8: *out = DType::kQ8_0; return true;
-    case 30: *out = DType::kBF16; return true;
-    default: return false;
+    case 0:
+      *out = DType::kF32;
+      return true;
+    case 1:
+      *out = DType::kF16;
+      return true;
+    case 8:
+      *out = DType::kQ8_0;
+      return true;
+    case 30:
+      *out = DType::kBF16;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -144,19 +181,32 @@ bool ToDType(uint32_t ggml_type, DType* out) {
 
 std::string_view GgufTypeName(GgufType type) {
   switch (type) {
-    case GgufType::kUint8: return "UINT8";
-    case GgufType::kInt8: return "INT8";
-    case GgufType::kUint16: return "UINT16";
-    case GgufType::kInt16: return "INT16";
-    case GgufType::kUint32: return "UINT32";
-    case GgufType::kInt32: return "INT32";
-    case GgufType::kFloat32: return "FLOAT32";
-    case GgufType::kBool: return "BOOL";
-    case GgufType::kString: return "STRING";
-    case GgufType::kArray: return "ARRAY";
-    case GgufType::kUint64: return "UINT64";
-    case GgufType::kInt64: return "INT64";
-    case GgufType::kFloat64: return "FLOAT64";
+    case GgufType::kUint8:
+      return "UINT8";
+    case GgufType::kInt8:
+      return "INT8";
+    case GgufType::kUint16:
+      return "UINT16";
+    case GgufType::kInt16:
+      return "INT16";
+    case GgufType::kUint32:
+      return "UINT32";
+    case GgufType::kInt32:
+      return "INT32";
+    case GgufType::kFloat32:
+      return "FLOAT32";
+    case GgufType::kBool:
+      return "BOOL";
+    case GgufType::kString:
+      return "STRING";
+    case GgufType::kArray:
+      return "ARRAY";
+    case GgufType::kUint64:
+      return "UINT64";
+    case GgufType::kInt64:
+      return "INT64";
+    case GgufType::kFloat64:
+      return "FLOAT64";
   }
   return "?";
 }
@@ -164,10 +214,11 @@ std::string_view GgufTypeName(GgufType type) {
 std::string_view GgmlTypeName(uint32_t type) {
   // ggml.h's enum ggml_type; ids 4, 5 and 31..33, 36..38 were removed upstream.
   static constexpr std::string_view kNames[] = {
-      "F32", "F16", "Q4_0", "Q4_1", "", "", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
-      "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S",
-      "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M",
-      "BF16", "", "", "", "TQ1_0", "TQ2_0", "", "", "", "MXFP4"};
+      "F32",     "F16",    "Q4_0",    "Q4_1",  "",       "",      "Q5_0",  "Q5_1",
+      "Q8_0",    "Q8_1",   "Q2_K",    "Q3_K",  "Q4_K",   "Q5_K",  "Q6_K",  "Q8_K",
+      "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
+      "I8",      "I16",    "I32",     "I64",   "F64",    "IQ1_M", "BF16",  "",
+      "",        "",       "TQ1_0",   "TQ2_0", "",       "",      "",      "MXFP4"};
   if (type >= std::size(kNames)) return "";
   return kNames[type];
 }
@@ -186,8 +237,10 @@ bool GgufValue::is_integer() const {
     case GgufType::kUint32:
     case GgufType::kInt32:
     case GgufType::kUint64:
-    case GgufType::kInt64: return true;
-    default: return false;
+    case GgufType::kInt64:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -200,11 +253,15 @@ namespace {
 
 std::string FormatScalar(const GgufValue& v) {
   switch (v.type) {
-    case GgufType::kBool: return v.u ? "true" : "false";
+    case GgufType::kBool:
+      return v.u ? "true" : "false";
     case GgufType::kFloat32:
-    case GgufType::kFloat64: return absl::StrFormat("%g", v.f);
-    case GgufType::kString: return absl::StrCat("\"", absl::CEscape(absl::string_view(v.str.data(), v.str.size())), "\"");
-    default: return IsUnsigned(v.type) ? absl::StrCat(v.u) : absl::StrCat(v.i);
+    case GgufType::kFloat64:
+      return absl::StrFormat("%g", v.f);
+    case GgufType::kString:
+      return absl::StrCat("\"", absl::CEscape(absl::string_view(v.str.data(), v.str.size())), "\"");
+    default:
+      return IsUnsigned(v.type) ? absl::StrCat(v.u) : absl::StrCat(v.i);
   }
 }
 
@@ -258,8 +315,8 @@ class GgufFile::Parser {
   absl::Status Need(uint64_t n, std::string_view what) const {
     if (n > remaining()) {
       return absl::DataLossError(absl::StrFormat(
-          "%s: truncated GGUF: %s needs %d bytes at offset %d, but the file has %d bytes", f_->path_,
-          what, n, pos_, f_->size_));
+          "%s: truncated GGUF: %s needs %d bytes at offset %d, but the file has %d bytes",
+          f_->path_, what, n, pos_, f_->size_));
     }
     return absl::OkStatus();
   }
@@ -276,9 +333,9 @@ class GgufFile::Parser {
     uint64_t len;
     GGUF_RETURN_IF_ERROR(Read(&len, Cat("the length of ", what)));
     if (len > remaining()) {
-      return absl::DataLossError(absl::StrFormat(
-          "%s: corrupt GGUF: %s at offset %d claims %d bytes, but only %d remain", f_->path_, what,
-          pos_ - 8, len, remaining()));
+      return absl::DataLossError(
+          absl::StrFormat("%s: corrupt GGUF: %s at offset %d claims %d bytes, but only %d remain",
+                          f_->path_, what, pos_ - 8, len, remaining()));
     }
     *out = std::string_view(reinterpret_cast<const char*>(f_->base_ + pos_), len);
     pos_ += len;
@@ -287,14 +344,15 @@ class GgufFile::Parser {
 
   absl::Status ParseHeader() {
     if (f_->size_ < 4) {
-      return absl::DataLossError(absl::StrFormat(
-          "%s: truncated GGUF: the file has %d bytes, too few for the magic", f_->path_, f_->size_));
+      return absl::DataLossError(
+          absl::StrFormat("%s: truncated GGUF: the file has %d bytes, too few for the magic",
+                          f_->path_, f_->size_));
     }
     if (std::memcmp(f_->base_, kMagic, 4) != 0) {
       std::string got(reinterpret_cast<const char*>(f_->base_), 4);
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: not a GGUF file (first bytes \"%s\", expected \"GGUF\")", f_->path_,
-          absl::CEscape(got)));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: not a GGUF file (first bytes \"%s\", expected \"GGUF\")", f_->path_,
+                          absl::CEscape(got)));
     }
     pos_ = 4;
     GGUF_RETURN_IF_ERROR(Read(&f_->version_, "the version"));
@@ -308,12 +366,12 @@ class GgufFile::Parser {
     constexpr uint64_t kMinKv = 8 + 4 + 1;              // key length, type, 1-byte value
     constexpr uint64_t kMinTensor = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, ne[0], type, offset
     if (n_kv_ > remaining() / kMinKv) {
-      return Corrupt(absl::StrFormat("metadata count %d cannot fit in a %d-byte file", n_kv_,
-                                     f_->size_));
+      return Corrupt(
+          absl::StrFormat("metadata count %d cannot fit in a %d-byte file", n_kv_, f_->size_));
     }
     if (n_tensors_ > remaining() / kMinTensor) {
-      return Corrupt(absl::StrFormat("tensor count %d cannot fit in a %d-byte file", n_tensors_,
-                                     f_->size_));
+      return Corrupt(
+          absl::StrFormat("tensor count %d cannot fit in a %d-byte file", n_tensors_, f_->size_));
     }
     return absl::OkStatus();
   }
@@ -350,8 +408,9 @@ class GgufFile::Parser {
       return absl::OkStatus();
     }
     if (depth >= kGgufMaxArrayDepth) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: metadata '%s' nests arrays deeper than %d levels", f_->path_, key, kGgufMaxArrayDepth));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: metadata '%s' nests arrays deeper than %d levels", f_->path_, key,
+                          kGgufMaxArrayDepth));
     }
     uint32_t elem;
     GGUF_RETURN_IF_ERROR(Read(&elem, Cat("the element type of array '", key, "'")));
@@ -363,8 +422,8 @@ class GgufFile::Parser {
     const size_t min_size = MinEncodedSize(v->elem_type);
     if (v->count > remaining() / min_size) {
       return Corrupt(absl::StrFormat(
-          "array '%s' claims %d %s elements (at least %d bytes each), but only %d bytes remain", key,
-          v->count, GgufTypeName(v->elem_type), min_size, remaining()));
+          "array '%s' claims %d %s elements (at least %d bytes each), but only %d bytes remain",
+          key, v->count, GgufTypeName(v->elem_type), min_size, remaining()));
     }
     if (v->elem_type == GgufType::kString) {
       v->strings.resize(v->count);
@@ -390,8 +449,9 @@ class GgufFile::Parser {
     int64_t align;
     if (!IntValue(*a, &align) || align <= 0 || align > (int64_t{1} << 30) ||
         (align & (align - 1)) != 0) {
-      return Corrupt(absl::StrFormat("general.alignment = %s (%s) is not a power of two in [1, 2^30]",
-                                     FormatGgufValue(*a), DescribeGgufValueType(*a)));
+      return Corrupt(
+          absl::StrFormat("general.alignment = %s (%s) is not a power of two in [1, 2^30]",
+                          FormatGgufValue(*a), DescribeGgufValueType(*a)));
     }
     f_->alignment_ = static_cast<uint32_t>(align);
     return absl::OkStatus();
@@ -417,8 +477,9 @@ class GgufFile::Parser {
         return Corrupt(absl::StrFormat("tensor '%s' has ne[%d] = %d", name, d, t.ne[d]));
       }
       if (t.n_elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / t.ne[d]) {
-        return Corrupt(absl::StrFormat("tensor '%s' has an element count that overflows (ne = [%s])",
-                                       name, absl::StrJoin(t.ne.begin(), t.ne.begin() + d + 1, ", ")));
+        return Corrupt(
+            absl::StrFormat("tensor '%s' has an element count that overflows (ne = [%s])", name,
+                            absl::StrJoin(t.ne.begin(), t.ne.begin() + d + 1, ", ")));
       }
       t.n_elements *= t.ne[d];
     }
@@ -430,9 +491,10 @@ class GgufFile::Parser {
           f_->path_, name, DescribeGgmlType(t.ggml_type)));
     }
     if (!TensorBytes(t.dtype, t.ne[0], t.n_elements, &t.bytes)) {
-      return Corrupt(absl::StrFormat("tensor '%s' (%s, ne = [%s]) has no valid byte size%s", name,
-                                     DTypeName(t.dtype), absl::StrJoin(t.ne, ", "),
-                                     t.dtype == DType::kQ8_0 ? ": ne[0] is not a multiple of 32" : ""));
+      return Corrupt(
+          absl::StrFormat("tensor '%s' (%s, ne = [%s]) has no valid byte size%s", name,
+                          DTypeName(t.dtype), absl::StrJoin(t.ne, ", "),
+                          t.dtype == DType::kQ8_0 ? ": ne[0] is not a multiple of 32" : ""));
     }
     if (!f_->tensor_index_.emplace(t.name, f_->tensors_.size()).second) {
       return Corrupt(absl::StrFormat("duplicate tensor name '%s'", name));
@@ -447,11 +509,11 @@ class GgufFile::Parser {
     f_->data_offset_ = (pos_ + align - 1) / align * align;
     for (GgufTensor& t : f_->tensors_) {
       if (t.offset % align != 0) {
-        return Corrupt(absl::StrFormat("tensor '%s' has offset %d, not a multiple of the alignment %d",
-                                       t.name, t.offset, align));
+        return Corrupt(
+            absl::StrFormat("tensor '%s' has offset %d, not a multiple of the alignment %d", t.name,
+                            t.offset, align));
       }
-      const uint64_t avail =
-          f_->size_ > f_->data_offset_ ? f_->size_ - f_->data_offset_ : 0;
+      const uint64_t avail = f_->size_ > f_->data_offset_ ? f_->size_ - f_->data_offset_ : 0;
       if (t.offset > avail || t.bytes > avail - t.offset) {
         return absl::DataLossError(absl::StrFormat(
             "%s: truncated GGUF: tensor '%s' (%d bytes at data offset %d) ends past the end of the "
@@ -693,13 +755,27 @@ void GgufWriter::SetEncoded(std::string_view key, GgufType type, std::string pay
   metadata_.emplace_back(std::string(key), std::move(encoded));
 }
 
-void GgufWriter::SetUint8(std::string_view key, uint8_t v) { SetEncoded(key, GgufType::kUint8, Scalar(v)); }
-void GgufWriter::SetInt8(std::string_view key, int8_t v) { SetEncoded(key, GgufType::kInt8, Scalar(v)); }
-void GgufWriter::SetUint16(std::string_view key, uint16_t v) { SetEncoded(key, GgufType::kUint16, Scalar(v)); }
-void GgufWriter::SetInt16(std::string_view key, int16_t v) { SetEncoded(key, GgufType::kInt16, Scalar(v)); }
-void GgufWriter::SetUint32(std::string_view key, uint32_t v) { SetEncoded(key, GgufType::kUint32, Scalar(v)); }
-void GgufWriter::SetInt32(std::string_view key, int32_t v) { SetEncoded(key, GgufType::kInt32, Scalar(v)); }
-void GgufWriter::SetFloat32(std::string_view key, float v) { SetEncoded(key, GgufType::kFloat32, Scalar(v)); }
+void GgufWriter::SetUint8(std::string_view key, uint8_t v) {
+  SetEncoded(key, GgufType::kUint8, Scalar(v));
+}
+void GgufWriter::SetInt8(std::string_view key, int8_t v) {
+  SetEncoded(key, GgufType::kInt8, Scalar(v));
+}
+void GgufWriter::SetUint16(std::string_view key, uint16_t v) {
+  SetEncoded(key, GgufType::kUint16, Scalar(v));
+}
+void GgufWriter::SetInt16(std::string_view key, int16_t v) {
+  SetEncoded(key, GgufType::kInt16, Scalar(v));
+}
+void GgufWriter::SetUint32(std::string_view key, uint32_t v) {
+  SetEncoded(key, GgufType::kUint32, Scalar(v));
+}
+void GgufWriter::SetInt32(std::string_view key, int32_t v) {
+  SetEncoded(key, GgufType::kInt32, Scalar(v));
+}
+void GgufWriter::SetFloat32(std::string_view key, float v) {
+  SetEncoded(key, GgufType::kFloat32, Scalar(v));
+}
 void GgufWriter::SetBool(std::string_view key, bool v) {
   SetEncoded(key, GgufType::kBool, Scalar<uint8_t>(v ? 1 : 0));
 }
@@ -708,9 +784,15 @@ void GgufWriter::SetString(std::string_view key, std::string_view v) {
   PutString(&s, v);
   SetEncoded(key, GgufType::kString, std::move(s));
 }
-void GgufWriter::SetUint64(std::string_view key, uint64_t v) { SetEncoded(key, GgufType::kUint64, Scalar(v)); }
-void GgufWriter::SetInt64(std::string_view key, int64_t v) { SetEncoded(key, GgufType::kInt64, Scalar(v)); }
-void GgufWriter::SetFloat64(std::string_view key, double v) { SetEncoded(key, GgufType::kFloat64, Scalar(v)); }
+void GgufWriter::SetUint64(std::string_view key, uint64_t v) {
+  SetEncoded(key, GgufType::kUint64, Scalar(v));
+}
+void GgufWriter::SetInt64(std::string_view key, int64_t v) {
+  SetEncoded(key, GgufType::kInt64, Scalar(v));
+}
+void GgufWriter::SetFloat64(std::string_view key, double v) {
+  SetEncoded(key, GgufType::kFloat64, Scalar(v));
+}
 void GgufWriter::SetArray(std::string_view key, const GgufArray& v) {
   std::string s = Scalar<uint32_t>(static_cast<uint32_t>(v.elem_type()));
   Put<uint64_t>(&s, v.count());
@@ -722,13 +804,14 @@ absl::Status GgufWriter::AddTensor(std::string_view name, GgmlType type, std::ve
                                    absl::Span<const std::byte> data) {
   DType dtype;
   if (!ToDType(static_cast<uint32_t>(type), &dtype)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "GGUF writer: tensor '%s' has unsupported type %s", name,
-        DescribeGgmlType(static_cast<uint32_t>(type))));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("GGUF writer: tensor '%s' has unsupported type %s", name,
+                        DescribeGgmlType(static_cast<uint32_t>(type))));
   }
   for (const Tensor& t : tensors_) {
     if (t.name == name) {
-      return absl::InvalidArgumentError(absl::StrFormat("GGUF writer: duplicate tensor '%s'", name));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("GGUF writer: duplicate tensor '%s'", name));
     }
   }
   if (ne.empty() || ne.size() > kGgufMaxDims) {
@@ -746,9 +829,9 @@ absl::Status GgufWriter::AddTensor(std::string_view name, GgmlType type, std::ve
   }
   uint64_t bytes;
   if (!TensorBytes(dtype, ne[0], n, &bytes)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "GGUF writer: tensor '%s' (%s) ne[0] = %d is not a multiple of 32", name, DTypeName(dtype),
-        ne[0]));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("GGUF writer: tensor '%s' (%s) ne[0] = %d is not a multiple of 32", name,
+                        DTypeName(dtype), ne[0]));
   }
   if (bytes != data.size()) {
     return absl::InvalidArgumentError(
@@ -761,7 +844,8 @@ absl::Status GgufWriter::AddTensor(std::string_view name, GgmlType type, std::ve
 }
 
 absl::Status GgufWriter::AddTensorFromF32(std::string_view name, GgmlType type,
-                                          std::vector<uint64_t> ne, absl::Span<const float> values) {
+                                          std::vector<uint64_t> ne,
+                                          absl::Span<const float> values) {
   std::string bytes;
   switch (type) {
     case GgmlType::kF32:
@@ -791,8 +875,9 @@ absl::Status GgufWriter::AddTensorFromF32(std::string_view name, GgmlType type,
       break;
     }
   }
-  return AddTensor(name, type, std::move(ne),
-                   absl::MakeConstSpan(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+  return AddTensor(
+      name, type, std::move(ne),
+      absl::MakeConstSpan(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
 }
 
 absl::StatusOr<std::string> GgufWriter::Serialize() const {

@@ -6,9 +6,9 @@
 //   tensor_count x { gguf_string name | u32 n_dims | u64 ne[n_dims] | u32 ggml_type | u64 offset }
 //   zero padding up to a multiple of `general.alignment` (default 32, a power of two)
 //   data section: each tensor at data_start + offset (offset a multiple of the alignment)
-// gguf_string = u64 length + bytes (no terminator). Value types 0..12: UINT8 INT8 UINT16 INT16 UINT32
-// INT32 FLOAT32 BOOL STRING ARRAY UINT64 INT64 FLOAT64; ARRAY = u32 element type + u64 count +
-// elements (arrays may nest). ne[0] is the contiguous dimension: a matrix of `rows` x `cols` is
+// gguf_string = u64 length + bytes (no terminator). Value types 0..12: UINT8 INT8 UINT16 INT16
+// UINT32 INT32 FLOAT32 BOOL STRING ARRAY UINT64 INT64 FLOAT64; ARRAY = u32 element type + u64 count
+// + elements (arrays may nest). ne[0] is the contiguous dimension: a matrix of `rows` x `cols` is
 // ne = [cols, rows]. v1 (u32 counts) is not supported; v2 and v3 share the layout above.
 //
 // The reader is the first thing to touch an untrusted file, so it checks every length, count and
@@ -38,8 +38,19 @@ namespace kvbench {
 
 // Metadata value types, numbered as in the file.
 enum class GgufType : uint32_t {
-  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
-  kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+  kUint8 = 0,
+  kInt8 = 1,
+  kUint16 = 2,
+  kInt16 = 3,
+  kUint32 = 4,
+  kInt32 = 5,
+  kFloat32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kUint64 = 10,
+  kInt64 = 11,
+  kFloat64 = 12,
 };
 std::string_view GgufTypeName(GgufType type);  // "UINT8", ..., "FLOAT64"
 
@@ -65,9 +76,9 @@ struct GgufValue {
   // ARRAY: `count` elements of `elem_type`.
   GgufType elem_type = GgufType::kUint8;
   uint64_t count = 0;
-  const std::byte* raw = nullptr;          // numeric and BOOL elements, packed little-endian
-  std::vector<std::string_view> strings;   // STRING elements
-  std::vector<GgufValue> arrays;           // ARRAY elements
+  const std::byte* raw = nullptr;         // numeric and BOOL elements, packed little-endian
+  std::vector<std::string_view> strings;  // STRING elements
+  std::vector<GgufValue> arrays;          // ARRAY elements
 
   bool is_integer() const;  // any of the 8 integer types (not BOOL)
   bool is_float() const { return type == GgufType::kFloat32 || type == GgufType::kFloat64; }
@@ -84,7 +95,7 @@ struct GgufTensor {
   DType dtype = DType::kF32;
   std::vector<uint64_t> ne;  // ne[0] contiguous; 1..4 dims, each > 0
   uint64_t n_elements = 0;
-  uint64_t offset = 0;       // relative to the data section
+  uint64_t offset = 0;  // relative to the data section
   uint64_t bytes = 0;
   const std::byte* data = nullptr;  // into the mapping
 };
@@ -170,8 +181,8 @@ class GgufArray {
   std::string payload_;
 };
 
-// Builds a GGUF v3 file exactly as ggml's gguf_write does: metadata in insertion order, tensor infos
-// in insertion order, each tensor's data padded to the alignment (the last one too).
+// Builds a GGUF v3 file exactly as ggml's gguf_write does: metadata in insertion order, tensor
+// infos in insertion order, each tensor's data padded to the alignment (the last one too).
 class GgufWriter {
  public:
   struct Options {

@@ -75,8 +75,9 @@ class GgufModelLoader {
     absl::StatusOr<std::string> arch = file_.GetString("general.architecture");
     if (!arch.ok()) return arch.status();
     if (*arch != "llama") {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: general.architecture is \"%s\"; kvbench supports only \"llama\"", file_.path(), *arch));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: general.architecture is \"%s\"; kvbench supports only \"llama\"",
+                          file_.path(), *arch));
     }
     ModelConfig& c = model_.config;
     c.architecture = *arch;
@@ -88,8 +89,9 @@ class GgufModelLoader {
     GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.feed_forward_length", true, &c.hidden_dim));
     GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.context_length", true, &c.context_length));
     if (c.dim % c.n_heads != 0) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: embedding_length %d is not a multiple of head_count %d", file_.path(), c.dim, c.n_heads));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: embedding_length %d is not a multiple of head_count %d",
+                          file_.path(), c.dim, c.n_heads));
     }
     c.head_dim = c.dim / c.n_heads;
     // key_length overrides dim / n_heads (models whose q width differs from dim).
@@ -121,13 +123,14 @@ class GgufModelLoader {
           absl::StrFormat("%s: tensor 'token_embd.weight' is missing", file_.path()));
     }
     if (embd->ne.size() != 2 || embd->ne[1] > static_cast<uint64_t>(1 << 30)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: token_embd.weight has shape ne = [%s], expected [dim, vocab]", file_.path(),
-          absl::StrJoin(embd->ne, ", ")));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: token_embd.weight has shape ne = [%s], expected [dim, vocab]",
+                          file_.path(), absl::StrJoin(embd->ne, ", ")));
     }
     c.vocab_size = static_cast<int>(embd->ne[1]);
     absl::Status valid = c.Validate();
-    if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(file_.path(), ": ", valid.message()));
+    if (!valid.ok())
+      return absl::InvalidArgumentError(absl::StrCat(file_.path(), ": ", valid.message()));
     return absl::OkStatus();
   }
 
@@ -139,9 +142,9 @@ class GgufModelLoader {
           absl::StrFormat("%s: tensor '%s' is missing", file_.path(), name));
     }
     if (t->ne != ne) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: tensor '%s' has ne = [%s], expected [%s] for this config", file_.path(), name,
-          absl::StrJoin(t->ne, ", "), absl::StrJoin(ne, ", ")));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: tensor '%s' has ne = [%s], expected [%s] for this config",
+                          file_.path(), name, absl::StrJoin(t->ne, ", "), absl::StrJoin(ne, ", ")));
     }
     used_.insert(name);
     return t;
@@ -180,17 +183,19 @@ class GgufModelLoader {
         *out = dst;
         return absl::OkStatus();
       }
-      case DType::kQ8_0: break;
+      case DType::kQ8_0:
+        break;
     }
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: norm tensor '%s' is %s; norms must be F32, F16 or BF16", file_.path(), name,
-        DTypeName(g.dtype)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: norm tensor '%s' is %s; norms must be F32, F16 or BF16", file_.path(),
+                        name, DTypeName(g.dtype)));
   }
 
   absl::Status ReadWeights() {
     const ModelConfig& c = model_.config;
     ModelWeights& w = model_.weights;
-    GGUF_MODEL_RETURN_IF_ERROR(Matrix("token_embd.weight", c.vocab_size, c.dim, &w.token_embedding));
+    GGUF_MODEL_RETURN_IF_ERROR(
+        Matrix("token_embd.weight", c.vocab_size, c.dim, &w.token_embedding));
     GGUF_MODEL_RETURN_IF_ERROR(Norm("output_norm.weight", &w.final_norm));
     if (file_.FindTensor("output.weight") != nullptr) {
       GGUF_MODEL_RETURN_IF_ERROR(Matrix("output.weight", c.vocab_size, c.dim, &w.classifier));
@@ -212,11 +217,10 @@ class GgufModelLoader {
       GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "ffn_down.weight", c.dim, c.hidden_dim, &lw.w_down));
     }
     for (const GgufTensor& t : file_.tensors()) {
-      model_.tensors.push_back(TensorInfo{
-          .name = t.name,
-          .type = std::string(DTypeName(t.dtype)),
-          .shape = std::vector<int64_t>(t.ne.rbegin(), t.ne.rend()),
-          .bytes = t.bytes});
+      model_.tensors.push_back(TensorInfo{.name = t.name,
+                                          .type = std::string(DTypeName(t.dtype)),
+                                          .shape = std::vector<int64_t>(t.ne.rbegin(), t.ne.rend()),
+                                          .bytes = t.bytes});
     }
     return absl::OkStatus();
   }
@@ -249,8 +253,8 @@ class GgufModelLoader {
     const size_t n = vocab.pieces.size();
     if (n != static_cast<size_t>(model_.config.vocab_size)) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: tokenizer.ggml.tokens has %d entries but token_embd.weight has %d rows", file_.path(),
-          n, model_.config.vocab_size));
+          "%s: tokenizer.ggml.tokens has %d entries but token_embd.weight has %d rows",
+          file_.path(), n, model_.config.vocab_size));
     }
     if (file_.Has("tokenizer.ggml.scores")) {
       absl::StatusOr<std::vector<float>> scores = file_.GetFloatArray("tokenizer.ggml.scores");
@@ -260,17 +264,17 @@ class GgufModelLoader {
       vocab.scores.assign(n, 0.0f);  // as llama.cpp does when scores are absent
     }
     if (vocab.scores.size() != n) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: tokenizer.ggml.scores has %d entries, tokens has %d", file_.path(),
-          vocab.scores.size(), n));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: tokenizer.ggml.scores has %d entries, tokens has %d", file_.path(),
+                          vocab.scores.size(), n));
     }
     if (file_.Has("tokenizer.ggml.token_type")) {
       absl::StatusOr<std::vector<int64_t>> types = file_.GetIntArray("tokenizer.ggml.token_type");
       if (!types.ok()) return types.status();
       if (types->size() != n) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: tokenizer.ggml.token_type has %d entries, tokens has %d", file_.path(),
-            types->size(), n));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: tokenizer.ggml.token_type has %d entries, tokens has %d",
+                            file_.path(), types->size(), n));
       }
       for (int64_t t : *types) {
         if (t < 0 || t > 6) {

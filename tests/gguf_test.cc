@@ -83,8 +83,7 @@ class Bytes {
 
 std::filesystem::path TempDir() {
   const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() /
-      ("kvbench_gguf_test_" + std::to_string(::getpid()));
+      std::filesystem::temp_directory_path() / ("kvbench_gguf_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -129,10 +128,9 @@ TEST(GgufWriterTest, RoundTripsEveryMetadataType) {
   w.SetArray("a_bool", GgufArray::Bools({true, false, true}));
   w.SetArray("a_empty", GgufArray::Of<int16_t>({}));
   // [[1, 2], ["x"], [[3.5]]]: nested arrays with different element types.
-  w.SetArray("nested",
-             GgufArray::Arrays({GgufArray::Of<int32_t>(ints),
-                                GgufArray::Strings(std::vector<std::string>{"x"}),
-                                GgufArray::Arrays({GgufArray::Of<float>(floats)})}));
+  w.SetArray("nested", GgufArray::Arrays({GgufArray::Of<int32_t>(ints),
+                                          GgufArray::Strings(std::vector<std::string>{"x"}),
+                                          GgufArray::Arrays({GgufArray::Of<float>(floats)})}));
   w.SetUint32("replaced", 1);
   w.SetUint32("replaced", 2);  // replaces, keeps one entry
 
@@ -257,12 +255,18 @@ TEST(GgufWriterTest, LayoutMatchesTheSpecByteForByte) {
   ASSERT_TRUE(w.AddTensorFromF32("u", GgmlType::kF32, {1}, t1).ok());
   std::string expected = Bytes()
                              .Header(3, 2, 1)
-                             .Str("a").U32(0).U8(9)
+                             .Str("a")
+                             .U32(0)
+                             .U8(9)
                              .Tensor("t", {3}, 0, 0)
                              .Tensor("u", {1}, 0, 32)  // 12 bytes padded to 32
                              .PadTo(32)
-                             .F32(1).F32(2).F32(3).PadTo(32)
-                             .F32(4).PadTo(32)
+                             .F32(1)
+                             .F32(2)
+                             .F32(3)
+                             .PadTo(32)
+                             .F32(4)
+                             .PadTo(32)
                              .str();
   ASSERT_EQ(expected.size(), 192u);  // 24 + 14 + 33 + 33 = 104 -> 128, + 32 + 32
   absl::StatusOr<std::string> image = w.Serialize();
@@ -271,16 +275,23 @@ TEST(GgufWriterTest, LayoutMatchesTheSpecByteForByte) {
 }
 
 // stories260K.gguf was written by ggml's gguf writer; re-encoding what we read must give the same
-// bytes. This checks the reader (values, order, offsets) and the writer (encoding, padding) at once.
+// bytes. This checks the reader (values, order, offsets) and the writer (encoding, padding) at
+// once.
 TEST(GgufWriterTest, RewritesTheGgmlWrittenStoriesFileIdentically) {
   absl::StatusOr<std::unique_ptr<GgufFile>> f = GgufFile::Open(kStoriesGguf);
   ASSERT_TRUE(f.ok()) << f.status() << " (the shared model is required)";
   GgufWriter w(GgufWriter::Options{.alignment = (*f)->alignment(), .version = (*f)->version()});
   for (const auto& [key, v] : (*f)->metadata()) {
     switch (v.type) {
-      case GgufType::kString: w.SetString(key, v.str); break;
-      case GgufType::kUint32: w.SetUint32(key, static_cast<uint32_t>(v.u)); break;
-      case GgufType::kFloat32: w.SetFloat32(key, static_cast<float>(v.f)); break;
+      case GgufType::kString:
+        w.SetString(key, v.str);
+        break;
+      case GgufType::kUint32:
+        w.SetUint32(key, static_cast<uint32_t>(v.u));
+        break;
+      case GgufType::kFloat32:
+        w.SetFloat32(key, static_cast<float>(v.f));
+        break;
       case GgufType::kArray:
         if (v.elem_type == GgufType::kString) {
           w.SetArray(key, GgufArray::Strings(*(*f)->GetStringArray(key)));
@@ -294,7 +305,8 @@ TEST(GgufWriterTest, RewritesTheGgmlWrittenStoriesFileIdentically) {
           FAIL() << "unexpected array type in " << key;
         }
         break;
-      default: FAIL() << "unexpected metadata type for " << key;
+      default:
+        FAIL() << "unexpected metadata type for " << key;
     }
   }
   for (const GgufTensor& t : (*f)->tensors()) {
@@ -305,7 +317,8 @@ TEST(GgufWriterTest, RewritesTheGgmlWrittenStoriesFileIdentically) {
   absl::StatusOr<std::string> image = w.Serialize();
   ASSERT_TRUE(image.ok());
   std::ifstream in(kStoriesGguf, std::ios::binary);
-  const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string original((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   ASSERT_EQ(image->size(), original.size());
   EXPECT_TRUE(*image == original);
 }
@@ -334,7 +347,8 @@ TEST(GgufWriterTest, RejectsInvalidTensorsAndWritesAtomically) {
 
 void ExpectError(const absl::Status& s, absl::StatusCode code, std::string_view needle) {
   EXPECT_EQ(s.code(), code) << s;
-  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("hostile.gguf"), HasSubstr(std::string(needle))));
+  EXPECT_THAT(std::string(s.message()),
+              AllOf(HasSubstr("hostile.gguf"), HasSubstr(std::string(needle))));
 }
 
 TEST(GgufHostileTest, EmptyFileOnDisk) {
@@ -352,7 +366,8 @@ TEST(GgufHostileTest, WrongMagic) {
 
 TEST(GgufHostileTest, UnsupportedVersions) {
   for (uint32_t version : {0u, 1u, 4u, 0xffffffffu}) {
-    ExpectError(ParseStatus(Bytes().Header(version, 0, 0).str()), absl::StatusCode::kInvalidArgument,
+    ExpectError(ParseStatus(Bytes().Header(version, 0, 0).str()),
+                absl::StatusCode::kInvalidArgument,
                 "GGUF version " + std::to_string(version) + " is not supported");
   }
   EXPECT_TRUE(ParseStatus(Bytes().Header(2, 0, 0).str()).ok());
@@ -415,7 +430,12 @@ TEST(GgufHostileTest, DuplicateKey) {
 // One tensor info `t` followed by a data section of `data_bytes` zero bytes.
 std::string OneTensor(std::vector<uint64_t> ne, uint32_t type, uint64_t offset,
                       size_t data_bytes = 64) {
-  return Bytes().Header(3, 1, 0).Tensor("t", std::move(ne), type, offset).PadTo(32).Zeros(data_bytes).str();
+  return Bytes()
+      .Header(3, 1, 0)
+      .Tensor("t", std::move(ne), type, offset)
+      .PadTo(32)
+      .Zeros(data_bytes)
+      .str();
 }
 
 TEST(GgufHostileTest, TensorDims) {
@@ -454,7 +474,10 @@ TEST(GgufHostileTest, Alignment) {
   auto with_alignment = [](uint32_t type, uint64_t value) {
     Bytes b;
     b.Header(3, 0, 1).Str("general.alignment").U32(type);
-    if (type == 4) b.U32(static_cast<uint32_t>(value)); else b.U64(value);
+    if (type == 4)
+      b.U32(static_cast<uint32_t>(value));
+    else
+      b.U64(value);
     return ParseStatus(b.str());
   };
   ExpectError(with_alignment(4, 48), absl::StatusCode::kDataLoss, "not a power of two");
@@ -501,7 +524,9 @@ TEST(GgufHostileTest, RandomCorruptionNeverCrashes) {
     std::string bad = image;
     const int flips = 1 + static_cast<int>(rng() % 4);
     for (int k = 0; k < flips; ++k) {
-      const size_t at = rng() % std::min<size_t>(200, image.size());  // the header and infos, where the structure lives
+      const size_t at =
+          rng() %
+          std::min<size_t>(200, image.size());  // the header and infos, where the structure lives
       bad[at] = static_cast<char>(rng() % 2 ? rng() : bad[at] ^ (1 << (rng() % 8)));
     }
     absl::Status s = ParseStatus(bad);
@@ -539,7 +564,8 @@ TEST(GgufModelTest, LoadsStories260K) {
   ASSERT_EQ((*m)->mappings.size(), 1u);
   const MappedFile& map = *(*m)->mappings[0];
   const std::byte* wq = (*m)->weights.layers[4].wq.data;
-  EXPECT_TRUE(wq >= map.data() && wq + (*m)->weights.layers[4].wq.bytes() <= map.data() + map.size());
+  EXPECT_TRUE(wq >= map.data() &&
+              wq + (*m)->weights.layers[4].wq.bytes() <= map.data() + map.size());
   EXPECT_TRUE((*m)->owned.empty());  // all F32: nothing copied
   ASSERT_NE((*m)->tokenizer, nullptr);
   EXPECT_EQ((*m)->tokenizer->vocab_size(), 512);
@@ -584,8 +610,10 @@ std::string WriteSynthetic(const SynthRecipe& r, const std::string& filename) {
   w.SetFloat32("llama.rope.freq_base", 500000.0f);
   w.SetFloat32("llama.attention.layer_norm_rms_epsilon", 1e-6f);
   w.SetString("tokenizer.ggml.model", r.tokenizer_model);
-  w.SetArray("tokenizer.ggml.tokens", GgufArray::Strings(*(*stories)->GetStringArray("tokenizer.ggml.tokens")));
-  w.SetArray("tokenizer.ggml.scores", GgufArray::Of<float>(*(*stories)->GetFloatArray("tokenizer.ggml.scores")));
+  w.SetArray("tokenizer.ggml.tokens",
+             GgufArray::Strings(*(*stories)->GetStringArray("tokenizer.ggml.tokens")));
+  w.SetArray("tokenizer.ggml.scores",
+             GgufArray::Of<float>(*(*stories)->GetFloatArray("tokenizer.ggml.scores")));
   const std::vector<int64_t> wide_types = *(*stories)->GetIntArray("tokenizer.ggml.token_type");
   const std::vector<int32_t> types(wide_types.begin(), wide_types.end());
   w.SetArray("tokenizer.ggml.token_type", GgufArray::Of<int32_t>(types));
@@ -594,8 +622,10 @@ std::string WriteSynthetic(const SynthRecipe& r, const std::string& filename) {
   uint32_t seed = 0;
   auto add = [&](const std::string& name, GgmlType type, uint64_t cols, uint64_t rows) {
     if (name == r.skip_tensor) return;
-    std::vector<uint64_t> ne = rows == 0 ? std::vector<uint64_t>{cols} : std::vector<uint64_t>{cols, rows};
-    absl::Status s = w.AddTensorFromF32(name, type, ne, Values(cols * std::max<uint64_t>(rows, 1), ++seed));
+    std::vector<uint64_t> ne =
+        rows == 0 ? std::vector<uint64_t>{cols} : std::vector<uint64_t>{cols, rows};
+    absl::Status s =
+        w.AddTensorFromF32(name, type, ne, Values(cols * std::max<uint64_t>(rows, 1), ++seed));
     EXPECT_TRUE(s.ok()) << s;
   };
   add("token_embd.weight", GgmlType::kF32, kDim, 512);
