@@ -10,6 +10,7 @@ int Generate(int argc, char** argv);
 int Tokenize(int argc, char** argv);
 int Logits(int argc, char** argv);
 int Inspect(int argc, char** argv);
+int Synth(int argc, char** argv);
 int Run(int argc, char** argv);
 int Policies(int argc, char** argv);
 

@@ -18,6 +18,7 @@ ABSL_FLAG(std::string, model, "stories260K",
 ABSL_FLAG(int, threads, 2, "threads for matrix work (OpenMP)");
 ABSL_FLAG(std::string, text, "", "input text (tokenize --decode: token ids separated by spaces)");
 ABSL_FLAG(std::string, file, "", "read the input text from this file instead of --text");
+ABSL_FLAG(std::string, o, "", "output path (logits: .npy, synth: .gguf)");
 ABSL_FLAG(bool, bos, true, "prepend BOS when tokenizing --text / --file (--nobos to omit)");
 
 namespace kvbench::cli {
@@ -59,6 +60,11 @@ absl::StatusOr<std::string> ReadTextFlag() {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string OutputPath(const std::string& fallback) {
+  const std::string o = absl::GetFlag(FLAGS_o);
+  return o.empty() ? fallback : o;
 }
 
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {

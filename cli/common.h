@@ -34,6 +34,9 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModelFromFlags();
 // The text of --file if given, else of --text.
 absl::StatusOr<std::string> ReadTextFlag();
 
+// -o if given, else `fallback`.
+std::string OutputPath(const std::string& fallback);
+
 // Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
 

@@ -18,7 +18,6 @@
 #include "policies/policy_cache.h"
 
 ABSL_FLAG(std::string, tokens, "", "JSON file with an array of token ids (instead of --text)");
-ABSL_FLAG(std::string, o, "logits.npy", "output .npy path");
 
 namespace kvbench::cli {
 namespace {
@@ -91,10 +90,10 @@ int Logits(int argc, char** argv) {
   const size_t header = out.size();
   out.resize(header + logits.size() * sizeof(float));
   std::memcpy(out.data() + header, logits.data(), logits.size() * sizeof(float));
-  if (absl::Status s = WriteFileAtomically(absl::GetFlag(FLAGS_o), out); !s.ok()) {
+  if (absl::Status s = WriteFileAtomically(OutputPath("logits.npy"), out); !s.ok()) {
     return ReportError("logits", s);
   }
-  std::fprintf(stderr, "wrote %s: [%zu, %zu] f32\n", absl::GetFlag(FLAGS_o).c_str(), ids.size(), vocab);
+  std::fprintf(stderr, "wrote %s: [%zu, %zu] f32\n", OutputPath("logits.npy").c_str(), ids.size(), vocab);
   return 0;
 }
 

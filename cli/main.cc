@@ -20,6 +20,7 @@ constexpr Command kCommands[] = {
     {"tokenize", kvbench::cli::Tokenize, "print the token ids of a text (or decode ids)"},
     {"logits", kvbench::cli::Logits, "write teacher-forced logits of every position as .npy"},
     {"inspect", kvbench::cli::Inspect, "print a model's architecture, tokenizer and tensors"},
+    {"synth", kvbench::cli::Synth, "write a GGUF with seeded random weights of a preset shape"},
     {"policies", kvbench::cli::Policies, "list cache policies and KV stores with their parameters"},
 };
 
