@@ -10,7 +10,6 @@
   do {                                                                            \
     if (!(cond)) [[unlikely]] {                                                   \
       std::fprintf(stderr, "%s:%d: check failed: %s ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, "%s", "");                                             \
       __VA_OPT__(std::fprintf(stderr, __VA_ARGS__);)                              \
       std::fprintf(stderr, "\n");                                                 \
       std::abort();                                                               \
