@@ -65,6 +65,7 @@ void RowStore::Calibrate(int layer, int head, const float* rows, int n, int ld) 
 void RowStore::Append(int layer, int head, const float* rows, int n, int ld) {
   Rows& r = at(layer, head);
   if (r.scale == 0.0f && n > 0) Calibrate(layer, head, rows, n, ld);
+  r.encoded |= n > 0;
   const size_t rb = row_bytes_;
   const size_t needed = (static_cast<size_t>(r.begin) + r.n + n) * rb;
   if (needed > r.buf.size()) {
@@ -136,14 +137,14 @@ void RowStore::Write(int layer, int head, int j, const float* in) {
 KvMemory RowStore::memory(int layer) const {
   KvMemory m;
   uint64_t scale_bytes = 0;
-  bool calibrated_any = false;
+  bool encoded_any = false;
   for (int h = 0; h < n_kv_heads_; ++h) {
     const Rows& r = at(layer, h);
     m.logical += static_cast<uint64_t>(r.n) * row_bytes_;
-    if (options_.scale_mode == ScaleMode::kPerHead && r.scale != 0.0f) scale_bytes += sizeof(float);
-    calibrated_any |= r.scale != 0.0f;
+    if (options_.scale_mode == ScaleMode::kPerHead && r.encoded) scale_bytes += sizeof(float);
+    encoded_any |= r.encoded;
   }
-  if (options_.scale_mode == ScaleMode::kPerLayer && calibrated_any) scale_bytes += sizeof(float);
+  if (options_.scale_mode == ScaleMode::kPerLayer && encoded_any) scale_bytes += sizeof(float);
   m.logical += scale_bytes;
   m.allocated = allocated_[layer] + scale_bytes;
   m.peak = peak_[layer] + scale_bytes;

@@ -12,7 +12,8 @@
 // rows / max_finite) and then frozen, so nothing is ever re-encoded. kPerHead calibrates each
 // (layer, KV head) on its own first rows; kPerLayer calibrates a layer from the first Append call
 // that reaches it (in PolicyCache that is KV head 0's rows of the prompt), so the other heads of
-// that layer saturate if their values are larger. Each scale is counted as 4 bytes.
+// that layer saturate if their values are larger. Each scale is counted as 4 bytes once rows have
+// been encoded with it (per head, or once per layer).
 #ifndef KVBENCH_POLICIES_ROW_STORE_H_
 #define KVBENCH_POLICIES_ROW_STORE_H_
 
@@ -76,6 +77,7 @@ class RowStore : public KvStore {
     int begin = 0;             // first live row
     int n = 0;                 // live rows
     float scale = 1.0f;        // store scale (fp8); 0 = not calibrated yet
+    bool encoded = false;      // rows were encoded with `scale` (from then on it is held)
   };
   const Rows& at(int layer, int head) const { return rows_[layer * n_kv_heads_ + head]; }
   Rows& at(int layer, int head) { return rows_[layer * n_kv_heads_ + head]; }
