@@ -28,6 +28,9 @@ absl::StatusOr<std::unique_ptr<Model>> LoadGgufModel(const std::string& path);
 // `tokenizer_path` empty: looks for tokenizer.bin / tok*.bin beside the checkpoint.
 absl::StatusOr<std::unique_ptr<Model>> LoadLlama2cModel(const std::string& path,
                                                         const std::string& tokenizer_path = "");
+// `dir` holds config.json (LlamaForCausalLM / MistralForCausalLM), model.safetensors or a sharded
+// model.safetensors.index.json, and tokenizer.json. The rows of q_proj/k_proj are reordered at load
+// from HF's rotate-half RoPE layout to the decoder's interleaved pairs (see hf_model.cc).
 absl::StatusOr<std::unique_ptr<Model>> LoadHuggingFaceModel(const std::string& dir);
 
 }  // namespace kvbench
