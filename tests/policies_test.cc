@@ -1,0 +1,409 @@
+// Each policy's keep rule on hand-made attention probabilities: the CachePolicy hooks are called
+// directly on a tiny cache shape, and the test checks exactly which entries stay. Then the
+// registry's parameter checks (bad budgets, windows, sinks, unknown names) and its canonical
+// labels.
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "policies/registry.h"
+
+namespace kvbench {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+CacheShape Shape(int layers, int heads, int kv_heads, int context = 64) {
+  return CacheShape{.n_layers = layers,
+                    .n_heads = heads,
+                    .n_kv_heads = kv_heads,
+                    .head_dim = 2,
+                    .rope_dims = 2,
+                    .rope_theta = 10000.0f,
+                    .context_tokens = context};
+}
+
+std::unique_ptr<CachePolicy> Make(const std::string& name, const ParamMap& given,
+                                  const CacheShape& s) {
+  const PolicyInfo* info = FindPolicy(name).value();
+  auto params = Params::Parse(name, info->params, given);
+  EXPECT_TRUE(params.ok()) << params.status();
+  auto policy = info->make(*params, s);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return *std::move(policy);
+}
+
+// Appends n entries to every (layer, head) with zero keys.
+void AppendAll(CachePolicy& p, const CacheShape& s, int n) {
+  std::vector<float> keys(static_cast<size_t>(n) * s.kv_dim(), 0.0f);
+  for (int l = 0; l < s.n_layers; ++l) {
+    for (int h = 0; h < s.n_kv_heads; ++h)
+      p.OnAppend(l, h, keys.data() + h * s.head_dim, n, s.kv_dim());
+  }
+}
+
+// The kept entry indices for entries at `positions` (all of them when the policy keeps all).
+std::vector<int> Keep(CachePolicy& p, int layer, int head, const std::vector<int32_t>& positions) {
+  std::vector<int> keep;
+  if (!p.SelectKeep(layer, head, positions, &keep)) {
+    keep.resize(positions.size());
+    std::iota(keep.begin(), keep.end(), 0);
+  }
+  return keep;
+}
+
+std::vector<int32_t> Iota(int n, int start = 0) {
+  std::vector<int32_t> v(n);
+  std::iota(v.begin(), v.end(), start);
+  return v;
+}
+
+TEST(FullPolicyTest, KeepsEverything) {
+  auto p = Make("full", {}, Shape(1, 1, 1));
+  EXPECT_EQ(Keep(*p, 0, 0, Iota(10)).size(), 10u);
+}
+
+TEST(NonePolicyTest, KeepsNothing) {
+  auto p = Make("none", {}, Shape(1, 1, 1));
+  EXPECT_TRUE(Keep(*p, 0, 0, Iota(10)).empty());
+  EXPECT_FALSE(p->retains_entries());
+}
+
+TEST(WindowPolicyTest, KeepsNewest) {
+  auto p = Make("window", {{"budget", "3"}}, Shape(1, 1, 1));
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(6)), ElementsAre(3, 4, 5));
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(3)), ElementsAre(0, 1, 2));  // within budget: untouched
+}
+
+TEST(SinksPolicyTest, KeepsFirstAndNewest) {
+  auto p = Make("sinks", {{"budget", "4"}, {"n_sink", "2"}}, Shape(1, 1, 1));
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(8)), ElementsAre(0, 1, 6, 7));
+  // After the first eviction the sinks are still the first entries.
+  EXPECT_THAT(Keep(*p, 0, 0, {0, 1, 6, 7, 8}), ElementsAre(0, 1, 3, 4));
+}
+
+// Two query heads share one KV head (group 2). Six entries; the step's last query's probabilities:
+//   head 0: 0.3 0.4 0.0 0.1 | 0.1 0.1      head 1: 0.3 0.0 0.4 0.1 | 0.1 0.1
+// budget 4, heavy_ratio 0.5: the newest 2 stay, 2 heavy hitters among entries 0..3.
+constexpr float kGroupProbs[] = {0.3f, 0.4f, 0.0f, 0.1f, 0.1f, 0.1f,  //
+                                 0.3f, 0.0f, 0.4f, 0.1f, 0.1f, 0.1f};
+
+TEST(H2oPolicyTest, MeanAggregationAccumulatesAcrossSteps) {
+  const CacheShape s = Shape(1, 2, 1);
+  auto p = Make("h2o", {{"budget", "4"}}, s);
+  ASSERT_TRUE(p->wants_attention());
+  p->BeginStep(0, 6);
+  AppendAll(*p, s, 6);
+  p->OnAttention(0, 0, 5, kGroupProbs, 2, 6, 6);
+  // mean: 0.3 0.2 0.2 0.1 -> entry 0, then the tie 1 vs 2 keeps the older entry 1.
+  const std::vector<int> first = Keep(*p, 0, 0, Iota(6));
+  EXPECT_THAT(first, ElementsAre(0, 1, 4, 5));
+  // Next step: positions {0, 1, 4, 5, 6}; scores so far 0.3 0.2 0.1 0.1, plus this query's.
+  p->BeginStep(6, 1);
+  AppendAll(*p, s, 1);
+  const float probs[] = {0.0f, 0.0f, 0.5f, 0.2f, 0.3f,  //
+                         0.0f, 0.0f, 0.5f, 0.2f, 0.3f};
+  p->OnAttention(0, 0, 0, probs, 2, 5, 5);
+  // Accumulated 0.3 0.2 0.6 | 0.3 0.3: heavy = entries 0 and 2 (position 4), recent = 3, 4.
+  EXPECT_THAT(Keep(*p, 0, 0, {0, 1, 4, 5, 6}), ElementsAre(0, 2, 3, 4));
+}
+
+TEST(H2oPolicyTest, MaxAggregationFollowsTheStrongestHead) {
+  const CacheShape s = Shape(1, 2, 1);
+  auto p = Make("h2o", {{"budget", "4"}, {"aggregate", "max"}}, s);
+  p->BeginStep(0, 6);
+  AppendAll(*p, s, 6);
+  p->OnAttention(0, 0, 5, kGroupProbs, 2, 6, 6);
+  // max: 0.3 0.4 0.4 0.1 -> entries 1 and 2.
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(6)), ElementsAre(1, 2, 4, 5));
+}
+
+TEST(H2oPolicyTest, HeavyRatioSplitsTheBudget) {
+  const CacheShape s = Shape(1, 2, 1);
+  auto p = Make("h2o", {{"budget", "4"}, {"heavy_ratio", "0.25"}}, s);  // 1 heavy + 3 recent
+  p->BeginStep(0, 6);
+  AppendAll(*p, s, 6);
+  p->OnAttention(0, 0, 5, kGroupProbs, 2, 6, 6);
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(6)), ElementsAre(0, 3, 4, 5));
+}
+
+// Two KV heads of one query head each; a 4-token prefill block; only its last query counts.
+//   token 2 (ignored): 0.0 0.0 1.0 0.0
+//   token 3, head 0:   0.1 0.6 0.1 0.2      head 1: 0.4 0.0 0.1 0.5
+class TovaPolicyTest : public ::testing::Test {
+ protected:
+  std::vector<std::vector<int>> Run(const ParamMap& params) {
+    const CacheShape s = Shape(1, 2, 2);
+    auto p = Make("tova", params, s);
+    p->BeginStep(0, 4);
+    AppendAll(*p, s, 4);
+    const float head0[] = {0.0f, 0.0f, 1.0f, 0.0f, 0.1f, 0.6f, 0.1f, 0.2f};
+    const float head1[] = {0.0f, 0.0f, 1.0f, 0.0f, 0.4f, 0.0f, 0.1f, 0.5f};
+    p->OnAttention(0, 0, 2, head0, 2, 4, 4);
+    p->OnAttention(0, 1, 2, head1, 2, 4, 4);
+    return {Keep(*p, 0, 0, Iota(4)), Keep(*p, 0, 1, Iota(4))};
+  }
+};
+
+TEST_F(TovaPolicyTest, LayerScopeAveragesAllHeads) {
+  // mean over heads: 0.25 0.3 0.1 0.35 -> entries 1 and 3 in both heads.
+  auto keep = Run({{"budget", "2"}});
+  EXPECT_THAT(keep[0], ElementsAre(1, 3));
+  EXPECT_THAT(keep[1], ElementsAre(1, 3));
+}
+
+TEST_F(TovaPolicyTest, HeadScopeSelectsPerKvHead) {
+  auto keep = Run({{"budget", "2"}, {"scope", "head"}});
+  EXPECT_THAT(keep[0], ElementsAre(1, 3));
+  EXPECT_THAT(keep[1], ElementsAre(0, 3));
+}
+
+// One head; a 4-token prefill block with causal probabilities. "Unimportant" = below 1/visible:
+//   t0: 1.0                 (threshold 1)      -
+//   t1: 0.9 0.1             (1/2)              entry 1 low
+//   t2: 0.5 0.1 0.4         (1/3)              entry 1 low
+//   t3: 0.3 0.1 0.2 0.4     (1/4)              entries 1, 2 low
+// budget 3, recent_ratio 0.34 -> 1 recent (entry 3) + 2 of entries 0..2 with the fewest lows.
+std::vector<int> ScissorhandsKeep(const std::string& history) {
+  const CacheShape s = Shape(1, 1, 1);
+  auto p =
+      Make("scissorhands", {{"budget", "3"}, {"history", history}, {"recent_ratio", "0.34"}}, s);
+  p->BeginStep(0, 4);
+  AppendAll(*p, s, 4);
+  const float probs[] = {1.0f, 0.0f, 0.0f, 0.0f,  //
+                         0.9f, 0.1f, 0.0f, 0.0f,  //
+                         0.5f, 0.1f, 0.4f, 0.0f,  //
+                         0.3f, 0.1f, 0.2f, 0.4f};
+  p->OnAttention(0, 0, 0, probs, 4, 4, 4);
+  return Keep(*p, 0, 0, Iota(4));
+}
+
+TEST(ScissorhandsPolicyTest, DropsTheMostOftenUnimportant) {
+  // history 2 (t2, t3): counts 0, 2, 1 -> drop entry 1.
+  EXPECT_THAT(ScissorhandsKeep("2"), ElementsAre(0, 2, 3));
+  // history 1 (t3 only): counts 0, 1, 1 -> tie, the older entry 1 stays, entry 2 goes.
+  EXPECT_THAT(ScissorhandsKeep("1"), ElementsAre(0, 1, 3));
+}
+
+// One head; an 8-token prompt; the observation window is its last 2 queries:
+//   t6: 0.2 0.0 0.3 0.0 0.05 0.15 | 0.3 0.0
+//   t7: 0.1 0.0 0.2 0.0 0.05 0.25 | 0.2 0.2
+// summed over the prefix: 0.3 0.0 0.5 0.0 0.1 0.4.
+std::vector<int> SnapKvKeep(const std::string& kernel, CachePolicy** keep_policy = nullptr) {
+  static std::unique_ptr<CachePolicy> p;
+  const CacheShape s = Shape(1, 1, 1);
+  p = Make("snapkv", {{"budget", "4"}, {"window", "2"}, {"kernel", kernel}}, s);
+  p->BeginStep(0, 8);
+  AppendAll(*p, s, 8);
+  const float probs[] = {0.2f, 0.0f, 0.3f, 0.0f, 0.05f, 0.15f, 0.3f, 0.0f,  //
+                         0.1f, 0.0f, 0.2f, 0.0f, 0.05f, 0.25f, 0.2f, 0.2f};
+  p->OnAttention(0, 0, 6, probs, 2, 8, 8);
+  if (keep_policy) *keep_policy = p.get();
+  return Keep(*p, 0, 0, Iota(8));
+}
+
+TEST(SnapKvPolicyTest, TopScoresPlusWindow) {
+  EXPECT_THAT(SnapKvKeep("1"), ElementsAre(2, 5, 6, 7));
+}
+
+TEST(SnapKvPolicyTest, PoolingKeepsNeighboursOfHits) {
+  // avg pool, kernel 3: 0.1 0.267 0.167 0.2 0.167 0.167 -> entries 1 and 3.
+  EXPECT_THAT(SnapKvKeep("3"), ElementsAre(1, 3, 6, 7));
+}
+
+TEST(SnapKvPolicyTest, OneShotThenFull) {
+  CachePolicy* p = nullptr;
+  SnapKvKeep("1", &p);
+  EXPECT_EQ(p->max_entries(0), 4);
+  p->BeginStep(8, 1);
+  EXPECT_FALSE(p->wants_attention());
+  AppendAll(*p, Shape(1, 1, 1), 1);
+  EXPECT_EQ(Keep(*p, 0, 0, {2, 5, 6, 7, 8}).size(), 5u);  // decoded tokens are kept
+  EXPECT_EQ(p->max_entries(0), 5);
+}
+
+TEST(SnapKvPolicyTest, ShortPromptIsNotCompressed) {
+  const CacheShape s = Shape(1, 1, 1);
+  auto p = Make("snapkv", {{"budget", "4"}, {"window", "2"}}, s);
+  p->BeginStep(0, 3);
+  AppendAll(*p, s, 3);
+  const float probs[] = {0.5f, 0.5f, 0.0f, 0.2f, 0.3f, 0.5f};
+  p->OnAttention(0, 0, 1, probs, 2, 3, 3);
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(3)), ElementsAre(0, 1, 2));
+}
+
+// Three layers, budget 12, window 2: k_min = 10 / 20 = 0, k_max = 20, layers get 20, 10, 0 prompt
+// tokens beside the window. Scores rise with the position, so the top-k are the latest.
+std::vector<std::vector<int>> PyramidKeep(int prompt) {
+  const CacheShape s = Shape(3, 1, 1);
+  auto p = Make("pyramidkv", {{"budget", "12"}, {"window", "2"}, {"kernel", "1"}}, s);
+  p->BeginStep(0, prompt);
+  AppendAll(*p, s, prompt);
+  std::vector<float> probs(2 * prompt);
+  for (int j = 0; j < prompt; ++j) probs[j] = probs[prompt + j] = static_cast<float>(j + 1);
+  std::vector<std::vector<int>> keep;
+  for (int l = 0; l < 3; ++l) p->OnAttention(l, 0, prompt - 2, probs.data(), 2, prompt, prompt);
+  for (int l = 0; l < 3; ++l) keep.push_back(Keep(*p, l, 0, Iota(prompt)));
+  return keep;
+}
+
+TEST(PyramidKvPolicyTest, BudgetsDecreaseWithDepth) {
+  auto keep = PyramidKeep(30);
+  EXPECT_EQ(keep[0].size(), 22u);
+  EXPECT_EQ(keep[1].size(), 12u);
+  EXPECT_THAT(keep[2], ElementsAre(28, 29));  // only the window
+  EXPECT_EQ(keep[1].front(), 18);             // the 10 latest prompt tokens before the window
+}
+
+TEST(PyramidKvPolicyTest, ShortPromptRedistributes) {
+  // Prefix 12 < k_max 20: k_max = 12, k_min = 20 - 12 = 8, layers 12, 10, 8.
+  auto keep = PyramidKeep(14);
+  EXPECT_EQ(keep[0].size(), 14u);
+  EXPECT_EQ(keep[1].size(), 12u);
+  EXPECT_EQ(keep[2].size(), 10u);
+}
+
+TEST(KnormPolicyTest, KeepsLowestKeyNorms) {
+  const CacheShape s = Shape(1, 1, 1);
+  auto p = Make("knorm", {{"budget", "2"}}, s);
+  EXPECT_FALSE(p->wants_attention());
+  p->BeginStep(0, 4);
+  // Norms 3, 1, 2, 0.5.
+  const float keys[] = {3.0f, 0.0f, 0.6f, 0.8f, 0.0f, 2.0f, 0.3f, 0.4f};
+  p->OnAppend(0, 0, keys, 4, 2);
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(4)), ElementsAre(1, 3));
+  // The kept norms follow their entries: a new key of norm 0.8 replaces the norm-1 one.
+  p->BeginStep(4, 1);
+  const float next[] = {0.0f, 0.8f};
+  p->OnAppend(0, 0, next, 1, 2);
+  EXPECT_THAT(Keep(*p, 0, 0, {1, 3, 4}), ElementsAre(1, 2));
+}
+
+TEST(AdaKvPolicyTest, OneTopKAcrossHeadsWithAFloor) {
+  // Two KV heads, budget 4, window 1 -> 3 prompt tokens per head, 6 for the layer; floor
+  // floor(0.34 * 3) = 1 per head. A 6-token prompt; the last query's probabilities:
+  //   head 0: 0.9 0.8 0.7 0.0 0.0 | w      head 1: 0.05 0.0 0.0 0.0 0.01 | w
+  const CacheShape s = Shape(1, 2, 2);
+  auto p = Make("adakv",
+                {{"budget", "4"}, {"window", "1"}, {"kernel", "1"}, {"floor_ratio", "0.34"}}, s);
+  p->BeginStep(0, 6);
+  AppendAll(*p, s, 6);
+  const float head0[] = {0.9f, 0.8f, 0.7f, 0.0f, 0.0f, 0.1f};
+  const float head1[] = {0.05f, 0.0f, 0.0f, 0.0f, 0.01f, 0.9f};
+  p->OnAttention(0, 0, 5, head0, 1, 6, 6);
+  p->OnAttention(0, 1, 5, head1, 1, 6, 6);
+  // Floors: entry 0 of each head. The other 4 of the layer: head 0's 0.8 and 0.7, head 1's 0.01,
+  // then the tie at 0.0 goes to the lower (head, entry): head 0 entry 3.
+  EXPECT_THAT(Keep(*p, 0, 0, Iota(6)), ElementsAre(0, 1, 2, 3, 5));
+  EXPECT_THAT(Keep(*p, 0, 1, Iota(6)), ElementsAre(0, 4, 5));
+  EXPECT_EQ(p->max_layer_entries(0), 8);
+}
+
+// ---- Registry: parameters, errors, labels ----
+
+CacheSpec Spec(const std::string& policy, ParamMap params) {
+  CacheSpec spec;
+  spec.policy = policy;
+  spec.policy_params = std::move(params);
+  return spec;
+}
+
+absl::Status MakeStatus(const std::string& policy, ParamMap params, int context = 96) {
+  return MakeCache(Spec(policy, std::move(params)), Shape(2, 4, 2, context)).status();
+}
+
+TEST(RegistryTest, BadBudgetsAreNamed) {
+  for (const char* bad : {"0", "-3", "0.0", "abc", "1.5", "150%"}) {
+    absl::Status s = MakeStatus("window", {{"budget", bad}});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("'budget'")) << s;
+  }
+  absl::Status missing = MakeStatus("h2o", {});
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("'budget' is required"));
+}
+
+TEST(RegistryTest, WindowLargerThanContext) {
+  absl::Status s = MakeStatus("window", {{"budget", "200"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("exceeds the context of 96 tokens"));
+  absl::Status w = MakeStatus("snapkv", {{"budget", "64"}, {"window", "200"}});
+  EXPECT_THAT(std::string(w.message()), HasSubstr("'window' = 200 exceeds the context"));
+  absl::Status wb = MakeStatus("snapkv", {{"budget", "16"}, {"window", "32"}});
+  EXPECT_THAT(std::string(wb.message()),
+              HasSubstr("'window' = 32 must be smaller than the budget"));
+}
+
+TEST(RegistryTest, SinksMustLeaveRoomInTheBudget) {
+  for (const char* n_sink : {"8", "9"}) {
+    absl::Status s = MakeStatus("sinks", {{"budget", "8"}, {"n_sink", n_sink}});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("'n_sink'"));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("smaller than the budget (8 tokens)"));
+  }
+  EXPECT_THAT(std::string(MakeStatus("sinks", {{"budget", "8"}, {"n_sink", "-1"}}).message()),
+              HasSubstr("must not be negative"));
+  EXPECT_TRUE(MakeStatus("sinks", {{"budget", "8"}, {"n_sink", "7"}}).ok());
+}
+
+TEST(RegistryTest, OutOfRangeKnobs) {
+  EXPECT_THAT(std::string(MakeStatus("h2o", {{"budget", "8"}, {"heavy_ratio", "1.5"}}).message()),
+              HasSubstr("'heavy_ratio' = 1.5 must be between 0 and 1"));
+  EXPECT_THAT(
+      std::string(MakeStatus("scissorhands", {{"budget", "8"}, {"history", "65"}}).message()),
+      HasSubstr("'history' = 65 must be between 1 and 64"));
+  EXPECT_THAT(
+      std::string(
+          MakeStatus("snapkv", {{"budget", "16"}, {"window", "4"}, {"kernel", "4"}}).message()),
+      HasSubstr("'kernel' = 4 must be an odd number"));
+  EXPECT_THAT(std::string(MakeStatus("h2o", {{"budget", "8"}, {"aggregate", "median"}}).message()),
+              HasSubstr("one of mean, max"));
+  EXPECT_THAT(std::string(MakeStatus("full", {{"positions", "shifted"}}).message()),
+              HasSubstr("one of original, cache"));
+}
+
+TEST(RegistryTest, UnknownNamesListWhatIsValid) {
+  absl::Status key = MakeStatus("window", {{"budget", "8"}, {"windw", "3"}});
+  EXPECT_EQ(key.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(key.message()),
+              HasSubstr("unknown parameter 'windw'; valid: budget, positions"));
+  absl::Status policy = MakeStatus("h20", {});
+  EXPECT_EQ(policy.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(policy.message()),
+              HasSubstr("unknown policy 'h20'; valid: full, none, window"));
+  CacheSpec spec = Spec("full", {});
+  spec.v_store = "f33";
+  absl::Status store = MakeCache(spec, Shape(1, 1, 1)).status();
+  EXPECT_EQ(store.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(store.message()), HasSubstr("v_store: unknown store 'f33'"));
+}
+
+TEST(RegistryTest, RatioBudgetsScaleWithTheContext) {
+  for (const char* ratio : {"0.25", "25%"}) {
+    auto cache = MakeCache(Spec("window", {{"budget", ratio}}), Shape(1, 1, 1, 96));
+    ASSERT_TRUE(cache.ok()) << cache.status();
+    EXPECT_EQ((*cache)->policy().max_entries(0), 24) << ratio;
+  }
+  absl::Status unknown = MakeStatus("window", {{"budget", "0.5"}}, 0);
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("context length is unknown"));
+}
+
+TEST(RegistryTest, LabelIsCanonical) {
+  EXPECT_EQ(Spec("h2o", {{"budget", "64"}}).Label(),
+            "h2o(aggregate=mean,budget=64,heavy_ratio=0.5,positions=original) k=f32 v=f32");
+  EXPECT_EQ(Spec("sinks", {{"positions", "cache"}, {"budget", "32"}}).Label(),
+            "sinks(budget=32,n_sink=4,positions=cache) k=f32 v=f32");
+  // Unresolvable parts are printed as given, so an error row still says what was asked for.
+  EXPECT_EQ(Spec("nope", {{"x", "1"}}).Label(), "nope(x=1) k=f32 v=f32");
+}
+
+TEST(RegistryTest, PoliciesNameThemselves) {
+  auto cache = MakeCache(Spec("h2o", {{"budget", "16"}}), Shape(1, 1, 1)).value();
+  EXPECT_EQ(cache->policy().name(), "h2o(aggregate=mean,budget=16,heavy_ratio=0.5)");
+}
+
+}  // namespace
+}  // namespace kvbench
