@@ -22,8 +22,12 @@ namespace kvbench {
 // Parses one JSON value (object or array at the top level) from `text`. `source_name` (a path or
 // a description) prefixes every error message. Errors are InvalidArgument with the 1-based line
 // and column reported by yaml-cpp.
+// The text is first checked to be strict JSON (one value, nothing after it, UTF-8 strings, at most
+// `max_depth` levels of nesting), because yaml-cpp hangs or recurses without bound on some inputs
+// that are not JSON.
 absl::StatusOr<YAML::Node> ParseJson(std::string_view text,
-                                     std::string_view source_name = "<json string>");
+                                     std::string_view source_name = "<json string>",
+                                     int max_depth = 64);
 
 // Reads and parses the file at `path`: NotFound if it does not exist, PermissionDenied or
 // DataLoss if it cannot be read, InvalidArgument for malformed JSON (with path, line and column).
