@@ -189,6 +189,14 @@ class BlockCodec : public RowCodec {
   void DecodeRows(const uint8_t* rows, int n, float scale, float* out) const override {
     // Rows are contiguous runs of blocks: n rows are n * head_dim / qk blocks in a row.
     const int blocks = n * (head_dim_ / qk_);
+    if (qk_ == 32) {  // llama.cpp blocks: one decode loop over the whole tile
+      if constexpr (T == BlockType::kQ8_0) {
+        DecodeQ8_0Blocks32(rows, blocks, out);
+      } else {
+        DecodeNibbleBlocks32(rows, blocks, Traits<T>::kHasMin, Traits<T>::kBits == 5, out);
+      }
+      return;
+    }
     for (int b = 0; b < blocks; ++b) DequantizeFast<T>(rows + b * block_bytes_, qk_, out + static_cast<size_t>(b) * qk_);
   }
 

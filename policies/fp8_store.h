@@ -2,13 +2,14 @@
 // read back as fp8_value * scale. Formats and rounding in policies/fp8.h (e4m3: max 448, relative
 // error <= 2^-4 in the normal range; e5m2: max 57344, <= 2^-3; both saturate).
 //
-// The scale (parameters `scale: tensor|head`, `amax`): vLLM uses a precomputed per-tensor scale
-// (calibrated offline, or from the first batch with calculate_kv_scales; 1.0 otherwise). Here
-// `amax` > 0 fixes scale = amax / max_finite for every head; `amax` = 0 (default) calibrates once
-// from the first rows appended and freezes the scale (per head: each (layer, KV head) from its own
-// first rows; per tensor: each layer from the first Append that reaches it, i.e. KV head 0's
-// prompt rows, so larger values in other heads or later tokens saturate). Rows are never
-// re-encoded when a scale is set. Each scale costs 4 bytes, counted in memory().
+// The scale (parameters `scale: head|tensor`, `amax`, `calibrate`): vLLM uses a precomputed scale
+// (calibrated offline, or from the first batch with calculate_kv_scales; 1.0 otherwise). Here the
+// default is vLLM's uncalibrated 1.0 (fp8 covers 2^-9 .. 448 for e4m3 directly); `amax` > 0 fixes
+// scale = amax / max_finite; `calibrate=true` takes amax from the first rows appended and freezes it
+// (per head: each (layer, KV head) from its own first rows; per tensor: each layer from the first
+// Append that reaches it, i.e. KV head 0's rows). Calibrating on a one-token first step saturates
+// every later value above that token's range: use it with a prompt block. Rows are never
+// re-encoded once a scale is set. Each scale costs 4 bytes, counted in memory().
 #ifndef KVBENCH_POLICIES_FP8_STORE_H_
 #define KVBENCH_POLICIES_FP8_STORE_H_
 

@@ -165,16 +165,16 @@ void KiviStore::DecodeValueRow(const uint8_t* row, float* out) const {
 // multiply and add per element) --------------------------------------------------------------
 
 void KiviStore::DecodeValueRowsFast(const uint8_t* rows, int n, float* out) const {
-  const int hd = head_dim_, g = value_group_;
+  const int hd = head_dim_, g = value_group_, n_groups = hd / g;
+  UnpackCodeRows(rows + 4 * n_groups, value_row_bytes_, n, opt_.bits, hd, out);
   for (int j = 0; j < n; ++j) {
     const uint8_t* row = rows + static_cast<size_t>(j) * value_row_bytes_;
     float* o = out + static_cast<size_t>(j) * hd;
-    UnpackCodes(row + 4 * (hd / g), opt_.bits, hd, o);
-    for (int k = 0; k < hd / g; ++k) {
+    for (int k = 0; k < n_groups; ++k) {
       uint16_t sh, mh;
       std::memcpy(&sh, row + 4 * k, 2);
       std::memcpy(&mh, row + 4 * k + 2, 2);
-      const float s = Fp16ToF32(sh), m = Fp16ToF32(mh);
+      const float s = HalfToF32(sh), m = HalfToF32(mh);
       float* os = o + k * g;
       for (int c = 0; c < g; ++c) os[c] = os[c] * s + m;
     }
@@ -322,9 +322,7 @@ void KiviStore::Dot(int layer, int head, const float* q, int n_q, float* scores,
       }
       for (int t0 = 0; t0 < g.n; t0 += kTileRows) {
         const int nt = std::min(kTileRows, g.n - t0);
-        for (int t = 0; t < nt; ++t) {
-          UnpackCodes(&g.codes[(t0 + t) * code_bytes_], opt_.bits, hd, &sc.tile[static_cast<size_t>(t) * hd]);
-        }
+        UnpackCodeRows(&g.codes[t0 * code_bytes_], code_bytes_, nt, opt_.bits, hd, sc.tile.data());
         DotRowsF32(sc.tile.data(), nt, hd, sc.qs.data(), n_q, scores + j + t0, ld);
         for (int i = 0; i < n_q; ++i) {
           float* si = scores + static_cast<size_t>(i) * ld + j + t0;

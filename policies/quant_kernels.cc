@@ -256,6 +256,41 @@ void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float
   }
 }
 
+namespace {
+inline float LoadHalf(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return HalfToF32(h);
+}
+}  // namespace
+
+void DecodeQ8_0Blocks32(const uint8_t* blocks, int n_blocks, float* out) {
+  for (int b = 0; b < n_blocks; ++b) {
+    const uint8_t* block = blocks + static_cast<size_t>(b) * 34;
+    const float d = LoadHalf(block);
+    float* o = out + static_cast<size_t>(b) * 32;
+#if defined(__AVX512F__)
+    const __m512 vd = _mm512_set1_ps(d);
+    const __m512i lo = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2)));
+    const __m512i hi = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18)));
+    _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), vd));
+    _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), vd));
+#else
+    for (int j = 0; j < 32; ++j) o[j] = static_cast<float>(static_cast<int8_t>(block[2 + j])) * d;
+#endif
+  }
+}
+
+void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, bool five_bit, float* out) {
+  const size_t qh_at = has_min ? 4 : 2, qs_at = qh_at + (five_bit ? 4 : 0), bytes = qs_at + 16;
+  const int zero = has_min ? 0 : (five_bit ? 16 : 8);
+  for (int b = 0; b < n_blocks; ++b) {
+    const uint8_t* block = blocks + static_cast<size_t>(b) * bytes;
+    DecodeNibbles(block + qs_at, five_bit ? block + qh_at : nullptr, 32, zero, LoadHalf(block),
+                  has_min ? LoadHalf(block + 2) : 0.0f, out + static_cast<size_t>(b) * 32);
+  }
+}
+
 void UnpackCodes(const uint8_t* packed, int bits, int n, float* out) {
 #if defined(__AVX512F__)
   const int k = 8 / bits, p = n / k;
@@ -272,6 +307,10 @@ void UnpackCodes(const uint8_t* packed, int bits, int n, float* out) {
   }
 #endif
   UnpackCodesReference(packed, bits, n, out);
+}
+
+void UnpackCodeRows(const uint8_t* packed, size_t stride, int n_rows, int bits, int n, float* out) {
+  for (int r = 0; r < n_rows; ++r) UnpackCodes(packed + r * stride, bits, n, out + static_cast<size_t>(r) * n);
 }
 
 void UnpackCodesReference(const uint8_t* packed, int bits, int n, float* out) {

@@ -16,7 +16,22 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "model/half.h"
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace kvbench {
+
+// fp16 -> f32 of one stored scale or min: the F16C instruction when available (exact, like
+// Fp16ToF32, which is the fallback).
+inline float HalfToF32(uint16_t h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  return Fp16ToF32(h);
+#endif
+}
 
 // Rows per decode tile: 64 rows of head_dim 128 are 32 KiB of f32, inside L1/L2.
 inline constexpr int kTileRows = 64;
@@ -42,10 +57,17 @@ void DecodeInt8(const int8_t* q, int n, float d, float* out);
 // j + qk/2 in the high nibble; the 5th bit of element j is bit j of the little-endian qh (null for
 // 4-bit). out[j] = (code_j - zero) * d + m.
 void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float d, float m, float* out);
+// Runs of n_blocks consecutive 32-value llama.cpp blocks (the rows of a tile), decoded in one loop:
+// q8_0 ([d][32 int8], 34 bytes), and the nibble types ([d][m if has_min][qh if five_bit][16 qs]).
+// Same values as DequantizeBlockReference.
+void DecodeQ8_0Blocks32(const uint8_t* blocks, int n_blocks, float* out);
+void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, bool five_bit, float* out);
 // KIVI codes of one row, `bits` in {2, 4, 8}, packed in planes: with k = 8 / bits codes per byte and
 // p = n / k, byte i holds codes i, i + p, ..., i + (k - 1) p at bit offsets 0, bits, 2 bits, ...
 // out[c] = code_c (as float). n % k == 0.
 void UnpackCodes(const uint8_t* packed, int bits, int n, float* out);
+// n_rows rows of n codes each, packed rows `stride` bytes apart, into (n_rows, n) floats.
+void UnpackCodeRows(const uint8_t* packed, size_t stride, int n_rows, int bits, int n, float* out);
 void UnpackCodesReference(const uint8_t* packed, int bits, int n, float* out);
 // The inverse (codes < 2^bits).
 void PackCodes(const uint8_t* codes, int bits, int n, uint8_t* packed);

@@ -39,7 +39,7 @@ RowStore::RowStore(const CacheShape& shape, std::unique_ptr<RowCodec> codec, Row
                 codec_->name().c_str(), codec_->head_dim(), head_dim_);
   if (options_.scale_mode != ScaleMode::kNone) {
     KVBENCH_CHECK(codec_->max_finite() > 0, "codec %s has no store scale", codec_->name().c_str());
-    const float fixed = options_.amax > 0 ? options_.amax / codec_->max_finite() : 0.0f;
+    const float fixed = options_.calibrate ? 0.0f : options_.amax > 0 ? options_.amax / codec_->max_finite() : 1.0f;
     for (Rows& r : rows_) r.scale = fixed;
   }
 }

@@ -7,13 +7,14 @@
 // order; nothing is ever re-encoded by Compact). Attention decodes kTileRows rows at a time into
 // thread-local f32 scratch and runs the f32 tile kernels (policies/quant_kernels.h) for all queries.
 //
-// Store scale (fp8 only): x is stored as enc(x / scale). The scale is either fixed (`amax` given:
-// scale = amax / max_finite) or calibrated once from the first rows appended (scale = amax of those
-// rows / max_finite) and then frozen, so nothing is ever re-encoded. kPerHead calibrates each
+// Store scale (fp8 only): x is stored as enc(x / scale), one scale per (layer, KV head) or per
+// layer. It is fixed (`amax` > 0: scale = amax / max_finite; `amax` = 0: scale = 1, vLLM's default
+// without calibration) or, with `calibrate`, taken once from the first rows appended (scale = their
+// amax / max_finite) and then frozen, so nothing is ever re-encoded. kPerHead calibrates each
 // (layer, KV head) on its own first rows; kPerLayer calibrates a layer from the first Append call
-// that reaches it (in PolicyCache that is KV head 0's rows of the prompt), so the other heads of
-// that layer saturate if their values are larger. Each scale is counted as 4 bytes once rows have
-// been encoded with it (per head, or once per layer).
+// that reaches it (in PolicyCache: KV head 0's rows of the first step). Fed token by token, the
+// first step is one token, and larger later values saturate: calibrate with a prompt block. Each
+// scale is counted as 4 bytes once rows have been encoded with it (per head, or once per layer).
 #ifndef KVBENCH_POLICIES_ROW_STORE_H_
 #define KVBENCH_POLICIES_ROW_STORE_H_
 
@@ -49,7 +50,8 @@ enum class ScaleMode { kNone, kPerLayer, kPerHead };
 
 struct RowStoreOptions {
   ScaleMode scale_mode = ScaleMode::kNone;
-  float amax = 0;  // > 0: fixed scale amax / max_finite; 0: calibrate from the first rows
+  float amax = 0;          // > 0: fixed scale amax / max_finite; 0: scale 1
+  bool calibrate = false;  // take the scale from the first rows appended instead
   std::string name;  // the full name reported by name(); the codec's name when empty
 };
 

@@ -55,7 +55,12 @@ StoreInfo Fp8Format_(std::string name, Fp8Format format, std::string description
                              .type = ParamType::kFloat,
                              .default_value = "0",
                              .help = "fixed |x| mapped to the format's max (vLLM's precomputed scale); "
-                                     "0 = calibrate once from the first rows appended",
+                                     "0 = scale 1 (vLLM's default)",
+                             .choices = {}},
+                            {.name = "calibrate",
+                             .type = ParamType::kBool,
+                             .default_value = "false",
+                             .help = "take amax from the first rows appended (then frozen)",
                              .choices = {}}},
                  .make = {},
                  .bytes_per_value = {}};
@@ -67,6 +72,7 @@ StoreInfo Fp8Format_(std::string name, Fp8Format format, std::string description
     }
     RowStoreOptions o{.scale_mode = p.GetString("scale") == "head" ? ScaleMode::kPerHead : ScaleMode::kPerLayer,
                       .amax = static_cast<float>(amax),
+                      .calibrate = p.GetBool("calibrate"),
                       .name = absl::StrCat(name, "(", p.ToString(), ")")};
     return std::make_unique<RowStore>(shape, MakeFp8Codec(format, shape.head_dim), std::move(o));
   };
@@ -139,9 +145,9 @@ std::vector<StoreInfo> BuildTable() {
   t.push_back(RowFormat("int8", "symmetric int8 per token and KV head + f32 scale, 8 + 32/head_dim bits/value", 1,
                         [](int hd) { return MakeInt8Codec(hd); }));
   t.push_back(Fp8Format_("fp8_e4m3", Fp8Format::kE4M3,
-                         "FP8 e4m3 (vLLM fp8_e4m3) with a per-head or per-tensor scale, 8 bits/value"));
+                         "FP8 e4m3 (vLLM fp8_e4m3), fixed or calibrated per-head/per-tensor scale, 8 bits/value"));
   t.push_back(Fp8Format_("fp8_e5m2", Fp8Format::kE5M2,
-                         "FP8 e5m2 (vLLM fp8_e5m2) with a per-head or per-tensor scale, 8 bits/value"));
+                         "FP8 e5m2 (vLLM fp8_e5m2), fixed or calibrated per-head/per-tensor scale, 8 bits/value"));
   return t;
 }
 

@@ -37,9 +37,10 @@ std::vector<Case> AllCases() {
       }
       cases.push_back({"kivi", {}});  // paper defaults
     } else if (info.name.rfind("fp8", 0) == 0) {
-      cases.push_back({info.name, {{"scale", "head"}}});
-      cases.push_back({info.name, {{"scale", "tensor"}}});
-      cases.push_back({info.name, {{"amax", "4"}}});
+      cases.push_back({info.name, {}});
+      cases.push_back({info.name, {{"scale", "head"}, {"calibrate", "true"}}});
+      cases.push_back({info.name, {{"scale", "tensor"}, {"calibrate", "true"}}});
+      cases.push_back({info.name, {{"amax", "4"}, {"scale", "tensor"}}});
     } else {
       cases.push_back({info.name, {}});
     }
@@ -265,7 +266,7 @@ TEST(StoreRegistry, ErrorsNameTheProblem) {
   auto scale = MakeStore("fp8_e4m3", {{"scale", "token"}}, KvRole::kKey, Shape(16));
   EXPECT_THAT(std::string(scale.status().message()), HasSubstr("head, tensor"));
   EXPECT_EQ((*MakeStore("kivi", {{"bits", "4"}}, KvRole::kKey, Shape(16)))->name(), "kivi(bits=4,group=32,residual=128)");
-  EXPECT_EQ((*MakeStore("fp8_e5m2", {}, KvRole::kKey, Shape(16)))->name(), "fp8_e5m2(amax=0,scale=head)");
+  EXPECT_EQ((*MakeStore("fp8_e5m2", {}, KvRole::kKey, Shape(16)))->name(), "fp8_e5m2(amax=0,calibrate=false,scale=head)");
   for (const StoreInfo& info : StoreRegistry()) EXPECT_FALSE(info.description.empty()) << info.name;
 }
 

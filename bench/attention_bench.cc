@@ -1,0 +1,108 @@
+// Attention over one KV head of a long synthetic cache, per store: one decode token of a GQA group
+// of 4 query heads (n_q = 4) scores every cached key (Dot) and sums the values (Accumulate), the
+// two store calls PolicyCache makes per head. The softmax between them is the decoder's, identical
+// for every store, so it is computed once outside the timed loop (the weights are fixed): the time
+// is the stores' reading of K and V. Cases are registered at run time:
+//
+//   BM_Attend/store:<name>/ctx:<cached tokens>/head_dim:<64|128>
+//
+// Counters: items_per_second = cached tokens attended per second; bytes_per_second = K + V bytes the
+// store holds (logical) read per second. Rows are N(0, 1) noise: the kernels' speed does not depend
+// on the values. Run e.g. --benchmark_filter='ctx:8192/' to compare stores at one length.
+#include <cmath>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "model/ops.h"
+#include "policies/store_registry.h"
+
+namespace kvbench {
+namespace {
+
+constexpr int kGroup = 4;  // query heads per KV head
+
+struct StoreCase {
+  std::string label;
+  std::string store;
+  ParamMap params;
+};
+
+void BM_Attend(benchmark::State& state, const StoreCase& c, int ctx, int head_dim) {
+  const CacheShape shape{.n_layers = 1, .n_heads = kGroup, .n_kv_heads = 1, .head_dim = head_dim,
+                         .rope_dims = head_dim, .rope_theta = 10000.0f, .context_tokens = ctx};
+  auto k = MakeStore(c.store, c.params, KvRole::kKey, shape);
+  auto v = MakeStore(c.store, c.params, KvRole::kValue, shape);
+  if (!k.ok() || !v.ok()) {
+    state.SkipWithError((k.ok() ? v.status() : k.status()).ToString().c_str());
+    return;
+  }
+  std::mt19937 rng(ctx + head_dim);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> rows(static_cast<size_t>(1024) * head_dim);
+  for (int done = 0; done < ctx; done += 1024) {
+    const int n = std::min(1024, ctx - done);
+    for (float& x : rows) x = dist(rng);
+    (*k)->Append(0, 0, rows.data(), n, head_dim);
+    (*v)->Append(0, 0, rows.data(), n, head_dim);
+  }
+  std::vector<float> q(static_cast<size_t>(kGroup) * head_dim), out(q.size());
+  for (float& x : q) x = dist(rng);
+  std::vector<float> scores(static_cast<size_t>(kGroup) * ctx);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  std::vector<float> probs(scores.size());
+  (*k)->Dot(0, 0, q.data(), kGroup, probs.data(), ctx);
+  for (int i = 0; i < kGroup; ++i) {
+    float* p = &probs[static_cast<size_t>(i) * ctx];
+    for (int j = 0; j < ctx; ++j) p[j] *= scale;
+    Softmax(p, ctx);
+  }
+  for (auto _ : state) {
+    (*k)->Dot(0, 0, q.data(), kGroup, scores.data(), ctx);
+    (*v)->Accumulate(0, 0, probs.data(), ctx, kGroup, out.data());
+    benchmark::DoNotOptimize(scores.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const uint64_t bytes = (*k)->memory(0).logical + (*v)->memory(0).logical;
+  state.SetItemsProcessed(state.iterations() * ctx);
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
+  state.counters["kv_bytes"] = static_cast<double>(bytes);
+}
+
+void RegisterAll() {
+  std::vector<StoreCase> cases;
+  for (const StoreInfo& info : StoreRegistry()) {
+    if (info.name == "kivi") {
+      cases.push_back({"kivi-4", "kivi", {{"bits", "4"}}});
+      cases.push_back({"kivi-2", "kivi", {{"bits", "2"}}});
+    } else {
+      cases.push_back({info.name, info.name, {}});
+    }
+  }
+  for (int head_dim : {64, 128}) {
+    for (int ctx = 512; ctx <= 32768; ctx *= 2) {
+      for (const StoreCase& c : cases) {
+        const std::string name = "BM_Attend/store:" + c.label + "/ctx:" + std::to_string(ctx) +
+                                 "/head_dim:" + std::to_string(head_dim);
+        benchmark::RegisterBenchmark(name.c_str(), [c, ctx, head_dim](benchmark::State& s) {
+          BM_Attend(s, c, ctx, head_dim);
+        })->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvbench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  kvbench::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
