@@ -138,9 +138,9 @@ std::vector<StoreInfo> BuildTable() {
   t.push_back(BlockFormat("q4_1", BlockType::kQ4_1,
                           "llama.cpp q4_1: 4-bit codes + fp16 scale and min, 5 bits/value (head_dim 8: 8)"));
   t.push_back(BlockFormat("q5_0", BlockType::kQ5_0,
-                          "llama.cpp q5_0: 5-bit codes + fp16 scale, 5.5 bits/value (head_dim 8: 8)"));
+                          "llama.cpp q5_0: 5-bit codes + fp16 scale, 5.5 bits/value (head_dim 8: 7)"));
   t.push_back(BlockFormat("q5_1", BlockType::kQ5_1,
-                          "llama.cpp q5_1: 5-bit codes + fp16 scale and min, 6 bits/value (head_dim 8: 10)"));
+                          "llama.cpp q5_1: 5-bit codes + fp16 scale and min, 6 bits/value (head_dim 8: 9)"));
   t.push_back(Kivi());
   t.push_back(RowFormat("int8", "symmetric int8 per token and KV head + f32 scale, 8 + 32/head_dim bits/value", 1,
                         [](int hd) { return MakeInt8Codec(hd); }));
