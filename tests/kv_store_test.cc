@@ -243,6 +243,10 @@ TEST(KvStoreMemory, BytesPerValueOfKnownFormats) {
   EXPECT_EQ(bpv("q5_1", 128), 6);
   EXPECT_EQ(bpv("q8_0", 8), 10);  // one block of 8 + its fp16 scale
   EXPECT_EQ(bpv("q4_0", 8), 6);
+  EXPECT_EQ(bpv("q4_1", 8), 8);
+  EXPECT_EQ(bpv("q5_0", 8), 7);  // d, 1 byte of qh, 4 of nibbles
+  EXPECT_EQ(bpv("q5_1", 8), 9);
+  EXPECT_EQ(bpv("int8", 8), 12);
   EXPECT_EQ(bpv("int8", 128), 8.25);
   EXPECT_EQ(bpv("kivi", 128), 3);                                   // 2 + 32 bits / 32 tokens
   EXPECT_EQ(bpv("kivi", 128, {}, KvRole::kValue), 3);               // 2 + 32 bits / 32 channels
