@@ -1,0 +1,297 @@
+// Experiment YAML: schema errors with line numbers, sweep expansion, token-count rules, datasets.
+#include "harness/experiment.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/dataset.h"
+#include "harness/sweep.h"
+#include "model/loader.h"
+
+namespace kvbench {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+constexpr char kMinimal[] = R"(model: stories260K
+dataset:
+  prompts: ["Once upon a time"]
+policies:
+  - name: full
+)";
+
+absl::StatusOr<Experiment> Parse(const std::string& yaml) { return ParseExperiment(yaml, "exp.yaml", "exp"); }
+
+TEST(ExperimentTest, MinimalGetsDefaults) {
+  auto e = Parse(kMinimal);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->name, "exp");
+  EXPECT_EQ(e->output, "results/exp.csv");
+  EXPECT_EQ(e->context_tokens, 256);
+  EXPECT_EQ(e->prompt_tokens, 128);
+  EXPECT_EQ(e->score_tokens, 128);
+  EXPECT_EQ(e->reference.policy, "full");
+  EXPECT_EQ(e->reference.k_store, "f32");
+  EXPECT_TRUE(e->measure_divergence && e->measure_latency && e->measure_memory);
+  ASSERT_EQ(e->policies.size(), 1u);
+  EXPECT_EQ(e->policies[0].spec.policy, "full");
+  EXPECT_EQ(e->policies[0].line, 5);
+}
+
+TEST(ExperimentTest, FullSchema) {
+  auto e = Parse(R"(name: sweep1
+model: tinystories656k
+threads: 1
+seed: 7
+dataset:
+  path: ../shared/data/tinystories-valid-200.jsonl
+  concatenate: false
+context_tokens: 100
+score_tokens: 40
+max_sequences: 3
+policies:
+  - name: window
+    budget: [32, 64]
+    store: [f32, q8_0]
+  - name: full
+    k_store: kivi
+    v_store: f32
+    k_params: {bits: [2, 4]}
+reference: {name: full, store: f32}
+measure: [divergence]
+repetitions: 2
+warmup: 0
+lockstep_batch: 4
+output: out/x.csv
+)");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->name, "sweep1");
+  EXPECT_EQ(e->threads, 1);
+  EXPECT_EQ(e->seed, 7u);
+  EXPECT_EQ(e->dataset.format, "jsonl");  // from the extension
+  EXPECT_FALSE(e->dataset.concatenate);
+  EXPECT_EQ(e->prompt_tokens, 60);
+  EXPECT_EQ(e->score_tokens, 40);
+  EXPECT_TRUE(e->measure_divergence);
+  EXPECT_FALSE(e->measure_latency);
+  EXPECT_FALSE(e->measure_memory);
+  EXPECT_EQ(e->lockstep_batch, 4);
+  EXPECT_EQ(e->output, "out/x.csv");
+  // First axis slowest: budget outer, store inner; then the kivi entry's two bit widths.
+  ASSERT_EQ(e->policies.size(), 6u);
+  const auto& p = e->policies;
+  EXPECT_THAT(p[0].spec.policy_params, ElementsAre(Pair("budget", "32")));
+  EXPECT_EQ(p[0].spec.k_store, "f32");
+  EXPECT_EQ(p[1].spec.k_store, "q8_0");
+  EXPECT_EQ(p[1].spec.v_store, "q8_0");
+  EXPECT_THAT(p[2].spec.policy_params, ElementsAre(Pair("budget", "64")));
+  EXPECT_EQ(p[2].spec.k_store, "f32");
+  EXPECT_EQ(p[4].spec.k_store, "kivi");
+  EXPECT_EQ(p[4].spec.v_store, "f32");
+  EXPECT_THAT(p[4].spec.k_params, ElementsAre(Pair("bits", "2")));
+  EXPECT_TRUE(p[4].spec.v_params.empty());
+  EXPECT_THAT(p[5].spec.k_params, ElementsAre(Pair("bits", "4")));
+  EXPECT_EQ(p[5].line, 15);
+}
+
+TEST(ExperimentTest, UnknownTopLevelKeyNamesTheLine) {
+  auto e = Parse(std::string(kMinimal) + "repetitons: 3\n");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(e.status().message(), HasSubstr("exp.yaml:6: unknown key 'repetitons'"));
+  EXPECT_THAT(e.status().message(), HasSubstr("repetitions"));  // lists the valid keys
+}
+
+TEST(ExperimentTest, UnknownPolicyParameterNamesTheLine) {
+  auto e = Parse(R"(dataset: {prompts: [a]}
+policies:
+  - name: window
+    budgte: 32
+)");
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.status().message(), HasSubstr("exp.yaml:4: unknown key 'budgte' in policies[0]"));
+  EXPECT_THAT(e.status().message(), HasSubstr("budget"));
+}
+
+TEST(ExperimentTest, UnknownDatasetKey) {
+  auto e = Parse("dataset: {prompts: [a], shuffle: true}\npolicies: [{name: full}]\n");
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.status().message(), HasSubstr("exp.yaml:1: unknown key 'shuffle' in dataset"));
+}
+
+TEST(ExperimentTest, WrongTypes) {
+  auto threads = Parse(std::string(kMinimal) + "threads: many\n");
+  ASSERT_FALSE(threads.ok());
+  EXPECT_THAT(threads.status().message(), HasSubstr("exp.yaml:6: 'threads' must be an integer, got 'many'"));
+  auto reps = Parse(std::string(kMinimal) + "repetitions: [1, 2]\n");
+  ASSERT_FALSE(reps.ok());
+  EXPECT_THAT(reps.status().message(), HasSubstr("exp.yaml:6: 'repetitions' must be an integer"));
+  auto measure = Parse(std::string(kMinimal) + "measure: [speed]\n");
+  ASSERT_FALSE(measure.ok());
+  EXPECT_THAT(measure.status().message(), HasSubstr("measure 'speed'"));
+  auto policies = Parse("dataset: {prompts: [a]}\npolicies: {name: full}\n");
+  ASSERT_FALSE(policies.ok());
+  EXPECT_THAT(policies.status().message(), HasSubstr("exp.yaml:2: 'policies' must be a list"));
+  auto nested = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: window\n    budget: {a: 1}\n");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_THAT(nested.status().message(), HasSubstr("exp.yaml:4:"));
+}
+
+TEST(ExperimentTest, EmptySweepIsAnError) {
+  auto e = Parse(R"(dataset: {prompts: [a]}
+policies:
+  - name: window
+    budget: []
+)");
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.status().message(), HasSubstr("exp.yaml:4: 'budget' is an empty list"));
+  auto none = Parse("dataset: {prompts: [a]}\npolicies: []\n");
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(), HasSubstr("exp.yaml:2: 'policies' is an empty list"));
+}
+
+TEST(ExperimentTest, UnknownNamesListValidOnes) {
+  auto policy = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: lru\n");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_THAT(policy.status().message(), HasSubstr("exp.yaml:3: unknown policy 'lru'; valid: full"));
+  auto store = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n    store: [f32, q9]\n");
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("exp.yaml:4: unknown store 'q9'"));
+  auto store_param = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n    k_store: kivi\n"
+                           "    k_params: {bitz: 2}\n");
+  ASSERT_FALSE(store_param.ok());
+  EXPECT_THAT(store_param.status().message(), HasSubstr("exp.yaml:5: unknown store parameter 'bitz'"));
+}
+
+TEST(ExperimentTest, DuplicateCasesAndMixedStoreKeys) {
+  auto dup = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n  - name: full\n    store: f32\n");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_THAT(dup.status().message(), HasSubstr("appears twice (also from line 3)"));
+  auto mixed = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n    store: f32\n    k_store: f32\n");
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_THAT(mixed.status().message(), HasSubstr("not both"));
+}
+
+TEST(ExperimentTest, TokenCounts) {
+  auto only_context = Parse(std::string(kMinimal) + "context_tokens: 101\n");
+  ASSERT_TRUE(only_context.ok());
+  EXPECT_EQ(only_context->prompt_tokens, 51);
+  EXPECT_EQ(only_context->score_tokens, 50);
+  auto two = Parse(std::string(kMinimal) + "prompt_tokens: 10\nscore_tokens: 5\n");
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->context_tokens, 15);
+  auto bad = Parse(std::string(kMinimal) + "context_tokens: 10\nprompt_tokens: 5\nscore_tokens: 6\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("must equal prompt_tokens (5) + score_tokens (6)"));
+  auto lonely = Parse(std::string(kMinimal) + "prompt_tokens: 10\n");
+  EXPECT_FALSE(lonely.ok());
+}
+
+TEST(ExperimentTest, ReferenceCannotSweep) {
+  auto e = Parse(std::string(kMinimal) + "reference: {name: full, store: [f32, q8_0]}\n");
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.status().message(), HasSubstr("reference cannot sweep"));
+}
+
+TEST(ExperimentTest, SyntaxErrorHasLine) {
+  auto e = Parse("dataset: {prompts: [a]\npolicies: [\n");
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(e.status().message(), HasSubstr("exp.yaml:"));
+}
+
+TEST(ExperimentTest, ToJsonMentionsEveryCase) {
+  auto e = Parse("dataset: {prompts: [\"say \\\"hi\\\"\"]}\npolicies:\n  - name: window\n    budget: [8, 16]\n");
+  ASSERT_TRUE(e.ok()) << e.status();
+  const std::string json = e->ToJson();
+  EXPECT_THAT(json, HasSubstr("\"budget\": \"8\""));
+  EXPECT_THAT(json, HasSubstr("\"budget\": \"16\""));
+  EXPECT_THAT(json, HasSubstr("say \\\"hi\\\""));
+}
+
+TEST(SweepTest, ExpandsInNestedLoopOrder) {
+  auto points = ExpandSweep({{"a", {"1", "2"}}, {"b", {"x", "y", "z"}}});
+  ASSERT_TRUE(points.ok());
+  ASSERT_EQ(points->size(), 6u);
+  EXPECT_THAT((*points)[0], ElementsAre(Pair("a", "1"), Pair("b", "x")));
+  EXPECT_THAT((*points)[2], ElementsAre(Pair("a", "1"), Pair("b", "z")));
+  EXPECT_THAT((*points)[3], ElementsAre(Pair("a", "2"), Pair("b", "x")));
+  EXPECT_THAT((*points)[5], ElementsAre(Pair("a", "2"), Pair("b", "z")));
+}
+
+TEST(SweepTest, NoAxesIsOnePoint) {
+  auto points = ExpandSweep({});
+  ASSERT_TRUE(points.ok());
+  ASSERT_EQ(points->size(), 1u);
+  EXPECT_TRUE((*points)[0].empty());
+}
+
+TEST(SweepTest, EmptyAxisAndTooManyPoints) {
+  EXPECT_FALSE(ExpandSweep({{"a", {"1"}}, {"b", {}}}).ok());
+  std::vector<std::string> ten = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  auto big = ExpandSweep({{"a", ten}, {"b", ten}, {"c", ten}}, /*max_points=*/999);
+  ASSERT_FALSE(big.ok());
+  EXPECT_THAT(big.status().message(), HasSubstr("more than 999 points"));
+}
+
+TEST(DatasetTest, SplitOnSeparator) {
+  EXPECT_THAT(SplitOnSeparator("one\n<|endoftext|>\n two \n<|endoftext|>\n\n<|endoftext|>", "<|endoftext|>"),
+              ElementsAre("one", "two"));
+  EXPECT_THAT(SplitOnSeparator("no separator", "##"), ElementsAre("no separator"));
+}
+
+TEST(DatasetTest, SharedPathFallsBackToTheSharedDir) {
+  auto path = ResolveDataPath("../shared/data/tinystories-valid-200.txt");
+  ASSERT_TRUE(path.ok()) << path.status();
+  auto missing = ResolveDataPath("../shared/data/nope.txt");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr(KVBENCH_SHARED_DIR));
+}
+
+TEST(DatasetTest, TextAndJsonlGiveTheSameStories) {
+  DatasetSpec text{.path = "../shared/data/tinystories-valid-200.txt"};
+  DatasetSpec jsonl{.path = "../shared/data/tinystories-valid-200.jsonl", .format = "jsonl"};
+  auto a = LoadTexts(text);
+  auto b = LoadTexts(jsonl);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->size(), 200u);
+  EXPECT_EQ(b->size(), 200u);
+  EXPECT_EQ((*a)[0].substr(0, 10), "Spot. Spot");
+  EXPECT_EQ((*a)[0], (*b)[0]);
+}
+
+TEST(DatasetTest, BuildSequences) {
+  auto model = LoadModel("stories260K");
+  ASSERT_TRUE(model.ok()) << model.status();
+  const Tokenizer& tok = *(*model)->tokenizer;
+  const std::vector<std::string> texts = {"Once upon a time there was a cat.", "The dog ran.",
+                                          "Lily liked to play in the park with her friends."};
+  auto seqs = BuildSequences(texts, tok, {.context_tokens = 8, .max_sequences = 100, .concatenate = true});
+  ASSERT_TRUE(seqs.ok()) << seqs.status();
+  size_t total = 0;
+  for (const auto& t : texts) total += tok.Encode(t, true).size();
+  EXPECT_EQ(seqs->size(), total / 8);
+  for (const auto& s : *seqs) {
+    EXPECT_EQ(s.size(), 8u);
+    EXPECT_EQ(s[0], tok.bos_id());
+  }
+  auto capped = BuildSequences(texts, tok, {.context_tokens = 8, .max_sequences = 1, .concatenate = true});
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->size(), 1u);
+  // One per text: only texts of at least 10 tokens make a sequence.
+  auto separate = BuildSequences(texts, tok, {.context_tokens = 10, .max_sequences = 100, .concatenate = false});
+  ASSERT_TRUE(separate.ok());
+  EXPECT_EQ(separate->size(), 2u);
+  const std::vector<int> third = tok.Encode(texts[2], true);
+  EXPECT_EQ((*separate)[1], std::vector<int>(third.begin(), third.begin() + 10));
+  auto too_long = BuildSequences(texts, tok, {.context_tokens = 1000, .max_sequences = 1, .concatenate = true});
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.status().code(), absl::StatusCode::kOutOfRange);
+}
+
+}  // namespace
+}  // namespace kvbench
