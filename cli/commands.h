@@ -13,6 +13,7 @@ int Inspect(int argc, char** argv);
 int Synth(int argc, char** argv);
 int Run(int argc, char** argv);
 int Policies(int argc, char** argv);
+int Gate(int argc, char** argv);
 
 }  // namespace kvbench::cli
 

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"inspect", kvbench::cli::Inspect, "print a model's architecture, tokenizer and tensors"},
     {"synth", kvbench::cli::Synth, "write a GGUF with seeded random weights of a preset shape"},
     {"policies", kvbench::cli::Policies, "list cache policies and KV stores with their parameters"},
+    {"gate", kvbench::cli::Gate, "compare a results CSV with its baseline under YAML rules (CI)"},
 };
 
 void PrintUsage(FILE* out) {
