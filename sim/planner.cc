@@ -1,0 +1,366 @@
+#include "sim/planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "model/presets.h"
+#include "policies/registry.h"
+#include "policies/store_registry.h"
+
+namespace kvbench {
+namespace {
+
+constexpr uint64_t kIndexBytesPerEntry = sizeof(int32_t);  // PolicyCache::Cells::pos
+
+absl::StatusOr<Params> StoreParams(const std::string& store, const ParamMap& params) {
+  for (const StoreInfo& info : StoreRegistry()) {
+    if (info.name == store) return Params::Parse(absl::StrCat("store ", store), info.params, params);
+  }
+  // Let BytesPerValue produce the NotFound listing the valid names.
+  auto status = BytesPerValue(store, params, KvRole::kKey, 8);
+  return status.status();
+}
+
+std::string StoreLabel(const std::string& store, const Params& p) {
+  const std::string text = p.ToString();
+  return text.empty() ? store : absl::StrCat(store, "(", text, ")");
+}
+
+// Saturating helpers: a plan for a 70B model at 1M context must not wrap around.
+uint64_t SatMul(uint64_t a, uint64_t b) {
+  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) return std::numeric_limits<uint64_t>::max();
+  return a * b;
+}
+uint64_t SatAdd(uint64_t a, uint64_t b) {
+  return b > std::numeric_limits<uint64_t>::max() - a ? std::numeric_limits<uint64_t>::max() : a + b;
+}
+
+struct SequenceBytes {
+  uint64_t k = 0, v = 0, index = 0;
+  uint64_t total() const { return SatAdd(SatAdd(k, v), index); }
+};
+
+struct Resolved {
+  CacheShape shape;
+  std::string policy_label;
+  int budget = -1;  // entries per head; -1 = keep all
+};
+
+int64_t Entries(const Resolved& r, int64_t context) {
+  return r.budget < 0 ? context : std::min<int64_t>(context, r.budget);
+}
+
+absl::StatusOr<SequenceBytes> BytesAt(const Resolved& r, const PlanRequest& q, int64_t context) {
+  const int64_t entries = Entries(r, context);
+  SequenceBytes b;
+  auto k = StoreBytes(q.k_store, q.k_params, KvRole::kKey, r.shape, entries);
+  if (!k.ok()) return k.status();
+  auto v = StoreBytes(q.v_store, q.v_params, KvRole::kValue, r.shape, entries);
+  if (!v.ok()) return v.status();
+  b.k = *k;
+  b.v = *v;
+  b.index = SatMul(SatMul(static_cast<uint64_t>(entries), kIndexBytesPerEntry),
+                   static_cast<uint64_t>(r.shape.n_layers) * r.shape.n_kv_heads);
+  return b;
+}
+
+uint64_t MatrixBytes(DType dtype, int64_t rows, int64_t cols) {
+  // Q8_0 needs whole blocks of 32 along a row; every preset's widths are multiples of 32.
+  return RowBytes(dtype, cols) * static_cast<uint64_t>(rows);
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> StoreBytes(const std::string& store, const ParamMap& params, KvRole role,
+                                    const CacheShape& shape, int64_t entries) {
+  if (entries < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("store ", store, ": ", entries, " entries"));
+  }
+  auto p = StoreParams(store, params);
+  if (!p.ok()) return p.status();
+  auto bpv = BytesPerValue(store, params, role, shape.head_dim);
+  if (!bpv.ok()) return bpv.status();
+  const uint64_t heads = static_cast<uint64_t>(shape.n_layers) * shape.n_kv_heads;
+  const int hd = shape.head_dim;
+  // Bytes one (layer, KV head) holds for `n` tokens in the format (exact: row formats are whole
+  // bytes per row, KIVI's quantized tokens come in full groups).
+  auto per_head = [&](int64_t n, double bytes_per_value) -> uint64_t {
+    return static_cast<uint64_t>(std::llround(static_cast<double>(n) * hd * bytes_per_value));
+  };
+  uint64_t per_head_bytes = 0;
+  uint64_t constants = 0;
+  if (store == "kivi") {
+    const int64_t g = p->GetInt("group"), r = p->GetInt("residual");
+    const int64_t quantized = entries < r + g ? 0 : (entries - r) / g * g;
+    auto f32 = BytesPerValue("f32", {}, role, hd);
+    if (!f32.ok()) return f32.status();
+    per_head_bytes = per_head(quantized, *bpv) + per_head(entries - quantized, *f32);
+  } else {
+    per_head_bytes = per_head(entries, *bpv);
+    if (absl::StartsWith(store, "fp8_") && entries > 0) {
+      // One f32 scale per (layer, KV head), or per layer with scale=tensor (fp8_store.h).
+      constants = (p->GetString("scale") == "head" ? heads : shape.n_layers) * sizeof(float);
+    }
+  }
+  return SatAdd(SatMul(per_head_bytes, heads), constants);
+}
+
+absl::StatusOr<PlannedModel> PlannedModelFromPreset(const std::string& preset, DType weight_dtype) {
+  auto found = FindShapePreset(preset);
+  if (!found.ok()) return found.status();
+  const ModelConfig& c = found->config;
+  // Models whose published config ties the classifier to the token embedding.
+  const bool tied = preset == "stories110M" || preset == "smollm-135m" || preset == "llama-3.2-1b";
+  const uint64_t embedding = MatrixBytes(weight_dtype, c.vocab_size, c.dim);
+  uint64_t layer = MatrixBytes(weight_dtype, c.q_dim(), c.dim) +
+                   2 * MatrixBytes(weight_dtype, c.kv_dim(), c.dim) +
+                   MatrixBytes(weight_dtype, c.dim, c.q_dim()) +
+                   2 * MatrixBytes(weight_dtype, c.hidden_dim, c.dim) +
+                   MatrixBytes(weight_dtype, c.dim, c.hidden_dim);
+  const uint64_t norms = (2 * static_cast<uint64_t>(c.n_layers) + 1) * c.dim * sizeof(float);
+  PlannedModel m;
+  m.label = found->name;
+  m.source = found->source;
+  m.config = c;
+  const uint64_t layers = layer * c.n_layers + norms;
+  m.weight_bytes = layers + embedding + (tied ? 0 : embedding);
+  // A step reads every matrix once and one embedding row; the classifier is read in full.
+  m.weight_read_bytes = layers + embedding + RowBytes(weight_dtype, c.dim);
+  return m;
+}
+
+PlannedModel PlannedModelFromModel(const Model& model, const std::string& label) {
+  PlannedModel m;
+  m.label = label;
+  m.source = absl::StrCat(model.format, " file ", model.path);
+  m.config = model.config;
+  uint64_t bytes = 0;
+  for (const TensorInfo& t : model.tensors) bytes += t.bytes;
+  m.weight_bytes = bytes;
+  m.weight_read_bytes = model.weights.bytes_per_token();
+  return m;
+}
+
+absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& q) {
+  if (q.context < 1 || q.context > (int64_t{1} << 31)) {
+    return absl::InvalidArgumentError(absl::StrCat("--context ", q.context, " must be between 1 and 2^31"));
+  }
+  if (q.batch < 1 || q.batch > (int64_t{1} << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch ", q.batch, " must be between 1 and 2^24"));
+  }
+  if (!(q.bandwidth >= 0) || std::isinf(q.bandwidth)) {
+    return absl::InvalidArgumentError(absl::StrCat("--bandwidth ", q.bandwidth, " must be a positive number"));
+  }
+  Resolved r;
+  r.shape = CacheShape::ForModel(model.config, static_cast<int>(std::min<int64_t>(q.context, 1 << 30)));
+  auto policy = FindPolicy(q.policy);
+  if (!policy.ok()) return policy.status();
+  const bool has_budget = std::any_of((*policy)->params.begin(), (*policy)->params.end(),
+                                      [](const ParamSpec& s) { return s.name == "budget"; });
+  ParamMap policy_params;
+  if (!q.budget.empty()) {
+    if (!has_budget) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--budget ", q.budget, ": policy ", q.policy, " takes no budget"));
+    }
+    policy_params["budget"] = q.budget;
+  } else if (has_budget) {
+    return absl::InvalidArgumentError(absl::StrCat("policy ", q.policy, " needs --budget"));
+  }
+  auto parsed = Params::Parse(absl::StrCat("policy ", q.policy), (*policy)->params, policy_params);
+  if (!parsed.ok()) return parsed.status();
+  if (has_budget) {
+    r.budget = parsed->GetBudget("budget", r.shape.context_tokens);
+    if (r.budget < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("--budget ", q.budget, " must keep at least one token"));
+    }
+  }
+  r.policy_label = parsed->ToString().empty() ? q.policy : absl::StrCat(q.policy, "(", parsed->ToString(), ")");
+
+  Plan plan;
+  auto kp = StoreParams(q.k_store, q.k_params);
+  if (!kp.ok()) return kp.status();
+  auto vp = StoreParams(q.v_store, q.v_params);
+  if (!vp.ok()) return vp.status();
+  plan.k_label = StoreLabel(q.k_store, *kp);
+  plan.v_label = StoreLabel(q.v_store, *vp);
+  plan.policy_label = r.policy_label;
+  plan.entries_per_head = Entries(r, q.context);
+  auto seq = BytesAt(r, q, q.context);
+  if (!seq.ok()) return seq.status();
+  plan.k_bytes_per_sequence = seq->k;
+  plan.v_bytes_per_sequence = seq->v;
+  plan.index_bytes_per_sequence = seq->index;
+  plan.kv_bytes_per_sequence = seq->total();
+  plan.kv_bytes_total = SatMul(seq->total(), static_cast<uint64_t>(q.batch));
+  plan.weight_bytes = model.weight_bytes;
+  {
+    auto kb = BytesPerValue(q.k_store, q.k_params, KvRole::kKey, r.shape.head_dim);
+    auto vb = BytesPerValue(q.v_store, q.v_params, KvRole::kValue, r.shape.head_dim);
+    if (!kb.ok()) return kb.status();
+    if (!vb.ok()) return vb.status();
+    plan.kv_bytes_per_token = (*kb + *vb) * r.shape.head_dim * r.shape.n_layers * r.shape.n_kv_heads +
+                              static_cast<double>(kIndexBytesPerEntry) * r.shape.n_layers * r.shape.n_kv_heads;
+  }
+
+  if (q.memory_bytes > 0) {
+    const uint64_t avail = q.memory_bytes > model.weight_bytes ? q.memory_bytes - model.weight_bytes : 0;
+    plan.fits = plan.kv_bytes_total <= avail && q.memory_bytes >= model.weight_bytes;
+    plan.max_batch = seq->total() == 0 ? -2 : static_cast<int64_t>(avail / seq->total());
+    // Largest context at this batch: bytes grow monotonically with context (and stop growing at
+    // the budget), so binary search.
+    auto fits_at = [&](int64_t ctx) -> absl::StatusOr<bool> {
+      auto b = BytesAt(r, q, ctx);
+      if (!b.ok()) return b.status();
+      return SatMul(b->total(), static_cast<uint64_t>(q.batch)) <= avail;
+    };
+    constexpr int64_t kMaxContext = int64_t{1} << 31;
+    auto at_max = fits_at(kMaxContext);
+    if (!at_max.ok()) return at_max.status();
+    if (r.budget >= 0 && *at_max) {
+      plan.max_context = -2;
+    } else if (*at_max) {
+      plan.max_context = kMaxContext;
+    } else {
+      int64_t lo = 0, hi = kMaxContext;  // fits(lo) (0 tokens always), !fits(hi)
+      while (hi - lo > 1) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        auto f = fits_at(mid);
+        if (!f.ok()) return f.status();
+        (*f ? lo : hi) = mid;
+      }
+      plan.max_context = lo;
+    }
+  }
+  if (q.bandwidth > 0) {
+    const double bytes = static_cast<double>(model.weight_read_bytes) +
+                         static_cast<double>(q.batch) * static_cast<double>(seq->k + seq->v);
+    plan.step_seconds = bytes / q.bandwidth;
+    plan.seconds_per_token = plan.step_seconds / static_cast<double>(q.batch);
+    plan.tokens_per_second = static_cast<double>(q.batch) / plan.step_seconds;
+  }
+  return plan;
+}
+
+absl::StatusOr<uint64_t> ParseByteSize(const std::string& text) {
+  std::string t(absl::StripAsciiWhitespace(text));
+  size_t split = 0;
+  while (split < t.size() && (absl::ascii_isdigit(t[split]) || t[split] == '.')) ++split;
+  const std::string number = t.substr(0, split);
+  std::string unit = absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(split)));
+  double v = 0;
+  if (number.empty() || !absl::SimpleAtod(number, &v) || !(v >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a byte size (e.g. 80GiB, 512MB, 1000000)"));
+  }
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},          {"b", 1},           {"kb", 1e3},           {"mb", 1e6},
+      {"gb", 1e9},      {"tb", 1e12},       {"kib", 1024.0},       {"mib", 1048576.0},
+      {"gib", 1073741824.0}, {"tib", 1099511627776.0}, {"k", 1024.0}, {"m", 1048576.0},
+      {"g", 1073741824.0},   {"t", 1099511627776.0}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit == name) {
+      const double bytes = v * scale;
+      if (bytes >= 1.8e19) return absl::InvalidArgumentError(absl::StrCat("'", text, "' is too large"));
+      return static_cast<uint64_t>(std::llround(bytes));
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text, "': unknown unit '", unit, "'; valid: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"));
+}
+
+std::string FormatBytes(double bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 6) {
+    bytes /= 1024.0;
+    ++u;
+  }
+  return u == 0 ? absl::StrFormat("%.0f B", bytes) : absl::StrFormat("%.2f %s", bytes, kUnits[u]);
+}
+
+std::string PlanCsvHeader() {
+  return "model,context,batch,k_store,v_store,policy,entries_per_head,kv_bytes_per_token,"
+         "k_bytes_per_sequence,v_bytes_per_sequence,index_bytes_per_sequence,kv_bytes_per_sequence,"
+         "kv_bytes_total,weight_bytes,memory_bytes,fits,max_context,max_batch,bandwidth_bytes_per_s,"
+         "step_seconds_lower_bound,seconds_per_token_lower_bound,tokens_per_second_upper_bound\n";
+}
+
+namespace {
+
+std::string LimitText(int64_t v) {
+  if (v == -1) return "";
+  if (v == -2) return "unbounded";
+  return absl::StrCat(v);
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string PlanCsvRow(const PlannedModel& model, const PlanRequest& q, const Plan& p) {
+  std::vector<std::string> f = {
+      CsvField(model.label), absl::StrCat(q.context), absl::StrCat(q.batch), CsvField(p.k_label),
+      CsvField(p.v_label), CsvField(p.policy_label), absl::StrCat(p.entries_per_head),
+      absl::StrFormat("%.4f", p.kv_bytes_per_token), absl::StrCat(p.k_bytes_per_sequence),
+      absl::StrCat(p.v_bytes_per_sequence), absl::StrCat(p.index_bytes_per_sequence),
+      absl::StrCat(p.kv_bytes_per_sequence), absl::StrCat(p.kv_bytes_total), absl::StrCat(p.weight_bytes),
+      q.memory_bytes > 0 ? absl::StrCat(q.memory_bytes) : "", q.memory_bytes > 0 ? (p.fits ? "true" : "false") : "",
+      LimitText(p.max_context), LimitText(p.max_batch),
+      q.bandwidth > 0 ? absl::StrFormat("%.6g", q.bandwidth) : "",
+      q.bandwidth > 0 ? absl::StrFormat("%.6g", p.step_seconds) : "",
+      q.bandwidth > 0 ? absl::StrFormat("%.6g", p.seconds_per_token) : "",
+      q.bandwidth > 0 ? absl::StrFormat("%.6g", p.tokens_per_second) : ""};
+  return absl::StrCat(absl::StrJoin(f, ","), "\n");
+}
+
+std::string PlanTable(const PlannedModel& model, const std::vector<PlanRequest>& requests,
+                      const std::vector<Plan>& plans) {
+  const ModelConfig& c = model.config;
+  std::string out = absl::StrFormat(
+      "model %s (%s)\n  layers %d, heads %d, KV heads %d, head_dim %d; weights %s (a decode step reads %s)\n",
+      model.label, model.source, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim,
+      FormatBytes(static_cast<double>(model.weight_bytes)), FormatBytes(static_cast<double>(model.weight_read_bytes)));
+  absl::StrAppendFormat(&out, "%8s %6s %-22s %-22s %-22s %12s %12s %12s %6s %11s %9s %12s\n", "context", "batch",
+                        "k_store", "v_store", "policy", "KV/token", "KV/sequence", "KV total", "fits",
+                        "max_context", "max_batch", "ms/step>=");
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const PlanRequest& q = requests[i];
+    const Plan& p = plans[i];
+    absl::StrAppendFormat(
+        &out, "%8d %6d %-22s %-22s %-22s %12s %12s %12s %6s %11s %9s %12s\n", q.context, q.batch, p.k_label,
+        p.v_label, p.policy_label, FormatBytes(p.kv_bytes_per_token),
+        FormatBytes(static_cast<double>(p.kv_bytes_per_sequence)), FormatBytes(static_cast<double>(p.kv_bytes_total)),
+        q.memory_bytes > 0 ? (p.fits ? "yes" : "NO") : "-", q.memory_bytes > 0 ? LimitText(p.max_context) : "-",
+        q.memory_bytes > 0 ? LimitText(p.max_batch) : "-",
+        q.bandwidth > 0 ? absl::StrFormat("%.3f", p.step_seconds * 1e3) : "-");
+  }
+  if (!requests.empty() && requests[0].memory_bytes > 0) {
+    absl::StrAppendFormat(&out, "memory %s: weights plus KV (K + V + 4-byte positions per entry)\n",
+                          FormatBytes(static_cast<double>(requests[0].memory_bytes)));
+  }
+  if (!requests.empty() && requests[0].bandwidth > 0) {
+    absl::StrAppendFormat(&out,
+                          "bandwidth %.1f GB/s: ms/step >= (weights read + batch x K/V bytes) / bandwidth, "
+                          "a floor that ignores compute\n",
+                          requests[0].bandwidth / 1e9);
+  }
+  return out;
+}
+
+}  // namespace kvbench
