@@ -1,0 +1,177 @@
+#include "harness/divergence.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "model/sampler.h"
+#include "model/session.h"
+
+namespace kvbench {
+namespace {
+
+// Fresh sessions for the reference (slot 0) and every policy whose cache builds (the others stay
+// null; `errors` gets their status on the first sequence).
+absl::StatusOr<std::vector<std::unique_ptr<Session>>> MakeSessions(
+    const CacheSpec& reference, const std::vector<CacheSpec>& policies, const CacheShape& shape,
+    std::vector<absl::Status>* errors) {
+  std::vector<std::unique_ptr<Session>> sessions(policies.size() + 1);
+  auto ref = MakeCache(reference, shape);
+  if (!ref.ok()) {
+    return absl::Status(ref.status().code(),
+                        absl::StrCat("reference ", reference.Label(), ": ", ref.status().message()));
+  }
+  sessions[0] = std::make_unique<Session>(*std::move(ref));
+  for (size_t i = 0; i < policies.size(); ++i) {
+    if (!(*errors)[i].ok()) continue;
+    auto cache = MakeCache(policies[i], shape);
+    if (!cache.ok()) {
+      (*errors)[i] = cache.status();
+      continue;
+    }
+    sessions[i + 1] = std::make_unique<Session>(*std::move(cache));
+  }
+  return sessions;
+}
+
+// Most single-token rows fed in one decoder call. The decoder sends 16+ rows of an f32 matrix
+// through a blocked GEMM whose rounding depends on how many rows the block has; below that every
+// row is an independent dot product, so a row's logits do not depend on its batch. Keeping decode
+// batches under it is what makes lockstep reproduce one-at-a-time evaluation bit for bit.
+constexpr size_t kMaxLockstepRows = 15;
+
+// One step: feeds tokens[i] to every live session i, last-token logits into logits[i]. Sessions
+// fed one token (the decode steps of caching policies) share batched decoder calls; multi-token
+// feeds (prefill, and `none`, which recomputes its prefix) run alone, as they would outside
+// lockstep: they are GEMM-sized already, and batching them would change their rounding.
+void Step(Decoder& decoder, const std::vector<std::unique_ptr<Session>>& sessions,
+          const std::vector<absl::Span<const int>>& tokens, std::vector<std::vector<float>>& logits) {
+  std::vector<Session*> batch;
+  std::vector<absl::Span<const int>> batch_tokens;
+  std::vector<float*> batch_logits;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    Feed(decoder, batch, batch_tokens, /*all_logits=*/false, batch_logits);
+    batch.clear();
+    batch_tokens.clear();
+    batch_logits.clear();
+  };
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    Session* s = sessions[i].get();
+    if (s == nullptr) continue;
+    if (tokens[i].size() != 1 || !s->cache().retains_entries()) {
+      Feed(decoder, *s, tokens[i], /*all_logits=*/false, logits[i].data());
+      continue;
+    }
+    batch.push_back(s);
+    batch_tokens.push_back(tokens[i]);
+    batch_logits.push_back(logits[i].data());
+    if (batch.size() == kMaxLockstepRows) flush();
+  }
+  flush();
+}
+
+}  // namespace
+
+absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSpec& reference,
+                                                 const std::vector<CacheSpec>& policies,
+                                                 const std::vector<std::vector<int>>& sequences,
+                                                 int context_tokens, const DivergenceOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const int P = options.prompt_tokens, S = options.score_tokens;
+  if (P < 1 || S < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt_tokens ", P, " and score_tokens ", S, " must be >= 1"));
+  }
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    if (sequences[s].size() < static_cast<size_t>(P) + S) {
+      return absl::OutOfRangeError(absl::StrCat("sequence ", s, " has ", sequences[s].size(),
+                                                " tokens, fewer than prompt_tokens + score_tokens = ", P + S));
+    }
+  }
+  const int vocab = decoder.config().vocab_size;
+  const CacheShape shape = CacheShape::ForModel(decoder.config(), context_tokens);
+  const size_t n = policies.size() + 1;  // slot 0: the reference
+  std::vector<absl::Status> errors(policies.size());
+  std::vector<PolicyDivergence> results(policies.size());
+  std::vector<int64_t> match_prefix_sum(policies.size(), 0), matches(policies.size(), 0),
+      compared(policies.size(), 0);
+  std::vector<uint64_t> logical_sum(n, 0), allocated_sum(n, 0), peak_max(n, 0);
+  std::vector<std::vector<float>> logits(n, std::vector<float>(vocab));
+  std::vector<double> ref_logp, scratch;
+  std::vector<absl::Span<const int>> tokens(n);
+
+  for (const std::vector<int>& seq : sequences) {
+    // Teacher forcing.
+    auto sessions = MakeSessions(reference, policies, shape, &errors);
+    if (!sessions.ok()) return sessions.status();
+    const absl::Span<const int> prompt(seq.data(), P);
+    std::fill(tokens.begin(), tokens.end(), prompt);
+    Step(decoder, *sessions, tokens, logits);
+    for (int s = 0; s < S; ++s) {
+      const int next = seq[P + s];
+      LogSoftmax(logits[0], &ref_logp);
+      const int ref_top = ArgMax(logits[0]);
+      for (size_t i = 0; i < policies.size(); ++i) {
+        if ((*sessions)[i + 1] == nullptr) continue;
+        results[i].positions.push_back(ComparePosition(ref_logp, ref_top, logits[i + 1], next, &scratch));
+      }
+      if (s + 1 < S) {
+        std::fill(tokens.begin(), tokens.end(), absl::Span<const int>(&seq[P + s], 1));
+        Step(decoder, *sessions, tokens, logits);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if ((*sessions)[i] == nullptr) continue;
+      const KvMemory m = (*sessions)[i]->cache().total_memory(shape.n_layers);
+      logical_sum[i] += m.logical;
+      allocated_sum[i] += m.allocated;
+      peak_max[i] = std::max(peak_max[i], m.peak);
+    }
+
+    // Free running: every cache continues on its own greedy output.
+    sessions = MakeSessions(reference, policies, shape, &errors);
+    if (!sessions.ok()) return sessions.status();
+    std::fill(tokens.begin(), tokens.end(), prompt);
+    Step(decoder, *sessions, tokens, logits);
+    std::vector<std::vector<int>> generated(n);
+    for (int s = 0; s < S; ++s) {
+      for (size_t i = 0; i < n; ++i) {
+        if ((*sessions)[i] != nullptr) generated[i].push_back(ArgMax(logits[i]));
+      }
+      if (s + 1 < S) {
+        for (size_t i = 0; i < n; ++i) {
+          if ((*sessions)[i] != nullptr) tokens[i] = absl::Span<const int>(&generated[i].back(), 1);
+        }
+        Step(decoder, *sessions, tokens, logits);
+      }
+    }
+    for (size_t i = 0; i < policies.size(); ++i) {
+      if ((*sessions)[i + 1] == nullptr) continue;
+      const GreedyMatch g = CompareGreedy(generated[0], generated[i + 1]);
+      match_prefix_sum[i] += g.common_prefix;
+      matches[i] += g.matches;
+      compared[i] += g.n;
+    }
+  }
+
+  DivergenceRun run;
+  const uint64_t n_seq = std::max<uint64_t>(1, sequences.size());
+  run.reference_memory_end = {logical_sum[0] / n_seq, allocated_sum[0] / n_seq, peak_max[0]};
+  for (size_t i = 0; i < policies.size(); ++i) {
+    if (!errors[i].ok()) {
+      run.policies.push_back(errors[i]);
+      continue;
+    }
+    PolicyDivergence& r = results[i];
+    r.summary = Summarize(r.positions);
+    r.greedy_match_len = static_cast<double>(match_prefix_sum[i]) / n_seq;
+    r.token_match_rate = compared[i] > 0 ? static_cast<double>(matches[i]) / compared[i] : 0;
+    r.memory_end = {logical_sum[i + 1] / n_seq, allocated_sum[i + 1] / n_seq, peak_max[i + 1]};
+    run.policies.push_back(std::move(r));
+  }
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+}  // namespace kvbench
