@@ -18,6 +18,7 @@
 #include "harness/csv.h"
 #include "harness/gate_report.h"
 #include "harness/gate_run.h"
+#include "harness/runner.h"
 
 namespace kvbench {
 namespace {
@@ -560,6 +561,35 @@ TEST(GateReportTest, XmlEscapeKeepsUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(XmlEscape("\xC3"), "\xEF\xBF\xBD");      // truncated sequence
   EXPECT_EQ(XmlEscape("\xE2\x28\xA1"), "\xEF\xBF\xBD(\xEF\xBF\xBD");
   EXPECT_EQ(XmlEscape("a\nb"), "a&#10;b");
+}
+
+// The project's CI rules parse and name only columns the harness writes: a results table with the
+// runner's exact header passes against itself.
+TEST(GateConfigTest, CiRulesMatchTheHarnessColumns) {
+  absl::StatusOr<GateRules> rules = ReadGateRulesFile(KVBENCH_TESTDATA_DIR "/../../configs/gates/ci.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  CsvTable t;
+  t.header = ResultColumns();
+  for (const char* policy : {"full", "h2o"}) {
+    std::vector<std::string> row(t.header.size(), "0.5");
+    auto set = [&](const std::string& column, const std::string& value) {
+      ASSERT_GE(t.Column(column), 0) << column;
+      row[t.Column(column)] = value;
+    };
+    set("model", "stories260K");
+    set("policy", policy);
+    set("k_store", "f32");
+    set("v_store", "f32");
+    set("params", policy == std::string("h2o") ? "budget=64" : "");
+    set("repetition", "0");
+    set("kld_max", policy == std::string("h2o") ? "3" : "0");
+    set("error", "");
+    t.rows.push_back(row);
+  }
+  absl::StatusOr<GateReport> r = EvaluateGate(*rules, t, "base.csv", t, "cur.csv");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->passed()) << FormatGateTable(*r);
+  EXPECT_GE(r->checks.size(), 2 * rules->rules.size() - 1);
 }
 
 }  // namespace
