@@ -14,6 +14,9 @@ int Synth(int argc, char** argv);
 int Run(int argc, char** argv);
 int Policies(int argc, char** argv);
 int Gate(int argc, char** argv);
+int Plan(int argc, char** argv);
+int Trace(int argc, char** argv);
+int Simulate(int argc, char** argv);
 
 }  // namespace kvbench::cli
 

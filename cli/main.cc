@@ -23,6 +23,9 @@ constexpr Command kCommands[] = {
     {"synth", kvbench::cli::Synth, "write a GGUF with seeded random weights of a preset shape"},
     {"policies", kvbench::cli::Policies, "list cache policies and KV stores with their parameters"},
     {"gate", kvbench::cli::Gate, "compare a results CSV with its baseline under YAML rules (CI)"},
+    {"trace", kvbench::cli::Trace, "record a full run's attention and key norms for replay (.kvt)"},
+    {"simulate", kvbench::cli::Simulate, "replay eviction policies on a trace: attention recall per budget"},
+    {"plan", kvbench::cli::Plan, "KV cache bytes, what fits in memory, decode-time lower bound"},
 };
 
 void PrintUsage(FILE* out) {
