@@ -102,6 +102,7 @@ int Simulate(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string csv = ReplayCsv(specs, results);
   std::fputs(args->GetBool("csv") ? csv.c_str() : ReplayTable(trace->header(), specs, results).c_str(), stdout);
+  if (args->GetBool("csv")) std::fprintf(stderr, "%s.\n", kReplayCaveat);
   std::fprintf(stderr, "screened %zu configurations in %.2f s on %d thread(s): %.0f configurations/minute\n",
                specs.size(), seconds, static_cast<int>(*threads), seconds > 0 ? specs.size() * 60.0 / seconds : 0.0);
   if (args->Has("o")) {

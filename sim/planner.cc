@@ -336,14 +336,14 @@ std::string PlanTable(const PlannedModel& model, const std::vector<PlanRequest>&
       "model %s (%s)\n  layers %d, heads %d, KV heads %d, head_dim %d; weights %s (a decode step reads %s)\n",
       model.label, model.source, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim,
       FormatBytes(static_cast<double>(model.weight_bytes)), FormatBytes(static_cast<double>(model.weight_read_bytes)));
-  absl::StrAppendFormat(&out, "%8s %6s %-22s %-22s %-22s %12s %12s %12s %6s %11s %9s %12s\n", "context", "batch",
+  absl::StrAppendFormat(&out, "%8s %6s %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n", "context", "batch",
                         "k_store", "v_store", "policy", "KV/token", "KV/sequence", "KV total", "fits",
                         "max_context", "max_batch", "ms/step>=");
   for (size_t i = 0; i < plans.size(); ++i) {
     const PlanRequest& q = requests[i];
     const Plan& p = plans[i];
     absl::StrAppendFormat(
-        &out, "%8d %6d %-22s %-22s %-22s %12s %12s %12s %6s %11s %9s %12s\n", q.context, q.batch, p.k_label,
+        &out, "%8d %6d %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n", q.context, q.batch, p.k_label,
         p.v_label, p.policy_label, FormatBytes(p.kv_bytes_per_token),
         FormatBytes(static_cast<double>(p.kv_bytes_per_sequence)), FormatBytes(static_cast<double>(p.kv_bytes_total)),
         q.memory_bytes > 0 ? (p.fits ? "yes" : "NO") : "-", q.memory_bytes > 0 ? LimitText(p.max_context) : "-",
