@@ -146,7 +146,7 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
     if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create folder ", parent.string(), ": ", ec.message()));
   }
   // The pid keeps two concurrent writers of the same path from sharing a temporary file.
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  const std::string tmp = absl::StrCat(path, ".", ::getpid(), ".tmp");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));

@@ -191,7 +191,9 @@ std::string Summary(const Experiment& e, const CsvTable& table, const std::set<s
     if (by_label.count(label) == 0) order.push_back(label);
     by_label[label].push_back(r);
   }
-  std::string out = absl::StrFormat("%-58s %10s %7s %9s %7s %9s %10s %6s\n", "policy", "kld_mean", "top1%",
+  int width = 6;
+  for (const std::string& label : order) width = std::max(width, std::min(100, static_cast<int>(label.size())));
+  std::string out = absl::StrFormat("%-*s %10s %7s %9s %7s %9s %10s %6s\n", width, "policy", "kld_mean", "top1%",
                                     "lnPPLrat", "greedy", "tok/s", "kv_bytes", "ratio");
   auto field = [](std::optional<double> v, const char* fmt) {
     if (!v) return std::string("-");
@@ -205,14 +207,14 @@ std::string Summary(const Experiment& e, const CsvTable& table, const std::set<s
     for (size_t r : rows) {
       if (!table.rows[r][error_col].empty()) error = table.rows[r][error_col];
     }
-    std::string name = label.size() > 58 ? label.substr(0, 55) + "..." : label;
+    std::string name = static_cast<int>(label.size()) > width ? label.substr(0, width - 3) + "..." : label;
     if (!error.empty()) {
-      absl::StrAppend(&out, absl::StrFormat("%-58s error: %s\n", name, error.substr(0, 120)));
+      absl::StrAppend(&out, absl::StrFormat("%-*s error: %s\n", width, name, error.substr(0, 120)));
       continue;
     }
     const auto top1 = MeanOf(table, rows, "top1_agree");
     absl::StrAppend(
-        &out, absl::StrFormat("%-58s %10s %7s %9s %7s %9s %10s %6s\n", name, field(MeanOf(table, rows, "kld_mean"), "%.4g"),
+        &out, absl::StrFormat("%-*s %10s %7s %9s %7s %9s %10s %6s\n", width, name, field(MeanOf(table, rows, "kld_mean"), "%.4g"),
                               top1 ? absl::StrFormat("%.1f", *top1 * 100) : "-",
                               field(MeanOf(table, rows, "ln_ppl_ratio"), "%.4g"),
                               field(MeanOf(table, rows, "greedy_match_len"), "%.1f"),
