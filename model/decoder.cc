@@ -60,6 +60,15 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
     in.cache->BeginStep(in.pos0, static_cast<int>(in.tokens.size()));
   }
 
+  // Attention of independent sequences runs in parallel only when there is enough of it per layer
+  // (multiply-adds over the cached entries): for a tiny model the fork/join costs more than it saves.
+  int64_t attention_work = 0;
+  for (int i = 0; i < n_inputs; ++i) {
+    const int64_t n = static_cast<int64_t>(inputs[i].tokens.size());
+    attention_work += (inputs[i].cache->n_past() + n) * n * q_dim;
+  }
+  const bool parallel_attention = n_inputs > 1 && attention_work >= (int64_t{1} << 20);
+
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     for (int r = 0; r < n_rows; ++r) RmsNorm(&x_[r * dim], lw.attn_norm, dim, c.rms_eps, &xb_[r * dim]);
@@ -72,7 +81,7 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
                 &sin_[r * half_rope]);
     }
     // Each sequence's cache is independent: attend to them in parallel.
-#pragma omp parallel for schedule(dynamic, 1) if (n_inputs > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel_attention)
     for (int i = 0; i < n_inputs; ++i) {
       const int r0 = row_offset_[i];
       inputs[i].cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);

@@ -136,30 +136,39 @@ void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float*
 #endif
 
 template <DType T, bool kReference>
+void RowDotsAny(int nv, const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
+  if constexpr (kReference) {
+    if (nv == 4) return RowDotsScalar<T, 4>(row, x, ld, n, out);
+    return RowDotsScalar<T, 1>(row, x, ld, n, out);
+  } else {
+    if (nv == 4) return RowDots<T, 4>(row, x, ld, n, out);
+    return RowDots<T, 1>(row, x, ld, n, out);
+  }
+}
+
+// Vectors are taken in tiles of kVectorTile (their activations stay in L2 while every weight row
+// streams past them once per tile), and within a tile 4 at a time (one weight load feeds 4 FMAs).
+// Each output element is accumulated in the same order whatever n_vec and the thread count are,
+// so a sequence's logits do not depend on what else is in the batch: lockstep evaluation of many
+// policies is bit-identical to running each alone.
+template <DType T, bool kReference>
 void MatMulTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
+  constexpr int kVectorTile = 64;
   const int64_t rows = w.rows, cols = w.cols;
   const size_t row_bytes = w.row_bytes();
-  const bool parallel = !kReference && rows * cols * n_vec >= kMinParallelWork;
+  for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
+    const int nv = std::min(kVectorTile, n_vec - v0);
+    const bool parallel = !kReference && rows * cols * nv >= kMinParallelWork;
 #pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t r = 0; r < rows; ++r) {
-    const std::byte* row = w.data + row_bytes * r;
-    float out[kMaxVectorsPerPass];
-    int v = 0;
-    for (; v + 4 <= n_vec; v += 4) {
-      if constexpr (kReference) {
-        RowDotsScalar<T, 4>(row, x + v * cols, cols, cols, out);
-      } else {
-        RowDots<T, 4>(row, x + v * cols, cols, cols, out);
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::byte* row = w.data + row_bytes * r;
+      float out[kMaxVectorsPerPass];
+      for (int v = v0; v < v0 + nv;) {
+        const int step = v + 4 <= v0 + nv ? 4 : 1;
+        RowDotsAny<T, kReference>(step, row, x + v * cols, cols, cols, out);
+        for (int j = 0; j < step; ++j) y[(v + j) * rows + r] = out[j];
+        v += step;
       }
-      for (int j = 0; j < 4; ++j) y[(v + j) * rows + r] = out[j];
-    }
-    for (; v < n_vec; ++v) {
-      if constexpr (kReference) {
-        RowDotsScalar<T, 1>(row, x + v * cols, cols, cols, out);
-      } else {
-        RowDots<T, 1>(row, x + v * cols, cols, cols, out);
-      }
-      y[v * rows + r] = out[0];
     }
   }
 }
@@ -177,23 +186,6 @@ void MatMulDispatch(const WeightMatrix& w, const float* x, int n_vec, float* y) 
 }  // namespace
 
 void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  // Large f32 blocks (prefill) are a real GEMM: Eigen's blocked kernel beats row streaming there.
-  // Each thread runs Eigen single-threaded on fixed chunks of weight rows, so the summation order
-  // (Eigen's blocking depends on its thread count) never depends on how many threads we have.
-  if (w.dtype == DType::kF32 && n_vec >= 16 && w.rows * w.cols * n_vec >= kMinParallelWork) {
-    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    constexpr int64_t kRowsPerChunk = 128;
-    const int64_t n_chunks = (w.rows + kRowsPerChunk - 1) / kRowsPerChunk;
-    Eigen::Map<const RowMajor> xm(x, n_vec, w.cols);
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < n_chunks; ++c) {
-      const int64_t r0 = c * kRowsPerChunk, nr = std::min(kRowsPerChunk, w.rows - r0);
-      Eigen::Map<const RowMajor> wm(reinterpret_cast<const float*>(w.data) + r0 * w.cols, nr, w.cols);
-      Eigen::Map<RowMajor, 0, Eigen::OuterStride<>> ym(y + r0, n_vec, nr, Eigen::OuterStride<>(w.rows));
-      ym.noalias() = xm * wm.transpose();
-    }
-    return;
-  }
   MatMulDispatch<false>(w, x, n_vec, y);
 }
 
@@ -260,13 +252,18 @@ void QuantizeRow(DType dtype, const float* x, int64_t n, std::byte* out) {
 }
 
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) {
+  // The sum of squares is a plain loop on purpose: Eigen's vectorised reductions peel elements
+  // up to the data's alignment, which would make results depend on where the buffer sits.
   float ss = 0.0f;
   for (int i = 0; i < n; ++i) ss += x[i] * x[i];
   const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
-  for (int i = 0; i < n; ++i) out[i] = x[i] * inv * weight[i];
+  Eigen::Map<Eigen::ArrayXf>(out, n) = Eigen::Map<const Eigen::ArrayXf>(x, n) * inv *
+                                       Eigen::Map<const Eigen::ArrayXf>(weight, n);
 }
 
 void SwiGlu(float* gate, const float* up, int n) {
+  // A plain loop: Eigen's vectorised exp differs in the last bit from the scalar one it uses for
+  // the elements it peels to reach alignment, and a row's result must not depend on its address.
   for (int i = 0; i < n; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];
