@@ -35,41 +35,22 @@ absl::StatusOr<std::vector<std::unique_ptr<Session>>> MakeSessions(
   return sessions;
 }
 
-// Most single-token rows fed in one decoder call. The decoder sends 16+ rows of an f32 matrix
-// through a blocked GEMM whose rounding depends on how many rows the block has; below that every
-// row is an independent dot product, so a row's logits do not depend on its batch. Keeping decode
-// batches under it is what makes lockstep reproduce one-at-a-time evaluation bit for bit.
-constexpr size_t kMaxLockstepRows = 15;
-
-// One step: feeds tokens[i] to every live session i, last-token logits into logits[i]. Sessions
-// fed one token (the decode steps of caching policies) share batched decoder calls; multi-token
-// feeds (prefill, and `none`, which recomputes its prefix) run alone, as they would outside
-// lockstep: they are GEMM-sized already, and batching them would change their rounding.
+// One step: feeds tokens[i] to every live session i, last-token logits into logits[i], all in one
+// decoder call, so the weights are read once for the reference and every policy. The decoder is
+// batch-invariant (a row's arithmetic does not depend on what else is in the batch), which is what
+// makes lockstep reproduce one-at-a-time evaluation bit for bit.
 void Step(Decoder& decoder, const std::vector<std::unique_ptr<Session>>& sessions,
           const std::vector<absl::Span<const int>>& tokens, std::vector<std::vector<float>>& logits) {
   std::vector<Session*> batch;
   std::vector<absl::Span<const int>> batch_tokens;
   std::vector<float*> batch_logits;
-  auto flush = [&] {
-    if (batch.empty()) return;
-    Feed(decoder, batch, batch_tokens, /*all_logits=*/false, batch_logits);
-    batch.clear();
-    batch_tokens.clear();
-    batch_logits.clear();
-  };
   for (size_t i = 0; i < sessions.size(); ++i) {
-    Session* s = sessions[i].get();
-    if (s == nullptr) continue;
-    if (tokens[i].size() != 1 || !s->cache().retains_entries()) {
-      Feed(decoder, *s, tokens[i], /*all_logits=*/false, logits[i].data());
-      continue;
-    }
-    batch.push_back(s);
+    if (sessions[i] == nullptr) continue;
+    batch.push_back(sessions[i].get());
     batch_tokens.push_back(tokens[i]);
     batch_logits.push_back(logits[i].data());
-    if (batch.size() == kMaxLockstepRows) flush();
   }
-  flush();
+  if (!batch.empty()) Feed(decoder, batch, batch_tokens, /*all_logits=*/false, batch_logits);
 }
 
 }  // namespace
