@@ -17,6 +17,7 @@ int Gate(int argc, char** argv);
 int Plan(int argc, char** argv);
 int Trace(int argc, char** argv);
 int Simulate(int argc, char** argv);
+int Prefix(int argc, char** argv);
 
 }  // namespace kvbench::cli
 
