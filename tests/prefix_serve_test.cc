@@ -15,6 +15,7 @@
 #include "harness/dataset.h"
 #include "model/check.h"
 #include "model/loader.h"
+#include "prefix/sweep.h"
 #include "prefix/workload.h"
 
 namespace kvbench {
@@ -320,6 +321,32 @@ TEST(WorkloadTest, JsonlTraceExpandsTurnsAndNamesBadLines) {
     EXPECT_NE(r.status().message().find("bad.jsonl:2"), std::string::npos) << r.status();
   }
   EXPECT_EQ(LoadTraceJsonl("/nonexistent/t.jsonl", tok, 100).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(PrefixSweepTest, ParsesTheSweepAndNamesBadLines) {
+  auto e = ParsePrefixExperiment(
+      "model: stories260K\ncache: {store: q8_0}\nbudget_tokens: [0, 64]\nstrategy: [lazy, hybrid]\n"
+      "eviction: lfu\nworkload: {requests: 10, zipf: 0.8}\n",
+      "x.yaml", "x");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->cache.k_store, "q8_0");
+  EXPECT_EQ(e->cache.v_store, "q8_0");
+  EXPECT_EQ(e->budgets, (std::vector<uint64_t>{0, 64}));
+  EXPECT_EQ(e->strategies, (std::vector<PrefixStrategy>{PrefixStrategy::kLazy, PrefixStrategy::kHybrid}));
+  EXPECT_EQ(e->evictions, (std::vector<EvictionRule>{EvictionRule::kLfu}));
+  EXPECT_EQ(e->workload.requests, 10);
+  EXPECT_EQ(e->output, "results/x.csv");
+  for (const auto& [yaml, where] : std::vector<std::pair<std::string, std::string>>{
+           {"model: a\nbudgte: 3\n", "x.yaml:2: unknown key 'budgte'"},
+           {"strategy: [lazy, eager]\n", "x.yaml:1: unknown prefix strategy 'eager'"},
+           {"eviction: fifo\n", "x.yaml:1: unknown eviction rule 'fifo'"},
+           {"cache: {k_store: f31}\n", "x.yaml:1:"},
+           {"block_tokens: 0\n", "x.yaml:1: 'block_tokens' = 0 is out of range"},
+           {"budget_tokens: [1]\nbudget_bytes: [2]\n", "x.yaml:2: give budget_tokens or budget_bytes"}}) {
+    auto bad = ParsePrefixExperiment(yaml, "x.yaml", "x");
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_NE(bad.status().message().find(where), std::string::npos) << bad.status();
+  }
 }
 
 }  // namespace
