@@ -4,8 +4,11 @@
 //
 //   build/bench/decoder_bench [--benchmark_filter=...] [--shapes=tinyllama-1.1b,...]
 //
-// Decode steps use synthetic weights (speed only) with a `full` f32 cache pre-filled with random K/V
-// to the stated context; stories260K runs on its real weights.
+// Decode steps use synthetic weights (speed only) with a cache pre-filled with random K/V to the
+// stated context (`full` f32, or each policy at budget 512 for BM_PolicyDecodeStep); stories260K
+// runs on its real weights.
+//
+//   --shapes=a,b  --dtypes=f32,f16,bf16,q8_0  --policy_shape=stories110M
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -24,9 +27,8 @@
 #include "model/presets.h"
 #include "model/session.h"
 #include "model/synthetic.h"
-#include "policies/f32_store.h"
-#include "policies/full.h"
 #include "policies/policy_cache.h"
+#include "policies/registry.h"
 
 namespace kvbench {
 namespace {
@@ -87,12 +89,11 @@ const Model& SyntheticModel(const std::string& shape, DType dtype) {
   return *model;
 }
 
-std::unique_ptr<Session> FilledSession(const Model& model, int context) {
+// A session whose cache (of `spec`) has seen `context` tokens; the policy has applied its budget.
+std::unique_ptr<Session> FilledSession(const Model& model, int context, const CacheSpec& spec) {
   const ModelConfig& c = model.config;
   const CacheShape shape = CacheShape::ForModel(c, context + 4096);
-  auto cache = std::make_unique<PolicyCache>(shape, std::make_unique<FullPolicy>(),
-                                             std::make_unique<F32Store>(shape),
-                                             std::make_unique<F32Store>(shape));
+  std::unique_ptr<PolicyCache> cache = MakeCache(spec, shape).value();
   if (context > 0) {  // random K/V rows stand in for a prefilled context
     std::mt19937 rng(3);
     std::normal_distribution<float> dist;
@@ -106,19 +107,20 @@ std::unique_ptr<Session> FilledSession(const Model& model, int context) {
   return std::make_unique<Session>(std::move(cache));
 }
 
-void BM_DecodeStep(benchmark::State& state, std::string shape, DType dtype, int context) {
+void BM_DecodeStep(benchmark::State& state, std::string shape, DType dtype, int context,
+                   CacheSpec spec) {
   const Model& model = SyntheticModel(shape, dtype);
   Decoder decoder(model);
   // The cache is refilled every kRefill steps so the context stays near the stated value.
   constexpr int kRefill = 64;
-  std::unique_ptr<Session> session = FilledSession(model, context);
+  std::unique_ptr<Session> session = FilledSession(model, context, spec);
   std::vector<float> logits(model.config.vocab_size);
   int token = 1, steps = 0;
   // Session tracks tokens; prefilled K/V were appended behind its back, so feed through the cache.
   for (auto _ : state) {
     if (++steps % kRefill == 0) {
       state.PauseTiming();
-      session = FilledSession(model, context);
+      session = FilledSession(model, context, spec);
       state.ResumeTiming();
     }
     StepInput in{.cache = &session->cache(),
@@ -132,6 +134,8 @@ void BM_DecodeStep(benchmark::State& state, std::string shape, DType dtype, int 
   state.SetItemsProcessed(state.iterations());
   state.counters["tokens/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
   ReportBandwidth(state, static_cast<double>(model.weights.bytes_per_token()));
+  const auto& cache = static_cast<const PolicyCache&>(session->cache());
+  state.counters["kv_MB"] = cache.total_memory(model.config.n_layers).logical / 1e6;
 }
 
 }  // namespace
@@ -141,10 +145,14 @@ int main(int argc, char** argv) {
   using namespace kvbench;
   std::string shapes = "stories260K,stories110M,smollm-135m,tinyllama-1.1b,llama-3.2-1b";
   std::string dtypes = "f32,f16,bf16,q8_0";
+  // Per-token cost against context under each policy (budget 512): full grows, the others stay flat.
+  std::string policy_shape = "stories110M";
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     if (std::strncmp(argv[i], "--shapes=", 9) == 0) {
       shapes = argv[i] + 9;
+    } else if (std::strncmp(argv[i], "--policy_shape=", 15) == 0) {
+      policy_shape = argv[i] + 15;
     } else if (std::strncmp(argv[i], "--dtypes=", 9) == 0) {
       dtypes = argv[i] + 9;
     } else {
@@ -176,10 +184,23 @@ int main(int argc, char** argv) {
       for (int ctx : {0, 512, 2048, 8192}) {
         benchmark::RegisterBenchmark(
             absl::StrCat("BM_DecodeStep/shape:", shape, "/dtype:", DTypeName(d), "/ctx:", ctx).c_str(),
-            BM_DecodeStep, shape, d, ctx)
+            BM_DecodeStep, shape, d, ctx, CacheSpec{})
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
       }
+    }
+  }
+  for (const char* policy : {"full", "window", "sinks", "h2o"}) {
+    CacheSpec spec;
+    spec.policy = policy;
+    if (spec.policy != "full") spec.policy_params["budget"] = "512";
+    for (int ctx : {512, 1024, 2048, 4096, 8192}) {
+      benchmark::RegisterBenchmark(absl::StrCat("BM_PolicyDecodeStep/shape:", policy_shape, "/policy:", policy,
+                                                "/ctx:", ctx)
+                                       .c_str(),
+                                   BM_DecodeStep, policy_shape, DType::kF32, ctx, spec)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     }
   }
   benchmark::RunSpecifiedBenchmarks();
