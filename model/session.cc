@@ -1,5 +1,6 @@
 #include "model/session.h"
 
+#include "absl/container/inlined_vector.h"
 #include "model/check.h"
 
 namespace kvbench {
@@ -8,7 +9,8 @@ void Feed(Decoder& decoder, absl::Span<Session* const> sessions,
           absl::Span<const absl::Span<const int>> tokens, bool all_logits,
           absl::Span<float* const> logits) {
   KVBENCH_CHECK(sessions.size() == tokens.size() && sessions.size() == logits.size());
-  std::vector<StepInput> inputs(sessions.size());
+  // Inline storage: a decode step of a few sequences allocates nothing.
+  absl::InlinedVector<StepInput, 8> inputs(sessions.size());
   for (size_t i = 0; i < sessions.size(); ++i) {
     Session& s = *sessions[i];
     const absl::Span<const int> fresh = tokens[i];
