@@ -15,87 +15,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "harness/sweep.h"
+#include "harness/yaml_reader.h"
 #include "policies/store_registry.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvbench {
 namespace {
-
-// Parsing context: the file name for messages.
-class Parser {
- public:
-  explicit Parser(std::string_view source) : source_(source) {}
-
-  absl::Status Error(const YAML::Node& at, const std::string& message) const {
-    return Error(at.Mark(), message);
-  }
-  absl::Status Error(const YAML::Mark& mark, const std::string& message) const {
-    if (mark.line < 0) return absl::InvalidArgumentError(absl::StrCat(source_, ": ", message));
-    return absl::InvalidArgumentError(absl::StrCat(source_, ":", mark.line + 1, ": ", message));
-  }
-
-  // Checks that `map` is a mapping whose keys are all in `valid`.
-  absl::Status CheckKeys(const YAML::Node& map, absl::string_view where,
-                         const std::vector<std::string>& valid) const {
-    if (!map.IsMap()) return Error(map, absl::StrCat(where, " must be a mapping of key: value"));
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
-        return Error(it->first, absl::StrCat("unknown key '", key, "' in ", where, "; valid: ",
-                                             absl::StrJoin(valid, ", ")));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<std::string> String(const YAML::Node& node, absl::string_view key) const {
-    if (!node.IsScalar()) return Error(node, absl::StrCat("'", key, "' must be a single value"));
-    return node.Scalar();
-  }
-
-  absl::StatusOr<int64_t> Int(const YAML::Node& node, absl::string_view key, int64_t min,
-                              int64_t max) const {
-    if (!node.IsScalar()) return Error(node, absl::StrCat("'", key, "' must be an integer"));
-    int64_t v;
-    if (!absl::SimpleAtoi(node.Scalar(), &v)) {
-      return Error(node, absl::StrCat("'", key, "' must be an integer, got '", node.Scalar(), "'"));
-    }
-    if (v < min || v > max) {
-      return Error(node, absl::StrCat("'", key, "' = ", v, " is out of range [", min, ", ", max, "]"));
-    }
-    return v;
-  }
-
-  absl::StatusOr<bool> Bool(const YAML::Node& node, absl::string_view key) const {
-    bool v;
-    if (!node.IsScalar() || !absl::SimpleAtob(node.Scalar(), &v)) {
-      return Error(node, absl::StrCat("'", key, "' must be true or false"));
-    }
-    return v;
-  }
-
-  // A scalar or a non-empty list of scalars: the values of one sweep axis.
-  absl::StatusOr<std::vector<std::string>> Values(const YAML::Node& node, absl::string_view key) const {
-    if (node.IsScalar()) return std::vector<std::string>{node.Scalar()};
-    if (node.IsSequence()) {
-      if (node.size() == 0) {
-        return Error(node, absl::StrCat("'", key, "' is an empty list: nothing to sweep"));
-      }
-      std::vector<std::string> values;
-      for (const YAML::Node& item : node) {
-        if (!item.IsScalar()) {
-          return Error(item, absl::StrCat("'", key, "' list items must be single values"));
-        }
-        values.push_back(item.Scalar());
-      }
-      return values;
-    }
-    return Error(node, absl::StrCat("'", key, "' must be a value or a list of values"));
-  }
-
- private:
-  std::string source_;
-};
 
 const std::vector<std::string>& TopLevelKeys() {
   static const auto* const kKeys = new std::vector<std::string>{
@@ -140,7 +65,7 @@ std::string ParamNames(const std::vector<ParamSpec>& specs) {
 }
 
 // Parses one `policies` entry (or the `reference`, which may not sweep) into sweep points.
-absl::StatusOr<std::vector<CacheSpec>> ParseCacheEntry(const Parser& p, const YAML::Node& entry,
+absl::StatusOr<std::vector<CacheSpec>> ParseCacheEntry(const YamlReader& p, const YAML::Node& entry,
                                                        const std::string& where, bool allow_sweep) {
   if (!entry.IsMap()) return p.Error(entry, absl::StrCat(where, " must be a mapping with at least `name`"));
   if (!entry["name"]) return p.Error(entry, absl::StrCat(where, " has no `name` (the policy)"));
@@ -261,7 +186,7 @@ absl::StatusOr<std::vector<CacheSpec>> ParseCacheEntry(const Parser& p, const YA
   return specs;
 }
 
-absl::Status ParseDataset(const Parser& p, const YAML::Node& node, DatasetSpec* d) {
+absl::Status ParseDataset(const YamlReader& p, const YAML::Node& node, DatasetSpec* d) {
   if (absl::Status s = p.CheckKeys(node, "dataset", {"path", "prompts", "format", "separator", "concatenate"});
       !s.ok()) {
     return s;
@@ -318,7 +243,7 @@ bool IsSafeName(const std::string& name) {
   return true;
 }
 
-absl::Status ParseRoot(const Parser& p, const YAML::Node& root, Experiment* e) {
+absl::Status ParseRoot(const YamlReader& p, const YAML::Node& root, Experiment* e) {
   if (absl::Status s = p.CheckKeys(root, "the experiment", TopLevelKeys()); !s.ok()) return s;
   if (root["name"]) {
     auto v = p.String(root["name"], "name");
@@ -498,7 +423,7 @@ std::string Experiment::ToJson() const {
 
 absl::StatusOr<Experiment> ParseExperiment(std::string_view yaml, std::string_view source,
                                            std::string_view default_name) {
-  Parser p(source);
+  const YamlReader p{std::string(source)};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "harness/yaml_reader.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvbench {
@@ -33,12 +34,10 @@ constexpr struct {
 // Reads a rules file with the source name and line number in every error.
 class RulesParser {
  public:
-  explicit RulesParser(std::string source) : source_(std::move(source)) {}
+  explicit RulesParser(std::string source) : reader_(std::move(source)) {}
 
   absl::Status Error(const YAML::Node& node, std::string_view what) const {
-    const YAML::Mark mark = node.Mark();
-    if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(source_, ": ", std::string(what)));
-    return absl::InvalidArgumentError(absl::StrCat(source_, ":", mark.line + 1, ": ", std::string(what)));
+    return reader_.Error(node, std::string(what));
   }
 
   absl::StatusOr<std::string> Scalar(const YAML::Node& node, std::string_view field) const {
@@ -159,11 +158,11 @@ class RulesParser {
     try {
       root = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat(source_, ":", e.mark.line + 1, ": malformed YAML: ", e.msg));
+      return reader_.Error(e.mark, absl::StrCat("malformed YAML: ", e.msg));
     }
     if (!root.IsMap()) return Error(root, "expected a map with key: and rules:");
     GateRules rules;
-    rules.source = source_;
+    rules.source = reader_.source();
     std::optional<bool> allow_missing, allow_in_current, allow_new;
     bool has_key = false, has_rules = false;
     try {
@@ -203,7 +202,7 @@ class RulesParser {
         }
       }
     } catch (const YAML::Exception& e) {  // e.g. a map used as a key: Scalar() on a non-scalar
-      return absl::InvalidArgumentError(absl::StrCat(source_, ":", e.mark.line + 1, ": ", e.msg));
+      return reader_.Error(e.mark, e.msg);
     }
     if (!has_key) return Error(root, "missing 'key' (the columns that identify a row)");
     if (!has_rules) return Error(root, "missing 'rules'");
@@ -213,7 +212,7 @@ class RulesParser {
   }
 
  private:
-  std::string source_;
+  YamlReader reader_;
 };
 
 // ---------------------------------------------------------------------------------------------

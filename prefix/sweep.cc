@@ -14,6 +14,7 @@
 #include "harness/csv.h"
 #include "harness/dataset.h"
 #include "harness/run_metadata.h"
+#include "harness/yaml_reader.h"
 #include "harness/runner.h"
 #include "model/ops.h"
 #include "policies/store_registry.h"
@@ -22,71 +23,28 @@
 namespace kvbench {
 namespace {
 
-class Parser {
- public:
-  explicit Parser(std::string source) : source_(std::move(source)) {}
+// A scalar or a list of scalars.
+std::vector<YAML::Node> List(const YAML::Node& n) {
+  std::vector<YAML::Node> out;
+  if (n.IsSequence()) {
+    for (const YAML::Node& x : n) out.push_back(x);
+  } else {
+    out.push_back(n);
+  }
+  return out;
+}
 
-  absl::Status Error(const YAML::Node& at, const std::string& message) const {
-    const YAML::Mark m = at.Mark();
-    if (m.line < 0) return absl::InvalidArgumentError(absl::StrCat(source_, ": ", message));
-    return absl::InvalidArgumentError(absl::StrCat(source_, ":", m.line + 1, ": ", message));
-  }
-  absl::Status CheckKeys(const YAML::Node& map, const std::string& where,
-                         const std::vector<std::string>& valid) const {
-    if (!map.IsMap()) return Error(map, absl::StrCat(where, " must be a mapping of key: value"));
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
-        return Error(it->first, absl::StrCat("unknown key '", key, "' in ", where, "; valid: ",
-                                             absl::StrJoin(valid, ", ")));
-      }
+absl::StatusOr<ParamMap> Params(const YamlReader& r, const YAML::Node& n, const std::string& key) {
+  if (!n.IsMap()) return r.Error(n, absl::StrCat("'", key, "' must be a mapping"));
+  ParamMap p;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!it->second.IsScalar()) {
+      return r.Error(it->second, absl::StrCat("'", key, ".", it->first.Scalar(), "' must be a single value"));
     }
-    return absl::OkStatus();
+    p[it->first.Scalar()] = it->second.Scalar();
   }
-  absl::StatusOr<std::string> String(const YAML::Node& n, const std::string& key) const {
-    if (!n.IsScalar()) return Error(n, absl::StrCat("'", key, "' must be a single value"));
-    return n.Scalar();
-  }
-  absl::StatusOr<int64_t> Int(const YAML::Node& n, const std::string& key, int64_t lo, int64_t hi) const {
-    int64_t v = 0;
-    if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
-      return Error(n, absl::StrCat("'", key, "' must be an integer"));
-    }
-    if (v < lo || v > hi) {
-      return Error(n, absl::StrCat("'", key, "' = ", v, " is out of range [", lo, ", ", hi, "]"));
-    }
-    return v;
-  }
-  absl::StatusOr<double> Double(const YAML::Node& n, const std::string& key) const {
-    double v = 0;
-    if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v)) {
-      return Error(n, absl::StrCat("'", key, "' must be a number"));
-    }
-    return v;
-  }
-  // A scalar or a list of scalars.
-  std::vector<YAML::Node> List(const YAML::Node& n) const {
-    std::vector<YAML::Node> out;
-    if (n.IsSequence()) {
-      for (const YAML::Node& x : n) out.push_back(x);
-    } else {
-      out.push_back(n);
-    }
-    return out;
-  }
-  absl::StatusOr<ParamMap> Params(const YAML::Node& n, const std::string& key) const {
-    if (!n.IsMap()) return Error(n, absl::StrCat("'", key, "' must be a mapping"));
-    ParamMap p;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      if (!it->second.IsScalar()) return Error(it->second, absl::StrCat("'", key, ".", it->first.Scalar(), "' must be a single value"));
-      p[it->first.Scalar()] = it->second.Scalar();
-    }
-    return p;
-  }
-
- private:
-  std::string source_;
-};
+  return p;
+}
 
 #define ASSIGN_OR_RETURN_(lhs, expr)      \
   do {                                    \
@@ -95,7 +53,7 @@ class Parser {
     lhs = *std::move(r_);                 \
   } while (0)
 
-absl::Status ParseWorkload(const Parser& p, const YAML::Node& w, PrefixExperiment* e) {
+absl::Status ParseWorkload(const YamlReader& p, const YAML::Node& w, PrefixExperiment* e) {
   if (absl::Status s = p.CheckKeys(w, "workload",
                                    {"stories", "trace", "seed", "requests", "system_prompts",
                                     "system_prompt_tokens", "zipf", "chat_share", "chat_turns",
@@ -126,7 +84,7 @@ absl::Status ParseWorkload(const Parser& p, const YAML::Node& w, PrefixExperimen
   return absl::OkStatus();
 }
 
-absl::Status ParseCache(const Parser& p, const YAML::Node& c, CacheSpec* spec) {
+absl::Status ParseCache(const YamlReader& p, const YAML::Node& c, CacheSpec* spec) {
   if (absl::Status s = p.CheckKeys(c, "cache", {"store", "k_store", "v_store", "store_params",
                                                 "k_params", "v_params"});
       !s.ok()) {
@@ -143,16 +101,16 @@ absl::Status ParseCache(const Parser& p, const YAML::Node& c, CacheSpec* spec) {
     else if (k == "v_store") ASSIGN_OR_RETURN_(spec->v_store, p.String(v, k));
     else if (k == "store_params") {
       ParamMap m;
-      ASSIGN_OR_RETURN_(m, p.Params(v, k));
+      ASSIGN_OR_RETURN_(m, Params(p, v, k));
       spec->k_params.insert(m.begin(), m.end());
       spec->v_params.insert(m.begin(), m.end());
     } else if (k == "k_params") {
       ParamMap m;
-      ASSIGN_OR_RETURN_(m, p.Params(v, k));
+      ASSIGN_OR_RETURN_(m, Params(p, v, k));
       for (auto& [a, b] : m) spec->k_params[a] = b;
     } else if (k == "v_params") {
       ParamMap m;
-      ASSIGN_OR_RETURN_(m, p.Params(v, k));
+      ASSIGN_OR_RETURN_(m, Params(p, v, k));
       for (auto& [a, b] : m) spec->v_params[a] = b;
     }
   }
@@ -170,12 +128,12 @@ absl::Status ParseCache(const Parser& p, const YAML::Node& c, CacheSpec* spec) {
 
 absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml, std::string_view source,
                                                        std::string_view default_name) {
-  const Parser p{std::string(source)};
+  const YamlReader p{std::string(source)};
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& ex) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(source), ":", ex.mark.line + 1, ": ", ex.msg));
+    return p.Error(ex.mark, ex.msg);
   }
   if (!root.IsMap()) return p.Error(root, "the experiment must be a mapping of key: value");
   if (absl::Status s = p.CheckKeys(root, "the experiment",
@@ -219,14 +177,14 @@ absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml, st
     } else if (k == "budget_tokens" || k == "budget_bytes") {
       e.budget_in_tokens = k == "budget_tokens";
       e.budgets.clear();
-      for (const YAML::Node& b : p.List(v)) {
+      for (const YAML::Node& b : List(v)) {
         ASSIGN_OR_RETURN_(x, p.Int(b, k, 0, int64_t{1} << 50));
         e.budgets.push_back(static_cast<uint64_t>(x));
       }
       if (e.budgets.empty()) return p.Error(v, absl::StrCat("'", k, "' is an empty list"));
     } else if (k == "strategy") {
       e.strategies.clear();
-      for (const YAML::Node& s : p.List(v)) {
+      for (const YAML::Node& s : List(v)) {
         auto st = ParsePrefixStrategy(s.IsScalar() ? s.Scalar() : "");
         if (!st.ok()) return p.Error(s, std::string(st.status().message()));
         if (*st == PrefixStrategy::kNone) return p.Error(s, "'none' is the baseline, always run; list lazy, active or hybrid");
@@ -235,7 +193,7 @@ absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml, st
       if (e.strategies.empty()) return p.Error(v, "'strategy' is an empty list");
     } else if (k == "eviction") {
       e.evictions.clear();
-      for (const YAML::Node& s : p.List(v)) {
+      for (const YAML::Node& s : List(v)) {
         auto r = ParseEvictionRule(s.IsScalar() ? s.Scalar() : "");
         if (!r.ok()) return p.Error(s, std::string(r.status().message()));
         e.evictions.push_back(*r);

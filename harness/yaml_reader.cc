@@ -1,0 +1,86 @@
+#include "harness/yaml_reader.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace kvbench {
+
+absl::Status YamlReader::Error(const YAML::Node& at, absl::string_view message) const {
+  return Error(at.Mark(), message);
+}
+
+absl::Status YamlReader::Error(const YAML::Mark& mark, absl::string_view message) const {
+  if (mark.line < 0) return absl::InvalidArgumentError(absl::StrCat(source_, ": ", message));
+  return absl::InvalidArgumentError(absl::StrCat(source_, ":", mark.line + 1, ": ", message));
+}
+
+absl::Status YamlReader::CheckKeys(const YAML::Node& map, absl::string_view where,
+                                   const std::vector<std::string>& valid) const {
+  if (!map.IsMap()) return Error(map, absl::StrCat(where, " must be a mapping of key: value"));
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
+      return Error(it->first, absl::StrCat("unknown key '", key, "' in ", where, "; valid: ",
+                                           absl::StrJoin(valid, ", ")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> YamlReader::String(const YAML::Node& node, absl::string_view key) const {
+  if (!node.IsScalar()) return Error(node, absl::StrCat("'", key, "' must be a single value"));
+  return node.Scalar();
+}
+
+absl::StatusOr<int64_t> YamlReader::Int(const YAML::Node& node, absl::string_view key, int64_t min,
+                                        int64_t max) const {
+  if (!node.IsScalar()) return Error(node, absl::StrCat("'", key, "' must be an integer"));
+  int64_t v;
+  if (!absl::SimpleAtoi(node.Scalar(), &v)) {
+    return Error(node, absl::StrCat("'", key, "' must be an integer, got '", node.Scalar(), "'"));
+  }
+  if (v < min || v > max) {
+    return Error(node, absl::StrCat("'", key, "' = ", v, " is out of range [", min, ", ", max, "]"));
+  }
+  return v;
+}
+
+absl::StatusOr<double> YamlReader::Double(const YAML::Node& node, absl::string_view key) const {
+  double v = 0;
+  if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), &v)) {
+    return Error(node, absl::StrCat("'", key, "' must be a number"));
+  }
+  return v;
+}
+
+absl::StatusOr<bool> YamlReader::Bool(const YAML::Node& node, absl::string_view key) const {
+  bool v;
+  if (!node.IsScalar() || !absl::SimpleAtob(node.Scalar(), &v)) {
+    return Error(node, absl::StrCat("'", key, "' must be true or false"));
+  }
+  return v;
+}
+
+absl::StatusOr<std::vector<std::string>> YamlReader::Values(const YAML::Node& node,
+                                                            absl::string_view key) const {
+  if (node.IsScalar()) return std::vector<std::string>{node.Scalar()};
+  if (node.IsSequence()) {
+    if (node.size() == 0) {
+      return Error(node, absl::StrCat("'", key, "' is an empty list: nothing to sweep"));
+    }
+    std::vector<std::string> values;
+    for (const YAML::Node& item : node) {
+      if (!item.IsScalar()) {
+        return Error(item, absl::StrCat("'", key, "' list items must be single values"));
+      }
+      values.push_back(item.Scalar());
+    }
+    return values;
+  }
+  return Error(node, absl::StrCat("'", key, "' must be a value or a list of values"));
+}
+
+}  // namespace kvbench
