@@ -16,38 +16,10 @@
 #include "policies/full.h"
 #include "policies/none.h"
 #include "policies/policy_cache.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
-
-ModelConfig SmallConfig() {
-  ModelConfig c;
-  c.dim = 64;
-  c.n_layers = 3;
-  c.n_heads = 8;
-  c.n_kv_heads = 2;
-  c.head_dim = 8;
-  c.hidden_dim = 96;
-  c.vocab_size = 97;
-  c.context_length = 256;
-  c.rope_dims = 8;
-  return c;
-}
-
-template <typename Policy>
-std::unique_ptr<Session> NewSession(const Model& m) {
-  const CacheShape shape = CacheShape::ForModel(m.config, m.config.context_length);
-  return std::make_unique<Session>(std::make_unique<PolicyCache>(
-      shape, std::make_unique<Policy>(), std::make_unique<F32Store>(shape),
-      std::make_unique<F32Store>(shape)));
-}
-
-std::vector<int> RandomTokens(int n, int vocab, uint64_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int> t(n);
-  for (int& x : t) x = static_cast<int>(rng() % vocab);
-  return t;
-}
 
 // Largest |a - b| relative to the largest |a|.
 float RelMaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -60,12 +32,12 @@ float RelMaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(DecoderTest, CachedDecodingEqualsRecomputationWithoutCache) {
-  auto model = MakeSyntheticModel(SmallConfig(), DType::kF32, 1).value();
+  auto model = MakeSyntheticModel(SmallSyntheticConfig(), DType::kF32, 1).value();
   Decoder decoder(*model);
   const int vocab = model->config.vocab_size;
   const std::vector<int> tokens = RandomTokens(64, vocab, 2);
-  auto full = NewSession<FullPolicy>(*model);
-  auto none = NewSession<NonePolicy>(*model);
+  auto full = NewF32Session<FullPolicy>(*model);
+  auto none = NewF32Session<NonePolicy>(*model);
   std::vector<float> a(vocab), b(vocab);
   for (int t = 0; t < static_cast<int>(tokens.size()); ++t) {
     Feed(decoder, *full, absl::MakeConstSpan(&tokens[t], 1), false, a.data());
@@ -79,12 +51,12 @@ TEST(DecoderTest, CachedDecodingEqualsRecomputationWithoutCache) {
 
 TEST(DecoderTest, BlockPrefillEqualsTokenByToken) {
   for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
-    auto model = MakeSyntheticModel(SmallConfig(), dtype, 3).value();
+    auto model = MakeSyntheticModel(SmallSyntheticConfig(), dtype, 3).value();
     Decoder decoder(*model);
     const int vocab = model->config.vocab_size;
     const std::vector<int> tokens = RandomTokens(40, vocab, 4);
-    auto block = NewSession<FullPolicy>(*model);
-    auto step = NewSession<FullPolicy>(*model);
+    auto block = NewF32Session<FullPolicy>(*model);
+    auto step = NewF32Session<FullPolicy>(*model);
     std::vector<float> all(tokens.size() * vocab), one(vocab);
     Feed(decoder, *block, tokens, true, all.data());
     for (size_t t = 0; t < tokens.size(); ++t) {
@@ -96,7 +68,7 @@ TEST(DecoderTest, BlockPrefillEqualsTokenByToken) {
 }
 
 TEST(DecoderTest, BatchOfSequencesEqualsSeparateRuns) {
-  auto model = MakeSyntheticModel(SmallConfig(), DType::kF16, 5).value();
+  auto model = MakeSyntheticModel(SmallSyntheticConfig(), DType::kF16, 5).value();
   Decoder decoder(*model);
   const int vocab = model->config.vocab_size;
   std::vector<std::vector<int>> seqs = {RandomTokens(9, vocab, 6), RandomTokens(5, vocab, 7),
@@ -104,8 +76,8 @@ TEST(DecoderTest, BatchOfSequencesEqualsSeparateRuns) {
   std::vector<std::unique_ptr<Session>> batch, alone;
   std::vector<Session*> ptrs;
   for (size_t i = 0; i < seqs.size(); ++i) {
-    batch.push_back(NewSession<FullPolicy>(*model));
-    alone.push_back(NewSession<FullPolicy>(*model));
+    batch.push_back(NewF32Session<FullPolicy>(*model));
+    alone.push_back(NewF32Session<FullPolicy>(*model));
     ptrs.push_back(batch.back().get());
   }
   std::vector<std::vector<float>> got(seqs.size(), std::vector<float>(vocab));
@@ -130,7 +102,7 @@ namespace {
 // thread in a fixed order. Shapes large enough that the parallel paths (row split and the blocked
 // GEMM for prefill) are really taken.
 TEST(DecoderTest, ThreadCountDoesNotChangeLogits) {
-  ModelConfig c = SmallConfig();
+  ModelConfig c = SmallSyntheticConfig();
   c.dim = 256;
   c.hidden_dim = 512;
   c.n_heads = 8;
@@ -143,7 +115,7 @@ TEST(DecoderTest, ThreadCountDoesNotChangeLogits) {
   for (int threads : {1, 2}) {
     SetNumThreads(threads);
     Decoder decoder(*model);
-    auto session = NewSession<FullPolicy>(*model);
+    auto session = NewF32Session<FullPolicy>(*model);
     std::vector<float> logits(tokens.size() * c.vocab_size);
     Feed(decoder, *session, tokens, true, logits.data());
     std::vector<float> last(c.vocab_size);

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "model/half.h"
 #include "model/loader.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
@@ -86,12 +87,6 @@ std::filesystem::path TempDir() {
       std::filesystem::temp_directory_path() / ("kvbench_gguf_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
-}
-
-void WriteBytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(f.good()) << path;
 }
 
 // ---------------------------------------------------------------------------------------------

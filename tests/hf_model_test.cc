@@ -18,6 +18,7 @@
 #include "model/half.h"
 #include "model/loader.h"
 #include "model/safetensors.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
@@ -202,20 +203,7 @@ TEST(HfModelTest, QkPermutationPreservesAttentionScores) {
 // ---------------------------------------------------------------------------------------------
 // Synthetic folders
 
-std::string TestDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / absl::StrCat("hf_model_test_", info->name());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
+std::string TestDir() { return FreshTestDir("hf_model_test_"); }
 
 struct FakeTensor {
   std::string name;
@@ -246,7 +234,7 @@ void WriteSafetensors(const std::string& path, const std::vector<FakeTensor>& te
   std::string file;
   const uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) file.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  WriteText(path, file + header + data);
+  WriteBytes(path, file + header + data);
 }
 
 // A model small enough to write by hand: hidden 8, 1 layer, 2 heads of 4, 1 KV head, FFN 12.
@@ -325,7 +313,7 @@ std::vector<FakeTensor> SmallTensors(const std::string& mat, const std::string& 
 
 std::string SmallModelDir(const std::string& config, const std::vector<FakeTensor>& tensors) {
   const std::string dir = TestDir();
-  WriteText(dir + "/config.json", config);
+  WriteBytes(dir + "/config.json", config);
   WriteSafetensors(dir + "/model.safetensors", tensors);
   std::filesystem::create_symlink(kTinyDir + "/tokenizer.json", dir + "/tokenizer.json");
   return dir;
@@ -510,7 +498,7 @@ TEST(HfModelTest, ConfigErrorsNameWhatTheyFound) {
   for (const ConfigCase& c : cases) {
     SCOPED_TRACE(c.label);
     const std::string dir = TestDir();
-    WriteText(dir + "/config.json", c.config);
+    WriteBytes(dir + "/config.json", c.config);
     absl::StatusOr<std::unique_ptr<Model>> model = LoadHuggingFaceModel(dir);
     ASSERT_FALSE(model.ok());
     EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument) << model.status();

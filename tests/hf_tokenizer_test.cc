@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/json.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
@@ -22,30 +23,6 @@ using ::testing::HasSubstr;
 
 const std::string kTokenizerPath =
     std::string(KVBENCH_SHARED_DIR) + "/models/tinystories656k/tokenizer.json";
-const std::string kStoriesPath =
-    std::string(KVBENCH_SHARED_DIR) + "/data/tinystories-valid-200.txt";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Stories are separated by lines "<|endoftext|>"; the newline before a separator is dropped.
-std::vector<std::string> ReadStories() {
-  const std::string text = ReadFile(kStoriesPath);
-  std::vector<std::string> stories;
-  const std::string separator = "<|endoftext|>\n";
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(separator, start);
-    if (end == std::string::npos) end = text.size();
-    std::string story = text.substr(start, end - start);
-    if (!story.empty() && story.back() == '\n') story.pop_back();
-    if (!story.empty()) stories.push_back(story);
-    start = end + separator.size();
-  }
-  return stories;
-}
 
 class TinyStoriesTokenizerTest : public ::testing::Test {
  protected:
@@ -95,7 +72,7 @@ TEST_F(TinyStoriesTokenizerTest, HandDerivedEncodings) {
 }
 
 TEST_F(TinyStoriesTokenizerTest, RoundTripsEveryStory) {
-  const std::vector<std::string> stories = ReadStories();
+  const std::vector<std::string> stories = ReadTinyStories();
   ASSERT_EQ(stories.size(), 200u);
   size_t bytes = 0, tokens = 0;
   double seconds = 0;
@@ -117,7 +94,7 @@ TEST_F(TinyStoriesTokenizerTest, RoundTripsEveryStory) {
 }
 
 TEST_F(TinyStoriesTokenizerTest, RoundTripsTheWholeFileAndEdgeCases) {
-  const std::string text = ReadFile(kStoriesPath);
+  const std::string text = ReadFile(kTinyStoriesPath);
   EXPECT_EQ(tokenizer_->Decode(tokenizer_->Encode(text, false)), text);
   for (const std::string s : {" ", "  two leading", "trailing  ", "\n\nx\n", "a  b", "x"}) {
     EXPECT_EQ(tokenizer_->Decode(tokenizer_->Encode(s, false)), s) << "\"" << s << "\"";

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/loader.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
@@ -28,12 +29,6 @@ std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   EXPECT_TRUE(f.good()) << "cannot read " << path << " (the shared models are required)";
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-void WriteAll(const fs::path& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(f.good()) << path;
 }
 
 // A fresh, empty directory per test.
@@ -131,7 +126,7 @@ TEST(Llama2cTest, FileSizeMustMatchTheHeaderExactly) {
       copy.append(static_cast<size_t>(delta), '\0');
     }
     const fs::path path = dir / "model.bin";
-    WriteAll(path, copy);
+    WriteBytes(path, copy);
     absl::Status s = LoadLlama2cModel(path.string()).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
     EXPECT_THAT(
@@ -140,7 +135,7 @@ TEST(Llama2cTest, FileSizeMustMatchTheHeaderExactly) {
               HasSubstr("implies 1056540 bytes")));
   }
   for (size_t n : {0, 4, 27}) {
-    WriteAll(dir / "short.bin", bytes.substr(0, n));
+    WriteBytes(dir / "short.bin", bytes.substr(0, n));
     absl::Status s = LoadLlama2cModel((dir / "short.bin").string()).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
     EXPECT_THAT(std::string(s.message()), HasSubstr("truncated"));
@@ -167,7 +162,7 @@ TEST(Llama2cTest, RejectsBadHeaders) {
     SCOPED_TRACE(c.needle);
     std::string copy = bytes;
     SetHeaderField(&copy, c.field, c.value);
-    WriteAll(dir / "bad.bin", copy);
+    WriteBytes(dir / "bad.bin", copy);
     absl::Status s = LoadLlama2cModel((dir / "bad.bin").string(), kStoriesTok).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
     EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("bad.bin"), HasSubstr(c.needle)));
@@ -181,12 +176,12 @@ TEST(Llama2cTest, RejectsBadHeaders) {
   SetHeaderField(&copy, 4, 1024);
   SetHeaderField(&copy, 5, -(1 << 22));
   SetHeaderField(&copy, 6, 1 << 24);
-  WriteAll(dir / "huge.bin", copy);
+  WriteBytes(dir / "huge.bin", copy);
   absl::Status s = LoadLlama2cModel((dir / "huge.bin").string(), kStoriesTok).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("implies"));
 
-  WriteAll(dir / "v1.bin", "ak42" + std::string(252, '\0'));
+  WriteBytes(dir / "v1.bin", "ak42" + std::string(252, '\0'));
   s = LoadLlama2cModel((dir / "v1.bin").string()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("ak42"));
@@ -202,7 +197,7 @@ TEST(Llama2cTest, UnsharedClassifierIsReadFromTheEnd) {
   for (float& v : wcls) v = -v;
   bytes.append(reinterpret_cast<const char*>(wcls.data()), wcls.size() * 4);
   const fs::path dir = FreshDir("unshared");
-  WriteAll(dir / "model.bin", bytes);
+  WriteBytes(dir / "model.bin", bytes);
   absl::StatusOr<std::unique_ptr<Model>> m =
       LoadLlama2cModel((dir / "model.bin").string(), kStoriesTok);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -216,7 +211,7 @@ TEST(Llama2cTest, UnsharedClassifierIsReadFromTheEnd) {
 
   // The same file without the classifier is one classifier too short.
   bytes.resize(bytes.size() - wcls.size() * 4);
-  WriteAll(dir / "model.bin", bytes);
+  WriteBytes(dir / "model.bin", bytes);
   absl::Status s = LoadLlama2cModel((dir / "model.bin").string(), kStoriesTok).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(s.message()), HasSubstr("unshared"));
@@ -239,7 +234,7 @@ TEST(Llama2cTest, TokenizerSearchBesideTheCheckpoint) {
   EXPECT_EQ((*m)->tokenizer->vocab_size(), 512);
   // ...tok<vocab>.bin beats it, and tokenizer.bin beats both: a broken tokenizer.bin proves it is
   // the one chosen.
-  WriteAll(dir / "tokenizer.bin", "xx");
+  WriteBytes(dir / "tokenizer.bin", "xx");
   s = LoadLlama2cModel((dir / "model.bin").string()).status();
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), HasSubstr("tokenizer.bin"));

@@ -16,6 +16,7 @@
 #include "model/session.h"
 #include "model/synthetic.h"
 #include "policies/registry.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
@@ -23,27 +24,6 @@ namespace {
 constexpr int kPrefill = 16;
 constexpr int kDecode = 80;
 constexpr int kContext = kPrefill + kDecode;
-
-ModelConfig SmallConfig() {
-  ModelConfig c;
-  c.dim = 64;
-  c.n_layers = 3;
-  c.n_heads = 8;
-  c.n_kv_heads = 2;
-  c.head_dim = 8;
-  c.hidden_dim = 96;
-  c.vocab_size = 97;
-  c.context_length = 256;
-  c.rope_dims = 8;
-  return c;
-}
-
-std::vector<int> RandomTokens(int n, int vocab, uint64_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int> t(n);
-  for (int& x : t) x = static_cast<int>(rng() % vocab);
-  return t;
-}
 
 bool HasParam(const PolicyInfo& info, const std::string& name) {
   return std::any_of(info.params.begin(), info.params.end(),
@@ -59,18 +39,11 @@ ParamMap ParamsFor(const PolicyInfo& info, int budget, const std::string& positi
   return p;
 }
 
-CacheSpec Spec(const std::string& policy, ParamMap params = {}) {
-  CacheSpec spec;
-  spec.policy = policy;
-  spec.policy_params = std::move(params);
-  return spec;
-}
-
 class Fixture : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
-    model_ = MakeSyntheticModel(SmallConfig(), DType::kF32, 11).value().release();
-    tokens_ = new std::vector<int>(RandomTokens(kContext, SmallConfig().vocab_size, 12));
+    model_ = MakeSyntheticModel(SmallSyntheticConfig(), DType::kF32, 11).value().release();
+    tokens_ = new std::vector<int>(RandomTokens(kContext, SmallSyntheticConfig().vocab_size, 12));
   }
   static void TearDownTestSuite() {
     delete model_;
@@ -170,7 +143,7 @@ using PolicyConformanceTest = Fixture;
 TEST_P(PolicyConformanceTest, BoundsOrderAndMemoryHoldAfterEveryStep) {
   for (int budget : {8, 12}) {
     for (const char* positions : {"original", "cache"}) {
-      const CacheSpec spec = Spec(GetParam(), ParamsFor(info(), budget, positions));
+      const CacheSpec spec = PolicySpec(GetParam(), ParamsFor(info(), budget, positions));
       SCOPED_TRACE(spec.Label());
       const std::vector<float> logits = Run(spec, /*check=*/true);
       ASSERT_EQ(logits.size(), static_cast<size_t>(1 + kDecode) * model_->config.vocab_size);
@@ -181,7 +154,7 @@ TEST_P(PolicyConformanceTest, BoundsOrderAndMemoryHoldAfterEveryStep) {
 
 TEST_P(PolicyConformanceTest, SmallBudgetReallyEvicts) {
   if (!HasParam(info(), "budget")) GTEST_SKIP() << "no budget";
-  const CacheSpec spec = Spec(GetParam(), ParamsFor(info(), 8, "original"));
+  const CacheSpec spec = PolicySpec(GetParam(), ParamsFor(info(), 8, "original"));
   auto cache = MakeCache(spec, shape()).value();
   PolicyCache* raw = cache.get();
   Session session(std::move(cache));
@@ -200,7 +173,7 @@ TEST_P(PolicyConformanceTest, SmallBudgetReallyEvicts) {
 }
 
 TEST_P(PolicyConformanceTest, Deterministic) {
-  const CacheSpec spec = Spec(GetParam(), ParamsFor(info(), 8, "original"));
+  const CacheSpec spec = PolicySpec(GetParam(), ParamsFor(info(), 8, "original"));
   const std::vector<float> a = Run(spec, false);
   const std::vector<float> b = Run(spec, false);
   ASSERT_FALSE(a.empty());
@@ -208,9 +181,9 @@ TEST_P(PolicyConformanceTest, Deterministic) {
 }
 
 TEST_P(PolicyConformanceTest, BudgetCoveringContextEqualsFullExactly) {
-  static const std::vector<float>* full = new std::vector<float>(Run(Spec("full"), false));
+  static const std::vector<float>* full = new std::vector<float>(Run(PolicySpec("full"), false));
   for (const char* positions : {"original", "cache"}) {
-    const CacheSpec spec = Spec(GetParam(), ParamsFor(info(), kContext, positions));
+    const CacheSpec spec = PolicySpec(GetParam(), ParamsFor(info(), kContext, positions));
     auto probe = MakeCache(spec, shape()).value();
     const std::vector<float> got = Run(spec, true);
     ASSERT_EQ(got.size(), full->size());

@@ -19,6 +19,7 @@
 #include "model/ops.h"
 #include "model/session.h"
 #include "policies/registry.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
@@ -90,13 +91,6 @@ double MeanKl(const std::vector<float>& ref, const std::vector<float>& got, int 
   return total / static_cast<double>(n - from);
 }
 
-CacheSpec Spec(const std::string& policy, ParamMap params) {
-  CacheSpec spec;
-  spec.policy = policy;
-  spec.policy_params = std::move(params);
-  return spec;
-}
-
 class PolicyQualityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,7 +99,7 @@ class PolicyQualityTest : public ::testing::Test {
     model_ = *std::move(model);
     tokens_ = StoryTokens(*model_);
     ASSERT_EQ(static_cast<int>(tokens_.size()), kTokens);
-    full_ = LogProbs(*model_, tokens_, Spec("full", {}));
+    full_ = LogProbs(*model_, tokens_, PolicySpec("full", {}));
   }
   double Kl(const CacheSpec& spec) {
     return MeanKl(full_, LogProbs(*model_, tokens_, spec), model_->config.vocab_size);
@@ -118,9 +112,9 @@ class PolicyQualityTest : public ::testing::Test {
 
 TEST_F(PolicyQualityTest, WindowAndSinksDivergeFromFull) {
   const std::string budget = std::to_string(kBudget);
-  const double window = Kl(Spec("window", {{"budget", budget}}));
-  const double sinks = Kl(Spec("sinks", {{"budget", budget}}));
-  const double sinks_cache = Kl(Spec("sinks", {{"budget", budget}, {"positions", "cache"}}));
+  const double window = Kl(PolicySpec("window", {{"budget", budget}}));
+  const double sinks = Kl(PolicySpec("sinks", {{"budget", budget}}));
+  const double sinks_cache = Kl(PolicySpec("sinks", {{"budget", budget}, {"positions", "cache"}}));
   std::printf(
       "stories260K, %d tokens, budget %d, mean KL(full || policy) over positions >= %d:\n"
       "  window                   %.5f\n  sinks (n_sink 4)         %.5f\n"
@@ -129,7 +123,7 @@ TEST_F(PolicyQualityTest, WindowAndSinksDivergeFromFull) {
   std::vector<double> by_n_sink;
   for (int n_sink : {1, 2, 8}) {
     by_n_sink.push_back(
-        Kl(Spec("sinks", {{"budget", budget}, {"n_sink", std::to_string(n_sink)}})));
+        Kl(PolicySpec("sinks", {{"budget", budget}, {"n_sink", std::to_string(n_sink)}})));
     std::printf("  sinks n_sink=%-2d          %.5f\n", n_sink, by_n_sink.back());
   }
   EXPECT_GT(window, 0.0);
@@ -144,7 +138,7 @@ TEST_F(PolicyQualityTest, WindowAndSinksDivergeFromFull) {
   EXPECT_GT(sinks, window) << "n_sink=4 was measured worse than window on this model; if this "
                               "flips, update the comment above";
   // A budget covering the text must not diverge at all (same kernels, same entries).
-  EXPECT_EQ(Kl(Spec("window", {{"budget", std::to_string(kTokens)}})), 0.0);
+  EXPECT_EQ(Kl(PolicySpec("window", {{"budget", std::to_string(kTokens)}})), 0.0);
 }
 
 TEST_F(PolicyQualityTest, ReportEveryPolicyAtBudget64) {
@@ -162,10 +156,10 @@ TEST_F(PolicyQualityTest, ReportEveryPolicyAtBudget64) {
         one_shot = true;
       }
     }
-    const CacheSpec spec = Spec(info.name, params);
+    const CacheSpec spec = PolicySpec(info.name, params);
     double kl;
     if (one_shot) {
-      const std::vector<float> ref = LogProbs(*model_, tokens_, Spec("full", {}), kPrompt);
+      const std::vector<float> ref = LogProbs(*model_, tokens_, PolicySpec("full", {}), kPrompt);
       kl = MeanKl(ref, LogProbs(*model_, tokens_, spec, kPrompt), model_->config.vocab_size,
                   kPrompt);
     } else {

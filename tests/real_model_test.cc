@@ -19,19 +19,12 @@
 #include "policies/full.h"
 #include "policies/none.h"
 #include "policies/policy_cache.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
 
 const std::string kModels = std::string(KVBENCH_SHARED_DIR) + "/models/";
-
-template <typename Policy>
-std::unique_ptr<Session> NewSession(const Model& m) {
-  const CacheShape shape = CacheShape::ForModel(m.config, m.config.context_length);
-  return std::make_unique<Session>(std::make_unique<PolicyCache>(
-      shape, std::make_unique<Policy>(), std::make_unique<F32Store>(shape),
-      std::make_unique<F32Store>(shape)));
-}
 
 // The first `n` tokens (BOS first) of the TinyStories validation text.
 std::vector<int> StoryTokens(const Model& m, int n) {
@@ -64,7 +57,7 @@ TEST(RealModelTest, Stories260KGreedyMatchesPublishedOutput) {
   ASSERT_EQ(want.size(), 200u);
 
   Decoder decoder(m);
-  auto session = NewSession<FullPolicy>(m);
+  auto session = NewF32Session<FullPolicy>(m);
   std::vector<float> logits(m.config.vocab_size);
   int token = m.tokenizer->bos_id();
   std::vector<int> got;
@@ -92,8 +85,8 @@ TEST(RealModelTest, GgufAndLlama2cGiveIdenticalLogits) {
   const int vocab = (*gguf)->config.vocab_size;
   std::vector<float> a(tokens.size() * vocab), b(tokens.size() * vocab);
   Decoder da(**gguf), db(**bin);
-  Feed(da, *NewSession<FullPolicy>(**gguf), tokens, true, a.data());
-  Feed(db, *NewSession<FullPolicy>(**bin), tokens, true, b.data());
+  Feed(da, *NewF32Session<FullPolicy>(**gguf), tokens, true, a.data());
+  Feed(db, *NewF32Session<FullPolicy>(**bin), tokens, true, b.data());
   EXPECT_EQ(a, b);
 }
 
@@ -110,8 +103,8 @@ TEST_P(EveryRealModel, CachedDecodingEqualsRecomputation) {
   const int n = std::min(256, m.config.context_length);
   const std::vector<int> tokens = StoryTokens(m, n);
   Decoder decoder(m);
-  auto cached = NewSession<FullPolicy>(m);
-  auto recomputed = NewSession<NonePolicy>(m);
+  auto cached = NewF32Session<FullPolicy>(m);
+  auto recomputed = NewF32Session<NonePolicy>(m);
   const int vocab = m.config.vocab_size;
   std::vector<float> a(vocab), b(vocab);
   for (int t = 0; t < static_cast<int>(tokens.size()); ++t) {
@@ -130,8 +123,8 @@ TEST_P(EveryRealModel, BlockPrefillEqualsTokenByToken) {
   const int vocab = m.config.vocab_size;
   Decoder decoder(m);
   std::vector<float> block(tokens.size() * vocab), one(vocab);
-  Feed(decoder, *NewSession<FullPolicy>(m), tokens, true, block.data());
-  auto step = NewSession<FullPolicy>(m);
+  Feed(decoder, *NewF32Session<FullPolicy>(m), tokens, true, block.data());
+  auto step = NewF32Session<FullPolicy>(m);
   for (size_t t = 0; t < tokens.size(); ++t) {
     Feed(decoder, *step, absl::MakeConstSpan(&tokens[t], 1), false, one.data());
     ASSERT_LT(RelMaxDiff(one.data(), &block[t * vocab], vocab), 1e-5f) << "position " << t;

@@ -20,25 +20,13 @@
 #include "model/session.h"
 #include "sim/recorder.h"
 #include "sim/validate.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
 
 using ::testing::HasSubstr;
 using Kept = std::map<std::tuple<int, int, int, int>, std::vector<int32_t>>;  // (seq, step_end, layer, head)
-
-std::vector<std::vector<int>> Sequences(int n, int len, int vocab) {
-  std::vector<std::vector<int>> out(n, std::vector<int>(len));
-  for (int s = 0; s < n; ++s) {
-    out[s][0] = 1;
-    for (int i = 1; i < len; ++i) out[s][i] = (i * 37 + s * 101 + 7) % vocab;
-  }
-  return out;
-}
-
-CacheSpec Spec(const std::string& policy, ParamMap params) {
-  return CacheSpec{.policy = policy, .policy_params = std::move(params)};
-}
 
 class ReplayTest : public ::testing::Test {
  protected:
@@ -48,7 +36,7 @@ class ReplayTest : public ::testing::Test {
     ASSERT_TRUE(m.ok()) << m.status();
     model_ = m->release();
     decoder_ = new Decoder(*model_);
-    sequences_ = new std::vector<std::vector<int>>(Sequences(2, kPrompt + kScore, model_->config.vocab_size));
+    sequences_ = new std::vector<std::vector<int>>(PatternSequences(2, kPrompt + kScore, model_->config.vocab_size));
     auto t = RecordTrace(*decoder_, *sequences_,
                          {.prompt_tokens = kPrompt, .score_tokens = kScore, .prob_format = ProbFormat::kF32});
     ASSERT_TRUE(t.ok()) << t.status();
@@ -102,8 +90,8 @@ Trace* ReplayTest::trace_ = nullptr;
 // Policies whose decisions do not depend on attention keep exactly what a real run keeps, at every
 // step and layer (knorm: in layer 0, whose keys no eviction can change; everywhere after prefill).
 TEST_F(ReplayTest, AttentionFreePoliciesKeepWhatRealRunsKeep) {
-  for (const CacheSpec& spec : {Spec("window", {{"budget", "12"}}), Spec("sinks", {{"budget", "12"}}),
-                                Spec("knorm", {{"budget", "12"}})}) {
+  for (const CacheSpec& spec : {PolicySpec("window", {{"budget", "12"}}), PolicySpec("sinks", {{"budget", "12"}}),
+                                PolicySpec("knorm", {{"budget", "12"}})}) {
     SCOPED_TRACE(spec.Label());
     const Kept real = RealKept(spec), sim = ReplayKept(spec);
     ASSERT_EQ(real.size(), sim.size());
@@ -123,11 +111,11 @@ TEST_F(ReplayTest, AttentionFreePoliciesKeepWhatRealRunsKeep) {
 // scissorhands bit for bit; snapkv and pyramidkv sum per query head in a real run, so up to ties).
 TEST_F(ReplayTest, ScoreBasedPoliciesKeepWhatRealRunsKeepAfterPrefill) {
   for (const CacheSpec& spec :
-       {Spec("h2o", {{"budget", "12"}}), Spec("h2o", {{"budget", "12"}, {"aggregate", "max"}}),
-        Spec("tova", {{"budget", "12"}}), Spec("tova", {{"budget", "12"}, {"scope", "head"}}),
-        Spec("scissorhands", {{"budget", "12"}, {"history", "8"}}),
-        Spec("snapkv", {{"budget", "16"}, {"window", "4"}}), Spec("pyramidkv", {{"budget", "16"}, {"window", "4"}}),
-        Spec("adakv", {{"budget", "16"}, {"window", "4"}})}) {
+       {PolicySpec("h2o", {{"budget", "12"}}), PolicySpec("h2o", {{"budget", "12"}, {"aggregate", "max"}}),
+        PolicySpec("tova", {{"budget", "12"}}), PolicySpec("tova", {{"budget", "12"}, {"scope", "head"}}),
+        PolicySpec("scissorhands", {{"budget", "12"}, {"history", "8"}}),
+        PolicySpec("snapkv", {{"budget", "16"}, {"window", "4"}}), PolicySpec("pyramidkv", {{"budget", "16"}, {"window", "4"}}),
+        PolicySpec("adakv", {{"budget", "16"}, {"window", "4"}})}) {
     SCOPED_TRACE(spec.Label());
     const Kept real = RealKept(spec), sim = ReplayKept(spec);
     size_t same = 0, total = 0;
@@ -149,7 +137,7 @@ TEST_F(ReplayTest, ScoreBasedPoliciesKeepWhatRealRunsKeepAfterPrefill) {
 // window is cut at every step end, and the new token joins before attention: W + 1 entries).
 TEST_F(ReplayTest, WindowRecallMatchesHandComputation) {
   const int W = 10;
-  auto r = ReplayPolicy(*trace_, Spec("window", {{"budget", absl::StrCat(W)}}));
+  auto r = ReplayPolicy(*trace_, PolicySpec("window", {{"budget", absl::StrCat(W)}}));
   ASSERT_TRUE(r.ok()) << r.status();
   const TraceHeader& h = trace_->header();
   std::vector<double> expected;
@@ -180,22 +168,22 @@ TEST_F(ReplayTest, WindowRecallMatchesHandComputation) {
   // f32 K and V: 2 * 4 bytes * head_dim 8 * W entries * 5 layers * 4 KV heads.
   EXPECT_DOUBLE_EQ(r->kv_bytes_mean, 2.0 * 4 * 8 * W * 5 * 4);
 
-  auto full = ReplayPolicy(*trace_, Spec("full", {}));
+  auto full = ReplayPolicy(*trace_, PolicySpec("full", {}));
   ASSERT_TRUE(full.ok());
   EXPECT_NEAR(full->recall.min, 1.0, 1e-9);
   EXPECT_TRUE(full->approximation.empty());
 }
 
 TEST_F(ReplayTest, ErrorsNameTheProblem) {
-  EXPECT_THAT(ReplayPolicy(*trace_, Spec("none", {})).status().message(), HasSubstr("none"));
-  EXPECT_EQ(ReplayPolicy(*trace_, Spec("lru", {})).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(ReplayPolicy(*trace_, Spec("h2o", {{"budget", "12"}, {"heavy", "3"}})).status().message(),
+  EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("none", {})).status().message(), HasSubstr("none"));
+  EXPECT_EQ(ReplayPolicy(*trace_, PolicySpec("lru", {})).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("h2o", {{"budget", "12"}, {"heavy", "3"}})).status().message(),
               HasSubstr("heavy"));
-  CacheSpec bad_store = Spec("window", {{"budget", "8"}});
+  CacheSpec bad_store = PolicySpec("window", {{"budget", "8"}});
   bad_store.k_store = "q3";
   EXPECT_THAT(ReplayPolicy(*trace_, bad_store).status().message(), HasSubstr("k_store"));
   // A failed spec in a sweep is one failed result, the others run.
-  auto all = ReplayAll(*trace_, {Spec("window", {{"budget", "8"}}), Spec("sinks", {{"budget", "0"}})}, 2);
+  auto all = ReplayAll(*trace_, {PolicySpec("window", {{"budget", "8"}}), PolicySpec("sinks", {{"budget", "0"}})}, 2);
   EXPECT_TRUE(all[0].ok());
   EXPECT_FALSE(all[1].ok());
 }
@@ -239,7 +227,7 @@ TEST(ReplaySpeedTest, ScreensOverAThousandConfigurationsPerMinute) {
   auto m = LoadModel("stories260K");
   ASSERT_TRUE(m.ok()) << m.status();
   Decoder decoder(**m);
-  auto trace = RecordTrace(decoder, Sequences(4, 256, (*m)->config.vocab_size),
+  auto trace = RecordTrace(decoder, PatternSequences(4, 256, (*m)->config.vocab_size),
                            {.prompt_tokens = 128, .score_tokens = 128});
   ASSERT_TRUE(trace.ok()) << trace.status();
   auto specs = ParsePolicySweep(

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "model/utf8.h"
 #include "tests/sentencepiece_oracle.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
@@ -26,31 +27,6 @@ namespace {
 using ::testing::HasSubstr;
 
 const std::string kModelDir = std::string(KVBENCH_SHARED_DIR) + "/models/stories260K";
-const std::string kStoriesPath =
-    std::string(KVBENCH_SHARED_DIR) + "/data/tinystories-valid-200.txt";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// Stories are separated by lines "<|endoftext|>"; each story keeps its inner newlines but not
-// the newline before the separator.
-std::vector<std::string> ReadStories() {
-  const std::string text = ReadFile(kStoriesPath);
-  std::vector<std::string> stories;
-  const std::string separator = "<|endoftext|>\n";
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(separator, start);
-    if (end == std::string::npos) end = text.size();
-    std::string story = text.substr(start, end - start);
-    if (!story.empty() && story.back() == '\n') story.pop_back();
-    if (!story.empty()) stories.push_back(story);
-    start = end + separator.size();
-  }
-  return stories;
-}
 
 class SentencePieceTokenizerTest : public ::testing::Test {
  protected:
@@ -62,7 +38,7 @@ class SentencePieceTokenizerTest : public ::testing::Test {
     oracle_ =
         kvbench::testing::SentencePieceOracle::Load(kModelDir + "/tok512.model", &error).release();
     ASSERT_NE(oracle_, nullptr) << error;
-    stories_ = new std::vector<std::string>(ReadStories());
+    stories_ = new std::vector<std::string>(ReadTinyStories());
   }
   static void TearDownTestSuite() {
     delete tokenizer_;
@@ -117,7 +93,7 @@ TEST_F(SentencePieceTokenizerTest, EncodeMatchesSentencePieceOnEveryStory) {
 }
 
 TEST_F(SentencePieceTokenizerTest, EncodesTheWholeFileInOnePieceLikeSentencePiece) {
-  const std::string text = ReadFile(kStoriesPath);
+  const std::string text = ReadFile(kTinyStoriesPath);
   ASSERT_GT(text.size(), 150000u);
   const std::vector<int> ids = tokenizer_->Encode(text, /*add_bos=*/true);
   std::vector<int> expected = oracle_->Encode(text);
@@ -369,7 +345,7 @@ TEST(SentencePieceTokenizerOtherModels, AidreamsTokenizerRoundTrips) {
   auto tok = SentencePieceTokenizer::FromLlama2cFile(
       std::string(KVBENCH_SHARED_DIR) + "/models/aidreams260K/tok512.bin", 512);
   ASSERT_TRUE(tok.ok()) << tok.status();
-  const std::vector<std::string> stories = ReadStories();
+  const std::vector<std::string> stories = ReadTinyStories();
   for (size_t i = 0; i < 20; ++i) {
     EXPECT_EQ((*tok)->Decode((*tok)->Encode(stories[i], true)), stories[i]);
   }

@@ -15,20 +15,12 @@
 #include "model/decoder.h"
 #include "model/loader.h"
 #include "sim/recorder.h"
+#include "tests/test_util.h"
 
 namespace kvbench {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::vector<std::vector<int>> Sequences(int n, int len, int vocab) {
-  std::vector<std::vector<int>> out(n, std::vector<int>(len));
-  for (int s = 0; s < n; ++s) {
-    out[s][0] = 1;
-    for (int i = 1; i < len; ++i) out[s][i] = (i * 37 + s * 101 + 7) % vocab;
-  }
-  return out;
-}
 
 class TraceTest : public ::testing::Test {
  protected:
@@ -39,7 +31,7 @@ class TraceTest : public ::testing::Test {
     decoder_ = std::make_unique<Decoder>(*model_);
   }
   Trace Record(int prompt, int score, ProbFormat format, int n_seq = 2) {
-    auto t = RecordTrace(*decoder_, Sequences(n_seq, prompt + score, model_->config.vocab_size),
+    auto t = RecordTrace(*decoder_, PatternSequences(n_seq, prompt + score, model_->config.vocab_size),
                          {.prompt_tokens = prompt, .score_tokens = score, .prob_format = format,
                           .model_name = "stories260K", .experiment_name = "trace_test"});
     EXPECT_TRUE(t.ok()) << t.status();
@@ -144,7 +136,7 @@ TEST_F(TraceTest, WriteIsAtomicAndReadNamesMissingFiles) {
 }
 
 TEST_F(TraceTest, TooFewTokensIsAnError) {
-  auto t = RecordTrace(*decoder_, Sequences(1, 10, 512), {.prompt_tokens = 8, .score_tokens = 8});
+  auto t = RecordTrace(*decoder_, PatternSequences(1, 10, 512), {.prompt_tokens = 8, .score_tokens = 8});
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(t.status().message(), HasSubstr("sequence 0 has 10 tokens"));
 }
