@@ -424,12 +424,9 @@ std::string Experiment::ToJson() const {
 absl::StatusOr<Experiment> ParseExperiment(std::string_view yaml, std::string_view source,
                                            std::string_view default_name) {
   const YamlReader p{std::string(source)};
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& ex) {
-    return p.Error(ex.mark, ex.msg);
-  }
+  absl::StatusOr<YAML::Node> loaded = p.Load(std::string(yaml));
+  if (!loaded.ok()) return loaded.status();
+  YAML::Node root = *std::move(loaded);
   if (!root.IsDefined() || root.IsNull()) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": the experiment is empty"));
   }

@@ -8,6 +8,14 @@
 
 namespace kvbench {
 
+absl::StatusOr<YAML::Node> YamlReader::Load(absl::string_view text) const {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& ex) {
+    return Error(ex.mark, ex.msg);
+  }
+}
+
 absl::Status YamlReader::Error(const YAML::Node& at, absl::string_view message) const {
   return Error(at.Mark(), message);
 }

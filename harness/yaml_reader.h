@@ -27,6 +27,9 @@ class YamlReader {
 
   const std::string& source() const { return source_; }
 
+  // Parses `text`; a syntax error becomes "<source>:<line>: <yaml-cpp's message>".
+  absl::StatusOr<YAML::Node> Load(absl::string_view text) const;
+
   // "<source>:<line>: <message>", or "<source>: <message>" when the position is unknown.
   absl::Status Error(const YAML::Node& at, absl::string_view message) const;
   absl::Status Error(const YAML::Mark& mark, absl::string_view message) const;

@@ -129,12 +129,9 @@ absl::Status ParseCache(const YamlReader& p, const YAML::Node& c, CacheSpec* spe
 absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml, std::string_view source,
                                                        std::string_view default_name) {
   const YamlReader p{std::string(source)};
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& ex) {
-    return p.Error(ex.mark, ex.msg);
-  }
+  absl::StatusOr<YAML::Node> loaded = p.Load(std::string(yaml));
+  if (!loaded.ok()) return loaded.status();
+  YAML::Node root = *std::move(loaded);
   if (!root.IsMap()) return p.Error(root, "the experiment must be a mapping of key: value");
   if (absl::Status s = p.CheckKeys(root, "the experiment",
                                    {"name", "model", "threads", "cache", "block_tokens",
