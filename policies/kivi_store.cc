@@ -18,10 +18,17 @@ struct Scratch {
   std::vector<float> params;   // (2, head_dim) decoded scale / min
   std::vector<float> qs;       // (n_q, head_dim) q * scale
   std::vector<float> bias;     // (n_q) q . min
+  std::vector<uint8_t> codes;  // (head_dim) one row of unpacked codes while encoding
 };
 Scratch& GetScratch() {
   thread_local Scratch s;
   return s;
+}
+// This thread's buffer for one row of `n` unpacked codes, valid until the next call.
+uint8_t* CodeRowScratch(int n) {
+  std::vector<uint8_t>& codes = GetScratch().codes;
+  codes.resize(n);
+  return codes.data();
 }
 
 // (scale, min) of values [lo, hi] with `levels` = 2^b - 1 steps, rounded to fp16 as stored.
@@ -106,13 +113,7 @@ void KiviStore::QuantizeKeyGroup(const float* rows, int n, KeyGroup* g) const {
 
 void KiviStore::EncodeKeyRow(const float* x, const KeyGroup& g, uint8_t* codes) const {
   const int hd = head_dim_, levels = (1 << opt_.bits) - 1;
-  uint8_t q[512];
-  std::vector<uint8_t> big;
-  uint8_t* qp = q;
-  if (hd > 512) {
-    big.resize(hd);
-    qp = big.data();
-  }
+  uint8_t* qp = CodeRowScratch(hd);
   for (int c = 0; c < hd; ++c) qp[c] = Code(x[c], Fp16ToF32(g.params[c]), Fp16ToF32(g.params[hd + c]), levels);
   PackCodes(qp, opt_.bits, hd, codes);
 }
@@ -125,13 +126,7 @@ void KiviStore::DecodeKeyRow(const KeyGroup& g, int j, float* out) const {
 
 void KiviStore::EncodeValueRow(const float* x, uint8_t* row) const {
   const int hd = head_dim_, g = value_group_, levels = (1 << opt_.bits) - 1;
-  uint8_t q[512];
-  std::vector<uint8_t> big;
-  uint8_t* qp = q;
-  if (hd > 512) {
-    big.resize(hd);
-    qp = big.data();
-  }
+  uint8_t* qp = CodeRowScratch(hd);
   for (int k = 0; k < hd / g; ++k) {
     const float* xs = x + k * g;
     float lo = xs[0], hi = xs[0];
