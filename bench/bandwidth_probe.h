@@ -5,6 +5,7 @@
 #define KVBENCH_BENCH_BANDWIDTH_PROBE_H_
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -44,10 +45,13 @@ inline float StreamSum(const float* data, size_t n) {
 
 // Best of `passes` full reads of a `bytes`-sized buffer, in bytes per second.
 inline double MeasureReadBandwidth(size_t bytes = size_t{2} << 30, int passes = 5) {
-  const size_t n = bytes / sizeof(float);
+  const size_t n = (bytes >> 21 << 21) / sizeof(float);  // whole huge pages
+  // 2 MiB aligned and on huge pages, as the model's own weight buffers are (model/model.cc): the
+  // probe must measure DRAM, not TLB misses.
   std::unique_ptr<float, decltype(&std::free)> buf(
-      static_cast<float*>(std::aligned_alloc(64, n * sizeof(float))), &std::free);
+      static_cast<float*>(std::aligned_alloc(size_t{2} << 20, n * sizeof(float))), &std::free);
   float* data = buf.get();
+  ::madvise(data, n * sizeof(float), MADV_HUGEPAGE);
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; ++i) data[i] = 1.0f;  // fault every page in, on the reading thread
   double best = 0.0;

@@ -22,6 +22,7 @@ namespace {
 // stories260K's decode matrices are far below it, which keeps its step lean.
 constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 constexpr int kMaxVectorsPerPass = 4;
+constexpr int kPrefetchBytes = 2048;
 
 template <DType T>
 inline float LoadScalar(const std::byte* row, int64_t i) {
@@ -92,6 +93,7 @@ void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float*
     for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
       const std::byte* block = row + b * kQ8_0BlockBytes;
+      _mm_prefetch(reinterpret_cast<const char*>(block) + kPrefetchBytes, _MM_HINT_T0);
       const __m512 d = _mm512_set1_ps(Q8_0Scale(block));
       const auto* q = reinterpret_cast<const __m128i*>(block + 2);
       const __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)));
@@ -109,7 +111,13 @@ void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float*
     __m512 acc0[NV], acc1[NV];
     for (int v = 0; v < NV; ++v) acc0[v] = acc1[v] = _mm512_setzero_ps();
     int64_t i = 0;
+    constexpr int kBytes = T == DType::kF32 ? 4 : 2;
     for (; i + 32 <= n; i += 32) {
+      // Hardware prefetchers stop at 4 KiB boundaries, and a weight row is often exactly one such
+      // page: asking for the bytes kPrefetchBytes ahead keeps the stream going across rows.
+      const char* ahead = reinterpret_cast<const char*>(row) + i * kBytes + kPrefetchBytes;
+      _mm_prefetch(ahead, _MM_HINT_T0);
+      if constexpr (kBytes == 4) _mm_prefetch(ahead + 64, _MM_HINT_T0);
       const __m512 w0 = Load16<T>(row, i);
       const __m512 w1 = Load16<T>(row, i + 16);
       for (int v = 0; v < NV; ++v) {
