@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "policies/quant_kernels.h"
+#include "policies/row_compaction.h"
 
 namespace kvbench {
 
@@ -39,16 +40,10 @@ void F32Store::Append(int layer, int head, const float* rows, int n, int ld) {
 void F32Store::Compact(int layer, int head, absl::Span<const int> keep) {
   Rows& r = at(layer, head);
   const size_t hd = head_dim_;
-  const int m = static_cast<int>(keep.size());
-  if (m > 0 && keep.back() - keep.front() == m - 1) {  // one contiguous run: move the window
-    r.begin += keep.front();
-    r.n = m;
-    return;
-  }
-  for (int i = 0; i < m; ++i) {
-    if (keep[i] != i) std::memmove(r.row(i, hd), r.row(keep[i], hd), hd * sizeof(float));
-  }
-  r.n = m;
+  r.begin += CompactRows(keep, r.n, [&](int dst, int src, int count) {
+    std::memmove(r.row(dst, hd), r.row(src, hd), count * hd * sizeof(float));
+  });
+  r.n = static_cast<int>(keep.size());
 }
 
 // Both run the shared AVX-512 tile kernels (policies/quant_kernels.h) straight on the rows.

@@ -6,6 +6,7 @@
 
 #include "model/check.h"
 #include "policies/quant_kernels.h"
+#include "policies/row_compaction.h"
 
 namespace kvbench {
 namespace {
@@ -90,14 +91,9 @@ void RowStore::Compact(int layer, int head, absl::Span<const int> keep) {
   const int m = static_cast<int>(keep.size());
   KVBENCH_CHECK(m <= r.n && (m == 0 || (keep.front() >= 0 && keep.back() < r.n)),
                 "%s: keep list out of range (%d entries)", name_.c_str(), r.n);
-  if (m > 0 && keep.back() - keep.front() == m - 1) {  // one contiguous run: move the window
-    r.begin += keep.front();
-    r.n = m;
-    return;
-  }
-  for (int i = 0; i < m; ++i) {
-    if (keep[i] != i) std::memmove(row(r, i), row(r, keep[i]), row_bytes_);
-  }
+  r.begin += CompactRows(keep, r.n, [&](int dst, int src, int count) {
+    std::memmove(row(r, dst), row(r, src), count * row_bytes_);
+  });
   r.n = m;
 }
 
