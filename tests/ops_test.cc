@@ -1,0 +1,105 @@
+// Every MatMul kernel (per weight dtype, 1..N vectors, tails) against its scalar reference, on the
+// matrix shapes the micro-benchmarks time. Tolerance: 1e-5 of the output scale (the vector kernels
+// sum in a different order than the scalar loop; both are f32).
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "model/model.h"
+#include "model/ops.h"
+
+namespace kvbench {
+namespace {
+
+WeightMatrix RandomMatrix(Model& holder, DType dtype, int rows, int cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const size_t row_bytes = RowBytes(dtype, cols);
+  std::byte* data = holder.Allocate(row_bytes * rows);
+  std::vector<float> row(cols);
+  for (int r = 0; r < rows; ++r) {
+    for (float& v : row) v = dist(rng);
+    QuantizeRow(dtype, row.data(), cols, data + row_bytes * r);
+  }
+  return WeightMatrix{.dtype = dtype, .rows = rows, .cols = cols, .data = data};
+}
+
+struct Shape {
+  int rows, cols;
+};
+
+class MatMulTest : public testing::TestWithParam<DType> {};
+
+TEST_P(MatMulTest, MatchesScalarReference) {
+  const DType dtype = GetParam();
+  // Bench shapes (scaled where they would be slow in a test) and awkward sizes for the tails.
+  const std::vector<Shape> shapes = {{2048, 2048}, {512, 5632}, {64, 64}, {172, 64}, {33, 96}, {7, 160}};
+  for (const Shape& s : shapes) {
+    if (dtype == DType::kQ8_0 && s.cols % 32 != 0) continue;
+    Model holder;
+    const WeightMatrix w = RandomMatrix(holder, dtype, s.rows, s.cols, 1);
+    for (int n_vec : {1, 3, 4, 7, 70}) {
+      std::mt19937 rng(2);
+      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+      std::vector<float> x(static_cast<size_t>(n_vec) * s.cols);
+      for (float& v : x) v = dist(rng);
+      std::vector<float> fast(static_cast<size_t>(n_vec) * s.rows), ref(fast.size());
+      MatMul(w, x.data(), n_vec, fast.data());
+      MatMulReference(w, x.data(), n_vec, ref.data());
+      float scale = 0.0f, diff = 0.0f;
+      for (size_t i = 0; i < ref.size(); ++i) {
+        scale = std::max(scale, std::fabs(ref[i]));
+        diff = std::max(diff, std::fabs(fast[i] - ref[i]));
+      }
+      EXPECT_LE(diff, 1e-5f * scale) << DTypeName(dtype) << " " << s.rows << "x" << s.cols
+                                     << " n_vec " << n_vec;
+    }
+  }
+}
+
+// A row's result must not depend on the batch around it (what makes lockstep evaluation exact).
+TEST_P(MatMulTest, RowsAreBatchInvariant) {
+  const DType dtype = GetParam();
+  Model holder;
+  const WeightMatrix w = RandomMatrix(holder, dtype, 96, 256, 3);
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int n_vec = 70;
+  std::vector<float> x(static_cast<size_t>(n_vec) * 256);
+  for (float& v : x) v = dist(rng);
+  std::vector<float> batch(static_cast<size_t>(n_vec) * 96), one(96);
+  MatMul(w, x.data(), n_vec, batch.data());
+  for (int v = 0; v < n_vec; ++v) {
+    MatMul(w, &x[static_cast<size_t>(v) * 256], 1, one.data());
+    ASSERT_TRUE(std::equal(one.begin(), one.end(), batch.begin() + v * 96)) << "vector " << v;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, MatMulTest,
+                         testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0),
+                         [](const testing::TestParamInfo<DType>& info) {
+                           return std::string(DTypeName(info.param));
+                         });
+
+TEST(OpsTest, DequantizeInvertsQuantizeWithinTheFormatsStep) {
+  std::vector<float> x(64);
+  for (int i = 0; i < 64; ++i) x[i] = std::sin(0.3f * i) * (i % 7 + 1);
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    std::vector<std::byte> enc(RowBytes(dtype, 64));
+    std::vector<float> back(64);
+    QuantizeRow(dtype, x.data(), 64, enc.data());
+    DequantizeRow(dtype, enc.data(), 64, back.data());
+    for (int i = 0; i < 64; ++i) {
+      const float bound = dtype == DType::kF32    ? 0.0f
+                          : dtype == DType::kF16  ? std::fabs(x[i]) * 0x1p-11f
+                          : dtype == DType::kBF16 ? std::fabs(x[i]) * 0x1p-8f
+                                                  : 7.0f / 127.0f / 2.0f * 1.001f;  // amax/127/2
+      EXPECT_LE(std::fabs(back[i] - x[i]), bound) << DTypeName(dtype) << " " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvbench
