@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/sampler.h"
 #include "model/session.h"
+#include "policies/policy_cache.h"
 
 namespace kvbench {
 namespace {
@@ -35,17 +36,51 @@ absl::StatusOr<std::vector<std::unique_ptr<Session>>> MakeSessions(
   return sessions;
 }
 
-// One step: feeds tokens[i] to every live session i, last-token logits into logits[i], all in one
-// decoder call, so the weights are read once for the reference and every policy. The decoder is
-// batch-invariant (a row's arithmetic does not depend on what else is in the batch), which is what
-// makes lockstep reproduce one-at-a-time evaluation bit for bit.
+// The number formats of a session's cache: fresh caches that share them and are fed the same
+// tokens stay in the same state until their first eviction.
+std::string StoreSignature(const Session& s) {
+  const auto* cache = dynamic_cast<const PolicyCache*>(&s.cache());
+  return cache == nullptr ? std::string() : cache->k_store().name() + "|" + cache->v_store().name();
+}
+
+// One step: feeds tokens[i] to every live session i, last-token logits into logits[i].
+// - The prompt prefill of fresh sessions with the same store formats is computed once
+//   (FeedMirrored): every policy still observes its own attention and applies its own eviction.
+// - Everything else goes in one decoder call, so the weights are read once for the reference and
+//   every policy. The decoder is batch-invariant (a row's arithmetic does not depend on what else
+//   is in the batch), which is what makes lockstep reproduce one-at-a-time evaluation bit for bit.
 void Step(Decoder& decoder, const std::vector<std::unique_ptr<Session>>& sessions,
           const std::vector<absl::Span<const int>>& tokens, std::vector<std::vector<float>>& logits) {
+  std::vector<bool> fed(sessions.size(), false);
+  auto fresh = [&](size_t i) {
+    return sessions[i] != nullptr && sessions[i]->tokens().empty() &&
+           sessions[i]->cache().retains_entries() && tokens[i].size() > 1;
+  };
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    if (fed[i] || !fresh(i)) continue;
+    const std::string signature = StoreSignature(*sessions[i]);
+    std::vector<Session*> mirrors;
+    std::vector<size_t> mirror_index;
+    for (size_t j = i + 1; j < sessions.size(); ++j) {
+      if (!fed[j] && fresh(j) && StoreSignature(*sessions[j]) == signature &&
+          std::equal(tokens[j].begin(), tokens[j].end(), tokens[i].begin(), tokens[i].end())) {
+        mirrors.push_back(sessions[j].get());
+        mirror_index.push_back(j);
+      }
+    }
+    if (mirrors.empty()) continue;
+    FeedMirrored(decoder, *sessions[i], mirrors, tokens[i], /*all_logits=*/false, logits[i].data());
+    fed[i] = true;
+    for (size_t j : mirror_index) {
+      logits[j] = logits[i];
+      fed[j] = true;
+    }
+  }
   std::vector<Session*> batch;
   std::vector<absl::Span<const int>> batch_tokens;
   std::vector<float*> batch_logits;
   for (size_t i = 0; i < sessions.size(); ++i) {
-    if (sessions[i] == nullptr) continue;
+    if (sessions[i] == nullptr || fed[i]) continue;
     batch.push_back(sessions[i].get());
     batch_tokens.push_back(tokens[i]);
     batch_logits.push_back(logits[i].data());

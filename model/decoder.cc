@@ -20,6 +20,7 @@ void Decoder::Reserve(int n_rows, int n_logit_rows) {
     k_.resize(static_cast<size_t>(n_rows) * c.kv_dim());
     v_.resize(static_cast<size_t>(n_rows) * c.kv_dim());
     att_.resize(static_cast<size_t>(n_rows) * c.q_dim());
+    mirror_att_.resize(static_cast<size_t>(n_rows) * c.q_dim());
     gate_.resize(static_cast<size_t>(n_rows) * c.hidden_dim);
     up_.resize(static_cast<size_t>(n_rows) * c.hidden_dim);
     cos_.resize(static_cast<size_t>(n_rows) * c.rope_dims / 2);
@@ -58,6 +59,10 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
       RopeCosSin(in.pos0 + t, c.rope_dims, c.rope_theta, &cos_[row * half_rope], &sin_[row * half_rope]);
     }
     in.cache->BeginStep(in.pos0, static_cast<int>(in.tokens.size()));
+    for (KvCache* m : in.mirrors) {
+      KVBENCH_CHECK(m->n_past() == in.cache->n_past(), "a mirror cache must be in the same state");
+      m->BeginStep(in.pos0, static_cast<int>(in.tokens.size()));
+    }
   }
 
   // Attention of independent sequences runs in parallel only when there is enough of it per layer
@@ -86,6 +91,10 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
       const int r0 = row_offset_[i];
       inputs[i].cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
       inputs[i].cache->Attend(l, &q_[r0 * q_dim], &att_[r0 * q_dim]);
+      for (KvCache* m : inputs[i].mirrors) {
+        m->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
+        m->Attend(l, &q_[r0 * q_dim], &mirror_att_[r0 * q_dim]);
+      }
     }
     MatMul(lw.wo, att_.data(), n_rows, xb_.data());
     for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];
@@ -97,7 +106,10 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
     MatMul(lw.w_down, gate_.data(), n_rows, xb_.data());
     for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];
   }
-  for (const StepInput& in : inputs) in.cache->EndStep();
+  for (const StepInput& in : inputs) {
+    in.cache->EndStep();
+    for (KvCache* m : in.mirrors) m->EndStep();
+  }
 
   // Classifier only for the rows whose logits were asked for: gather them, one MatMul, scatter.
   if (n_logit_rows == 0) return;

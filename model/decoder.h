@@ -22,6 +22,11 @@ struct StepInput {
   int pos0 = 0;                  // absolute position of tokens[0]
   int logits_begin = 0;          // logits for tokens[logits_begin..]; tokens.size() for none
   float* logits = nullptr;       // (tokens.size() - logits_begin, vocab)
+  // Caches that receive exactly what `cache` receives (same K/V, same queries) while the rows are
+  // computed once: valid only while they hold the same entries in the same number formats as
+  // `cache` (e.g. every policy of a sweep before its first eviction). Each still gets every hook,
+  // so score-based policies observe the attention; their attention outputs equal `cache`'s.
+  absl::Span<KvCache* const> mirrors;
 };
 
 class Decoder {
@@ -51,6 +56,7 @@ class Decoder {
   std::vector<float> cos_;    // (rows, rope_dims / 2)
   std::vector<float> sin_;    // (rows, rope_dims / 2)
   std::vector<float> logits_; // (logit rows, vocab)
+  std::vector<float> mirror_att_;  // (rows, n_heads * head_dim) discarded outputs of mirrors
   std::vector<int> row_offset_;  // (inputs + 1) first row of each input
 };
 

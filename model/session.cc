@@ -36,4 +36,25 @@ void Feed(Decoder& decoder, absl::Span<Session* const> sessions,
   decoder.Forward(inputs);
 }
 
+void FeedMirrored(Decoder& decoder, Session& primary, absl::Span<Session* const> mirrors,
+                  absl::Span<const int> tokens, bool all_logits, float* logits) {
+  absl::InlinedVector<KvCache*, 16> caches;
+  for (Session* m : mirrors) {
+    KVBENCH_CHECK(m->cache_->retains_entries() && m->tokens_ == primary.tokens_,
+                  "a mirror must keep its entries and have seen the primary's tokens");
+    m->tokens_.insert(m->tokens_.end(), tokens.begin(), tokens.end());
+    caches.push_back(m->cache_.get());
+  }
+  KVBENCH_CHECK(primary.cache_->retains_entries());
+  const int n = static_cast<int>(tokens.size());
+  StepInput in{.cache = primary.cache_.get(),
+               .tokens = tokens,
+               .pos0 = static_cast<int>(primary.tokens_.size()),
+               .logits_begin = logits == nullptr || n == 0 ? n : (all_logits ? 0 : n - 1),
+               .logits = logits,
+               .mirrors = caches};
+  primary.tokens_.insert(primary.tokens_.end(), tokens.begin(), tokens.end());
+  decoder.Forward(absl::MakeConstSpan(&in, 1));
+}
+
 }  // namespace kvbench

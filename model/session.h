@@ -26,6 +26,8 @@ class Session {
  private:
   friend void Feed(Decoder&, absl::Span<Session* const>, absl::Span<const absl::Span<const int>>,
                    bool, absl::Span<float* const>);
+  friend void FeedMirrored(Decoder&, Session&, absl::Span<Session* const>, absl::Span<const int>,
+                           bool, float*);
   std::unique_ptr<KvCache> cache_;
   std::vector<int> tokens_;
 };
@@ -36,6 +38,13 @@ class Session {
 void Feed(Decoder& decoder, absl::Span<Session* const> sessions,
           absl::Span<const absl::Span<const int>> tokens, bool all_logits,
           absl::Span<float* const> logits);
+
+// Feeds the same `tokens` to `primary` and to every session in `mirrors`, computing the decoder's
+// rows once (see StepInput::mirrors: valid while all their caches hold the same entries in the
+// same formats, e.g. a sweep's policies before their first eviction). `logits` receives the
+// primary's logits, which the mirrors' equal. All caches must keep their entries (not `none`).
+void FeedMirrored(Decoder& decoder, Session& primary, absl::Span<Session* const> mirrors,
+                  absl::Span<const int> tokens, bool all_logits, float* logits);
 
 // One session, one token block.
 inline void Feed(Decoder& decoder, Session& session, absl::Span<const int> tokens, bool all_logits,
