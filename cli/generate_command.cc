@@ -1,6 +1,7 @@
 // kvbench generate: continue a prompt with the real decoder; prints the text and tokens/s.
 #include <chrono>
 #include <cstdio>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -12,9 +13,8 @@
 #include "model/decoder.h"
 #include "model/sampler.h"
 #include "model/session.h"
-#include "policies/f32_store.h"
-#include "policies/full.h"
-#include "policies/policy_cache.h"
+#include "policies/registry.h"
+#include "sim/store_spec.h"
 
 ABSL_FLAG(std::string, prompt, "", "text to continue (BOS is always prepended)");
 ABSL_FLAG(int, n, 200, "tokens to generate");
@@ -23,6 +23,9 @@ ABSL_FLAG(int, top_k, 0, "sample among the k most likely tokens (0: all)");
 ABSL_FLAG(float, top_p, 1.0f, "nucleus sampling mass (1: off)");
 ABSL_FLAG(uint64_t, seed, 0, "RNG seed for sampling");
 ABSL_FLAG(bool, stop_at_eos, true, "stop when the model emits EOS");
+ABSL_FLAG(std::string, policy, "full", "cache policy with parameters, e.g. sinks(budget=64,n_sink=4)");
+ABSL_FLAG(std::string, k_store, "f32", "key store with parameters, e.g. q8_0 or kivi(bits=4)");
+ABSL_FLAG(std::string, v_store, "f32", "value store with parameters");
 ABSL_FLAG(bool, print_ids, false, "also print the generated token ids (a JSON array) after the text");
 
 namespace kvbench::cli {
@@ -49,10 +52,20 @@ int Generate(int argc, char** argv) {
                                        " exceeds the model's context of ", context, " tokens")));
   }
 
-  const CacheShape shape = CacheShape::ForModel(model.config, context);
-  Session session(std::make_unique<PolicyCache>(shape, std::make_unique<FullPolicy>(),
-                                                std::make_unique<F32Store>(shape),
-                                                std::make_unique<F32Store>(shape)));
+  CacheSpec spec;
+  for (auto [flag, name, params] :
+       {std::tuple{absl::GetFlag(FLAGS_policy), &spec.policy, &spec.policy_params},
+        std::tuple{absl::GetFlag(FLAGS_k_store), &spec.k_store, &spec.k_params},
+        std::tuple{absl::GetFlag(FLAGS_v_store), &spec.v_store, &spec.v_params}}) {
+    auto parsed = ParseNamedParams(flag);
+    if (!parsed.ok()) return ReportError("generate", parsed.status());
+    *name = parsed->first;
+    *params = parsed->second;
+  }
+  auto cache = MakeCache(spec, CacheShape::ForModel(model.config, context));
+  if (!cache.ok()) return ReportError("generate", cache.status());
+  std::fprintf(stderr, "cache: %s\n", spec.Label().c_str());
+  Session session(*std::move(cache));
   Decoder decoder(model);
   std::vector<float> logits(model.config.vocab_size);
   using Clock = std::chrono::steady_clock;
@@ -92,6 +105,10 @@ int Generate(int argc, char** argv) {
   std::fprintf(stderr, "prefill: %zu tokens, %.1f tokens/s | decode: %d steps, %.1f tokens/s\n",
                prompt.size(), prompt.size() / prefill_s, decode_steps,
                decode_steps > 0 ? decode_steps / decode_s : 0.0);
+  const KvMemory kv = session.cache().total_memory(model.config.n_layers);
+  std::fprintf(stderr, "kv cache: %llu bytes held (%llu allocated, peak %llu)\n",
+               static_cast<unsigned long long>(kv.logical), static_cast<unsigned long long>(kv.allocated),
+               static_cast<unsigned long long>(kv.peak));
   return 0;
 }
 
