@@ -6,7 +6,6 @@
 
 #include "model/check.h"
 #include "policies/quant_kernels.h"
-#include "policies/row_compaction.h"
 
 namespace kvbench {
 namespace {
@@ -33,7 +32,7 @@ RowStore::RowStore(const CacheShape& shape, std::unique_ptr<RowCodec> codec, Row
       n_kv_heads_(shape.n_kv_heads),
       head_dim_(shape.head_dim),
       row_bytes_(codec_->row_bytes()),
-      rows_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads),
+      rows_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads, Rows{.rows = RowBuffer(row_bytes_)}),
       allocated_(shape.n_layers, 0),
       peak_(shape.n_layers, 0) {
   KVBENCH_CHECK(codec_->head_dim() == head_dim_, "codec %s built for head_dim %d, cache has %d",
@@ -67,41 +66,24 @@ void RowStore::Append(int layer, int head, const float* rows, int n, int ld) {
   Rows& r = at(layer, head);
   if (r.scale == 0.0f && n > 0) Calibrate(layer, head, rows, n, ld);
   r.encoded |= n > 0;
-  const size_t rb = row_bytes_;
-  const size_t needed = (static_cast<size_t>(r.begin) + r.n + n) * rb;
-  if (needed > r.buf.size()) {
-    if (static_cast<size_t>(r.n + n) * rb * 2 <= r.buf.size()) {
-      std::memmove(r.buf.data(), row(r, 0), static_cast<size_t>(r.n) * rb);
-      r.begin = 0;
-    } else {
-      std::vector<uint8_t> grown(std::max<size_t>(2 * (static_cast<size_t>(r.n) + n), 16) * rb);
-      if (r.n > 0) std::memcpy(grown.data(), row(r, 0), static_cast<size_t>(r.n) * rb);
-      allocated_[layer] += grown.size() - r.buf.size();
-      peak_[layer] = std::max(peak_[layer], allocated_[layer]);
-      r.buf.swap(grown);
-      r.begin = 0;
-    }
-  }
-  for (int i = 0; i < n; ++i) codec_->Encode(rows + static_cast<size_t>(i) * ld, r.scale, row(r, r.n + i));
-  r.n += n;
+  uint8_t* dst = r.rows.Extend(n, &allocated_[layer]);
+  peak_[layer] = std::max(peak_[layer], allocated_[layer]);
+  for (int i = 0; i < n; ++i) codec_->Encode(rows + static_cast<size_t>(i) * ld, r.scale, dst + i * row_bytes_);
 }
 
 void RowStore::Compact(int layer, int head, absl::Span<const int> keep) {
   Rows& r = at(layer, head);
   const int m = static_cast<int>(keep.size());
-  KVBENCH_CHECK(m <= r.n && (m == 0 || (keep.front() >= 0 && keep.back() < r.n)),
-                "%s: keep list out of range (%d entries)", name_.c_str(), r.n);
-  r.begin += CompactRows(keep, r.n, [&](int dst, int src, int count) {
-    std::memmove(row(r, dst), row(r, src), count * row_bytes_);
-  });
-  r.n = m;
+  KVBENCH_CHECK(m <= r.rows.size() && (m == 0 || (keep.front() >= 0 && keep.back() < r.rows.size())),
+                "%s: keep list out of range (%d entries)", name_.c_str(), r.rows.size());
+  r.rows.Compact(keep);
 }
 
 void RowStore::Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const {
   const Rows& r = at(layer, head);
   float* tile = TileScratch(head_dim_);
-  for (int j0 = 0; j0 < r.n; j0 += kTileRows) {
-    const int nt = std::min(kTileRows, r.n - j0);
+  for (int j0 = 0; j0 < r.rows.size(); j0 += kTileRows) {
+    const int nt = std::min(kTileRows, r.rows.size() - j0);
     codec_->DecodeRows(row(r, j0), nt, r.scale, tile);
     DotRowsF32(tile, nt, head_dim_, q, n_q, scores + j0, ld_scores);
   }
@@ -111,8 +93,8 @@ void RowStore::Accumulate(int layer, int head, const float* w, int ld_w, int n_q
   const Rows& r = at(layer, head);
   std::fill(out, out + static_cast<size_t>(n_q) * head_dim_, 0.0f);
   float* tile = TileScratch(head_dim_);
-  for (int j0 = 0; j0 < r.n; j0 += kTileRows) {
-    const int nt = std::min(kTileRows, r.n - j0);
+  for (int j0 = 0; j0 < r.rows.size(); j0 += kTileRows) {
+    const int nt = std::min(kTileRows, r.rows.size() - j0);
     codec_->DecodeRows(row(r, j0), nt, r.scale, tile);
     AccumulateRowsF32(tile, nt, head_dim_, w + j0, ld_w, n_q, out);
   }
@@ -120,13 +102,13 @@ void RowStore::Accumulate(int layer, int head, const float* w, int ld_w, int n_q
 
 void RowStore::Read(int layer, int head, int j, float* out) const {
   const Rows& r = at(layer, head);
-  KVBENCH_CHECK(j >= 0 && j < r.n, "%s: row %d of %d", name_.c_str(), j, r.n);
+  KVBENCH_CHECK(j >= 0 && j < r.rows.size(), "%s: row %d of %d", name_.c_str(), j, r.rows.size());
   codec_->DecodeReference(row(r, j), r.scale, out);
 }
 
 void RowStore::Write(int layer, int head, int j, const float* in) {
   Rows& r = at(layer, head);
-  KVBENCH_CHECK(j >= 0 && j < r.n, "%s: row %d of %d", name_.c_str(), j, r.n);
+  KVBENCH_CHECK(j >= 0 && j < r.rows.size(), "%s: row %d of %d", name_.c_str(), j, r.rows.size());
   codec_->Encode(in, r.scale, row(r, j));  // re-quantizes this row only
 }
 
@@ -136,7 +118,7 @@ KvMemory RowStore::memory(int layer) const {
   bool encoded_any = false;
   for (int h = 0; h < n_kv_heads_; ++h) {
     const Rows& r = at(layer, h);
-    m.logical += static_cast<uint64_t>(r.n) * row_bytes_;
+    m.logical += static_cast<uint64_t>(r.rows.size()) * row_bytes_;
     if (options_.scale_mode == ScaleMode::kPerHead && r.encoded) scale_bytes += sizeof(float);
     encoded_any |= r.encoded;
   }

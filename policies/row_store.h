@@ -2,9 +2,9 @@
 // (f16, bf16, llama.cpp blocks, int8, fp8). A RowCodec defines the format; RowStore holds the rows
 // and runs attention over them.
 //
-// Storage per (layer, head): one byte buffer of fixed-size rows from `begin`, exactly like the f32
-// store (dropping the oldest entries only advances `begin`; other compactions move kept rows down in
-// order; nothing is ever re-encoded by Compact). Attention decodes kTileRows rows at a time into
+// Storage per (layer, head): one RowBuffer (row_buffer.h) of fixed-size rows, exactly like the f32
+// store (dropping the oldest entries moves nothing; other compactions move the fewest rows;
+// nothing is ever re-encoded by Compact). Attention decodes kTileRows rows at a time into
 // thread-local f32 scratch and runs the f32 tile kernels (policies/quant_kernels.h) for all queries.
 //
 // Store scale (fp8 only): x is stored as enc(x / scale), one scale per (layer, KV head) or per
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "policies/kv_store.h"
+#include "policies/row_buffer.h"
 
 namespace kvbench {
 
@@ -61,7 +62,7 @@ class RowStore : public KvStore {
 
   std::string name() const override { return name_; }
   void Append(int layer, int head, const float* rows, int n, int ld) override;
-  int size(int layer, int head) const override { return at(layer, head).n; }
+  int size(int layer, int head) const override { return at(layer, head).rows.size(); }
   void Compact(int layer, int head, absl::Span<const int> keep) override;
   void Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const override;
   void Accumulate(int layer, int head, const float* w, int ld_w, int n_q, float* out) const override;
@@ -75,16 +76,14 @@ class RowStore : public KvStore {
 
  private:
   struct Rows {
-    std::vector<uint8_t> buf;  // (capacity, row_bytes)
-    int begin = 0;             // first live row
-    int n = 0;                 // live rows
-    float scale = 1.0f;        // store scale (fp8); 0 = not calibrated yet
-    bool encoded = false;      // rows were encoded with `scale` (from then on it is held)
+    RowBuffer rows;          // encoded rows of row_bytes_
+    float scale = 1.0f;      // store scale (fp8); 0 = not calibrated yet
+    bool encoded = false;    // rows were encoded with `scale` (from then on it is held)
   };
   const Rows& at(int layer, int head) const { return rows_[layer * n_kv_heads_ + head]; }
   Rows& at(int layer, int head) { return rows_[layer * n_kv_heads_ + head]; }
-  const uint8_t* row(const Rows& r, int j) const { return r.buf.data() + (static_cast<size_t>(r.begin) + j) * row_bytes_; }
-  uint8_t* row(Rows& r, int j) { return r.buf.data() + (static_cast<size_t>(r.begin) + j) * row_bytes_; }
+  const uint8_t* row(const Rows& r, int j) const { return r.rows.row(j); }
+  uint8_t* row(Rows& r, int j) { return r.rows.row(j); }
   void Calibrate(int layer, int head, const float* rows, int n, int ld);
 
   std::unique_ptr<RowCodec> codec_;
