@@ -42,8 +42,8 @@ TEST(DecoderTest, CachedDecodingEqualsRecomputationWithoutCache) {
   for (int t = 0; t < static_cast<int>(tokens.size()); ++t) {
     Feed(decoder, *full, absl::MakeConstSpan(&tokens[t], 1), false, a.data());
     Feed(decoder, *none, absl::MakeConstSpan(&tokens[t], 1), false, b.data());
-    // Recomputation runs the prefix as a block (GEMM) instead of row dot products, so float
-    // rounding differs; 1e-5 of the logit scale is far below any effect a policy has.
+    // Recomputation runs the prefix as one block with causal masking instead of one query at a
+    // time; 1e-5 of the logit scale allows for rounding and is far below any policy's effect.
     ASSERT_LT(RelMaxDiff(a, b), 1e-5f) << "position " << t;
   }
   EXPECT_EQ(none->cache().total_memory(model->config.n_layers).logical, 0u);
@@ -99,8 +99,7 @@ namespace kvbench {
 namespace {
 
 // Results must not depend on the thread count: every output element of a MatMul is computed by one
-// thread in a fixed order. Shapes large enough that the parallel paths (row split and the blocked
-// GEMM for prefill) are really taken.
+// thread in a fixed order. Shapes large enough that the parallel row split is really taken.
 TEST(DecoderTest, ThreadCountDoesNotChangeLogits) {
   ModelConfig c = SmallSyntheticConfig();
   c.dim = 256;

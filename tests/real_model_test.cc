@@ -94,8 +94,8 @@ class EveryRealModel : public testing::TestWithParam<std::string> {};
 
 // Cached decoding equals recomputation from scratch without any cache at every position of a
 // 256-token sequence (the `none` path re-runs the prefix as one block every step). Tolerance: the
-// largest logit difference within 1e-5 of the largest logit (block GEMM vs row dot products round
-// differently; no policy effect is that small).
+// largest logit difference within 1e-5 of the largest logit (a block's causal attention and a single
+// query's may round differently; no policy effect is that small).
 TEST_P(EveryRealModel, CachedDecodingEqualsRecomputation) {
   auto model = LoadModel(GetParam());
   ASSERT_TRUE(model.ok()) << model.status();
