@@ -162,19 +162,25 @@ void RowDotsAny(int nv, const std::byte* row, const float* x, int64_t ld, int64_
 template <DType T, bool kReference>
 void MatMulTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
   constexpr int kVectorTile = 64;
+  constexpr int64_t kRowBlock = 32;
   const int64_t rows = w.rows, cols = w.cols;
   const size_t row_bytes = w.row_bytes();
   for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
     const int nv = std::min(kVectorTile, n_vec - v0);
     const bool parallel = !kReference && rows * cols * nv >= kMinParallelWork;
+    // Rows in blocks: the block's weights come from memory once and stay in L2 while each group
+    // of 4 vectors (whose activations stay in L1) passes over them.
+    const int64_t n_blocks = (rows + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t r = 0; r < rows; ++r) {
-      const std::byte* row = w.data + row_bytes * r;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
       float out[kMaxVectorsPerPass];
       for (int v = v0; v < v0 + nv;) {
         const int step = v + 4 <= v0 + nv ? 4 : 1;
-        RowDotsAny<T, kReference>(step, row, x + v * cols, cols, cols, out);
-        for (int j = 0; j < step; ++j) y[(v + j) * rows + r] = out[j];
+        for (int64_t r = r0; r < r1; ++r) {
+          RowDotsAny<T, kReference>(step, w.data + row_bytes * r, x + v * cols, cols, cols, out);
+          for (int j = 0; j < step; ++j) y[(v + j) * rows + r] = out[j];
+        }
         v += step;
       }
     }
