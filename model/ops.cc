@@ -107,22 +107,32 @@ void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float*
     }
     for (int v = 0; v < NV; ++v) out[v] = _mm512_reduce_add_ps(acc[v]);
   } else {
-    // Two accumulators per vector hide the FMA latency when NV is small.
-    __m512 acc0[NV], acc1[NV];
-    for (int v = 0; v < NV; ++v) acc0[v] = acc1[v] = _mm512_setzero_ps();
+    // Four accumulators per vector hide the FMA latency (4 cycles) when NV is small; every NV sums
+    // in the same order, so a vector's result never depends on how many share the pass.
+    __m512 acc0[NV], acc1[NV], acc2[NV], acc3[NV];
+    for (int v = 0; v < NV; ++v) acc0[v] = acc1[v] = acc2[v] = acc3[v] = _mm512_setzero_ps();
     int64_t i = 0;
     constexpr int kBytes = T == DType::kF32 ? 4 : 2;
-    for (; i + 32 <= n; i += 32) {
+    for (; i + 64 <= n; i += 64) {
       // Hardware prefetchers stop at 4 KiB boundaries, and a weight row is often exactly one such
       // page: asking for the bytes kPrefetchBytes ahead keeps the stream going across rows.
       const char* ahead = reinterpret_cast<const char*>(row) + i * kBytes + kPrefetchBytes;
       _mm_prefetch(ahead, _MM_HINT_T0);
-      if constexpr (kBytes == 4) _mm_prefetch(ahead + 64, _MM_HINT_T0);
+      _mm_prefetch(ahead + 64, _MM_HINT_T0);
+      if constexpr (kBytes == 4) {
+        _mm_prefetch(ahead + 128, _MM_HINT_T0);
+        _mm_prefetch(ahead + 192, _MM_HINT_T0);
+      }
       const __m512 w0 = Load16<T>(row, i);
       const __m512 w1 = Load16<T>(row, i + 16);
+      const __m512 w2 = Load16<T>(row, i + 32);
+      const __m512 w3 = Load16<T>(row, i + 48);
       for (int v = 0; v < NV; ++v) {
-        acc0[v] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + v * ld + i), acc0[v]);
-        acc1[v] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + v * ld + i + 16), acc1[v]);
+        const float* xv = x + v * ld + i;
+        acc0[v] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xv), acc0[v]);
+        acc1[v] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xv + 16), acc1[v]);
+        acc2[v] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xv + 32), acc2[v]);
+        acc3[v] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xv + 48), acc3[v]);
       }
     }
     for (; i + 16 <= n; i += 16) {
@@ -130,7 +140,8 @@ void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float*
       for (int v = 0; v < NV; ++v) acc0[v] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + v * ld + i), acc0[v]);
     }
     for (int v = 0; v < NV; ++v) {
-      float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0[v], acc1[v]));
+      float s = _mm512_reduce_add_ps(
+          _mm512_add_ps(_mm512_add_ps(acc0[v], acc1[v]), _mm512_add_ps(acc2[v], acc3[v])));
       for (int64_t j = i; j < n; ++j) s += LoadScalar<T>(row, j) * x[v * ld + j];
       out[v] = s;
     }
