@@ -39,6 +39,44 @@ void DotTile(const float* rows, int n, int hd, const float* q, int n_q, float* s
   }
 }
 
+// head_dim 8 or 16 (the real tiny models): one reduction per score would cost more than the dot
+// product itself, so eight rows are scored at once. Each row's products sit in one 256-bit vector
+// (the two halves of a 16-wide row added first); a transpose-add tree turns eight such vectors into
+// the eight scores. Rows past n are zeros and their scores are not stored, so every score goes
+// through the same arithmetic wherever it falls in the tile.
+inline __m256 EightHorizontalSums(const __m256* p) {
+  const __m256 t0 = _mm256_hadd_ps(p[0], p[1]), t1 = _mm256_hadd_ps(p[2], p[3]);
+  const __m256 t2 = _mm256_hadd_ps(p[4], p[5]), t3 = _mm256_hadd_ps(p[6], p[7]);
+  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+template <int HD>
+void DotSmallHead(const float* rows, int n, const float* q, int n_q, float* scores, int ld) {
+  static_assert(HD == 8 || HD == 16);
+  for (int j = 0; j < n; j += 8) {
+    const int nr = std::min(8, n - j);
+    const float* k = rows + static_cast<size_t>(j) * HD;
+    for (int i = 0; i < n_q; ++i) {
+      const float* qi = q + static_cast<size_t>(i) * HD;
+      const __m256 q0 = _mm256_loadu_ps(qi);
+      __m256 p[8];
+      for (int r = 0; r < 8; ++r) {
+        if (r >= nr) {
+          p[r] = _mm256_setzero_ps();
+        } else if constexpr (HD == 8) {
+          p[r] = _mm256_mul_ps(_mm256_loadu_ps(k + r * HD), q0);
+        } else {
+          p[r] = _mm256_fmadd_ps(_mm256_loadu_ps(k + r * HD + 8), _mm256_loadu_ps(qi + 8),
+                                 _mm256_mul_ps(_mm256_loadu_ps(k + r * HD), q0));
+        }
+      }
+      _mm256_mask_storeu_ps(scores + static_cast<size_t>(i) * ld + j, static_cast<__mmask8>((1u << nr) - 1),
+                            EightHorizontalSums(p));
+    }
+  }
+}
+
 // Any hd: chunks streamed from memory.
 void DotTileAny(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld) {
   const __mmask16 tail = TailMask(hd);
@@ -102,6 +140,8 @@ void AccumulateTileAny(const float* rows, int n, int hd, const float* w, int ld_
 
 void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld) {
 #if defined(__AVX512F__)
+  if (hd == 8) return DotSmallHead<8>(rows, n, q, n_q, scores, ld);
+  if (hd == 16) return DotSmallHead<16>(rows, n, q, n_q, scores, ld);
   switch ((hd + 15) / 16) {
     case 1: return DotTile<1>(rows, n, hd, q, n_q, scores, ld);
     case 2: return DotTile<2>(rows, n, hd, q, n_q, scores, ld);
