@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/atomic_file.h"
 #include "model/model.h"
 
 ABSL_DECLARE_FLAG(std::string, model);
@@ -37,8 +38,6 @@ absl::StatusOr<std::string> ReadTextFlag();
 // -o if given, else `fallback`.
 std::string OutputPath(const std::string& fallback);
 
-// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
-absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
 
 }  // namespace kvbench::cli
 

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/atomic_file.h"  // WriteFileAtomically, used with FormatCsv
 
 namespace kvbench {
 
@@ -38,10 +39,6 @@ absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string_view source
 // Reads and parses a file; NotFound when it does not exist.
 absl::StatusOr<CsvTable> ReadCsvFile(const std::string& path);
 
-// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed, then
-// renamed over `path`, so a reader (or a resumed run after a kill) sees the old or the new file,
-// never a torn one. Creates missing parent folders.
-absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
 
 }  // namespace kvbench
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "model/atomic_file.h"
 #include "model/half.h"
 
 namespace kvbench {
@@ -928,22 +929,7 @@ absl::StatusOr<std::string> GgufWriter::Serialize() const {
 absl::Status GgufWriter::WriteFile(const std::string& path) const {
   absl::StatusOr<std::string> image = Serialize();
   if (!image.ok()) return image.status();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot create ", tmp));
-    f.write(image->data(), static_cast<std::streamsize>(image->size()));
-    f.close();
-    if (!f) {
-      std::remove(tmp.c_str());
-      return absl::DataLossError(absl::StrCat("writing ", tmp, " failed"));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, *image);
 }
 
 }  // namespace kvbench
