@@ -14,7 +14,7 @@
 #include "model/sampler.h"
 #include "model/session.h"
 #include "policies/registry.h"
-#include "sim/store_spec.h"
+#include "policies/spec_text.h"
 
 ABSL_FLAG(std::string, prompt, "", "text to continue (BOS is always prepended)");
 ABSL_FLAG(int, n, 200, "tokens to generate");

@@ -12,7 +12,7 @@
 #include "model/presets.h"
 #include "sim/args.h"
 #include "sim/planner.h"
-#include "sim/store_spec.h"
+#include "policies/spec_text.h"
 
 namespace kvbench::cli {
 namespace {

@@ -1,7 +1,5 @@
 #include "harness/csv.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <sstream>

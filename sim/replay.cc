@@ -17,7 +17,7 @@
 #include "harness/metrics.h"
 #include "policies/store_registry.h"
 #include "sim/planner.h"
-#include "sim/store_spec.h"
+#include "policies/spec_text.h"
 
 namespace kvbench {
 

@@ -14,7 +14,7 @@
 #include "model/session.h"
 #include "policies/registry.h"
 #include "policies/store_registry.h"
-#include "sim/store_spec.h"
+#include "policies/spec_text.h"
 
 namespace kvbench {
 namespace {

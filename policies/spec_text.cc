@@ -1,4 +1,4 @@
-#include "sim/store_spec.h"
+#include "policies/spec_text.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"

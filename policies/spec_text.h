@@ -1,8 +1,8 @@
-// A store (or policy) with parameters written on one line, as the simulation commands take them:
+// A store (or policy) with parameters written on one line, as the commands take them:
 // "q8_0", "kivi(bits=4,group=32)", or "kivi:bits=4,group=32". The same spelling CacheSpec::Label
 // prints, so a label copied from a report can be pasted back.
-#ifndef KVBENCH_SIM_STORE_SPEC_H_
-#define KVBENCH_SIM_STORE_SPEC_H_
+#ifndef KVBENCH_POLICIES_SPEC_TEXT_H_
+#define KVBENCH_POLICIES_SPEC_TEXT_H_
 
 #include <string>
 #include <utility>
@@ -18,4 +18,4 @@ absl::StatusOr<std::pair<std::string, ParamMap>> ParseNamedParams(const std::str
 
 }  // namespace kvbench
 
-#endif  // KVBENCH_SIM_STORE_SPEC_H_
+#endif  // KVBENCH_POLICIES_SPEC_TEXT_H_
