@@ -15,32 +15,24 @@
 #include <cstring>
 #include <memory>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "model/simd.h"
 
 namespace kvbench {
 
-// Sums a float buffer; the result is returned so the compiler cannot drop the reads.
+// Sums a float buffer with four independent accumulators (one would be add-latency bound, not
+// memory bound); the result is returned so the compiler cannot drop the reads.
 inline float StreamSum(const float* data, size_t n) {
-#if defined(__AVX512F__)
-  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
-         a3 = _mm512_setzero_ps();
+  simd::F32x16 a0 = simd::Zero(), a1 = simd::Zero(), a2 = simd::Zero(), a3 = simd::Zero();
   size_t i = 0;
   for (; i + 64 <= n; i += 64) {
-    a0 = _mm512_add_ps(a0, _mm512_load_ps(data + i));
-    a1 = _mm512_add_ps(a1, _mm512_load_ps(data + i + 16));
-    a2 = _mm512_add_ps(a2, _mm512_load_ps(data + i + 32));
-    a3 = _mm512_add_ps(a3, _mm512_load_ps(data + i + 48));
+    a0 = simd::Add(a0, simd::Load(data + i));
+    a1 = simd::Add(a1, simd::Load(data + i + 16));
+    a2 = simd::Add(a2, simd::Load(data + i + 32));
+    a3 = simd::Add(a3, simd::Load(data + i + 48));
   }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  float s = simd::ReduceAdd(simd::Add(simd::Add(a0, a1), simd::Add(a2, a3)));
   for (; i < n; ++i) s += data[i];
   return s;
-#else
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) s += data[i];
-  return s;
-#endif
 }
 
 // Best of `passes` full reads of a `bytes`-sized buffer, in bytes per second.

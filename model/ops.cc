@@ -9,10 +9,7 @@
 #include <Eigen/Core>
 
 #include "model/half.h"
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "model/simd.h"
 
 namespace kvbench {
 namespace {
@@ -21,8 +18,17 @@ namespace {
 // team, and worse, waiting for a descheduled thread on a busy machine, costs more than it saves.
 // stories260K's decode matrices are far below it, which keeps its step lean.
 constexpr int64_t kMinParallelWork = int64_t{1} << 20;
-constexpr int kMaxVectorsPerPass = 4;
 constexpr int kPrefetchBytes = 2048;
+
+// Register tiles of the MatMul kernel: kTileRows weight rows x kTileVectors input vectors, one
+// accumulator each (a 16-lane F32x16). A single vector takes kSingleRows rows at a time so that
+// enough independent accumulators hide the FMA latency. Chosen to fit the register file: 32 zmm
+// registers with AVX-512, 16 ymm with AVX2 (where an F32x16 is two of them).
+#if defined(KVBENCH_SIMD_AVX512)
+constexpr int kTileRows = 4, kTileVectors = 4, kSingleRows = 8;
+#else
+constexpr int kTileRows = 2, kTileVectors = 2, kSingleRows = 4;
+#endif
 
 template <DType T>
 inline float LoadScalar(const std::byte* row, int64_t i) {
@@ -44,178 +50,161 @@ inline float Q8_0Scale(const std::byte* block) {
   return Fp16ToF32(h);
 }
 
-// Dot products of one weight row with NV input vectors (stride `ld` floats apart). Scalar path.
-template <DType T, int NV>
-void RowDotsScalar(const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
-  if constexpr (T == DType::kQ8_0) {
-    float acc[NV] = {};
-    for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
-      const std::byte* block = row + b * kQ8_0BlockBytes;
-      const float d = Q8_0Scale(block);
-      const auto* q = reinterpret_cast<const int8_t*>(block + 2);
-      for (int v = 0; v < NV; ++v) {
-        const float* xv = x + v * ld + b * kQ8_0BlockSize;
-        float s = 0.0f;
-        for (int j = 0; j < kQ8_0BlockSize; ++j) s += static_cast<float>(q[j]) * xv[j];
-        acc[v] += d * s;
-      }
-    }
-    for (int v = 0; v < NV; ++v) out[v] = acc[v];
-  } else {
-    float acc[NV] = {};
-    for (int64_t i = 0; i < n; ++i) {
-      const float w = LoadScalar<T>(row, i);
-      for (int v = 0; v < NV; ++v) acc[v] += w * x[v * ld + i];
-    }
-    for (int v = 0; v < NV; ++v) out[v] = acc[v];
-  }
-}
-
-#if defined(__AVX512F__)
+// The scalar reference: one weight row with one input vector, summed in column order.
 template <DType T>
-inline __m512 Load16(const std::byte* row, int64_t i) {
-  if constexpr (T == DType::kF32) {
-    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
-  } else if constexpr (T == DType::kF16) {
-    return _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + i)));
+float RowDotReference(const std::byte* row, const float* x, int64_t n) {
+  float acc = 0.0f;
+  if constexpr (T == DType::kQ8_0) {
+    for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+      const std::byte* block = row + b * kQ8_0BlockBytes;
+      const auto* q = reinterpret_cast<const int8_t*>(block + 2);
+      float s = 0.0f;
+      for (int j = 0; j < kQ8_0BlockSize; ++j) s += static_cast<float>(q[j]) * x[b * kQ8_0BlockSize + j];
+      acc += Q8_0Scale(block) * s;
+    }
   } else {
-    const __m256i h =
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + i));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    for (int64_t i = 0; i < n; ++i) acc += LoadScalar<T>(row, i) * x[i];
+  }
+  return acc;
+}
+
+// Columns i .. i + n - 1 (n <= 16) of a weight row as f32, zeros past n.
+template <DType T>
+inline simd::F32x16 LoadWeights(const std::byte* row, int64_t i, int n = 16) {
+  if constexpr (T == DType::kF32) {
+    const float* p = reinterpret_cast<const float*>(row) + i;
+    return n == 16 ? simd::Load(p) : simd::LoadN(p, n);
+  } else {
+    const uint16_t* p = reinterpret_cast<const uint16_t*>(row) + i;
+    uint16_t tail[16] = {};
+    if (n < 16) {
+      std::memcpy(tail, p, 2 * n);
+      p = tail;
+    }
+    if constexpr (T == DType::kF16) return simd::LoadF16(p);
+    return simd::LoadBf16(p);
   }
 }
 
-template <DType T, int NV>
-void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
+// y[v * ldy + r] = row r . vector v for an R x V tile. Every output has its own accumulator that
+// walks the columns 16 at a time in order (the last chunk zero-padded) and is reduced by the fixed
+// tree of simd::ReduceAdd, so its value does not depend on R, V, the batch or the thread count:
+// lockstep evaluation of many policies is bit-identical to running each alone.
+template <DType T, int R, int V>
+void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols, float* y, int64_t ldy) {
+  simd::F32x16 acc[R * V];
+  for (auto& a : acc) a = simd::Zero();
   if constexpr (T == DType::kQ8_0) {
-    __m512 acc[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
-      const std::byte* block = row + b * kQ8_0BlockBytes;
-      _mm_prefetch(reinterpret_cast<const char*>(block) + kPrefetchBytes, _MM_HINT_T0);
-      const __m512 d = _mm512_set1_ps(Q8_0Scale(block));
-      const auto* q = reinterpret_cast<const __m128i*>(block + 2);
-      const __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)));
-      const __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)));
-      for (int v = 0; v < NV; ++v) {
-        const float* xv = x + v * ld + b * kQ8_0BlockSize;
-        const __m512 s =
-            _mm512_fmadd_ps(w1, _mm512_loadu_ps(xv + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(xv)));
-        acc[v] = _mm512_fmadd_ps(d, s, acc[v]);
+    for (int64_t b = 0; b < cols / kQ8_0BlockSize; ++b) {
+      simd::F32x16 d[R], w0[R], w1[R];
+      for (int r = 0; r < R; ++r) {
+        const std::byte* block = w + r * row_bytes + b * kQ8_0BlockBytes;
+        Prefetch(block + kPrefetchBytes);
+        const auto* q = reinterpret_cast<const int8_t*>(block + 2);
+        d[r] = simd::Set1(Q8_0Scale(block));
+        w0[r] = simd::LoadI8(q);
+        w1[r] = simd::LoadI8(q + 16);
+      }
+      for (int v = 0; v < V; ++v) {
+        const float* xv = x + v * cols + b * kQ8_0BlockSize;
+        const simd::F32x16 x0 = simd::Load(xv), x1 = simd::Load(xv + 16);
+        for (int r = 0; r < R; ++r) {
+          acc[r * V + v] = simd::MulAdd(d[r], simd::MulAdd(w1[r], x1, simd::Mul(w0[r], x0)), acc[r * V + v]);
+        }
       }
     }
-    for (int v = 0; v < NV; ++v) out[v] = _mm512_reduce_add_ps(acc[v]);
   } else {
-    // Four accumulators per vector hide the FMA latency (4 cycles) when NV is small; every NV sums
-    // in the same order, so a vector's result never depends on how many share the pass.
-    __m512 acc0[NV], acc1[NV], acc2[NV], acc3[NV];
-    for (int v = 0; v < NV; ++v) acc0[v] = acc1[v] = acc2[v] = acc3[v] = _mm512_setzero_ps();
-    int64_t i = 0;
     constexpr int kBytes = T == DType::kF32 ? 4 : 2;
-    for (; i + 64 <= n; i += 64) {
+    auto chunk = [&](int64_t i, int n) {
+      simd::F32x16 wr[R];
+      for (int r = 0; r < R; ++r) wr[r] = LoadWeights<T>(w + r * row_bytes, i, n);
+      for (int v = 0; v < V; ++v) {
+        const float* xv = x + v * cols + i;
+        const simd::F32x16 xc = n == 16 ? simd::Load(xv) : simd::LoadN(xv, n);
+        for (int r = 0; r < R; ++r) acc[r * V + v] = simd::MulAdd(wr[r], xc, acc[r * V + v]);
+      }
+    };
+    int64_t i = 0;
+    for (; i + 16 <= cols; i += 16) {
       // Hardware prefetchers stop at 4 KiB boundaries, and a weight row is often exactly one such
       // page: asking for the bytes kPrefetchBytes ahead keeps the stream going across rows.
-      const char* ahead = reinterpret_cast<const char*>(row) + i * kBytes + kPrefetchBytes;
-      _mm_prefetch(ahead, _MM_HINT_T0);
-      _mm_prefetch(ahead + 64, _MM_HINT_T0);
-      if constexpr (kBytes == 4) {
-        _mm_prefetch(ahead + 128, _MM_HINT_T0);
-        _mm_prefetch(ahead + 192, _MM_HINT_T0);
+      if ((i * kBytes) % 64 == 0) {
+        for (int r = 0; r < R; ++r) Prefetch(w + r * row_bytes + i * kBytes + kPrefetchBytes);
       }
-      const __m512 w0 = Load16<T>(row, i);
-      const __m512 w1 = Load16<T>(row, i + 16);
-      const __m512 w2 = Load16<T>(row, i + 32);
-      const __m512 w3 = Load16<T>(row, i + 48);
-      for (int v = 0; v < NV; ++v) {
-        const float* xv = x + v * ld + i;
-        acc0[v] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xv), acc0[v]);
-        acc1[v] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xv + 16), acc1[v]);
-        acc2[v] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xv + 32), acc2[v]);
-        acc3[v] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xv + 48), acc3[v]);
-      }
+      chunk(i, 16);
     }
-    for (; i + 16 <= n; i += 16) {
-      const __m512 w0 = Load16<T>(row, i);
-      for (int v = 0; v < NV; ++v) acc0[v] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + v * ld + i), acc0[v]);
-    }
-    for (int v = 0; v < NV; ++v) {
-      float s = _mm512_reduce_add_ps(
-          _mm512_add_ps(_mm512_add_ps(acc0[v], acc1[v]), _mm512_add_ps(acc2[v], acc3[v])));
-      for (int64_t j = i; j < n; ++j) s += LoadScalar<T>(row, j) * x[v * ld + j];
-      out[v] = s;
-    }
+    if (i < cols) chunk(i, static_cast<int>(cols - i));
+  }
+  float out[R * V];
+  int k = 0;
+  for (; k + 8 <= R * V; k += 8) simd::ReduceAdd8(acc + k, out + k);
+  for (; k < R * V; ++k) out[k] = simd::ReduceAdd(acc[k]);
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < V; ++v) y[v * ldy + r] = out[r * V + v];
   }
 }
-#else
-template <DType T, int NV>
-void RowDots(const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
-  RowDotsScalar<T, NV>(row, x, ld, n, out);
-}
-#endif
 
-template <DType T, bool kReference>
-void RowDotsAny(int nv, const std::byte* row, const float* x, int64_t ld, int64_t n, float* out) {
-  if constexpr (kReference) {
-    if (nv == 4) return RowDotsScalar<T, 4>(row, x, ld, n, out);
-    return RowDotsScalar<T, 1>(row, x, ld, n, out);
-  } else {
-    if (nv == 4) return RowDots<T, 4>(row, x, ld, n, out);
-    return RowDots<T, 1>(row, x, ld, n, out);
-  }
+// Rows [r0, r1) for vectors [v, v + V): R rows at a time, then one by one.
+template <DType T, int R, int V>
+void RowRange(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v, float* y) {
+  const size_t row_bytes = w.row_bytes();
+  const float* xv = x + static_cast<size_t>(v) * w.cols;
+  float* yv = y + static_cast<size_t>(v) * w.rows;
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) TileDots<T, R, V>(w.data + row_bytes * r, row_bytes, xv, w.cols, yv + r, w.rows);
+  for (; r < r1; ++r) TileDots<T, 1, V>(w.data + row_bytes * r, row_bytes, xv, w.cols, yv + r, w.rows);
 }
 
 // Vectors are taken in tiles of kVectorTile (their activations stay in L2 while every weight row
-// streams past them once per tile), and within a tile 4 at a time (one weight load feeds 4 FMAs).
-// Each output element is accumulated in the same order whatever n_vec and the thread count are,
-// so a sequence's logits do not depend on what else is in the batch: lockstep evaluation of many
-// policies is bit-identical to running each alone.
-template <DType T, bool kReference>
+// streams past them once per tile) and rows in blocks of kRowBlock (the block's weights come from
+// memory once and stay in L1/L2 while each group of vectors passes over them).
+template <DType T>
 void MatMulTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
   constexpr int kVectorTile = 64;
   constexpr int64_t kRowBlock = 32;
   const int64_t rows = w.rows, cols = w.cols;
-  const size_t row_bytes = w.row_bytes();
   for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
-    const int nv = std::min(kVectorTile, n_vec - v0);
-    const bool parallel = !kReference && rows * cols * nv >= kMinParallelWork;
-    // Rows in blocks: the block's weights come from memory once and stay in L2 while each group
-    // of 4 vectors (whose activations stay in L1) passes over them.
+    const int v_end = std::min(n_vec, v0 + kVectorTile);
+    const bool parallel = rows * cols * (v_end - v0) >= kMinParallelWork;
     const int64_t n_blocks = (rows + kRowBlock - 1) / kRowBlock;
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t b = 0; b < n_blocks; ++b) {
       const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
-      float out[kMaxVectorsPerPass];
-      for (int v = v0; v < v0 + nv;) {
-        const int step = v + 4 <= v0 + nv ? 4 : 1;
-        for (int64_t r = r0; r < r1; ++r) {
-          RowDotsAny<T, kReference>(step, w.data + row_bytes * r, x + v * cols, cols, cols, out);
-          for (int j = 0; j < step; ++j) y[(v + j) * rows + r] = out[j];
-        }
-        v += step;
-      }
+      int v = v0;
+      for (; v + kTileVectors <= v_end; v += kTileVectors) RowRange<T, kTileRows, kTileVectors>(w, r0, r1, x, v, y);
+      for (; v < v_end; ++v) RowRange<T, kSingleRows, 1>(w, r0, r1, x, v, y);
     }
   }
 }
 
-template <bool kReference>
-void MatMulDispatch(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  switch (w.dtype) {
-    case DType::kF32: return MatMulTyped<DType::kF32, kReference>(w, x, n_vec, y);
-    case DType::kF16: return MatMulTyped<DType::kF16, kReference>(w, x, n_vec, y);
-    case DType::kBF16: return MatMulTyped<DType::kBF16, kReference>(w, x, n_vec, y);
-    case DType::kQ8_0: return MatMulTyped<DType::kQ8_0, kReference>(w, x, n_vec, y);
+template <DType T>
+void MatMulReferenceTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
+  for (int v = 0; v < n_vec; ++v) {
+    for (int64_t r = 0; r < w.rows; ++r) {
+      y[static_cast<size_t>(v) * w.rows + r] =
+          RowDotReference<T>(w.data + w.row_bytes() * r, x + static_cast<size_t>(v) * w.cols, w.cols);
+    }
   }
 }
 
 }  // namespace
 
 void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  MatMulDispatch<false>(w, x, n_vec, y);
+  switch (w.dtype) {
+    case DType::kF32: return MatMulTyped<DType::kF32>(w, x, n_vec, y);
+    case DType::kF16: return MatMulTyped<DType::kF16>(w, x, n_vec, y);
+    case DType::kBF16: return MatMulTyped<DType::kBF16>(w, x, n_vec, y);
+    case DType::kQ8_0: return MatMulTyped<DType::kQ8_0>(w, x, n_vec, y);
+  }
 }
 
 void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  MatMulDispatch<true>(w, x, n_vec, y);
+  switch (w.dtype) {
+    case DType::kF32: return MatMulReferenceTyped<DType::kF32>(w, x, n_vec, y);
+    case DType::kF16: return MatMulReferenceTyped<DType::kF16>(w, x, n_vec, y);
+    case DType::kBF16: return MatMulReferenceTyped<DType::kBF16>(w, x, n_vec, y);
+    case DType::kQ8_0: return MatMulReferenceTyped<DType::kQ8_0>(w, x, n_vec, y);
+  }
 }
 
 void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out) {
@@ -295,55 +284,20 @@ void SwiGlu(float* gate, const float* up, int n) {
   }
 }
 
-#if defined(__AVX512F__)
-namespace {
-
-// e^x for 16 lanes, Cephes' expf scheme: x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6
-// polynomial (about 1 ulp), then 2^n by scalef, which also flushes large negative x to 0 the way
-// expf underflows. Lanes are independent, so a value's result never depends on its neighbours.
-inline __m512 Exp16(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
-
-}  // namespace
-#endif
-
 void Softmax(float* x, int n) {
   if (n <= 0) return;
   const float max = *std::max_element(x, x + n);
-#if defined(__AVX512F__)
-  // 16 lanes at a time from the first element (a masked tail, never an alignment peel), so the
-  // summation order depends on n only, not on where the scores sit in memory.
-  const __m512 vmax = _mm512_set1_ps(max);
-  __m512 acc = _mm512_setzero_ps();
+  // 16 lanes at a time from the first element (a zero-padded tail, never an alignment peel), so
+  // the summation order depends on n only, not on where the scores sit in memory.
+  const simd::F32x16 vmax = simd::Set1(max);
+  simd::F32x16 acc = simd::Zero();
   for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff)
-                                    : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 e = Exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmax));
-    _mm512_mask_storeu_ps(x + i, m, e);
-    acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
+    const int m = std::min(16, n - i);
+    const simd::F32x16 e = simd::Exp(simd::Sub(simd::LoadN(x + i, m), vmax));
+    simd::StoreN(x + i, e, m);
+    acc = simd::Add(acc, simd::KeepFirst(e, m));
   }
-  const float sum = _mm512_reduce_add_ps(acc);
-#else
-  float sum = 0.0f;
-  for (int i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - max);
-    sum += x[i];
-  }
-#endif
-  const float inv = 1.0f / sum;
+  const float inv = 1.0f / simd::ReduceAdd(acc);
   for (int i = 0; i < n; ++i) x[i] *= inv;
 }
 

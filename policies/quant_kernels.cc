@@ -4,53 +4,35 @@
 #include <cstring>
 
 #include "model/half.h"
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "model/simd.h"
 
 namespace kvbench {
 namespace {
 
-#if defined(__AVX512F__)
-// Lanes of the last 16-float chunk of a row of hd values.
-inline __mmask16 TailMask(int hd) {
-  const int rem = hd % 16;
-  return rem == 0 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << rem) - 1);
-}
-
 // NC = number of 16-float chunks per row (hd <= 16 * NC); the row of each key stays in registers
-// while every query is dotted with it.
+// while every query is dotted with it. The last chunk is zero-padded (LoadN), so a score is the
+// same wherever its row sits.
 template <int NC>
 void DotTile(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld) {
-  const __mmask16 tail = TailMask(hd);
-  __m512 r[NC];
+  const int tail = hd - 16 * (NC - 1);
+  simd::F32x16 r[NC];
   for (int j = 0; j < n; ++j) {
     const float* kj = rows + static_cast<size_t>(j) * hd;
-    for (int c = 0; c < NC; ++c) r[c] = _mm512_maskz_loadu_ps(c == NC - 1 ? tail : 0xffff, kj + 16 * c);
+    for (int c = 0; c < NC; ++c) r[c] = simd::LoadN(kj + 16 * c, c == NC - 1 ? tail : 16);
     for (int i = 0; i < n_q; ++i) {
       const float* qi = q + static_cast<size_t>(i) * hd;
-      __m512 acc = _mm512_mul_ps(r[0], _mm512_maskz_loadu_ps(NC == 1 ? tail : 0xffff, qi));
-      for (int c = 1; c < NC; ++c) {
-        acc = _mm512_fmadd_ps(r[c], _mm512_maskz_loadu_ps(c == NC - 1 ? tail : 0xffff, qi + 16 * c), acc);
-      }
-      scores[static_cast<size_t>(i) * ld + j] = _mm512_reduce_add_ps(acc);
+      simd::F32x16 acc = simd::Mul(r[0], simd::LoadN(qi, NC == 1 ? tail : 16));
+      for (int c = 1; c < NC; ++c) acc = simd::MulAdd(r[c], simd::LoadN(qi + 16 * c, c == NC - 1 ? tail : 16), acc);
+      scores[static_cast<size_t>(i) * ld + j] = simd::ReduceAdd(acc);
     }
   }
 }
 
 // head_dim 8 or 16 (the real tiny models): one reduction per score would cost more than the dot
-// product itself, so eight rows are scored at once. Each row's products sit in one 256-bit vector
+// product itself, so eight rows are scored at once. Each row's products sit in one 8-lane vector
 // (the two halves of a 16-wide row added first); a transpose-add tree turns eight such vectors into
 // the eight scores. Rows past n are zeros and their scores are not stored, so every score goes
 // through the same arithmetic wherever it falls in the tile.
-inline __m256 EightHorizontalSums(const __m256* p) {
-  const __m256 t0 = _mm256_hadd_ps(p[0], p[1]), t1 = _mm256_hadd_ps(p[2], p[3]);
-  const __m256 t2 = _mm256_hadd_ps(p[4], p[5]), t3 = _mm256_hadd_ps(p[6], p[7]);
-  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
 template <int HD>
 void DotSmallHead(const float* rows, int n, const float* q, int n_q, float* scores, int ld) {
   static_assert(HD == 8 || HD == 16);
@@ -59,38 +41,42 @@ void DotSmallHead(const float* rows, int n, const float* q, int n_q, float* scor
     const float* k = rows + static_cast<size_t>(j) * HD;
     for (int i = 0; i < n_q; ++i) {
       const float* qi = q + static_cast<size_t>(i) * HD;
-      const __m256 q0 = _mm256_loadu_ps(qi);
-      __m256 p[8];
+      const simd::F32x8 q0 = simd::Load8(qi);
+      simd::F32x8 p[8];
       for (int r = 0; r < 8; ++r) {
         if (r >= nr) {
-          p[r] = _mm256_setzero_ps();
+          p[r] = simd::Zero8();
         } else if constexpr (HD == 8) {
-          p[r] = _mm256_mul_ps(_mm256_loadu_ps(k + r * HD), q0);
+          p[r] = simd::Mul8(simd::Load8(k + r * HD), q0);
         } else {
-          p[r] = _mm256_fmadd_ps(_mm256_loadu_ps(k + r * HD + 8), _mm256_loadu_ps(qi + 8),
-                                 _mm256_mul_ps(_mm256_loadu_ps(k + r * HD), q0));
+          p[r] = simd::MulAdd8(simd::Load8(k + r * HD + 8), simd::Load8(qi + 8), simd::Mul8(simd::Load8(k + r * HD), q0));
         }
       }
-      _mm256_mask_storeu_ps(scores + static_cast<size_t>(i) * ld + j, static_cast<__mmask8>((1u << nr) - 1),
-                            EightHorizontalSums(p));
+      float* out = scores + static_cast<size_t>(i) * ld + j;
+      if (nr == 8) {
+        simd::HorizontalSums8(p, out);
+      } else {
+        float s[8];
+        simd::HorizontalSums8(p, s);
+        std::copy_n(s, nr, out);
+      }
     }
   }
 }
 
 // Any hd: chunks streamed from memory.
 void DotTileAny(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld) {
-  const __mmask16 tail = TailMask(hd);
   const int nc = (hd + 15) / 16;
   for (int j = 0; j < n; ++j) {
     const float* kj = rows + static_cast<size_t>(j) * hd;
     for (int i = 0; i < n_q; ++i) {
       const float* qi = q + static_cast<size_t>(i) * hd;
-      __m512 acc = _mm512_setzero_ps();
+      simd::F32x16 acc = simd::Zero();
       for (int c = 0; c < nc; ++c) {
-        const __mmask16 m = c == nc - 1 ? tail : 0xffff;
-        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, kj + 16 * c), _mm512_maskz_loadu_ps(m, qi + 16 * c), acc);
+        const int m = std::min(16, hd - 16 * c);
+        acc = simd::MulAdd(simd::LoadN(kj + 16 * c, m), simd::LoadN(qi + 16 * c, m), acc);
       }
-      scores[static_cast<size_t>(i) * ld + j] = _mm512_reduce_add_ps(acc);
+      scores[static_cast<size_t>(i) * ld + j] = simd::ReduceAdd(acc);
     }
   }
 }
@@ -99,47 +85,41 @@ void DotTileAny(const float* rows, int n, int hd, const float* q, int n_q, float
 // enough to stay in L1 across queries.
 template <int NC>
 void AccumulateTile(const float* rows, int n, int hd, const float* w, int ld_w, int n_q, float* out) {
-  const __mmask16 tail = TailMask(hd);
+  const int tail = hd - 16 * (NC - 1);
   for (int i = 0; i < n_q; ++i) {
     float* o = out + static_cast<size_t>(i) * hd;
     const float* wi = w + static_cast<size_t>(i) * ld_w;
-    __m512 acc[NC];
-    for (int c = 0; c < NC; ++c) acc[c] = _mm512_maskz_loadu_ps(c == NC - 1 ? tail : 0xffff, o + 16 * c);
+    simd::F32x16 acc[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = simd::LoadN(o + 16 * c, c == NC - 1 ? tail : 16);
     for (int j = 0; j < n; ++j) {
       if (wi[j] == 0.0f) continue;  // causally masked entries of a prefill block
-      const __m512 p = _mm512_set1_ps(wi[j]);
+      const simd::F32x16 p = simd::Set1(wi[j]);
       const float* vj = rows + static_cast<size_t>(j) * hd;
-      for (int c = 0; c < NC; ++c) {
-        acc[c] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(c == NC - 1 ? tail : 0xffff, vj + 16 * c), acc[c]);
-      }
+      for (int c = 0; c < NC; ++c) acc[c] = simd::MulAdd(p, simd::LoadN(vj + 16 * c, c == NC - 1 ? tail : 16), acc[c]);
     }
-    for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(o + 16 * c, c == NC - 1 ? tail : 0xffff, acc[c]);
+    for (int c = 0; c < NC; ++c) simd::StoreN(o + 16 * c, acc[c], c == NC - 1 ? tail : 16);
   }
 }
 
 void AccumulateTileAny(const float* rows, int n, int hd, const float* w, int ld_w, int n_q, float* out) {
-  const __mmask16 tail = TailMask(hd);
   const int nc = (hd + 15) / 16;
   for (int i = 0; i < n_q; ++i) {
     float* o = out + static_cast<size_t>(i) * hd;
     const float* wi = w + static_cast<size_t>(i) * ld_w;
     for (int c = 0; c < nc; ++c) {
-      const __mmask16 m = c == nc - 1 ? tail : 0xffff;
-      __m512 acc = _mm512_maskz_loadu_ps(m, o + 16 * c);
+      const int m = std::min(16, hd - 16 * c);
+      simd::F32x16 acc = simd::LoadN(o + 16 * c, m);
       for (int j = 0; j < n; ++j) {
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(wi[j]),
-                              _mm512_maskz_loadu_ps(m, rows + static_cast<size_t>(j) * hd + 16 * c), acc);
+        acc = simd::MulAdd(simd::Set1(wi[j]), simd::LoadN(rows + static_cast<size_t>(j) * hd + 16 * c, m), acc);
       }
-      _mm512_mask_storeu_ps(o + 16 * c, m, acc);
+      simd::StoreN(o + 16 * c, acc, m);
     }
   }
 }
-#endif
 
 }  // namespace
 
 void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld) {
-#if defined(__AVX512F__)
   if (hd == 8) return DotSmallHead<8>(rows, n, q, n_q, scores, ld);
   if (hd == 16) return DotSmallHead<16>(rows, n, q, n_q, scores, ld);
   switch ((hd + 15) / 16) {
@@ -153,17 +133,6 @@ void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float
     case 8: return DotTile<8>(rows, n, hd, q, n_q, scores, ld);
     default: return DotTileAny(rows, n, hd, q, n_q, scores, ld);
   }
-#else
-  for (int j = 0; j < n; ++j) {
-    const float* kj = rows + static_cast<size_t>(j) * hd;
-    for (int i = 0; i < n_q; ++i) {
-      const float* qi = q + static_cast<size_t>(i) * hd;
-      float acc = 0.0f;
-      for (int d = 0; d < hd; ++d) acc += qi[d] * kj[d];
-      scores[static_cast<size_t>(i) * ld + j] = acc;
-    }
-  }
-#endif
 }
 
 void DotRowsF32Reference(const float* rows, int n, int hd, const float* q, int n_q, float* scores,
@@ -183,7 +152,6 @@ void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_
     const int nt = std::min(kTileRows, n - j0);
     const float* tile = rows + static_cast<size_t>(j0) * hd;
     const float* wt = w + j0;
-#if defined(__AVX512F__)
     switch ((hd + 15) / 16) {
       case 1: AccumulateTile<1>(tile, nt, hd, wt, ld_w, n_q, out); break;
       case 2: AccumulateTile<2>(tile, nt, hd, wt, ld_w, n_q, out); break;
@@ -195,16 +163,6 @@ void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_
       case 8: AccumulateTile<8>(tile, nt, hd, wt, ld_w, n_q, out); break;
       default: AccumulateTileAny(tile, nt, hd, wt, ld_w, n_q, out); break;
     }
-#else
-    for (int i = 0; i < n_q; ++i) {
-      float* o = out + static_cast<size_t>(i) * hd;
-      for (int j = 0; j < nt; ++j) {
-        const float p = wt[static_cast<size_t>(i) * ld_w + j];
-        const float* vj = tile + static_cast<size_t>(j) * hd;
-        for (int d = 0; d < hd; ++d) o[d] += p * vj[d];
-      }
-    }
-#endif
   }
 }
 
@@ -221,66 +179,53 @@ void AccumulateRowsF32Reference(const float* rows, int n, int hd, const float* w
 
 void DecodeF16(const uint16_t* x, int n, float* out) {
   int i = 0;
-#if defined(__AVX512F__)
-  for (; i + 16 <= n; i += 16) {
-    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
-  }
-#endif
+  for (; i + 16 <= n; i += 16) simd::Store(out + i, simd::LoadF16(x + i));
   for (; i < n; ++i) out[i] = Fp16ToF32(x[i]);
 }
 
 void DecodeBf16(const uint16_t* x, int n, float* out) {
   int i = 0;
-#if defined(__AVX512F__)
-  for (; i + 16 <= n; i += 16) {
-    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
-    _mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
-  }
-#endif
+  for (; i + 16 <= n; i += 16) simd::Store(out + i, simd::LoadBf16(x + i));
   for (; i < n; ++i) out[i] = Bf16ToF32(x[i]);
 }
 
 void DecodeInt8(const int8_t* q, int n, float d, float* out) {
   int i = 0;
-#if defined(__AVX512F__)
-  const __m512 vd = _mm512_set1_ps(d);
-  for (; i + 16 <= n; i += 16) {
-    const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
-    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_cvtepi32_ps(v), vd));
-  }
-#endif
+  const simd::F32x16 vd = simd::Set1(d);
+  for (; i + 16 <= n; i += 16) simd::Store(out + i, simd::Mul(simd::LoadI8(q + i), vd));
   for (; i < n; ++i) out[i] = static_cast<float>(q[i]) * d;
 }
 
 void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float d, float m, float* out) {
   const int half = qk / 2;
-#if defined(__AVX512F__)
   if (qk == 32) {
-    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
-    __m512i lo = _mm512_and_si512(v, _mm512_set1_epi32(0xf));
-    __m512i hi = _mm512_srli_epi32(v, 4);
-    if (qh != nullptr) {
+    const simd::I32x16 v = simd::LoadU8(qs);
+    simd::I32x16 lo = simd::And(v, simd::SetI(0xf));
+    simd::I32x16 hi = simd::ShiftRight(v, simd::SetI(4));
+    if (qh != nullptr) {  // bit j of qh is the 5th bit of element j
       uint32_t h;
       std::memcpy(&h, qh, 4);
-      const __m512i bit = _mm512_set1_epi32(16);
-      lo = _mm512_mask_or_epi32(lo, static_cast<__mmask16>(h & 0xffff), lo, bit);
-      hi = _mm512_mask_or_epi32(hi, static_cast<__mmask16>(h >> 16), hi, bit);
+      const simd::I32x16 lanes = simd::Iota(), one = simd::SetI(1), four = simd::SetI(4);
+      auto fifth = [&](uint32_t bits) {
+        return simd::ShiftLeft(simd::And(simd::ShiftRight(simd::SetI(static_cast<int32_t>(bits)), lanes), one), four);
+      };
+      lo = simd::Or(lo, fifth(h & 0xffff));
+      hi = simd::Or(hi, fifth(h >> 16));
     }
-    const __m512i z = _mm512_set1_epi32(zero);
-    const __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
+    const simd::I32x16 z = simd::SetI(zero);
+    const simd::F32x16 vd = simd::Set1(d), vm = simd::Set1(m);
     // mul then add (two roundings), exactly as the scalar definition computes it; m == 0 adds
     // nothing (and keeps a -0 product as -0, as the _0 types' definition does).
-    __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, z)), vd);
-    __m512 b = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, z)), vd);
+    simd::F32x16 a = simd::Mul(simd::ToF32(simd::SubI(lo, z)), vd);
+    simd::F32x16 b = simd::Mul(simd::ToF32(simd::SubI(hi, z)), vd);
     if (m != 0.0f) {
-      a = _mm512_add_ps(a, vm);
-      b = _mm512_add_ps(b, vm);
+      a = simd::Add(a, vm);
+      b = simd::Add(b, vm);
     }
-    _mm512_storeu_ps(out, a);
-    _mm512_storeu_ps(out + 16, b);
+    simd::Store(out, a);
+    simd::Store(out + 16, b);
     return;
   }
-#endif
   for (int j = 0; j < half; ++j) {
     int c0 = qs[j] & 0xf, c1 = qs[j] >> 4;
     if (qh != nullptr) {
@@ -307,17 +252,11 @@ inline float LoadHalf(const uint8_t* p) {
 void DecodeQ8_0Blocks32(const uint8_t* blocks, int n_blocks, float* out) {
   for (int b = 0; b < n_blocks; ++b) {
     const uint8_t* block = blocks + static_cast<size_t>(b) * 34;
-    const float d = LoadHalf(block);
+    const simd::F32x16 vd = simd::Set1(LoadHalf(block));
+    const auto* q = reinterpret_cast<const int8_t*>(block + 2);
     float* o = out + static_cast<size_t>(b) * 32;
-#if defined(__AVX512F__)
-    const __m512 vd = _mm512_set1_ps(d);
-    const __m512i lo = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2)));
-    const __m512i hi = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18)));
-    _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), vd));
-    _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), vd));
-#else
-    for (int j = 0; j < 32; ++j) o[j] = static_cast<float>(static_cast<int8_t>(block[2 + j])) * d;
-#endif
+    simd::Store(o, simd::Mul(simd::LoadI8(q), vd));
+    simd::Store(o + 16, simd::Mul(simd::LoadI8(q + 16), vd));
   }
 }
 
@@ -332,21 +271,15 @@ void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, boo
 }
 
 void UnpackCodes(const uint8_t* packed, int bits, int n, float* out) {
-#if defined(__AVX512F__)
   const int k = 8 / bits, p = n / k;
-  if (p % 16 == 0) {
-    const __m512i mask = _mm512_set1_epi32((1 << bits) - 1);
-    for (int i = 0; i < p; i += 16) {
-      const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + i)));
-      for (int s = 0; s < k; ++s) {
-        const __m512i c = _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_set1_epi32(s * bits)), mask);
-        _mm512_storeu_ps(out + s * p + i, _mm512_cvtepi32_ps(c));
-      }
+  if (p % 16 != 0) return UnpackCodesReference(packed, bits, n, out);
+  const simd::I32x16 mask = simd::SetI((1 << bits) - 1);
+  for (int i = 0; i < p; i += 16) {
+    const simd::I32x16 v = simd::LoadU8(packed + i);
+    for (int s = 0; s < k; ++s) {
+      simd::Store(out + s * p + i, simd::ToF32(simd::And(simd::ShiftRight(v, simd::SetI(s * bits)), mask)));
     }
-    return;
   }
-#endif
-  UnpackCodesReference(packed, bits, n, out);
 }
 
 void UnpackCodeRows(const uint8_t* packed, size_t stride, int n_rows, int bits, int n, float* out) {

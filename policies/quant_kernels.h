@@ -6,7 +6,8 @@
 // is decoded once per call however many queries (GQA group x prefill tokens) read it. The f32 store
 // runs the same kernels directly on its rows.
 //
-// Every vector kernel is AVX-512 under __AVX512F__ with a scalar fallback, and has a scalar
+// Every vector kernel is written once against model/simd.h (AVX-512, AVX2 or scalar lanes, all
+// giving the same bits), and has a scalar
 // reference (the *Reference functions; double accumulation) that tests compare against with a
 // stated tolerance. The decoders are exact: they produce the same floats as the formats' scalar
 // definitions (the products (q - z) * d are single f32 roundings in both).
