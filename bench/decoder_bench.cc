@@ -49,6 +49,7 @@ void BM_MemoryBandwidth(benchmark::State& state) {
 struct MatMulCase {
   DType dtype;
   int rows, cols;
+  int vectors;  // input vectors per call: 1 = decode, 17 = a lockstep sweep of 16 policies + reference
 };
 
 void BM_MatMul(benchmark::State& state, MatMulCase c) {
@@ -63,13 +64,16 @@ void BM_MatMul(benchmark::State& state, MatMulCase c) {
     QuantizeRow(c.dtype, row.data(), c.cols, data + RowBytes(c.dtype, c.cols) * r);
   }
   WeightMatrix w{.dtype = c.dtype, .rows = c.rows, .cols = c.cols, .data = data};
-  std::vector<float> x(c.cols, 0.5f), y(c.rows);
+  std::vector<float> x(static_cast<size_t>(c.cols) * c.vectors, 0.5f), y(static_cast<size_t>(c.rows) * c.vectors);
   for (auto _ : state) {
-    MatMul(w, x.data(), 1, y.data());
+    MatMul(w, x.data(), c.vectors, y.data());
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations());
+  state.SetItemsProcessed(state.iterations() * c.vectors);
   ReportBandwidth(state, static_cast<double>(bytes));
+  // Multiply-adds per second: what bounds a call once enough vectors share each weight read.
+  state.counters["GFMA/s"] = benchmark::Counter(static_cast<double>(c.rows) * c.cols * c.vectors / 1e9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // One model at a time stays in memory (the 1B-class shapes take gigabytes).
@@ -171,10 +175,13 @@ int main(int argc, char** argv) {
   for (absl::string_view d : absl::StrSplit(dtypes, ',')) dtype_list.push_back(kDTypes.at(std::string(d)));
   for (DType d : dtype_list) {
     for (auto [rows, cols] : std::vector<std::pair<int, int>>{{2048, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}}) {
-      benchmark::RegisterBenchmark(
-          absl::StrCat("BM_MatMul/dtype:", DTypeName(d), "/rows:", rows, "/cols:", cols).c_str(),
-          BM_MatMul, MatMulCase{d, rows, cols})
-          ->UseRealTime();
+      for (int vectors : {1, 2, 17}) {
+        benchmark::RegisterBenchmark(absl::StrCat("BM_MatMul/dtype:", DTypeName(d), "/rows:", rows, "/cols:", cols,
+                                                  "/vectors:", vectors)
+                                         .c_str(),
+                                     BM_MatMul, MatMulCase{d, rows, cols, vectors})
+            ->UseRealTime();
+      }
     }
   }
   for (absl::string_view s : absl::StrSplit(shapes, ',')) {

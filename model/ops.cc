@@ -20,14 +20,16 @@ namespace {
 constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 constexpr int kPrefetchBytes = 2048;
 
-// Register tiles of the MatMul kernel: kTileRows weight rows x kTileVectors input vectors, one
-// accumulator each (a 16-lane F32x16). A single vector takes kSingleRows rows at a time so that
-// enough independent accumulators hide the FMA latency. Chosen to fit the register file: 32 zmm
-// registers with AVX-512, 16 ymm with AVX2 (where an F32x16 is two of them).
+// Register tiles of the MatMul kernel, one accumulator (a 16-lane F32x16) per output: vectors
+// are taken kWideVectors at a time against kWideRows rows, a remaining pair against kPairRows
+// rows, and single vectors against kSingleRows rows (enough independent accumulators to hide the
+// FMA latency). Chosen for the register file and the load ports: 32 zmm registers with AVX-512;
+// with AVX2 16 ymm (an F32x16 is two), and Zen 3 issues two 256-bit loads per cycle, so a tile
+// must convert each weight chunk once for several vectors instead of re-reading x per row.
 #if defined(KVBENCH_SIMD_AVX512)
-constexpr int kTileRows = 4, kTileVectors = 4, kSingleRows = 8;
+constexpr int kWideRows = 4, kWideVectors = 4, kPairRows = 4, kSingleRows = 8;
 #else
-constexpr int kTileRows = 2, kTileVectors = 2, kSingleRows = 4;
+constexpr int kWideRows = 1, kWideVectors = 3, kPairRows = 2, kSingleRows = 4;
 #endif
 
 template <DType T>
@@ -47,7 +49,7 @@ inline float LoadScalar(const std::byte* row, int64_t i) {
 inline float Q8_0Scale(const std::byte* block) {
   uint16_t h;
   std::memcpy(&h, block, 2);
-  return Fp16ToF32(h);
+  return HalfToF32(h);
 }
 
 // The scalar reference: one weight row with one input vector, summed in column order.
@@ -95,21 +97,18 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
   simd::F32x16 acc[R * V];
   for (auto& a : acc) a = simd::Zero();
   if constexpr (T == DType::kQ8_0) {
+    // Row by row within the tile: only one row's decoded block is live (three F32x16), which
+    // keeps AVX2's 16 registers from spilling; the x block is re-read from L1 per row.
     for (int64_t b = 0; b < cols / kQ8_0BlockSize; ++b) {
-      simd::F32x16 d[R], w0[R], w1[R];
       for (int r = 0; r < R; ++r) {
         const std::byte* block = w + r * row_bytes + b * kQ8_0BlockBytes;
         Prefetch(block + kPrefetchBytes);
         const auto* q = reinterpret_cast<const int8_t*>(block + 2);
-        d[r] = simd::Set1(Q8_0Scale(block));
-        w0[r] = simd::LoadI8(q);
-        w1[r] = simd::LoadI8(q + 16);
-      }
-      for (int v = 0; v < V; ++v) {
-        const float* xv = x + v * cols + b * kQ8_0BlockSize;
-        const simd::F32x16 x0 = simd::Load(xv), x1 = simd::Load(xv + 16);
-        for (int r = 0; r < R; ++r) {
-          acc[r * V + v] = simd::MulAdd(d[r], simd::MulAdd(w1[r], x1, simd::Mul(w0[r], x0)), acc[r * V + v]);
+        const simd::F32x16 d = simd::Set1(Q8_0Scale(block)), w0 = simd::LoadI8(q), w1 = simd::LoadI8(q + 16);
+        for (int v = 0; v < V; ++v) {
+          const float* xv = x + v * cols + b * kQ8_0BlockSize;
+          acc[r * V + v] = simd::MulAdd(d, simd::MulAdd(w1, simd::Load(xv + 16), simd::Mul(w0, simd::Load(xv))),
+                                        acc[r * V + v]);
         }
       }
     }
@@ -171,7 +170,11 @@ void MatMulTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
     for (int64_t b = 0; b < n_blocks; ++b) {
       const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
       int v = v0;
-      for (; v + kTileVectors <= v_end; v += kTileVectors) RowRange<T, kTileRows, kTileVectors>(w, r0, r1, x, v, y);
+      for (; v + kWideVectors <= v_end; v += kWideVectors) RowRange<T, kWideRows, kWideVectors>(w, r0, r1, x, v, y);
+      if (kWideVectors > 2 && v + 2 <= v_end) {
+        RowRange<T, kPairRows, 2>(w, r0, r1, x, v, y);
+        v += 2;
+      }
       for (; v < v_end; ++v) RowRange<T, kSingleRows, 1>(w, r0, r1, x, v, y);
     }
   }

@@ -18,21 +18,7 @@
 #include <cstdint>
 
 #include "model/half.h"
-#if defined(__F16C__)
-#include <immintrin.h>
-#endif
-
 namespace kvbench {
-
-// fp16 -> f32 of one stored scale or min: the F16C instruction when available (exact, like
-// Fp16ToF32, which is the fallback).
-inline float HalfToF32(uint16_t h) {
-#if defined(__F16C__)
-  return _cvtsh_ss(h);
-#else
-  return Fp16ToF32(h);
-#endif
-}
 
 // Rows per decode tile: 64 rows of head_dim 128 are 32 KiB of f32, inside L1/L2.
 inline constexpr int kTileRows = 64;
