@@ -20,16 +20,16 @@ namespace {
 constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 constexpr int kPrefetchBytes = 2048;
 
-// Register tiles of the MatMul kernel, one accumulator (a 16-lane F32x16) per output: vectors
-// are taken kWideVectors at a time against kWideRows rows, a remaining pair against kPairRows
-// rows, and single vectors against kSingleRows rows (enough independent accumulators to hide the
-// FMA latency). Chosen for the register file and the load ports: 32 zmm registers with AVX-512;
-// with AVX2 16 ymm (an F32x16 is two), and Zen 3 issues two 256-bit loads per cycle, so a tile
-// must convert each weight chunk once for several vectors instead of re-reading x per row.
+// Register tiles of the MatMul kernel (two 16-lane accumulators per output, see TileDots):
+// vectors are taken kWideVectors at a time against kWideRows rows, a remaining pair against
+// kPairRows rows, and single vectors against kSingleRows rows. Chosen for the register file and
+// the load ports: 32 zmm registers with AVX-512; with AVX2 16 ymm (an F32x16 is two), where a
+// 1 x 3 tile converts each weight chunk once for three vectors and keeps 12 FMA chains in flight
+// (Zen 3 needs about that many to approach its two FMAs per cycle).
 #if defined(KVBENCH_SIMD_AVX512)
-constexpr int kWideRows = 4, kWideVectors = 4, kPairRows = 4, kSingleRows = 8;
+constexpr int kWideRows = 2, kWideVectors = 4, kPairRows = 4, kSingleRows = 8;
 #else
-constexpr int kWideRows = 1, kWideVectors = 3, kPairRows = 2, kSingleRows = 4;
+constexpr int kWideRows = 1, kWideVectors = 3, kPairRows = 1, kSingleRows = 3;
 #endif
 
 template <DType T>
@@ -88,18 +88,23 @@ inline simd::F32x16 LoadWeights(const std::byte* row, int64_t i, int n = 16) {
   }
 }
 
-// y[v * ldy + r] = row r . vector v for an R x V tile. Every output has its own accumulator that
-// walks the columns 16 at a time in order (the last chunk zero-padded) and is reduced by the fixed
-// tree of simd::ReduceAdd, so its value does not depend on R, V, the batch or the thread count:
-// lockstep evaluation of many policies is bit-identical to running each alone.
+// y[v * ldy + r] = row r . vector v for an R x V tile. Every output has two accumulators: the
+// columns are walked 16 at a time in order (the last chunk zero-padded), chunk k adding into
+// accumulator k % 2 (two chains, so a tile has enough independent FMAs to hide their latency);
+// at the end the two are added and reduced by the fixed tree of simd::ReduceAdd. An output's value
+// therefore does not depend on R, V, the batch or the thread count: lockstep evaluation of many
+// policies is bit-identical to running each alone.
 template <DType T, int R, int V>
 void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols, float* y, int64_t ldy) {
-  simd::F32x16 acc[R * V];
-  for (auto& a : acc) a = simd::Zero();
+  simd::F32x16 acc[2][R * V];
+  for (auto& parity : acc) {
+    for (auto& a : parity) a = simd::Zero();
+  }
   if constexpr (T == DType::kQ8_0) {
-    // Row by row within the tile: only one row's decoded block is live (three F32x16), which
-    // keeps AVX2's 16 registers from spilling; the x block is re-read from L1 per row.
+    // A block is two chunks; block b adds into accumulator b % 2. Row by row within the tile: only
+    // one row's decoded block is live (three F32x16), which keeps AVX2's 16 registers from spilling.
     for (int64_t b = 0; b < cols / kQ8_0BlockSize; ++b) {
+      simd::F32x16* a = acc[b & 1];
       for (int r = 0; r < R; ++r) {
         const std::byte* block = w + r * row_bytes + b * kQ8_0BlockBytes;
         Prefetch(block + kPrefetchBytes);
@@ -107,37 +112,45 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
         const simd::F32x16 d = simd::Set1(Q8_0Scale(block)), w0 = simd::LoadI8(q), w1 = simd::LoadI8(q + 16);
         for (int v = 0; v < V; ++v) {
           const float* xv = x + v * cols + b * kQ8_0BlockSize;
-          acc[r * V + v] = simd::MulAdd(d, simd::MulAdd(w1, simd::Load(xv + 16), simd::Mul(w0, simd::Load(xv))),
-                                        acc[r * V + v]);
+          a[r * V + v] = simd::MulAdd(d, simd::MulAdd(w1, simd::Load(xv + 16), simd::Mul(w0, simd::Load(xv))), a[r * V + v]);
         }
       }
     }
   } else {
     constexpr int kBytes = T == DType::kF32 ? 4 : 2;
-    auto chunk = [&](int64_t i, int n) {
+    auto chunk = [&](int64_t i, int n, simd::F32x16* a) {
       simd::F32x16 wr[R];
       for (int r = 0; r < R; ++r) wr[r] = LoadWeights<T>(w + r * row_bytes, i, n);
       for (int v = 0; v < V; ++v) {
         const float* xv = x + v * cols + i;
         const simd::F32x16 xc = n == 16 ? simd::Load(xv) : simd::LoadN(xv, n);
-        for (int r = 0; r < R; ++r) acc[r * V + v] = simd::MulAdd(wr[r], xc, acc[r * V + v]);
+        for (int r = 0; r < R; ++r) a[r * V + v] = simd::MulAdd(wr[r], xc, a[r * V + v]);
       }
     };
     int64_t i = 0;
-    for (; i + 16 <= cols; i += 16) {
+    for (; i + 32 <= cols; i += 32) {
       // Hardware prefetchers stop at 4 KiB boundaries, and a weight row is often exactly one such
       // page: asking for the bytes kPrefetchBytes ahead keeps the stream going across rows.
-      if ((i * kBytes) % 64 == 0) {
-        for (int r = 0; r < R; ++r) Prefetch(w + r * row_bytes + i * kBytes + kPrefetchBytes);
+      for (int r = 0; r < R; ++r) {
+        for (int line = 0; line < 32 * kBytes; line += 64) Prefetch(w + r * row_bytes + i * kBytes + line + kPrefetchBytes);
       }
-      chunk(i, 16);
+      chunk(i, 16, acc[0]);
+      chunk(i + 16, 16, acc[1]);
     }
-    if (i < cols) chunk(i, static_cast<int>(cols - i));
+    if (i + 16 <= cols) {
+      chunk(i, 16, acc[0]);
+      i += 16;
+      if (i < cols) chunk(i, static_cast<int>(cols - i), acc[1]);
+    } else if (i < cols) {
+      chunk(i, static_cast<int>(cols - i), acc[0]);
+    }
   }
+  simd::F32x16 sum[R * V];
+  for (int k = 0; k < R * V; ++k) sum[k] = simd::Add(acc[0][k], acc[1][k]);
   float out[R * V];
   int k = 0;
-  for (; k + 8 <= R * V; k += 8) simd::ReduceAdd8(acc + k, out + k);
-  for (; k < R * V; ++k) out[k] = simd::ReduceAdd(acc[k]);
+  for (; k + 8 <= R * V; k += 8) simd::ReduceAdd8(sum + k, out + k);
+  for (; k < R * V; ++k) out[k] = simd::ReduceAdd(sum[k]);
   for (int r = 0; r < R; ++r) {
     for (int v = 0; v < V; ++v) y[v * ldy + r] = out[r * V + v];
   }
@@ -279,11 +292,14 @@ void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) 
 }
 
 void SwiGlu(float* gate, const float* up, int n) {
-  // A plain loop: Eigen's vectorised exp differs in the last bit from the scalar one it uses for
-  // the elements it peels to reach alignment, and a row's result must not depend on its address.
-  for (int i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  // simd::Exp from the first element with a zero-padded tail (never an alignment peel), so a
+  // value's result depends on nothing but the value, on every instruction set.
+  const simd::F32x16 one = simd::Set1(1.0f), zero = simd::Zero();
+  for (int i = 0; i < n; i += 16) {
+    const int m = std::min(16, n - i);
+    float den[16];
+    simd::Store(den, simd::Add(one, simd::Exp(simd::Sub(zero, simd::LoadN(gate + i, m)))));
+    for (int j = 0; j < m; ++j) gate[i + j] = gate[i + j] / den[j] * up[i + j];
   }
 }
 

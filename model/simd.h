@@ -41,6 +41,7 @@ namespace kvbench {
 // Constants of Exp (Cephes' expf): x = n ln2 + r, |r| <= ln2 / 2, e^r by a degree-6 polynomial.
 namespace simd_exp {
 inline constexpr float kMinArg = -104.0f;  // below: e^x is 0 in f32 (2^-150)
+inline constexpr float kMaxArg = 89.0f;    // above: e^x is inf in f32 (and 2^n stays in range)
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
 inline constexpr float kP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
@@ -139,7 +140,8 @@ inline F32x16 Exp(F32x16 x) {
   using namespace simd_exp;
   F32x16 r;
   for (int i = 0; i < 16; ++i) {
-    const float xi = x.v[i] > kMinArg ? x.v[i] : kMinArg;
+    float xi = x.v[i] > kMinArg ? x.v[i] : kMinArg;
+    xi = xi < kMaxArg ? xi : kMaxArg;
     const float n = std::nearbyint(xi * kLog2e);
     float t = std::fma(-n, kLn2Hi, xi);
     t = std::fma(-n, kLn2Lo, t);
@@ -324,7 +326,7 @@ inline void ReduceAdd8(const F32x16* a, float* out) {
 }
 inline __m256 Exp8(__m256 x) {
   using namespace simd_exp;
-  x = _mm256_max_ps(x, _mm256_set1_ps(kMinArg));
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kMinArg)), _mm256_set1_ps(kMaxArg));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
@@ -407,7 +409,7 @@ inline void ReduceAdd8(const F32x16* a, float* out) {
 }
 inline F32x16 Exp(F32x16 a) {
   using namespace simd_exp;
-  const __m512 x = _mm512_max_ps(a.v, _mm512_set1_ps(kMinArg));
+  const __m512 x = _mm512_min_ps(_mm512_max_ps(a.v, _mm512_set1_ps(kMinArg)), _mm512_set1_ps(kMaxArg));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
