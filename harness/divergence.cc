@@ -114,7 +114,9 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
       compared(policies.size(), 0);
   std::vector<uint64_t> logical_sum(n, 0), allocated_sum(n, 0), peak_max(n, 0);
   std::vector<std::vector<float>> logits(n, std::vector<float>(vocab));
-  std::vector<double> ref_logp, scratch;
+  ReferenceDistribution ref;
+  std::vector<std::vector<double>> scratch(policies.size());
+  const bool compare_in_parallel = policies.size() > 1 && policies.size() * vocab >= (size_t{1} << 17);
   std::vector<absl::Span<const int>> tokens(n);
 
   for (const std::vector<int>& seq : sequences) {
@@ -126,11 +128,12 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
     Step(decoder, *sessions, tokens, logits);
     for (int s = 0; s < S; ++s) {
       const int next = seq[P + s];
-      LogSoftmax(logits[0], &ref_logp);
-      const int ref_top = ArgMax(logits[0]);
+      SetReference(logits[0], &ref);
+      // Policies are independent: compare them in parallel when the vocabulary makes it pay.
+#pragma omp parallel for schedule(dynamic, 1) if (compare_in_parallel)
       for (size_t i = 0; i < policies.size(); ++i) {
         if ((*sessions)[i + 1] == nullptr) continue;
-        results[i].positions.push_back(ComparePosition(ref_logp, ref_top, logits[i + 1], next, &scratch));
+        results[i].positions.push_back(ComparePosition(ref, logits[i + 1], next, &scratch[i]));
       }
       if (s + 1 < S) {
         std::fill(tokens.begin(), tokens.end(), absl::Span<const int>(&seq[P + s], 1));

@@ -30,35 +30,41 @@ int ArgMaxOf(absl::Span<const double> x) {
 
 }  // namespace
 
-PositionDivergence ComparePosition(absl::Span<const double> ref_logp, int ref_argmax,
-                                   absl::Span<const float> pol_logits, int next_token,
-                                   std::vector<double>* scratch) {
-  KVBENCH_CHECK(ref_logp.size() == pol_logits.size() && !ref_logp.empty(),
-                "vocabularies differ: %zu vs %zu", ref_logp.size(), pol_logits.size());
-  KVBENCH_CHECK(next_token >= 0 && next_token < static_cast<int>(ref_logp.size()),
+void SetReference(absl::Span<const float> logits, ReferenceDistribution* ref) {
+  LogSoftmax(logits, &ref->logp);
+  ref->p.resize(ref->logp.size());
+  for (size_t v = 0; v < ref->logp.size(); ++v) ref->p[v] = std::exp(ref->logp[v]);
+  ref->argmax = ref->logp.empty() ? 0 : ArgMaxOf(ref->logp);
+}
+
+PositionDivergence ComparePosition(const ReferenceDistribution& ref, absl::Span<const float> pol_logits,
+                                   int next_token, std::vector<double>* scratch) {
+  KVBENCH_CHECK(ref.logp.size() == pol_logits.size() && !ref.logp.empty(),
+                "vocabularies differ: %zu vs %zu", ref.logp.size(), pol_logits.size());
+  KVBENCH_CHECK(next_token >= 0 && next_token < static_cast<int>(ref.logp.size()),
                 "next token %d out of range", next_token);
   LogSoftmax(pol_logits, scratch);
   const std::vector<double>& pol_logp = *scratch;
   double kld = 0;
-  for (size_t v = 0; v < ref_logp.size(); ++v) {
-    const double p = std::exp(ref_logp[v]);
-    if (p > 0) kld += p * (ref_logp[v] - pol_logp[v]);
+  for (size_t v = 0; v < ref.logp.size(); ++v) {
+    if (ref.p[v] > 0) kld += ref.p[v] * (ref.logp[v] - pol_logp[v]);
   }
   PositionDivergence d;
   // Rounding can leave a tiny negative sum for (near-)identical distributions; KL is >= 0.
   d.kld = std::max(0.0, kld);
-  d.top1_agree = ArgMaxOf(pol_logp) == ref_argmax;
-  d.logp_ref = ref_logp[next_token];
+  d.top1_agree = ArgMaxOf(pol_logp) == ref.argmax;
+  d.logp_ref = ref.logp[next_token];
   d.logp_pol = pol_logp[next_token];
-  d.dp = std::exp(d.logp_pol) - std::exp(d.logp_ref);
+  d.dp = std::exp(d.logp_pol) - ref.p[next_token];
   return d;
 }
 
 PositionDivergence ComparePosition(absl::Span<const float> ref_logits,
                                    absl::Span<const float> pol_logits, int next_token) {
-  std::vector<double> ref_logp, scratch;
-  LogSoftmax(ref_logits, &ref_logp);
-  return ComparePosition(ref_logp, ArgMaxOf(ref_logp), pol_logits, next_token, &scratch);
+  ReferenceDistribution ref;
+  std::vector<double> scratch;
+  SetReference(ref_logits, &ref);
+  return ComparePosition(ref, pol_logits, next_token, &scratch);
 }
 
 double Percentile(absl::Span<const double> sorted, double fraction) {

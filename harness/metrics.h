@@ -39,11 +39,18 @@ struct PositionDivergence {
 PositionDivergence ComparePosition(absl::Span<const float> ref_logits,
                                    absl::Span<const float> pol_logits, int next_token);
 
-// The same, with the reference's log-softmax precomputed (it is shared by every policy of a
-// lockstep batch). `ref_argmax` is the reference's top token.
-PositionDivergence ComparePosition(absl::Span<const double> ref_logp, int ref_argmax,
-                                   absl::Span<const float> pol_logits, int next_token,
-                                   std::vector<double>* scratch);
+// The reference side of a comparison, computed once per position and shared by every policy of a
+// lockstep batch.
+struct ReferenceDistribution {
+  std::vector<double> logp;  // log-softmax of the logits
+  std::vector<double> p;     // exp(logp)
+  int argmax = 0;            // the top token
+};
+void SetReference(absl::Span<const float> logits, ReferenceDistribution* ref);
+
+// The same comparison against a precomputed reference; `scratch` holds the policy's log-softmax.
+PositionDivergence ComparePosition(const ReferenceDistribution& ref, absl::Span<const float> pol_logits,
+                                   int next_token, std::vector<double>* scratch);
 
 struct DivergenceSummary {
   int n = 0;  // scored positions
