@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "bandwidth_probe.h"
 #include "benchmark/benchmark.h"
+#include "model/aligned.h"
 #include "model/decoder.h"
 #include "model/loader.h"
 #include "model/ops.h"
@@ -64,7 +65,7 @@ void BM_MatMul(benchmark::State& state, MatMulCase c) {
     QuantizeRow(c.dtype, row.data(), c.cols, data + RowBytes(c.dtype, c.cols) * r);
   }
   WeightMatrix w{.dtype = c.dtype, .rows = c.rows, .cols = c.cols, .data = data};
-  std::vector<float> x(static_cast<size_t>(c.cols) * c.vectors, 0.5f), y(static_cast<size_t>(c.rows) * c.vectors);
+  AlignedVector<float> x(static_cast<size_t>(c.cols) * c.vectors, 0.5f), y(static_cast<size_t>(c.rows) * c.vectors);
   for (auto _ : state) {
     MatMul(w, x.data(), c.vectors, y.data());
     benchmark::ClobberMemory();

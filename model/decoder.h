@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "model/aligned.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 
@@ -45,18 +46,18 @@ class Decoder {
   const Model& model_;
   // Activations, grown on demand and reused: no allocation on the steady-state decode path.
   int capacity_rows_ = 0;
-  std::vector<float> x_;      // (rows, dim) residual stream
-  std::vector<float> xb_;     // (rows, dim) normed input / projection output
-  std::vector<float> q_;      // (rows, n_heads * head_dim)
-  std::vector<float> k_;      // (rows, n_kv_heads * head_dim)
-  std::vector<float> v_;      // (rows, n_kv_heads * head_dim)
-  std::vector<float> att_;    // (rows, n_heads * head_dim) attention output
-  std::vector<float> gate_;   // (rows, hidden_dim)
-  std::vector<float> up_;     // (rows, hidden_dim)
-  std::vector<float> cos_;    // (rows, rope_dims / 2)
-  std::vector<float> sin_;    // (rows, rope_dims / 2)
-  std::vector<float> logits_; // (logit rows, vocab)
-  std::vector<float> mirror_att_;  // (rows, n_heads * head_dim) discarded outputs of mirrors
+  AlignedVector<float> x_;      // (rows, dim) residual stream
+  AlignedVector<float> xb_;     // (rows, dim) normed input / projection output
+  AlignedVector<float> q_;      // (rows, n_heads * head_dim)
+  AlignedVector<float> k_;      // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> v_;      // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> att_;    // (rows, n_heads * head_dim) attention output
+  AlignedVector<float> gate_;   // (rows, hidden_dim)
+  AlignedVector<float> up_;     // (rows, hidden_dim)
+  AlignedVector<float> cos_;    // (rows, rope_dims / 2)
+  AlignedVector<float> sin_;    // (rows, rope_dims / 2)
+  AlignedVector<float> logits_; // (logit rows, vocab)
+  AlignedVector<float> mirror_att_;  // (rows, n_heads * head_dim) discarded outputs of mirrors
   std::vector<int> row_offset_;  // (inputs + 1) first row of each input
 };
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "model/aligned.h"
 #include "model/kv_cache.h"
 #include "policies/cache_policy.h"
 #include "policies/kv_store.h"
@@ -65,9 +66,9 @@ class PolicyCache : public KvCache {
   int n_past_ = 0;
   int64_t policy_ns_ = 0;
   // Scratch reused across steps (one cache per sequence, so no sharing between threads).
-  std::vector<float> q_group_;  // (tokens * group, head_dim)
-  std::vector<float> scores_;   // (tokens * group, entries)
-  std::vector<float> out_group_;
+  AlignedVector<float> q_group_;  // (tokens * group, head_dim)
+  AlignedVector<float> scores_;   // (tokens * group, entries)
+  AlignedVector<float> out_group_;
   std::vector<int> keep_;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "model/aligned.h"
 #include "policies/row_compaction.h"
 
 namespace kvbench {
@@ -33,7 +34,7 @@ class RowBuffer {
         // Plenty of room once the dropped prefix is reclaimed: slide the live rows down.
         std::memmove(buf_.data(), row(0), static_cast<size_t>(n_) * row_bytes_);
       } else {
-        std::vector<uint8_t> grown(std::max<size_t>(2 * live, 16) * row_bytes_);
+        AlignedVector<uint8_t> grown(std::max<size_t>(2 * live, 16) * row_bytes_);
         if (n_ > 0) std::memcpy(grown.data(), row(0), static_cast<size_t>(n_) * row_bytes_);
         *grown_bytes += grown.size() - buf_.size();
         buf_.swap(grown);
@@ -55,7 +56,7 @@ class RowBuffer {
 
  private:
   size_t row_bytes_;
-  std::vector<uint8_t> buf_;  // (capacity, row_bytes)
+  AlignedVector<uint8_t> buf_;  // (capacity, row_bytes), cache-line aligned for the kernels
   int begin_ = 0;             // first live row
   int n_ = 0;                 // live rows
 };
