@@ -77,9 +77,7 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     for (int r = 0; r < n_rows; ++r) RmsNorm(&x_[r * dim], lw.attn_norm, dim, c.rms_eps, &xb_[r * dim]);
-    MatMul(lw.wq, xb_.data(), n_rows, q_.data());
-    MatMul(lw.wk, xb_.data(), n_rows, k_.data());
-    MatMul(lw.wv, xb_.data(), n_rows, v_.data());
+    MatMuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, xb_.data(), n_rows);
     for (int r = 0; r < n_rows; ++r) {
       ApplyRope(&q_[r * q_dim], c.n_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope], &sin_[r * half_rope]);
       ApplyRope(&k_[r * kv_dim], c.n_kv_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
@@ -100,8 +98,7 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
     for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];
 
     for (int r = 0; r < n_rows; ++r) RmsNorm(&x_[r * dim], lw.ffn_norm, dim, c.rms_eps, &xb_[r * dim]);
-    MatMul(lw.w_gate, xb_.data(), n_rows, gate_.data());
-    MatMul(lw.w_up, xb_.data(), n_rows, up_.data());
+    MatMuls({{&lw.w_gate, gate_.data()}, {&lw.w_up, up_.data()}}, xb_.data(), n_rows);
     SwiGlu(gate_.data(), up_.data(), n_rows * c.hidden_dim);
     MatMul(lw.w_down, gate_.data(), n_rows, xb_.data());
     for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];

@@ -8,6 +8,7 @@
 
 #include <Eigen/Core>
 
+#include "model/check.h"
 #include "model/half.h"
 #include "model/simd.h"
 
@@ -167,29 +168,24 @@ void RowRange(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int
   for (; r < r1; ++r) TileDots<T, 1, V>(w.data + row_bytes * r, row_bytes, xv, w.cols, yv + r, w.rows);
 }
 
-// Vectors are taken in tiles of kVectorTile (their activations stay in L2 while every weight row
-// streams past them once per tile) and rows in blocks of kRowBlock (the block's weights come from
-// memory once and stay in L1/L2 while each group of vectors passes over them).
+// Rows [r0, r1) of `w` for vectors [v0, v_end): groups of kWideVectors, then a pair, then singles.
 template <DType T>
-void MatMulTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  constexpr int kVectorTile = 64;
-  constexpr int64_t kRowBlock = 32;
-  const int64_t rows = w.rows, cols = w.cols;
-  for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
-    const int v_end = std::min(n_vec, v0 + kVectorTile);
-    const bool parallel = rows * cols * (v_end - v0) >= kMinParallelWork;
-    const int64_t n_blocks = (rows + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      const int64_t r0 = b * kRowBlock, r1 = std::min(rows, r0 + kRowBlock);
-      int v = v0;
-      for (; v + kWideVectors <= v_end; v += kWideVectors) RowRange<T, kWideRows, kWideVectors>(w, r0, r1, x, v, y);
-      if (kWideVectors > 2 && v + 2 <= v_end) {
-        RowRange<T, kPairRows, 2>(w, r0, r1, x, v, y);
-        v += 2;
-      }
-      for (; v < v_end; ++v) RowRange<T, kSingleRows, 1>(w, r0, r1, x, v, y);
-    }
+void BlockRows(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end, float* y) {
+  int v = v0;
+  for (; v + kWideVectors <= v_end; v += kWideVectors) RowRange<T, kWideRows, kWideVectors>(w, r0, r1, x, v, y);
+  if (kWideVectors > 2 && v + 2 <= v_end) {
+    RowRange<T, kPairRows, 2>(w, r0, r1, x, v, y);
+    v += 2;
+  }
+  for (; v < v_end; ++v) RowRange<T, kSingleRows, 1>(w, r0, r1, x, v, y);
+}
+
+void BlockRowsAny(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end, float* y) {
+  switch (w.dtype) {
+    case DType::kF32: return BlockRows<DType::kF32>(w, r0, r1, x, v0, v_end, y);
+    case DType::kF16: return BlockRows<DType::kF16>(w, r0, r1, x, v0, v_end, y);
+    case DType::kBF16: return BlockRows<DType::kBF16>(w, r0, r1, x, v0, v_end, y);
+    case DType::kQ8_0: return BlockRows<DType::kQ8_0>(w, r0, r1, x, v0, v_end, y);
   }
 }
 
@@ -205,13 +201,43 @@ void MatMulReferenceTyped(const WeightMatrix& w, const float* x, int n_vec, floa
 
 }  // namespace
 
-void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  switch (w.dtype) {
-    case DType::kF32: return MatMulTyped<DType::kF32>(w, x, n_vec, y);
-    case DType::kF16: return MatMulTyped<DType::kF16>(w, x, n_vec, y);
-    case DType::kBF16: return MatMulTyped<DType::kBF16>(w, x, n_vec, y);
-    case DType::kQ8_0: return MatMulTyped<DType::kQ8_0>(w, x, n_vec, y);
+void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec) {
+  // Vectors in tiles of kVectorTile (their activations stay in L2 while every weight row streams
+  // past them once per tile); rows in blocks of kRowBlock (a block's weights come from memory once
+  // and stay in L1/L2 while each group of vectors passes over them). The blocks of all outputs form
+  // one parallel loop: one fork/join per call instead of one per matrix, and dynamic scheduling
+  // keeps both cores busy when one of them is slowed down. A block's values do not depend on the
+  // thread that computes it.
+  constexpr int kVectorTile = 64;
+  constexpr int64_t kRowBlock = 32;
+  int64_t total_blocks = 0, work_per_vector = 0;
+  int64_t first_block[kMaxMatMulOutputs + 1] = {0};
+  KVBENCH_CHECK(outputs.size() <= kMaxMatMulOutputs);
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const WeightMatrix& w = *outputs[o].w;
+    KVBENCH_CHECK(w.cols == outputs[0].w->cols, "MatMuls over matrices of %lld and %lld columns",
+                  static_cast<long long>(w.cols), static_cast<long long>(outputs[0].w->cols));
+    total_blocks += (w.rows + kRowBlock - 1) / kRowBlock;
+    first_block[o + 1] = total_blocks;
+    work_per_vector += w.rows * w.cols;
   }
+  for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
+    const int v_end = std::min(n_vec, v0 + kVectorTile);
+    const bool parallel = work_per_vector * (v_end - v0) >= kMinParallelWork;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int64_t b = 0; b < total_blocks; ++b) {
+      size_t o = 0;
+      while (b >= first_block[o + 1]) ++o;
+      const WeightMatrix& w = *outputs[o].w;
+      const int64_t r0 = (b - first_block[o]) * kRowBlock;
+      BlockRowsAny(w, r0, std::min(w.rows, r0 + kRowBlock), x, v0, v_end, outputs[o].y);
+    }
+  }
+}
+
+void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
+  const MatMulOutput out{&w, y};
+  MatMuls(absl::MakeConstSpan(&out, 1), x, n_vec);
 }
 
 void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y) {

@@ -1,16 +1,18 @@
 // The decoder's numeric kernels: matrix x vectors for every weight dtype, RMSNorm, SwiGLU, softmax.
 //
-// MatMul reads each weight row once for up to 4 input vectors at a time, so a batch of sequences
-// (the harness's lockstep evaluation) or a prefill block costs one pass over the weights. Rows are
-// split across OpenMP threads; each output element is computed by exactly one thread in a fixed
-// order, so results do not depend on the thread count. Every vector kernel has a scalar reference
-// (the *Reference functions) that tests compare against.
+// MatMul reads each weight row once for several input vectors at a time (register tiles of rows x
+// vectors), so a batch of sequences (the harness's lockstep evaluation) or a prefill block costs
+// one pass over the weights. Row blocks are spread over OpenMP threads; each output element is
+// computed by exactly one thread in a fixed order, so results depend neither on the thread count
+// nor on the rest of the batch, nor (model/simd.h) on the instruction set. Every vector kernel has
+// a scalar reference (the *Reference functions) that tests compare against.
 #ifndef KVBENCH_MODEL_OPS_H_
 #define KVBENCH_MODEL_OPS_H_
 
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/types/span.h"
 #include "model/dtype.h"
 #include "model/weights.h"
 
@@ -18,6 +20,15 @@ namespace kvbench {
 
 // y[v][r] = sum_c W[r][c] * x[v][c] for v < n_vec. x: (n_vec, cols), y: (n_vec, rows), row-major.
 void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y);
+
+// Several matrices with the same input in one pass (Q/K/V, gate/up): the same values as one
+// MatMul each, with one fork/join for all of them. Every w->cols must be the same.
+struct MatMulOutput {
+  const WeightMatrix* w;
+  float* y;  // (n_vec, w->rows)
+};
+inline constexpr size_t kMaxMatMulOutputs = 4;
+void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec);
 void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y);
 
 // out[i] = row[i] as f32, for one row of `n` values of `dtype`.

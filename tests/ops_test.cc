@@ -77,6 +77,28 @@ TEST_P(MatMulTest, RowsAreBatchInvariant) {
   }
 }
 
+// Several matrices in one pass give exactly what one MatMul each gives.
+TEST_P(MatMulTest, FusedOutputsEqualSeparateCalls) {
+  const DType dtype = GetParam();
+  Model holder;
+  const WeightMatrix a = RandomMatrix(holder, dtype, 96, 256, 5), b = RandomMatrix(holder, dtype, 33, 256, 6),
+                     c = RandomMatrix(holder, dtype, 200, 256, 7);
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int n_vec : {1, 2, 5, 17}) {
+    std::vector<float> x(static_cast<size_t>(n_vec) * 256);
+    for (float& v : x) v = dist(rng);
+    std::vector<float> ya(96 * n_vec), yb(33 * n_vec), yc(200 * n_vec), fa(ya.size()), fb(yb.size()), fc(yc.size());
+    MatMul(a, x.data(), n_vec, ya.data());
+    MatMul(b, x.data(), n_vec, yb.data());
+    MatMul(c, x.data(), n_vec, yc.data());
+    MatMuls({{&a, fa.data()}, {&b, fb.data()}, {&c, fc.data()}}, x.data(), n_vec);
+    EXPECT_EQ(ya, fa) << n_vec;
+    EXPECT_EQ(yb, fb) << n_vec;
+    EXPECT_EQ(yc, fc) << n_vec;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, MatMulTest,
                          testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0),
                          [](const testing::TestParamInfo<DType>& info) {
