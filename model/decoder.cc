@@ -1,5 +1,7 @@
 #include "model/decoder.h"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "model/check.h"
@@ -20,7 +22,6 @@ void Decoder::Reserve(int n_rows, int n_logit_rows) {
     k_.resize(static_cast<size_t>(n_rows) * c.kv_dim());
     v_.resize(static_cast<size_t>(n_rows) * c.kv_dim());
     att_.resize(static_cast<size_t>(n_rows) * c.q_dim());
-    mirror_att_.resize(static_cast<size_t>(n_rows) * c.q_dim());
     gate_.resize(static_cast<size_t>(n_rows) * c.hidden_dim);
     up_.resize(static_cast<size_t>(n_rows) * c.hidden_dim);
     cos_.resize(static_cast<size_t>(n_rows) * c.rope_dims / 2);
@@ -65,14 +66,25 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
     }
   }
 
-  // Attention of independent sequences runs in parallel only when there is enough of it per layer
-  // (multiply-adds over the cached entries): for a tiny model the fork/join costs more than it saves.
+  // Attention tasks: every input's cache and each of its mirrors (all independent), in parallel
+  // only when there is enough of it per layer (multiply-adds over the cached entries): for a tiny
+  // model the fork/join costs more than it saves. A mirror's output is discarded, into its
+  // thread's slice of mirror_att_.
+  attention_tasks_.clear();
   int64_t attention_work = 0;
   for (int i = 0; i < n_inputs; ++i) {
     const int64_t n = static_cast<int64_t>(inputs[i].tokens.size());
-    attention_work += (inputs[i].cache->n_past() + n) * n * q_dim;
+    attention_tasks_.push_back({i, inputs[i].cache, false});
+    for (KvCache* m : inputs[i].mirrors) attention_tasks_.push_back({i, m, true});
+    attention_work += (inputs[i].cache->n_past() + n) * n * q_dim * (1 + static_cast<int64_t>(inputs[i].mirrors.size()));
   }
-  const bool parallel_attention = n_inputs > 1 && attention_work >= (int64_t{1} << 20);
+  const int n_tasks = static_cast<int>(attention_tasks_.size());
+  const bool parallel_attention = n_tasks > 1 && attention_work >= (int64_t{1} << 20);
+  const size_t mirror_slice = static_cast<size_t>(n_rows) * q_dim;
+  if (n_tasks > n_inputs) {
+    const size_t need = mirror_slice * (parallel_attention ? NumThreads() : 1);
+    if (mirror_att_.size() < need) mirror_att_.resize(need);
+  }
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
@@ -83,16 +95,13 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
       ApplyRope(&k_[r * kv_dim], c.n_kv_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
                 &sin_[r * half_rope]);
     }
-    // Each sequence's cache is independent: attend to them in parallel.
 #pragma omp parallel for schedule(dynamic, 1) if (parallel_attention)
-    for (int i = 0; i < n_inputs; ++i) {
-      const int r0 = row_offset_[i];
-      inputs[i].cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
-      inputs[i].cache->Attend(l, &q_[r0 * q_dim], &att_[r0 * q_dim]);
-      for (KvCache* m : inputs[i].mirrors) {
-        m->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
-        m->Attend(l, &q_[r0 * q_dim], &mirror_att_[r0 * q_dim]);
-      }
+    for (int t = 0; t < n_tasks; ++t) {
+      const AttentionTask& task = attention_tasks_[t];
+      const int r0 = row_offset_[task.input];
+      float* out = task.mirror ? &mirror_att_[mirror_slice * omp_get_thread_num() + r0 * q_dim] : &att_[r0 * q_dim];
+      task.cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
+      task.cache->Attend(l, &q_[r0 * q_dim], out);
     }
     MatMul(lw.wo, att_.data(), n_rows, xb_.data());
     for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];

@@ -57,7 +57,13 @@ class Decoder {
   AlignedVector<float> cos_;    // (rows, rope_dims / 2)
   AlignedVector<float> sin_;    // (rows, rope_dims / 2)
   AlignedVector<float> logits_; // (logit rows, vocab)
-  AlignedVector<float> mirror_att_;  // (rows, n_heads * head_dim) discarded outputs of mirrors
+  AlignedVector<float> mirror_att_;  // (threads, rows, n_heads * head_dim) discarded outputs of mirrors
+  struct AttentionTask {
+    int input;       // index into the step's inputs
+    KvCache* cache;  // the input's cache or one of its mirrors
+    bool mirror;
+  };
+  std::vector<AttentionTask> attention_tasks_;
   std::vector<int> row_offset_;  // (inputs + 1) first row of each input
 };
 

@@ -173,9 +173,11 @@ template <DType T>
 void BlockRows(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end, float* y) {
   int v = v0;
   for (; v + kWideVectors <= v_end; v += kWideVectors) RowRange<T, kWideRows, kWideVectors>(w, r0, r1, x, v, y);
-  if (kWideVectors > 2 && v + 2 <= v_end) {
-    RowRange<T, kPairRows, 2>(w, r0, r1, x, v, y);
-    v += 2;
+  if constexpr (kPairRows > 0) {
+    if (v + 2 <= v_end) {
+      RowRange<T, kPairRows, 2>(w, r0, r1, x, v, y);
+      v += 2;
+    }
   }
   for (; v < v_end; ++v) RowRange<T, kSingleRows, 1>(w, r0, r1, x, v, y);
 }
