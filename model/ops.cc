@@ -20,6 +20,9 @@ namespace {
 // stories260K's decode matrices are far below it, which keeps its step lean.
 constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 constexpr int kPrefetchBytes = 2048;
+// Rows per parallel work item: the block's weights come from memory once and stay in L1/L2 while
+// each group of vectors passes over them.
+constexpr int kRowBlock = 32;
 
 // Register tiles of the MatMul kernel (two 16-lane accumulators per output, see TileDots):
 // vectors are taken kWideVectors at a time against kWideRows rows, a remaining pair against
@@ -89,14 +92,15 @@ inline simd::F32x16 LoadWeights(const std::byte* row, int64_t i, int n = 16) {
   }
 }
 
-// y[v * ldy + r] = row r . vector v for an R x V tile. Every output has two accumulators: the
+// sums[v * ld_sums + r] = the 16 partial sums of row r . vector v, for an R x V tile. Every output
+// has two accumulators: the
 // columns are walked 16 at a time in order (the last chunk zero-padded), chunk k adding into
 // accumulator k % 2 (two chains, so a tile has enough independent FMAs to hide their latency);
-// at the end the two are added and reduced by the fixed tree of simd::ReduceAdd. An output's value
+// at the end the two are added (and later reduced by the fixed tree of simd::ReduceAdd). A value
 // therefore does not depend on R, V, the batch or the thread count: lockstep evaluation of many
 // policies is bit-identical to running each alone.
 template <DType T, int R, int V>
-void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols, float* y, int64_t ldy) {
+void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols, simd::F32x16* sums, int ld_sums) {
   simd::F32x16 acc[2][R * V];
   for (auto& parity : acc) {
     for (auto& a : parity) a = simd::Zero();
@@ -146,26 +150,30 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
       chunk(i, static_cast<int>(cols - i), acc[0]);
     }
   }
-  simd::F32x16 sum[R * V];
-  for (int k = 0; k < R * V; ++k) sum[k] = simd::Add(acc[0][k], acc[1][k]);
-  float out[R * V];
-  int k = 0;
-  for (; k + 8 <= R * V; k += 8) simd::ReduceAdd8(sum + k, out + k);
-  for (; k < R * V; ++k) out[k] = simd::ReduceAdd(sum[k]);
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < V; ++v) y[v * ldy + r] = out[r * V + v];
+    for (int v = 0; v < V; ++v) sums[v * ld_sums + r] = simd::Add(acc[0][r * V + v], acc[1][r * V + v]);
   }
 }
 
-// Rows [r0, r1) for vectors [v, v + V): R rows at a time, then one by one.
+// Rows [r0, r1) (at most kRowBlock) for vectors [v, v + V): R rows at a time, then one by one;
+// the partial sums of the whole block are reduced eight outputs at a time (for short rows, such as
+// the tiny models' 64 columns, one reduction per output would cost as much as its dot product).
 template <DType T, int R, int V>
 void RowRange(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v, float* y) {
   const size_t row_bytes = w.row_bytes();
   const float* xv = x + static_cast<size_t>(v) * w.cols;
-  float* yv = y + static_cast<size_t>(v) * w.rows;
-  int64_t r = r0;
-  for (; r + R <= r1; r += R) TileDots<T, R, V>(w.data + row_bytes * r, row_bytes, xv, w.cols, yv + r, w.rows);
-  for (; r < r1; ++r) TileDots<T, 1, V>(w.data + row_bytes * r, row_bytes, xv, w.cols, yv + r, w.rows);
+  const int n = static_cast<int>(r1 - r0);
+  simd::F32x16 sums[V * kRowBlock];  // (V, n)
+  int r = 0;
+  for (; r + R <= n; r += R) TileDots<T, R, V>(w.data + row_bytes * (r0 + r), row_bytes, xv, w.cols, sums + r, n);
+  for (; r < n; ++r) TileDots<T, 1, V>(w.data + row_bytes * (r0 + r), row_bytes, xv, w.cols, sums + r, n);
+  for (int j = 0; j < V; ++j) {
+    float* yv = y + static_cast<size_t>(v + j) * w.rows + r0;
+    const simd::F32x16* s = sums + j * n;
+    int k = 0;
+    for (; k + 8 <= n; k += 8) simd::ReduceAdd8(s + k, yv + k);
+    for (; k < n; ++k) yv[k] = simd::ReduceAdd(s[k]);
+  }
 }
 
 // Rows [r0, r1) of `w` for vectors [v0, v_end): groups of kWideVectors, then a pair, then singles.
@@ -211,7 +219,6 @@ void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec) 
   // keeps both cores busy when one of them is slowed down. A block's values do not depend on the
   // thread that computes it.
   constexpr int kVectorTile = 64;
-  constexpr int64_t kRowBlock = 32;
   int64_t total_blocks = 0, work_per_vector = 0;
   int64_t first_block[kMaxMatMulOutputs + 1] = {0};
   KVBENCH_CHECK(outputs.size() <= kMaxMatMulOutputs);

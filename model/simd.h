@@ -159,6 +159,12 @@ inline F32x8 Load8(const float* p) {
   return r;
 }
 inline F32x8 Zero8() { return F32x8{}; }
+inline F32x8 Set1x8(float x) {
+  F32x8 r;
+  KVBENCH_LANES(8, r.v[i] = x);
+  return r;
+}
+inline void Store8(float* p, F32x8 a) { std::memcpy(p, a.v, sizeof(a.v)); }
 inline F32x8 Mul8(F32x8 a, F32x8 b) {
   KVBENCH_LANES(8, a.v[i] *= b.v[i]);
   return a;
@@ -226,6 +232,8 @@ struct F32x8 {
 };
 inline F32x8 Load8(const float* p) { return {_mm256_loadu_ps(p)}; }
 inline F32x8 Zero8() { return {_mm256_setzero_ps()}; }
+inline F32x8 Set1x8(float x) { return {_mm256_set1_ps(x)}; }
+inline void Store8(float* p, F32x8 a) { _mm256_storeu_ps(p, a.v); }
 inline F32x8 Mul8(F32x8 a, F32x8 b) { return {_mm256_mul_ps(a.v, b.v)}; }
 inline F32x8 MulAdd8(F32x8 a, F32x8 b, F32x8 c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
 // hadd pairs adjacent lanes, so two rounds give ((a0+a1)+(a2+a3)) and ((a4+a5)+(a6+a7)) of four
@@ -265,6 +273,8 @@ using simd_x86::HorizontalSums8;
 using simd_x86::Load8;
 using simd_x86::Mul8;
 using simd_x86::MulAdd8;
+using simd_x86::Set1x8;
+using simd_x86::Store8;
 using simd_x86::Zero8;
 
 struct F32x16 {
@@ -365,6 +375,8 @@ using simd_x86::HorizontalSums8;
 using simd_x86::Load8;
 using simd_x86::Mul8;
 using simd_x86::MulAdd8;
+using simd_x86::Set1x8;
+using simd_x86::Store8;
 using simd_x86::Zero8;
 
 struct F32x16 {

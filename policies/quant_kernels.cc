@@ -101,6 +101,20 @@ void AccumulateTile(const float* rows, int n, int hd, const float* w, int ld_w, 
   }
 }
 
+// head_dim 8 (stories260K): one 8-lane register per query, no masked loads.
+void AccumulateHead8(const float* rows, int n, const float* w, int ld_w, int n_q, float* out) {
+  for (int i = 0; i < n_q; ++i) {
+    float* o = out + static_cast<size_t>(i) * 8;
+    const float* wi = w + static_cast<size_t>(i) * ld_w;
+    simd::F32x8 acc = simd::Load8(o);
+    for (int j = 0; j < n; ++j) {
+      if (wi[j] == 0.0f) continue;  // causally masked entries of a prefill block
+      acc = simd::MulAdd8(simd::Set1x8(wi[j]), simd::Load8(rows + static_cast<size_t>(j) * 8), acc);
+    }
+    simd::Store8(o, acc);
+  }
+}
+
 void AccumulateTileAny(const float* rows, int n, int hd, const float* w, int ld_w, int n_q, float* out) {
   const int nc = (hd + 15) / 16;
   for (int i = 0; i < n_q; ++i) {
@@ -152,6 +166,10 @@ void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_
     const int nt = std::min(kTileRows, n - j0);
     const float* tile = rows + static_cast<size_t>(j0) * hd;
     const float* wt = w + j0;
+    if (hd == 8) {
+      AccumulateHead8(tile, nt, wt, ld_w, n_q, out);
+      continue;
+    }
     switch ((hd + 15) / 16) {
       case 1: AccumulateTile<1>(tile, nt, hd, wt, ld_w, n_q, out); break;
       case 2: AccumulateTile<2>(tile, nt, hd, wt, ld_w, n_q, out); break;
