@@ -27,6 +27,7 @@
 #include "model/ops.h"
 #include "model/presets.h"
 #include "model/session.h"
+#include "model/simd.h"
 #include "model/synthetic.h"
 #include "policies/policy_cache.h"
 #include "policies/registry.h"
@@ -167,8 +168,8 @@ int main(int argc, char** argv) {
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());
   g_bandwidth = MeasureReadBandwidth();
-  std::fprintf(stderr, "bandwidth probe: %.2f GB/s read (2 GiB buffer, %d threads)\n", g_bandwidth / 1e9,
-               NumThreads());
+  std::fprintf(stderr, "bandwidth probe: %.2f GB/s read (2 GiB buffer, %d threads); kernels: %s\n",
+               g_bandwidth / 1e9, NumThreads(), kSimdName);
   benchmark::RegisterBenchmark("BM_MemoryBandwidth", BM_MemoryBandwidth)->Iterations(1)->UseRealTime();
   const std::map<std::string, DType> kDTypes = {
       {"f32", DType::kF32}, {"f16", DType::kF16}, {"bf16", DType::kBF16}, {"q8_0", DType::kQ8_0}};

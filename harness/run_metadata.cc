@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "model/ops.h"
+#include "model/simd.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvbench {
@@ -90,6 +91,7 @@ std::string RunMetadataJson(const Experiment& e, const Model& model, const RunIn
       "}",
       ",\n  \"machine\": {\"hostname\": ", JsonQuote(host), ", \"cpu\": ", JsonQuote(CpuModel()),
       ", \"hardware_threads\": ", std::thread::hardware_concurrency(), ", \"threads_used\": ", NumThreads(),
+      ", \"simd\": ", JsonQuote(kSimdName),
       ", \"os\": ", JsonQuote(have_uts ? absl::StrCat(uts.sysname, " ", uts.release, " ", uts.machine) : "unknown"),
       "}\n}\n");
 }

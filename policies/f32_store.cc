@@ -24,7 +24,7 @@ void F32Store::Append(int layer, int head, const float* rows, int n, int ld) {
 
 void F32Store::Compact(int layer, int head, absl::Span<const int> keep) { at(layer, head).Compact(keep); }
 
-// Both run the shared AVX-512 tile kernels (policies/quant_kernels.h) straight on the rows.
+// Both run the shared tile kernels (policies/quant_kernels.h) straight on the rows.
 void F32Store::Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const {
   DotRowsF32(row(layer, head, 0), size(layer, head), head_dim_, q, n_q, scores, ld_scores);
 }

@@ -5,7 +5,7 @@
 //   bf16 (bfloat16):      16 bits per value, 8 significant bits, the f32 range.
 //
 // Row layout: head_dim little-endian uint16 values, row bytes = 2 * head_dim. Rows are decoded with
-// F16C / AVX-512 conversions (exact) into the attention tile; model/half.h is the scalar reference.
+// vector conversions (model/simd.h, exact) into the attention tile; model/half.h is the scalar reference.
 #ifndef KVBENCH_POLICIES_HALF_STORE_H_
 #define KVBENCH_POLICIES_HALF_STORE_H_
 
