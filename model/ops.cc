@@ -215,11 +215,10 @@ void MatMulReferenceTyped(const WeightMatrix& w, const float* x, int n_vec, floa
 
 void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec) {
   // Vectors in tiles of kVectorTile (their activations stay in L2 while every weight row streams
-  // past them once per tile); rows in blocks of kRowBlock (a block's weights come from memory once
-  // and stay in L1/L2 while each group of vectors passes over them). The blocks of all outputs form
-  // one parallel loop: one fork/join per call instead of one per matrix, and dynamic scheduling
-  // keeps both cores busy when one of them is slowed down. A block's values do not depend on the
-  // thread that computes it.
+  // past them once per tile), rows in blocks of kRowBlock. The blocks of all outputs form one
+  // parallel loop: one fork/join per call instead of one per matrix, and dynamic scheduling keeps
+  // both cores busy when one of them is slowed down. A block's values do not depend on the thread
+  // that computes it.
   constexpr int kVectorTile = 64;
   int64_t total_blocks = 0, work_per_vector = 0;
   int64_t first_block[kMaxMatMulOutputs + 1] = {0};

@@ -268,14 +268,7 @@ inline __m256 Scale2(__m256 p, __m256 n) {
 
 #if defined(KVBENCH_SIMD_AVX2)
 namespace simd_avx2 {
-using simd_x86::F32x8;
-using simd_x86::HorizontalSums8;
-using simd_x86::Load8;
-using simd_x86::Mul8;
-using simd_x86::MulAdd8;
-using simd_x86::Set1x8;
-using simd_x86::Store8;
-using simd_x86::Zero8;
+using namespace simd_x86;  // F32x8 and its operations
 
 struct F32x16 {
   __m256 lo, hi;
@@ -370,14 +363,7 @@ inline F32x16 ToF32(I32x16 a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi3
 
 #if defined(KVBENCH_SIMD_AVX512)
 namespace simd_avx512 {
-using simd_x86::F32x8;
-using simd_x86::HorizontalSums8;
-using simd_x86::Load8;
-using simd_x86::Mul8;
-using simd_x86::MulAdd8;
-using simd_x86::Set1x8;
-using simd_x86::Store8;
-using simd_x86::Zero8;
+using namespace simd_x86;  // F32x8 and its operations
 
 struct F32x16 {
   __m512 v;
