@@ -1,6 +1,7 @@
-// The machine's own limit: read-only streaming bandwidth over a buffer far larger than the last-level
-// cache, with every thread reading its share (the way a decode step streams weights). Every decoder
-// benchmark reports its bytes/s as a fraction of this number, measured in the same process.
+// The machine's own limit: read-only streaming bandwidth over a buffer far larger than the
+// last-level cache, with every thread reading its share (the way a decode step streams weights).
+// Every decoder benchmark reports its bytes/s as a fraction of this number, measured in the same
+// process.
 #ifndef KVBENCH_BENCH_BANDWIDTH_PROBE_H_
 #define KVBENCH_BENCH_BANDWIDTH_PROBE_H_
 

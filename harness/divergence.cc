@@ -20,8 +20,8 @@ absl::StatusOr<std::vector<std::unique_ptr<Session>>> MakeSessions(
   std::vector<std::unique_ptr<Session>> sessions(policies.size() + 1);
   auto ref = MakeCache(reference, shape);
   if (!ref.ok()) {
-    return absl::Status(ref.status().code(),
-                        absl::StrCat("reference ", reference.Label(), ": ", ref.status().message()));
+    return absl::Status(ref.status().code(), absl::StrCat("reference ", reference.Label(), ": ",
+                                                          ref.status().message()));
   }
   sessions[0] = std::make_unique<Session>(*std::move(ref));
   for (size_t i = 0; i < policies.size(); ++i) {
@@ -50,7 +50,8 @@ std::string StoreSignature(const Session& s) {
 //   every policy. The decoder is batch-invariant (a row's arithmetic does not depend on what else
 //   is in the batch), which is what makes lockstep reproduce one-at-a-time evaluation bit for bit.
 void Step(Decoder& decoder, const std::vector<std::unique_ptr<Session>>& sessions,
-          const std::vector<absl::Span<const int>>& tokens, std::vector<std::vector<float>>& logits) {
+          const std::vector<absl::Span<const int>>& tokens,
+          std::vector<std::vector<float>>& logits) {
   std::vector<bool> fed(sessions.size(), false);
   auto fresh = [&](size_t i) {
     return sessions[i] != nullptr && sessions[i]->tokens().empty() &&
@@ -93,16 +94,19 @@ void Step(Decoder& decoder, const std::vector<std::unique_ptr<Session>>& session
 absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSpec& reference,
                                                  const std::vector<CacheSpec>& policies,
                                                  const std::vector<std::vector<int>>& sequences,
-                                                 int context_tokens, const DivergenceOptions& options) {
+                                                 int context_tokens,
+                                                 const DivergenceOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const int P = options.prompt_tokens, S = options.score_tokens;
   if (P < 1 || S < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt_tokens ", P, " and score_tokens ", S, " must be >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt_tokens ", P, " and score_tokens ", S, " must be >= 1"));
   }
   for (size_t s = 0; s < sequences.size(); ++s) {
     if (sequences[s].size() < static_cast<size_t>(P) + S) {
-      return absl::OutOfRangeError(absl::StrCat("sequence ", s, " has ", sequences[s].size(),
-                                                " tokens, fewer than prompt_tokens + score_tokens = ", P + S));
+      return absl::OutOfRangeError(
+          absl::StrCat("sequence ", s, " has ", sequences[s].size(),
+                       " tokens, fewer than prompt_tokens + score_tokens = ", P + S));
     }
   }
   const int vocab = decoder.config().vocab_size;
@@ -116,7 +120,8 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
   std::vector<std::vector<float>> logits(n, std::vector<float>(vocab));
   ReferenceDistribution ref;
   std::vector<std::vector<double>> scratch(policies.size());
-  const bool compare_in_parallel = policies.size() > 1 && policies.size() * vocab >= (size_t{1} << 17);
+  const bool compare_in_parallel =
+      policies.size() > 1 && policies.size() * vocab >= (size_t{1} << 17);
   std::vector<absl::Span<const int>> tokens(n);
 
   for (const std::vector<int>& seq : sequences) {

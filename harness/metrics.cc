@@ -37,8 +37,9 @@ void SetReference(absl::Span<const float> logits, ReferenceDistribution* ref) {
   ref->argmax = ref->logp.empty() ? 0 : ArgMaxOf(ref->logp);
 }
 
-PositionDivergence ComparePosition(const ReferenceDistribution& ref, absl::Span<const float> pol_logits,
-                                   int next_token, std::vector<double>* scratch) {
+PositionDivergence ComparePosition(const ReferenceDistribution& ref,
+                                   absl::Span<const float> pol_logits, int next_token,
+                                   std::vector<double>* scratch) {
   KVBENCH_CHECK(ref.logp.size() == pol_logits.size() && !ref.logp.empty(),
                 "vocabularies differ: %zu vs %zu", ref.logp.size(), pol_logits.size());
   KVBENCH_CHECK(next_token >= 0 && next_token < static_cast<int>(ref.logp.size()),

@@ -49,8 +49,9 @@ struct ReferenceDistribution {
 void SetReference(absl::Span<const float> logits, ReferenceDistribution* ref);
 
 // The same comparison against a precomputed reference; `scratch` holds the policy's log-softmax.
-PositionDivergence ComparePosition(const ReferenceDistribution& ref, absl::Span<const float> pol_logits,
-                                   int next_token, std::vector<double>* scratch);
+PositionDivergence ComparePosition(const ReferenceDistribution& ref,
+                                   absl::Span<const float> pol_logits, int next_token,
+                                   std::vector<double>* scratch);
 
 struct DivergenceSummary {
   int n = 0;  // scored positions

@@ -18,8 +18,12 @@ struct CacheLineAllocator {
   CacheLineAllocator() = default;
   template <typename U>
   CacheLineAllocator(const CacheLineAllocator<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kCacheLine))); }
-  void deallocate(T* p, size_t n) { ::operator delete(p, n * sizeof(T), std::align_val_t(kCacheLine)); }
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kCacheLine)));
+  }
+  void deallocate(T* p, size_t n) {
+    ::operator delete(p, n * sizeof(T), std::align_val_t(kCacheLine));
+  }
   template <typename U>
   bool operator==(const CacheLineAllocator<U>&) const {
     return true;

@@ -57,7 +57,8 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
       const int token = in.tokens[t];
       KVBENCH_CHECK(token >= 0 && token < c.vocab_size, "token id %d out of range", token);
       DequantizeRow(w.token_embedding.dtype, w.token_embedding.row(token), dim, &x_[row * dim]);
-      RopeCosSin(in.pos0 + t, c.rope_dims, c.rope_theta, &cos_[row * half_rope], &sin_[row * half_rope]);
+      RopeCosSin(in.pos0 + t, c.rope_dims, c.rope_theta, &cos_[row * half_rope],
+                 &sin_[row * half_rope]);
     }
     in.cache->BeginStep(in.pos0, static_cast<int>(in.tokens.size()));
     for (KvCache* m : in.mirrors) {
@@ -76,7 +77,8 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
     const int64_t n = static_cast<int64_t>(inputs[i].tokens.size());
     attention_tasks_.push_back({i, inputs[i].cache, false});
     for (KvCache* m : inputs[i].mirrors) attention_tasks_.push_back({i, m, true});
-    attention_work += (inputs[i].cache->n_past() + n) * n * q_dim * (1 + static_cast<int64_t>(inputs[i].mirrors.size()));
+    attention_work += (inputs[i].cache->n_past() + n) * n * q_dim *
+                      (1 + static_cast<int64_t>(inputs[i].mirrors.size()));
   }
   const int n_tasks = static_cast<int>(attention_tasks_.size());
   const bool parallel_attention = n_tasks > 1 && attention_work >= (int64_t{1} << 20);
@@ -88,10 +90,12 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
-    for (int r = 0; r < n_rows; ++r) RmsNorm(&x_[r * dim], lw.attn_norm, dim, c.rms_eps, &xb_[r * dim]);
+    for (int r = 0; r < n_rows; ++r)
+      RmsNorm(&x_[r * dim], lw.attn_norm, dim, c.rms_eps, &xb_[r * dim]);
     MatMuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, xb_.data(), n_rows);
     for (int r = 0; r < n_rows; ++r) {
-      ApplyRope(&q_[r * q_dim], c.n_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope], &sin_[r * half_rope]);
+      ApplyRope(&q_[r * q_dim], c.n_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
+                &sin_[r * half_rope]);
       ApplyRope(&k_[r * kv_dim], c.n_kv_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
                 &sin_[r * half_rope]);
     }
@@ -99,14 +103,16 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
     for (int t = 0; t < n_tasks; ++t) {
       const AttentionTask& task = attention_tasks_[t];
       const int r0 = row_offset_[task.input];
-      float* out = task.mirror ? &mirror_att_[mirror_slice * omp_get_thread_num() + r0 * q_dim] : &att_[r0 * q_dim];
+      float* out = task.mirror ? &mirror_att_[mirror_slice * omp_get_thread_num() + r0 * q_dim]
+                               : &att_[r0 * q_dim];
       task.cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
       task.cache->Attend(l, &q_[r0 * q_dim], out);
     }
     MatMul(lw.wo, att_.data(), n_rows, xb_.data());
     for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];
 
-    for (int r = 0; r < n_rows; ++r) RmsNorm(&x_[r * dim], lw.ffn_norm, dim, c.rms_eps, &xb_[r * dim]);
+    for (int r = 0; r < n_rows; ++r)
+      RmsNorm(&x_[r * dim], lw.ffn_norm, dim, c.rms_eps, &xb_[r * dim]);
     MatMuls({{&lw.w_gate, gate_.data()}, {&lw.w_up, up_.data()}}, xb_.data(), n_rows);
     SwiGlu(gate_.data(), up_.data(), n_rows * c.hidden_dim);
     MatMul(lw.w_down, gate_.data(), n_rows, xb_.data());
@@ -129,8 +135,8 @@ void Decoder::Forward(absl::Span<const StepInput> inputs) {
   g = 0;
   for (const StepInput& in : inputs) {
     const int n = static_cast<int>(in.tokens.size()) - in.logits_begin;
-    std::copy_n(&logits_[static_cast<size_t>(g) * c.vocab_size], static_cast<size_t>(n) * c.vocab_size,
-                in.logits);
+    std::copy_n(&logits_[static_cast<size_t>(g) * c.vocab_size],
+                static_cast<size_t>(n) * c.vocab_size, in.logits);
     g += n;
   }
 }

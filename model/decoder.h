@@ -46,18 +46,19 @@ class Decoder {
   const Model& model_;
   // Activations, grown on demand and reused: no allocation on the steady-state decode path.
   int capacity_rows_ = 0;
-  AlignedVector<float> x_;      // (rows, dim) residual stream
-  AlignedVector<float> xb_;     // (rows, dim) normed input / projection output
-  AlignedVector<float> q_;      // (rows, n_heads * head_dim)
-  AlignedVector<float> k_;      // (rows, n_kv_heads * head_dim)
-  AlignedVector<float> v_;      // (rows, n_kv_heads * head_dim)
-  AlignedVector<float> att_;    // (rows, n_heads * head_dim) attention output
-  AlignedVector<float> gate_;   // (rows, hidden_dim)
-  AlignedVector<float> up_;     // (rows, hidden_dim)
-  AlignedVector<float> cos_;    // (rows, rope_dims / 2)
-  AlignedVector<float> sin_;    // (rows, rope_dims / 2)
-  AlignedVector<float> logits_; // (logit rows, vocab)
-  AlignedVector<float> mirror_att_;  // (threads, rows, n_heads * head_dim) discarded outputs of mirrors
+  AlignedVector<float> x_;       // (rows, dim) residual stream
+  AlignedVector<float> xb_;      // (rows, dim) normed input / projection output
+  AlignedVector<float> q_;       // (rows, n_heads * head_dim)
+  AlignedVector<float> k_;       // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> v_;       // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> att_;     // (rows, n_heads * head_dim) attention output
+  AlignedVector<float> gate_;    // (rows, hidden_dim)
+  AlignedVector<float> up_;      // (rows, hidden_dim)
+  AlignedVector<float> cos_;     // (rows, rope_dims / 2)
+  AlignedVector<float> sin_;     // (rows, rope_dims / 2)
+  AlignedVector<float> logits_;  // (logit rows, vocab)
+  AlignedVector<float>
+      mirror_att_;  // (threads, rows, n_heads * head_dim) discarded outputs of mirrors
   struct AttentionTask {
     int input;       // index into the step's inputs
     KvCache* cache;  // the input's cache or one of its mirrors

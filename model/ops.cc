@@ -2,11 +2,10 @@
 
 #include <omp.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#include <Eigen/Core>
 
 #include "model/check.h"
 #include "model/half.h"
@@ -67,7 +66,8 @@ float RowDotReference(const std::byte* row, const float* x, int64_t n) {
       const std::byte* block = row + b * kQ8_0BlockBytes;
       const auto* q = reinterpret_cast<const int8_t*>(block + 2);
       float s = 0.0f;
-      for (int j = 0; j < kQ8_0BlockSize; ++j) s += static_cast<float>(q[j]) * x[b * kQ8_0BlockSize + j];
+      for (int j = 0; j < kQ8_0BlockSize; ++j)
+        s += static_cast<float>(q[j]) * x[b * kQ8_0BlockSize + j];
       acc += Q8_0Scale(block) * s;
     }
   } else {
@@ -102,24 +102,29 @@ inline simd::F32x16 LoadWeights(const std::byte* row, int64_t i, int n = 16) {
 // therefore does not depend on R, V, the batch or the thread count: lockstep evaluation of many
 // policies is bit-identical to running each alone.
 template <DType T, int R, int V>
-void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols, simd::F32x16* sums, int ld_sums) {
+void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols,
+              simd::F32x16* sums, int ld_sums) {
   simd::F32x16 acc[2][R * V];
   for (auto& parity : acc) {
     for (auto& a : parity) a = simd::Zero();
   }
   if constexpr (T == DType::kQ8_0) {
     // A block is two chunks; block b adds into accumulator b % 2. Row by row within the tile: only
-    // one row's decoded block is live (three F32x16), which keeps AVX2's 16 registers from spilling.
+    // one row's decoded block is live (three F32x16), which keeps AVX2's 16 registers from
+    // spilling.
     for (int64_t b = 0; b < cols / kQ8_0BlockSize; ++b) {
       simd::F32x16* a = acc[b & 1];
       for (int r = 0; r < R; ++r) {
         const std::byte* block = w + r * row_bytes + b * kQ8_0BlockBytes;
         Prefetch(block + kPrefetchBytes);
         const auto* q = reinterpret_cast<const int8_t*>(block + 2);
-        const simd::F32x16 d = simd::Set1(Q8_0Scale(block)), w0 = simd::LoadI8(q), w1 = simd::LoadI8(q + 16);
+        const simd::F32x16 d = simd::Set1(Q8_0Scale(block)), w0 = simd::LoadI8(q),
+                           w1 = simd::LoadI8(q + 16);
         for (int v = 0; v < V; ++v) {
           const float* xv = x + v * cols + b * kQ8_0BlockSize;
-          a[r * V + v] = simd::MulAdd(d, simd::MulAdd(w1, simd::Load(xv + 16), simd::Mul(w0, simd::Load(xv))), a[r * V + v]);
+          a[r * V + v] =
+              simd::MulAdd(d, simd::MulAdd(w1, simd::Load(xv + 16), simd::Mul(w0, simd::Load(xv))),
+                           a[r * V + v]);
         }
       }
     }
@@ -139,7 +144,8 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
       // Hardware prefetchers stop at 4 KiB boundaries, and a weight row is often exactly one such
       // page: asking for the bytes kPrefetchBytes ahead keeps the stream going across rows.
       for (int r = 0; r < R; ++r) {
-        for (int line = 0; line < 32 * kBytes; line += 64) Prefetch(w + r * row_bytes + i * kBytes + line + kPrefetchBytes);
+        for (int line = 0; line < 32 * kBytes; line += 64)
+          Prefetch(w + r * row_bytes + i * kBytes + line + kPrefetchBytes);
       }
       chunk(i, 16, acc[0]);
       chunk(i + 16, 16, acc[1]);
@@ -153,7 +159,8 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < V; ++v) sums[v * ld_sums + r] = simd::Add(acc[0][r * V + v], acc[1][r * V + v]);
+    for (int v = 0; v < V; ++v)
+      sums[v * ld_sums + r] = simd::Add(acc[0][r * V + v], acc[1][r * V + v]);
   }
 }
 
@@ -167,8 +174,10 @@ void RowRange(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int
   const int n = static_cast<int>(r1 - r0);
   simd::F32x16 sums[V * kRowBlock];  // (V, n)
   int r = 0;
-  for (; r + R <= n; r += R) TileDots<T, R, V>(w.data + row_bytes * (r0 + r), row_bytes, xv, w.cols, sums + r, n);
-  for (; r < n; ++r) TileDots<T, 1, V>(w.data + row_bytes * (r0 + r), row_bytes, xv, w.cols, sums + r, n);
+  for (; r + R <= n; r += R)
+    TileDots<T, R, V>(w.data + row_bytes * (r0 + r), row_bytes, xv, w.cols, sums + r, n);
+  for (; r < n; ++r)
+    TileDots<T, 1, V>(w.data + row_bytes * (r0 + r), row_bytes, xv, w.cols, sums + r, n);
   for (int j = 0; j < V; ++j) {
     float* yv = y + static_cast<size_t>(v + j) * w.rows + r0;
     const simd::F32x16* s = sums + j * n;
@@ -180,9 +189,11 @@ void RowRange(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int
 
 // Rows [r0, r1) of `w` for vectors [v0, v_end): groups of kWideVectors, then a pair, then singles.
 template <DType T>
-void BlockRows(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end, float* y) {
+void BlockRows(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end,
+               float* y) {
   int v = v0;
-  for (; v + kWideVectors <= v_end; v += kWideVectors) RowRange<T, kWideRows, kWideVectors>(w, r0, r1, x, v, y);
+  for (; v + kWideVectors <= v_end; v += kWideVectors)
+    RowRange<T, kWideRows, kWideVectors>(w, r0, r1, x, v, y);
   if constexpr (kPairRows > 0) {
     if (v + 2 <= v_end) {
       RowRange<T, kPairRows, 2>(w, r0, r1, x, v, y);
@@ -192,12 +203,17 @@ void BlockRows(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, in
   for (; v < v_end; ++v) RowRange<T, kSingleRows, 1>(w, r0, r1, x, v, y);
 }
 
-void BlockRowsAny(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end, float* y) {
+void BlockRowsAny(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end,
+                  float* y) {
   switch (w.dtype) {
-    case DType::kF32: return BlockRows<DType::kF32>(w, r0, r1, x, v0, v_end, y);
-    case DType::kF16: return BlockRows<DType::kF16>(w, r0, r1, x, v0, v_end, y);
-    case DType::kBF16: return BlockRows<DType::kBF16>(w, r0, r1, x, v0, v_end, y);
-    case DType::kQ8_0: return BlockRows<DType::kQ8_0>(w, r0, r1, x, v0, v_end, y);
+    case DType::kF32:
+      return BlockRows<DType::kF32>(w, r0, r1, x, v0, v_end, y);
+    case DType::kF16:
+      return BlockRows<DType::kF16>(w, r0, r1, x, v0, v_end, y);
+    case DType::kBF16:
+      return BlockRows<DType::kBF16>(w, r0, r1, x, v0, v_end, y);
+    case DType::kQ8_0:
+      return BlockRows<DType::kQ8_0>(w, r0, r1, x, v0, v_end, y);
   }
 }
 
@@ -205,8 +221,8 @@ template <DType T>
 void MatMulReferenceTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
   for (int v = 0; v < n_vec; ++v) {
     for (int64_t r = 0; r < w.rows; ++r) {
-      y[static_cast<size_t>(v) * w.rows + r] =
-          RowDotReference<T>(w.data + w.row_bytes() * r, x + static_cast<size_t>(v) * w.cols, w.cols);
+      y[static_cast<size_t>(v) * w.rows + r] = RowDotReference<T>(
+          w.data + w.row_bytes() * r, x + static_cast<size_t>(v) * w.cols, w.cols);
     }
   }
 }
@@ -252,10 +268,14 @@ void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
 
 void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y) {
   switch (w.dtype) {
-    case DType::kF32: return MatMulReferenceTyped<DType::kF32>(w, x, n_vec, y);
-    case DType::kF16: return MatMulReferenceTyped<DType::kF16>(w, x, n_vec, y);
-    case DType::kBF16: return MatMulReferenceTyped<DType::kBF16>(w, x, n_vec, y);
-    case DType::kQ8_0: return MatMulReferenceTyped<DType::kQ8_0>(w, x, n_vec, y);
+    case DType::kF32:
+      return MatMulReferenceTyped<DType::kF32>(w, x, n_vec, y);
+    case DType::kF16:
+      return MatMulReferenceTyped<DType::kF16>(w, x, n_vec, y);
+    case DType::kBF16:
+      return MatMulReferenceTyped<DType::kBF16>(w, x, n_vec, y);
+    case DType::kQ8_0:
+      return MatMulReferenceTyped<DType::kQ8_0>(w, x, n_vec, y);
   }
 }
 
@@ -323,8 +343,8 @@ void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) 
   float ss = 0.0f;
   for (int i = 0; i < n; ++i) ss += x[i] * x[i];
   const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
-  Eigen::Map<Eigen::ArrayXf>(out, n) = Eigen::Map<const Eigen::ArrayXf>(x, n) * inv *
-                                       Eigen::Map<const Eigen::ArrayXf>(weight, n);
+  Eigen::Map<Eigen::ArrayXf>(out, n) =
+      Eigen::Map<const Eigen::ArrayXf>(x, n) * inv * Eigen::Map<const Eigen::ArrayXf>(weight, n);
 }
 
 void SwiGlu(float* gate, const float* up, int n) {

@@ -64,9 +64,9 @@ struct I32x16 {
   int32_t v[16];
 };
 
-#define KVBENCH_LANES(N, expr)              \
-  do {                                      \
-    for (int i = 0; i < (N); ++i) expr;     \
+#define KVBENCH_LANES(N, expr)          \
+  do {                                  \
+    for (int i = 0; i < (N); ++i) expr; \
   } while (0)
 
 inline F32x16 Zero() { return F32x16{}; }
@@ -130,7 +130,9 @@ inline F32x16 KeepFirst(F32x16 a, int n) {
   for (int i = n; i < 16; ++i) a.v[i] = 0.0f;
   return a;
 }
-inline float Sum8(const float* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
+inline float Sum8(const float* a) {
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
 inline float ReduceAdd(F32x16 a) {
   float h[8];
   KVBENCH_LANES(8, h[i] = a.v[i] + a.v[i + 8]);
@@ -249,8 +251,9 @@ inline void HorizontalSums8(const F32x8* p, float* out) {
   _mm256_storeu_ps(out, Sums8(p[0].v, p[1].v, p[2].v, p[3].v, p[4].v, p[5].v, p[6].v, p[7].v));
 }
 inline float Sum8(__m256 a) {
-  const __m128 h = _mm_hadd_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));  // a01 a23 a45 a67
-  const __m128 q = _mm_hadd_ps(h, h);                                                    // a0123 a4567
+  const __m128 h =
+      _mm_hadd_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));  // a01 a23 a45 a67
+  const __m128 q = _mm_hadd_ps(h, h);                                       // a0123 a4567
   return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 // 2^n for integral n in [-150, 128], as p * 2^(n/2) * 2^(n - n/2): each factor is a normal
@@ -299,38 +302,52 @@ inline F32x16 LoadF16(const uint16_t* p) {
   return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)))};
 }
-inline __m256 Bf16x8(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
+inline __m256 Bf16x8(__m128i h) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
 inline F32x16 LoadBf16(const uint16_t* p) {
   return {Bf16x8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
           Bf16x8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)))};
 }
 // Two 8-byte loads, each widened straight from memory (vpmovsxbd ymm, m64): no byte shuffle.
 inline F32x16 LoadI8(const int8_t* p) {
-  return {_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))),
-          _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8))))};
+  return {_mm256_cvtepi32_ps(
+              _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))),
+          _mm256_cvtepi32_ps(
+              _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8))))};
 }
-inline F32x16 Add(F32x16 a, F32x16 b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
-inline F32x16 Sub(F32x16 a, F32x16 b) { return {_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)}; }
-inline F32x16 Mul(F32x16 a, F32x16 b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
+inline F32x16 Add(F32x16 a, F32x16 b) {
+  return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)};
+}
+inline F32x16 Sub(F32x16 a, F32x16 b) {
+  return {_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)};
+}
+inline F32x16 Mul(F32x16 a, F32x16 b) {
+  return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)};
+}
 inline F32x16 MulAdd(F32x16 a, F32x16 b, F32x16 c) {
   return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
 }
-inline F32x16 Max(F32x16 a, F32x16 b) { return {_mm256_max_ps(a.lo, b.lo), _mm256_max_ps(a.hi, b.hi)}; }
+inline F32x16 Max(F32x16 a, F32x16 b) {
+  return {_mm256_max_ps(a.lo, b.lo), _mm256_max_ps(a.hi, b.hi)};
+}
 inline F32x16 KeepFirst(F32x16 a, int n) {
   return {_mm256_and_ps(a.lo, _mm256_castsi256_ps(FirstLanes(n))),
           _mm256_and_ps(a.hi, _mm256_castsi256_ps(FirstLanes(n - 8)))};
 }
 inline float ReduceAdd(F32x16 a) { return simd_x86::Sum8(_mm256_add_ps(a.lo, a.hi)); }
 inline void ReduceAdd8(const F32x16* a, float* out) {
-  _mm256_storeu_ps(out, simd_x86::Sums8(_mm256_add_ps(a[0].lo, a[0].hi), _mm256_add_ps(a[1].lo, a[1].hi),
-                                        _mm256_add_ps(a[2].lo, a[2].hi), _mm256_add_ps(a[3].lo, a[3].hi),
-                                        _mm256_add_ps(a[4].lo, a[4].hi), _mm256_add_ps(a[5].lo, a[5].hi),
-                                        _mm256_add_ps(a[6].lo, a[6].hi), _mm256_add_ps(a[7].lo, a[7].hi)));
+  _mm256_storeu_ps(
+      out, simd_x86::Sums8(_mm256_add_ps(a[0].lo, a[0].hi), _mm256_add_ps(a[1].lo, a[1].hi),
+                           _mm256_add_ps(a[2].lo, a[2].hi), _mm256_add_ps(a[3].lo, a[3].hi),
+                           _mm256_add_ps(a[4].lo, a[4].hi), _mm256_add_ps(a[5].lo, a[5].hi),
+                           _mm256_add_ps(a[6].lo, a[6].hi), _mm256_add_ps(a[7].lo, a[7].hi)));
 }
 inline __m256 Exp8(__m256 x) {
   using namespace simd_exp;
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kMinArg)), _mm256_set1_ps(kMaxArg));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
   __m256 p = _mm256_set1_ps(kP[0]);
@@ -342,15 +359,22 @@ inline F32x16 Exp(F32x16 x) { return {Exp8(x.lo), Exp8(x.hi)}; }
 
 inline I32x16 SetI(int32_t x) { return {_mm256_set1_epi32(x), _mm256_set1_epi32(x)}; }
 inline I32x16 Iota() {
-  return {_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15)};
+  return {_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+          _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15)};
 }
 inline I32x16 LoadU8(const uint8_t* p) {
   return {_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))),
           _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)))};
 }
-inline I32x16 And(I32x16 a, I32x16 b) { return {_mm256_and_si256(a.lo, b.lo), _mm256_and_si256(a.hi, b.hi)}; }
-inline I32x16 Or(I32x16 a, I32x16 b) { return {_mm256_or_si256(a.lo, b.lo), _mm256_or_si256(a.hi, b.hi)}; }
-inline I32x16 SubI(I32x16 a, I32x16 b) { return {_mm256_sub_epi32(a.lo, b.lo), _mm256_sub_epi32(a.hi, b.hi)}; }
+inline I32x16 And(I32x16 a, I32x16 b) {
+  return {_mm256_and_si256(a.lo, b.lo), _mm256_and_si256(a.hi, b.hi)};
+}
+inline I32x16 Or(I32x16 a, I32x16 b) {
+  return {_mm256_or_si256(a.lo, b.lo), _mm256_or_si256(a.hi, b.hi)};
+}
+inline I32x16 SubI(I32x16 a, I32x16 b) {
+  return {_mm256_sub_epi32(a.lo, b.lo), _mm256_sub_epi32(a.hi, b.hi)};
+}
 inline I32x16 ShiftRight(I32x16 a, I32x16 n) {
   return {_mm256_srlv_epi32(a.lo, n.lo), _mm256_srlv_epi32(a.hi, n.hi)};
 }
@@ -372,9 +396,12 @@ struct I32x16 {
   __m512i v;
 };
 
-inline __mmask16 FirstLanes(int n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
+inline __mmask16 FirstLanes(int n) {
+  return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
+}
 inline __m256 Half8(__m512 a, int k) {
-  return _mm256_castpd_ps(k == 0 ? _mm512_castpd512_pd256(_mm512_castps_pd(a)) : _mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
+  return _mm256_castpd_ps(k == 0 ? _mm512_castpd512_pd256(_mm512_castps_pd(a))
+                                 : _mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
 }
 
 inline F32x16 Zero() { return {_mm512_setzero_ps()}; }
@@ -391,7 +418,8 @@ inline F32x16 LoadBf16(const uint16_t* p) {
   return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))};
 }
 inline F32x16 LoadI8(const int8_t* p) {
-  return {_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))))};
+  return {_mm512_cvtepi32_ps(
+      _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))))};
 }
 inline F32x16 Add(F32x16 a, F32x16 b) { return {_mm512_add_ps(a.v, b.v)}; }
 inline F32x16 Sub(F32x16 a, F32x16 b) { return {_mm512_sub_ps(a.v, b.v)}; }
@@ -402,13 +430,15 @@ inline F32x16 KeepFirst(F32x16 a, int n) { return {_mm512_maskz_mov_ps(FirstLane
 inline __m256 Fold(__m512 a) { return _mm256_add_ps(Half8(a, 0), Half8(a, 1)); }
 inline float ReduceAdd(F32x16 a) { return simd_x86::Sum8(Fold(a.v)); }
 inline void ReduceAdd8(const F32x16* a, float* out) {
-  _mm256_storeu_ps(out, simd_x86::Sums8(Fold(a[0].v), Fold(a[1].v), Fold(a[2].v), Fold(a[3].v), Fold(a[4].v),
-                                        Fold(a[5].v), Fold(a[6].v), Fold(a[7].v)));
+  _mm256_storeu_ps(out, simd_x86::Sums8(Fold(a[0].v), Fold(a[1].v), Fold(a[2].v), Fold(a[3].v),
+                                        Fold(a[4].v), Fold(a[5].v), Fold(a[6].v), Fold(a[7].v)));
 }
 inline F32x16 Exp(F32x16 a) {
   using namespace simd_exp;
-  const __m512 x = _mm512_min_ps(_mm512_max_ps(a.v, _mm512_set1_ps(kMinArg)), _mm512_set1_ps(kMaxArg));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 x =
+      _mm512_min_ps(_mm512_max_ps(a.v, _mm512_set1_ps(kMinArg)), _mm512_set1_ps(kMaxArg));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
   __m512 p = _mm512_set1_ps(kP[0]);
@@ -418,7 +448,9 @@ inline F32x16 Exp(F32x16 a) {
 }
 
 inline I32x16 SetI(int32_t x) { return {_mm512_set1_epi32(x)}; }
-inline I32x16 Iota() { return {_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)}; }
+inline I32x16 Iota() {
+  return {_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)};
+}
 inline I32x16 LoadU8(const uint8_t* p) {
   return {_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))};
 }

@@ -22,7 +22,8 @@ void DotTile(const float* rows, int n, int hd, const float* q, int n_q, float* s
     for (int i = 0; i < n_q; ++i) {
       const float* qi = q + static_cast<size_t>(i) * hd;
       simd::F32x16 acc = simd::Mul(r[0], simd::LoadN(qi, NC == 1 ? tail : 16));
-      for (int c = 1; c < NC; ++c) acc = simd::MulAdd(r[c], simd::LoadN(qi + 16 * c, c == NC - 1 ? tail : 16), acc);
+      for (int c = 1; c < NC; ++c)
+        acc = simd::MulAdd(r[c], simd::LoadN(qi + 16 * c, c == NC - 1 ? tail : 16), acc);
       scores[static_cast<size_t>(i) * ld + j] = simd::ReduceAdd(acc);
     }
   }
@@ -49,7 +50,8 @@ void DotSmallHead(const float* rows, int n, const float* q, int n_q, float* scor
         } else if constexpr (HD == 8) {
           p[r] = simd::Mul8(simd::Load8(k + r * HD), q0);
         } else {
-          p[r] = simd::MulAdd8(simd::Load8(k + r * HD + 8), simd::Load8(qi + 8), simd::Mul8(simd::Load8(k + r * HD), q0));
+          p[r] = simd::MulAdd8(simd::Load8(k + r * HD + 8), simd::Load8(qi + 8),
+                               simd::Mul8(simd::Load8(k + r * HD), q0));
         }
       }
       float* out = scores + static_cast<size_t>(i) * ld + j;
@@ -84,7 +86,8 @@ void DotTileAny(const float* rows, int n, int hd, const float* q, int n_q, float
 // out_i (in registers, NC chunks) += w_ij * row_j over the tile, query by query; the tile is small
 // enough to stay in L1 across queries.
 template <int NC>
-void AccumulateTile(const float* rows, int n, int hd, const float* w, int ld_w, int n_q, float* out) {
+void AccumulateTile(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
+                    float* out) {
   const int tail = hd - 16 * (NC - 1);
   for (int i = 0; i < n_q; ++i) {
     float* o = out + static_cast<size_t>(i) * hd;
@@ -95,7 +98,8 @@ void AccumulateTile(const float* rows, int n, int hd, const float* w, int ld_w, 
       if (wi[j] == 0.0f) continue;  // causally masked entries of a prefill block
       const simd::F32x16 p = simd::Set1(wi[j]);
       const float* vj = rows + static_cast<size_t>(j) * hd;
-      for (int c = 0; c < NC; ++c) acc[c] = simd::MulAdd(p, simd::LoadN(vj + 16 * c, c == NC - 1 ? tail : 16), acc[c]);
+      for (int c = 0; c < NC; ++c)
+        acc[c] = simd::MulAdd(p, simd::LoadN(vj + 16 * c, c == NC - 1 ? tail : 16), acc[c]);
     }
     for (int c = 0; c < NC; ++c) simd::StoreN(o + 16 * c, acc[c], c == NC - 1 ? tail : 16);
   }
@@ -115,7 +119,8 @@ void AccumulateHead8(const float* rows, int n, const float* w, int ld_w, int n_q
   }
 }
 
-void AccumulateTileAny(const float* rows, int n, int hd, const float* w, int ld_w, int n_q, float* out) {
+void AccumulateTileAny(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
+                       float* out) {
   const int nc = (hd + 15) / 16;
   for (int i = 0; i < n_q; ++i) {
     float* o = out + static_cast<size_t>(i) * hd;
@@ -124,7 +129,8 @@ void AccumulateTileAny(const float* rows, int n, int hd, const float* w, int ld_
       const int m = std::min(16, hd - 16 * c);
       simd::F32x16 acc = simd::LoadN(o + 16 * c, m);
       for (int j = 0; j < n; ++j) {
-        acc = simd::MulAdd(simd::Set1(wi[j]), simd::LoadN(rows + static_cast<size_t>(j) * hd + 16 * c, m), acc);
+        acc = simd::MulAdd(simd::Set1(wi[j]),
+                           simd::LoadN(rows + static_cast<size_t>(j) * hd + 16 * c, m), acc);
       }
       simd::StoreN(o + 16 * c, acc, m);
     }
@@ -137,15 +143,24 @@ void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float
   if (hd == 8) return DotSmallHead<8>(rows, n, q, n_q, scores, ld);
   if (hd == 16) return DotSmallHead<16>(rows, n, q, n_q, scores, ld);
   switch ((hd + 15) / 16) {
-    case 1: return DotTile<1>(rows, n, hd, q, n_q, scores, ld);
-    case 2: return DotTile<2>(rows, n, hd, q, n_q, scores, ld);
-    case 3: return DotTile<3>(rows, n, hd, q, n_q, scores, ld);
-    case 4: return DotTile<4>(rows, n, hd, q, n_q, scores, ld);
-    case 5: return DotTile<5>(rows, n, hd, q, n_q, scores, ld);
-    case 6: return DotTile<6>(rows, n, hd, q, n_q, scores, ld);
-    case 7: return DotTile<7>(rows, n, hd, q, n_q, scores, ld);
-    case 8: return DotTile<8>(rows, n, hd, q, n_q, scores, ld);
-    default: return DotTileAny(rows, n, hd, q, n_q, scores, ld);
+    case 1:
+      return DotTile<1>(rows, n, hd, q, n_q, scores, ld);
+    case 2:
+      return DotTile<2>(rows, n, hd, q, n_q, scores, ld);
+    case 3:
+      return DotTile<3>(rows, n, hd, q, n_q, scores, ld);
+    case 4:
+      return DotTile<4>(rows, n, hd, q, n_q, scores, ld);
+    case 5:
+      return DotTile<5>(rows, n, hd, q, n_q, scores, ld);
+    case 6:
+      return DotTile<6>(rows, n, hd, q, n_q, scores, ld);
+    case 7:
+      return DotTile<7>(rows, n, hd, q, n_q, scores, ld);
+    case 8:
+      return DotTile<8>(rows, n, hd, q, n_q, scores, ld);
+    default:
+      return DotTileAny(rows, n, hd, q, n_q, scores, ld);
   }
 }
 
@@ -154,13 +169,16 @@ void DotRowsF32Reference(const float* rows, int n, int hd, const float* q, int n
   for (int i = 0; i < n_q; ++i) {
     for (int j = 0; j < n; ++j) {
       double acc = 0;
-      for (int d = 0; d < hd; ++d) acc += static_cast<double>(q[static_cast<size_t>(i) * hd + d]) * rows[static_cast<size_t>(j) * hd + d];
+      for (int d = 0; d < hd; ++d)
+        acc += static_cast<double>(q[static_cast<size_t>(i) * hd + d]) *
+               rows[static_cast<size_t>(j) * hd + d];
       scores[static_cast<size_t>(i) * ld + j] = static_cast<float>(acc);
     }
   }
 }
 
-void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_w, int n_q, float* out) {
+void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
+                       float* out) {
   // Tiles keep the rows cache-resident while every query reads them.
   for (int j0 = 0; j0 < n; j0 += kTileRows) {
     const int nt = std::min(kTileRows, n - j0);
@@ -171,15 +189,33 @@ void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_
       continue;
     }
     switch ((hd + 15) / 16) {
-      case 1: AccumulateTile<1>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      case 2: AccumulateTile<2>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      case 3: AccumulateTile<3>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      case 4: AccumulateTile<4>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      case 5: AccumulateTile<5>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      case 6: AccumulateTile<6>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      case 7: AccumulateTile<7>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      case 8: AccumulateTile<8>(tile, nt, hd, wt, ld_w, n_q, out); break;
-      default: AccumulateTileAny(tile, nt, hd, wt, ld_w, n_q, out); break;
+      case 1:
+        AccumulateTile<1>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      case 2:
+        AccumulateTile<2>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      case 3:
+        AccumulateTile<3>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      case 4:
+        AccumulateTile<4>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      case 5:
+        AccumulateTile<5>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      case 6:
+        AccumulateTile<6>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      case 7:
+        AccumulateTile<7>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      case 8:
+        AccumulateTile<8>(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
+      default:
+        AccumulateTileAny(tile, nt, hd, wt, ld_w, n_q, out);
+        break;
     }
   }
 }
@@ -189,7 +225,9 @@ void AccumulateRowsF32Reference(const float* rows, int n, int hd, const float* w
   for (int i = 0; i < n_q; ++i) {
     for (int d = 0; d < hd; ++d) {
       double acc = out[static_cast<size_t>(i) * hd + d];
-      for (int j = 0; j < n; ++j) acc += static_cast<double>(w[static_cast<size_t>(i) * ld_w + j]) * rows[static_cast<size_t>(j) * hd + d];
+      for (int j = 0; j < n; ++j)
+        acc += static_cast<double>(w[static_cast<size_t>(i) * ld_w + j]) *
+               rows[static_cast<size_t>(j) * hd + d];
       out[static_cast<size_t>(i) * hd + d] = static_cast<float>(acc);
     }
   }
@@ -214,7 +252,8 @@ void DecodeInt8(const int8_t* q, int n, float d, float* out) {
   for (; i < n; ++i) out[i] = static_cast<float>(q[i]) * d;
 }
 
-void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float d, float m, float* out) {
+void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float d, float m,
+                   float* out) {
   const int half = qk / 2;
   if (qk == 32) {
     const simd::I32x16 v = simd::LoadU8(qs);
@@ -225,7 +264,8 @@ void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float
       std::memcpy(&h, qh, 4);
       const simd::I32x16 lanes = simd::Iota(), one = simd::SetI(1), four = simd::SetI(4);
       auto fifth = [&](uint32_t bits) {
-        return simd::ShiftLeft(simd::And(simd::ShiftRight(simd::SetI(static_cast<int32_t>(bits)), lanes), one), four);
+        return simd::ShiftLeft(
+            simd::And(simd::ShiftRight(simd::SetI(static_cast<int32_t>(bits)), lanes), one), four);
       };
       lo = simd::Or(lo, fifth(h & 0xffff));
       hi = simd::Or(hi, fifth(h >> 16));
@@ -278,7 +318,8 @@ void DecodeQ8_0Blocks32(const uint8_t* blocks, int n_blocks, float* out) {
   }
 }
 
-void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, bool five_bit, float* out) {
+void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, bool five_bit,
+                          float* out) {
   const size_t qh_at = has_min ? 4 : 2, qs_at = qh_at + (five_bit ? 4 : 0), bytes = qs_at + 16;
   const int zero = has_min ? 0 : (five_bit ? 16 : 8);
   for (int b = 0; b < n_blocks; ++b) {
@@ -295,18 +336,21 @@ void UnpackCodes(const uint8_t* packed, int bits, int n, float* out) {
   for (int i = 0; i < p; i += 16) {
     const simd::I32x16 v = simd::LoadU8(packed + i);
     for (int s = 0; s < k; ++s) {
-      simd::Store(out + s * p + i, simd::ToF32(simd::And(simd::ShiftRight(v, simd::SetI(s * bits)), mask)));
+      simd::Store(out + s * p + i,
+                  simd::ToF32(simd::And(simd::ShiftRight(v, simd::SetI(s * bits)), mask)));
     }
   }
 }
 
 void UnpackCodeRows(const uint8_t* packed, size_t stride, int n_rows, int bits, int n, float* out) {
-  for (int r = 0; r < n_rows; ++r) UnpackCodes(packed + r * stride, bits, n, out + static_cast<size_t>(r) * n);
+  for (int r = 0; r < n_rows; ++r)
+    UnpackCodes(packed + r * stride, bits, n, out + static_cast<size_t>(r) * n);
 }
 
 void UnpackCodesReference(const uint8_t* packed, int bits, int n, float* out) {
   const int k = 8 / bits, p = n / k, mask = (1 << bits) - 1;
-  for (int c = 0; c < n; ++c) out[c] = static_cast<float>((packed[c % p] >> ((c / p) * bits)) & mask);
+  for (int c = 0; c < n; ++c)
+    out[c] = static_cast<float>((packed[c % p] >> ((c / p) * bits)) & mask);
 }
 
 void PackCodes(const uint8_t* codes, int bits, int n, uint8_t* packed) {

@@ -30,7 +30,8 @@ void DotRowsF32Reference(const float* rows, int n, int hd, const float* q, int n
 
 // out_i += sum_j w[i * ld_w + j] * rows_j for i < n_q, j < n; out (n_q, hd). Adds, so a caller
 // walking tiles zeroes `out` once.
-void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_w, int n_q, float* out);
+void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
+                       float* out);
 void AccumulateRowsF32Reference(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
                                 float* out);
 
@@ -40,18 +41,20 @@ void DecodeF16(const uint16_t* x, int n, float* out);
 void DecodeBf16(const uint16_t* x, int n, float* out);
 // out[i] = q[i] * d.
 void DecodeInt8(const int8_t* q, int n, float d, float* out);
-// One 4- or 5-bit llama.cpp block of qk values: element j < qk/2 in the low nibble of qs[j], element
-// j + qk/2 in the high nibble; the 5th bit of element j is bit j of the little-endian qh (null for
-// 4-bit). out[j] = (code_j - zero) * d + m.
-void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float d, float m, float* out);
+// One 4- or 5-bit llama.cpp block of qk values: element j < qk/2 in the low nibble of qs[j],
+// element j + qk/2 in the high nibble; the 5th bit of element j is bit j of the little-endian qh
+// (null for 4-bit). out[j] = (code_j - zero) * d + m.
+void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float d, float m,
+                   float* out);
 // Runs of n_blocks consecutive 32-value llama.cpp blocks (the rows of a tile), decoded in one loop:
 // q8_0 ([d][32 int8], 34 bytes), and the nibble types ([d][m if has_min][qh if five_bit][16 qs]).
 // Same values as DequantizeBlockReference.
 void DecodeQ8_0Blocks32(const uint8_t* blocks, int n_blocks, float* out);
-void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, bool five_bit, float* out);
-// KIVI codes of one row, `bits` in {2, 4, 8}, packed in planes: with k = 8 / bits codes per byte and
-// p = n / k, byte i holds codes i, i + p, ..., i + (k - 1) p at bit offsets 0, bits, 2 bits, ...
-// out[c] = code_c (as float). n % k == 0.
+void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, bool five_bit,
+                          float* out);
+// KIVI codes of one row, `bits` in {2, 4, 8}, packed in planes: with k = 8 / bits codes per byte
+// and p = n / k, byte i holds codes i, i + p, ..., i + (k - 1) p at bit offsets 0, bits, 2 bits,
+// ... out[c] = code_c (as float). n % k == 0.
 void UnpackCodes(const uint8_t* packed, int bits, int n, float* out);
 // n_rows rows of n codes each, packed rows `stride` bytes apart, into (n_rows, n) floats.
 void UnpackCodeRows(const uint8_t* packed, size_t stride, int n_rows, int bits, int n, float* out);

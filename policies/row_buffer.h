@@ -22,7 +22,9 @@ class RowBuffer {
 
   int size() const { return n_; }
   size_t capacity_bytes() const { return buf_.size(); }
-  const uint8_t* row(int j) const { return buf_.data() + (static_cast<size_t>(begin_) + j) * row_bytes_; }
+  const uint8_t* row(int j) const {
+    return buf_.data() + (static_cast<size_t>(begin_) + j) * row_bytes_;
+  }
   uint8_t* row(int j) { return buf_.data() + (static_cast<size_t>(begin_) + j) * row_bytes_; }
 
   // Makes `count` more rows live at the end and returns the first; adds the bytes newly
@@ -57,8 +59,8 @@ class RowBuffer {
  private:
   size_t row_bytes_;
   AlignedVector<uint8_t> buf_;  // (capacity, row_bytes), cache-line aligned for the kernels
-  int begin_ = 0;             // first live row
-  int n_ = 0;                 // live rows
+  int begin_ = 0;               // first live row
+  int n_ = 0;                   // live rows
 };
 
 }  // namespace kvbench

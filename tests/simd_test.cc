@@ -2,6 +2,8 @@
 // kernels written against it (and so the logits) do not depend on the machine. Every operation the
 // kernels use is checked here, on random and special inputs, for each implementation pair the host
 // can run (on an AVX2-only machine: avx2 vs scalar; on AVX-512: all three).
+#include "model/simd.h"
+
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -13,7 +15,6 @@
 
 #include "gtest/gtest.h"
 #include "model/half.h"
-#include "model/simd.h"
 
 namespace kvbench {
 namespace {
@@ -24,18 +25,21 @@ struct Ops {
   void (*mul_add)(const float* a, const float* b, const float* c, float* out);
   void (*exp)(const float* x, float* out);
   float (*reduce_add)(const float* x);
-  void (*reduce_add8)(const float* x, float* out);      // x: 8 x 16
+  void (*reduce_add8)(const float* x, float* out);       // x: 8 x 16
   void (*horizontal_sums8)(const float* x, float* out);  // x: 8 x 8
-  void (*load_n)(const float* x, int n, float* out);     // LoadN(n), KeepFirst(n - 1), StoreN(n) on zeros
+  void (*load_n)(const float* x, int n,
+                 float* out);  // LoadN(n), KeepFirst(n - 1), StoreN(n) on zeros
   void (*max)(const float* a, const float* b, float* out);
   void (*load_f16)(const uint16_t* x, float* out);
   void (*load_bf16)(const uint16_t* x, float* out);
   void (*load_i8)(const int8_t* x, float* out);
-  void (*unpack)(const uint8_t* x, int shift, float* out);  // ((u8 >> shift) & 7 | bit 4 of lane) as f32
+  void (*unpack)(const uint8_t* x, int shift,
+                 float* out);  // ((u8 >> shift) & 7 | bit 4 of lane) as f32
 };
 
-#define KVBENCH_OPS(NS)                                                                                     \
-  Ops{#NS,                                                                                                  \
+#define KVBENCH_OPS(NS)                                                                                 \
+  Ops {                                                                                                 \
+#NS,                                                                                                  \
       [](const float* a, const float* b, const float* c, float* out) {                                      \
         NS::Store(out, NS::MulAdd(NS::Load(a), NS::Load(b), NS::Load(c)));                                  \
       },                                                                                                    \
@@ -64,7 +68,8 @@ struct Ops {
         const NS::I32x16 v = NS::ShiftRight(NS::LoadU8(x), NS::SetI(shift));                                \
         const NS::I32x16 bit = NS::ShiftLeft(NS::And(NS::Iota(), NS::SetI(1)), NS::SetI(4));                \
         NS::Store(out, NS::ToF32(NS::SubI(NS::Or(NS::And(v, NS::SetI(7)), bit), NS::SetI(3))));             \
-      }}
+      } \
+  }
 
 std::vector<Ops> Implementations() {
   std::vector<Ops> ops = {KVBENCH_OPS(simd_scalar)};
@@ -94,11 +99,20 @@ std::vector<float> Floats(size_t n, uint32_t seed) {
   std::vector<float> x(n);
   for (float& v : x) {
     switch (pick(rng)) {
-      case 0: v = 0.0f; break;
-      case 1: v = -0.0f; break;
-      case 2: v = std::numeric_limits<float>::denorm_min() * 77; break;
-      case 3: v = std::numeric_limits<float>::infinity(); break;
-      default: v = std::ldexp(mant(rng), expo(rng));
+      case 0:
+        v = 0.0f;
+        break;
+      case 1:
+        v = -0.0f;
+        break;
+      case 2:
+        v = std::numeric_limits<float>::denorm_min() * 77;
+        break;
+      case 3:
+        v = std::numeric_limits<float>::infinity();
+        break;
+      default:
+        v = std::ldexp(mant(rng), expo(rng));
     }
   }
   return x;
@@ -114,7 +128,8 @@ class SimdTest : public testing::Test {
 };
 
 TEST_F(SimdTest, ArithmeticAndReductionsAgree) {
-  const std::vector<float> a = Floats(16 * 500, 1), b = Floats(16 * 500, 2), c = Floats(16 * 500, 3);
+  const std::vector<float> a = Floats(16 * 500, 1), b = Floats(16 * 500, 2),
+                           c = Floats(16 * 500, 3);
   ForEachPair([&](const Ops& ref, const Ops& x) {
     float r[16], y[16];
     for (size_t k = 0; k + 16 <= a.size(); k += 16) {
@@ -145,7 +160,9 @@ TEST_F(SimdTest, ExpAgreesAndIsAccurate) {
   // Softmax feeds x - max <= 0, SwiGLU any -g: cover underflow to overflow.
   std::vector<float> x;
   for (float v = -110.0f; v <= 95.0f; v += 0.00731f) x.push_back(v);
-  for (float v : {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity(), 1000.0f}) x.push_back(v);
+  for (float v :
+       {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity(), 1000.0f})
+    x.push_back(v);
   while (x.size() % 16 != 0) x.push_back(0.0f);
   ForEachPair([&](const Ops& ref, const Ops& y) {
     float r[16], o[16];
