@@ -112,8 +112,7 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
     // A block is two chunks; block b adds into accumulator b % 2. Row by row within the tile: only
     // one row's decoded block is live (three F32x16), which keeps AVX2's 16 registers from
     // spilling.
-    for (int64_t b = 0; b < cols / kQ8_0BlockSize; ++b) {
-      simd::F32x16* a = acc[b & 1];
+    auto block_dots = [&](int64_t b, simd::F32x16* a) {
       for (int r = 0; r < R; ++r) {
         const std::byte* block = w + r * row_bytes + b * kQ8_0BlockBytes;
         Prefetch(block + kPrefetchBytes);
@@ -127,7 +126,16 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
                            a[r * V + v]);
         }
       }
+    };
+    // Blocks in pairs, so that which accumulator a block adds into is known at compile time
+    // (an index computed at run time would keep the accumulators in memory).
+    const int64_t n_blocks = cols / kQ8_0BlockSize;
+    int64_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2) {
+      block_dots(b, acc[0]);
+      block_dots(b + 1, acc[1]);
     }
+    if (b < n_blocks) block_dots(b, acc[0]);
   } else {
     constexpr int kBytes = T == DType::kF32 ? 4 : 2;
     auto chunk = [&](int64_t i, int n, simd::F32x16* a) {
