@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "model/half.h"
 #include "model/simd.h"
@@ -137,31 +138,40 @@ void AccumulateTileAny(const float* rows, int n, int hd, const float* w, int ld_
   }
 }
 
+// Calls f(std::integral_constant<int, NC>{}) for the number of 16-float chunks of an hd-wide row,
+// NC = 1 .. 8 (head_dim up to 128), so the tiles keep a row in registers; false for wider rows.
+template <typename F>
+bool WithChunkCount(int hd, F&& f) {
+  switch ((hd + 15) / 16) {
+    case 1:
+      return f(std::integral_constant<int, 1>{}), true;
+    case 2:
+      return f(std::integral_constant<int, 2>{}), true;
+    case 3:
+      return f(std::integral_constant<int, 3>{}), true;
+    case 4:
+      return f(std::integral_constant<int, 4>{}), true;
+    case 5:
+      return f(std::integral_constant<int, 5>{}), true;
+    case 6:
+      return f(std::integral_constant<int, 6>{}), true;
+    case 7:
+      return f(std::integral_constant<int, 7>{}), true;
+    case 8:
+      return f(std::integral_constant<int, 8>{}), true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld) {
   if (hd == 8) return DotSmallHead<8>(rows, n, q, n_q, scores, ld);
   if (hd == 16) return DotSmallHead<16>(rows, n, q, n_q, scores, ld);
-  switch ((hd + 15) / 16) {
-    case 1:
-      return DotTile<1>(rows, n, hd, q, n_q, scores, ld);
-    case 2:
-      return DotTile<2>(rows, n, hd, q, n_q, scores, ld);
-    case 3:
-      return DotTile<3>(rows, n, hd, q, n_q, scores, ld);
-    case 4:
-      return DotTile<4>(rows, n, hd, q, n_q, scores, ld);
-    case 5:
-      return DotTile<5>(rows, n, hd, q, n_q, scores, ld);
-    case 6:
-      return DotTile<6>(rows, n, hd, q, n_q, scores, ld);
-    case 7:
-      return DotTile<7>(rows, n, hd, q, n_q, scores, ld);
-    case 8:
-      return DotTile<8>(rows, n, hd, q, n_q, scores, ld);
-    default:
-      return DotTileAny(rows, n, hd, q, n_q, scores, ld);
-  }
+  const bool tiled = WithChunkCount(
+      hd, [&](auto nc) { DotTile<decltype(nc)::value>(rows, n, hd, q, n_q, scores, ld); });
+  if (!tiled) DotTileAny(rows, n, hd, q, n_q, scores, ld);
 }
 
 void DotRowsF32Reference(const float* rows, int n, int hd, const float* q, int n_q, float* scores,
@@ -188,35 +198,10 @@ void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_
       AccumulateHead8(tile, nt, wt, ld_w, n_q, out);
       continue;
     }
-    switch ((hd + 15) / 16) {
-      case 1:
-        AccumulateTile<1>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      case 2:
-        AccumulateTile<2>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      case 3:
-        AccumulateTile<3>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      case 4:
-        AccumulateTile<4>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      case 5:
-        AccumulateTile<5>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      case 6:
-        AccumulateTile<6>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      case 7:
-        AccumulateTile<7>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      case 8:
-        AccumulateTile<8>(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-      default:
-        AccumulateTileAny(tile, nt, hd, wt, ld_w, n_q, out);
-        break;
-    }
+    const bool tiled = WithChunkCount(hd, [&](auto nc) {
+      AccumulateTile<decltype(nc)::value>(tile, nt, hd, wt, ld_w, n_q, out);
+    });
+    if (!tiled) AccumulateTileAny(tile, nt, hd, wt, ld_w, n_q, out);
   }
 }
 
