@@ -54,12 +54,13 @@ inline void Prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
 // Scalar: the definition the vector versions reproduce.
 namespace simd_scalar {
 
-struct F32x16 {
-  float v[16];
+// N float lanes; the 16- and 8-lane types share one definition of each operation.
+template <int N>
+struct Lanes {
+  float v[N];
 };
-struct F32x8 {
-  float v[8];
-};
+using F32x16 = Lanes<16>;
+using F32x8 = Lanes<8>;
 struct I32x16 {
   int32_t v[16];
 };
@@ -69,24 +70,43 @@ struct I32x16 {
     for (int i = 0; i < (N); ++i) expr; \
   } while (0)
 
-inline F32x16 Zero() { return F32x16{}; }
-inline F32x16 Set1(float x) {
-  F32x16 r;
-  KVBENCH_LANES(16, r.v[i] = x);
+template <int N>
+inline Lanes<N> SetN(float x) {
+  Lanes<N> r;
+  KVBENCH_LANES(N, r.v[i] = x);
   return r;
 }
-inline F32x16 Load(const float* p) {
-  F32x16 r;
+template <int N>
+inline Lanes<N> LoadLanes(const float* p) {
+  Lanes<N> r;
   std::memcpy(r.v, p, sizeof(r.v));
   return r;
 }
+template <int N>
+inline void Store(float* p, Lanes<N> a) {
+  std::memcpy(p, a.v, sizeof(a.v));
+}
+template <int N>
+inline Lanes<N> Mul(Lanes<N> a, Lanes<N> b) {
+  KVBENCH_LANES(N, a.v[i] *= b.v[i]);
+  return a;
+}
+// a * b + c, one rounding.
+template <int N>
+inline Lanes<N> MulAdd(Lanes<N> a, Lanes<N> b, Lanes<N> c) {
+  KVBENCH_LANES(N, c.v[i] = std::fma(a.v[i], b.v[i], c.v[i]));
+  return c;
+}
+
+inline F32x16 Zero() { return F32x16{}; }
+inline F32x16 Set1(float x) { return SetN<16>(x); }
+inline F32x16 Load(const float* p) { return LoadLanes<16>(p); }
 // The first n lanes from p (0 <= n <= 16), zeros after; reads nothing past p + n.
 inline F32x16 LoadN(const float* p, int n) {
   F32x16 r{};
   std::memcpy(r.v, p, sizeof(float) * n);
   return r;
 }
-inline void Store(float* p, F32x16 a) { std::memcpy(p, a.v, sizeof(a.v)); }
 inline void StoreN(float* p, F32x16 a, int n) { std::memcpy(p, a.v, sizeof(float) * n); }
 inline F32x16 LoadF16(const uint16_t* p) {
   F32x16 r;
@@ -110,15 +130,6 @@ inline F32x16 Add(F32x16 a, F32x16 b) {
 inline F32x16 Sub(F32x16 a, F32x16 b) {
   KVBENCH_LANES(16, a.v[i] -= b.v[i]);
   return a;
-}
-inline F32x16 Mul(F32x16 a, F32x16 b) {
-  KVBENCH_LANES(16, a.v[i] *= b.v[i]);
-  return a;
-}
-// a * b + c, one rounding.
-inline F32x16 MulAdd(F32x16 a, F32x16 b, F32x16 c) {
-  KVBENCH_LANES(16, c.v[i] = std::fma(a.v[i], b.v[i], c.v[i]));
-  return c;
 }
 // a > b ? a : b, lane by lane (x86's maxps, including which operand a tie or a NaN returns).
 inline F32x16 Max(F32x16 a, F32x16 b) {
@@ -155,26 +166,12 @@ inline F32x16 Exp(F32x16 x) {
   return r;
 }
 
-inline F32x8 Load8(const float* p) {
-  F32x8 r;
-  std::memcpy(r.v, p, sizeof(r.v));
-  return r;
-}
+inline F32x8 Load8(const float* p) { return LoadLanes<8>(p); }
 inline F32x8 Zero8() { return F32x8{}; }
-inline F32x8 Set1x8(float x) {
-  F32x8 r;
-  KVBENCH_LANES(8, r.v[i] = x);
-  return r;
-}
-inline void Store8(float* p, F32x8 a) { std::memcpy(p, a.v, sizeof(a.v)); }
-inline F32x8 Mul8(F32x8 a, F32x8 b) {
-  KVBENCH_LANES(8, a.v[i] *= b.v[i]);
-  return a;
-}
-inline F32x8 MulAdd8(F32x8 a, F32x8 b, F32x8 c) {
-  KVBENCH_LANES(8, c.v[i] = std::fma(a.v[i], b.v[i], c.v[i]));
-  return c;
-}
+inline F32x8 Set1x8(float x) { return SetN<8>(x); }
+inline void Store8(float* p, F32x8 a) { Store(p, a); }
+inline F32x8 Mul8(F32x8 a, F32x8 b) { return Mul(a, b); }
+inline F32x8 MulAdd8(F32x8 a, F32x8 b, F32x8 c) { return MulAdd(a, b, c); }
 // out[j] = Sum8(p[j]) for j < 8.
 inline void HorizontalSums8(const F32x8* p, float* out) { KVBENCH_LANES(8, out[i] = Sum8(p[i].v)); }
 // out[j] = ReduceAdd(a[j]) for j < 8.
