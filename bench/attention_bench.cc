@@ -17,7 +17,7 @@
 
 #include "benchmark/benchmark.h"
 #include "model/ops.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 namespace {

@@ -21,7 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "bandwidth_probe.h"
 #include "benchmark/benchmark.h"
-#include "model/aligned.h"
+#include "base/aligned.h"
 #include "model/decoder.h"
 #include "model/loader.h"
 #include "model/ops.h"

@@ -12,7 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "model/atomic_file.h"
+#include "formats/atomic_file.h"
 #include "model/model.h"
 
 ABSL_DECLARE_FLAG(std::string, model);

@@ -11,9 +11,9 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/decoder.h"
-#include "model/json.h"
+#include "formats/json.h"
 #include "model/session.h"
-#include "policies/f32_store.h"
+#include "stores/f32_store.h"
 #include "policies/full.h"
 #include "policies/policy_cache.h"
 

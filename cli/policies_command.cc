@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "policies/registry.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 
 namespace kvbench::cli {
 namespace {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "model/check.h"
+#include "base/check.h"
 
 namespace kvbench {
 

@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "model/atomic_file.h"  // WriteFileAtomically, used with FormatCsv
+#include "formats/atomic_file.h"  // WriteFileAtomically, used with FormatCsv
 
 namespace kvbench {
 

@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "model/json.h"
+#include "formats/json.h"
 
 #ifndef KVBENCH_SHARED_DIR
 #define KVBENCH_SHARED_DIR "../shared"

@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "harness/experiment.h"
-#include "model/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace kvbench {
 

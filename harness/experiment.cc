@@ -16,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "harness/sweep.h"
 #include "harness/yaml_reader.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvbench {

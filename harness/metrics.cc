@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/check.h"
+#include "base/check.h"
 
 namespace kvbench {
 

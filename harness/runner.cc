@@ -16,7 +16,7 @@
 #include "harness/divergence.h"
 #include "harness/latency.h"
 #include "harness/run_metadata.h"
-#include "model/check.h"
+#include "base/check.h"
 #include "model/decoder.h"
 #include "model/ops.h"
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "model/check.h"
+#include "base/check.h"
 #include "model/ops.h"
 #include "model/rope.h"
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "model/aligned.h"
+#include "base/aligned.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "model/gguf.h"
-#include "model/sp_tokenizer.h"
+#include "formats/gguf.h"
+#include "text/sp_tokenizer.h"
 
 namespace kvbench {
 namespace {

@@ -18,11 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "model/gguf.h"
-#include "model/half.h"
+#include "formats/gguf.h"
+#include "formats/half.h"
 #include "model/loader.h"
 #include "model/model.h"
-#include "model/sp_tokenizer.h"
+#include "text/sp_tokenizer.h"
 
 namespace kvbench {
 namespace {

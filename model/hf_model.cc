@@ -32,12 +32,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "model/half.h"
-#include "model/hf_tokenizer.h"
-#include "model/json.h"
+#include "formats/half.h"
+#include "text/hf_tokenizer.h"
+#include "formats/json.h"
 #include "model/loader.h"
 #include "model/model.h"
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvbench {

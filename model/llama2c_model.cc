@@ -26,9 +26,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "model/loader.h"
-#include "model/mapped_file.h"
+#include "formats/mapped_file.h"
 #include "model/model.h"
-#include "model/sp_tokenizer.h"
+#include "text/sp_tokenizer.h"
 
 namespace kvbench {
 namespace {

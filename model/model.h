@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "model/config.h"
-#include "model/dtype.h"
-#include "model/mapped_file.h"
-#include "model/tokenizer.h"
+#include "formats/dtype.h"
+#include "formats/mapped_file.h"
+#include "text/tokenizer.h"
 #include "model/weights.h"
 
 namespace kvbench {

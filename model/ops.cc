@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "model/check.h"
-#include "model/half.h"
+#include "base/check.h"
+#include "formats/half.h"
 #include "model/simd.h"
 
 namespace kvbench {

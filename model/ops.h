@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "absl/types/span.h"
-#include "model/dtype.h"
+#include "formats/dtype.h"
 #include "model/weights.h"
 
 namespace kvbench {

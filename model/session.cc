@@ -1,7 +1,7 @@
 #include "model/session.h"
 
 #include "absl/container/inlined_vector.h"
-#include "model/check.h"
+#include "base/check.h"
 
 namespace kvbench {
 

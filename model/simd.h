@@ -23,7 +23,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "model/half.h"
+#include "formats/half.h"
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>

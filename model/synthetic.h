@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/config.h"
-#include "model/dtype.h"
+#include "formats/dtype.h"
 #include "model/model.h"
 
 namespace kvbench {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/dtype.h"
+#include "formats/dtype.h"
 
 namespace kvbench {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "policies/cache_shape.h"
+#include "model/cache_shape.h"
 
 namespace kvbench {
 

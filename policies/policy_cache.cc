@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "model/check.h"
+#include "base/check.h"
 #include "model/ops.h"
 #include "model/rope.h"
 

@@ -13,10 +13,10 @@
 #include <memory>
 #include <vector>
 
-#include "model/aligned.h"
+#include "base/aligned.h"
 #include "model/kv_cache.h"
 #include "policies/cache_policy.h"
-#include "policies/kv_store.h"
+#include "stores/kv_store.h"
 
 namespace kvbench {
 

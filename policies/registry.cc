@@ -14,7 +14,7 @@
 #include "policies/scissorhands.h"
 #include "policies/sinks.h"
 #include "policies/snapkv.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 #include "policies/tova.h"
 #include "policies/window.h"
 

@@ -23,8 +23,8 @@
 
 #include "absl/status/statusor.h"
 #include "policies/cache_policy.h"
-#include "policies/cache_shape.h"
-#include "policies/params.h"
+#include "model/cache_shape.h"
+#include "base/params.h"
 #include "policies/policy_cache.h"
 
 namespace kvbench {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "model/check.h"
+#include "base/check.h"
 
 namespace kvbench {
 

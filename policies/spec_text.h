@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "policies/params.h"
+#include "base/params.h"
 
 namespace kvbench {
 

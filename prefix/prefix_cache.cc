@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "model/check.h"
+#include "base/check.h"
 
 namespace kvbench {
 

@@ -10,8 +10,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "harness/metrics.h"
-#include "model/check.h"
-#include "policies/store_registry.h"
+#include "base/check.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 

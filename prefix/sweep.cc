@@ -17,7 +17,7 @@
 #include "harness/yaml_reader.h"
 #include "harness/runner.h"
 #include "model/ops.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvbench {

@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "model/json.h"
+#include "formats/json.h"
 
 namespace kvbench {
 namespace {

@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "model/presets.h"
 #include "policies/registry.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 namespace {

@@ -32,11 +32,11 @@
 
 #include "absl/status/statusor.h"
 #include "model/config.h"
-#include "model/dtype.h"
+#include "formats/dtype.h"
 #include "model/model.h"
-#include "policies/cache_shape.h"
-#include "policies/kv_store.h"
-#include "policies/params.h"
+#include "model/cache_shape.h"
+#include "stores/kv_store.h"
+#include "base/params.h"
 
 namespace kvbench {
 

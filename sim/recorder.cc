@@ -5,11 +5,11 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "model/check.h"
+#include "base/check.h"
 #include "model/session.h"
 #include "policies/policy_cache.h"
 #include "policies/score_utils.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 

@@ -15,7 +15,7 @@
 #include "absl/strings/strip.h"
 #include "harness/csv.h"
 #include "harness/metrics.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 #include "sim/planner.h"
 #include "policies/spec_text.h"
 

@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "harness/csv.h"
-#include "model/check.h"
-#include "model/half.h"
+#include "base/check.h"
+#include "formats/half.h"
 
 namespace kvbench {
 namespace {

@@ -12,7 +12,7 @@
 #include "model/ops.h"
 #include "model/session.h"
 #include "model/synthetic.h"
-#include "policies/f32_store.h"
+#include "stores/f32_store.h"
 #include "policies/full.h"
 #include "policies/none.h"
 #include "policies/policy_cache.h"

@@ -1,6 +1,6 @@
 // GGUF reader/writer: round trips of every metadata type, byte-exact agreement with a file written
 // by ggml, hostile files (each must give a clear error, never a crash), and LoadGgufModel.
-#include "model/gguf.h"
+#include "formats/gguf.h"
 
 #include <unistd.h>
 
@@ -14,7 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/half.h"
+#include "formats/half.h"
 #include "model/loader.h"
 #include "tests/test_util.h"
 

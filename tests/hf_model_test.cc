@@ -15,9 +15,9 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/half.h"
+#include "formats/half.h"
 #include "model/loader.h"
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 #include "tests/test_util.h"
 
 namespace kvbench {

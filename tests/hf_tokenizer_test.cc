@@ -1,7 +1,7 @@
 // HfBpeTokenizer on TinyStories-656K's tokenizer.json (BPE, Prepend/Replace normalizer, decoder
 // Replace/ByteFallback/Fuse/Strip), plus small hand-written tokenizer.json files for the other
 // supported components and for errors. Also covers model/json.h, which it is built on.
-#include "model/hf_tokenizer.h"
+#include "text/hf_tokenizer.h"
 
 #include <ctime>
 #include <filesystem>
@@ -13,7 +13,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/json.h"
+#include "formats/json.h"
 #include "tests/test_util.h"
 
 namespace kvbench {

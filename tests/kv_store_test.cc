@@ -9,9 +9,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "policies/kivi_store.h"
-#include "policies/quant_kernels.h"
-#include "policies/store_registry.h"
+#include "stores/kivi_store.h"
+#include "stores/quant_kernels.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 namespace {

@@ -13,7 +13,7 @@
 #include "model/loader.h"
 #include "model/session.h"
 #include "policies/registry.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 #include "policies/spec_text.h"
 
 namespace kvbench {

@@ -13,7 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "harness/dataset.h"
-#include "model/check.h"
+#include "base/check.h"
 #include "model/loader.h"
 #include "prefix/sweep.h"
 #include "prefix/workload.h"

@@ -8,12 +8,12 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/half.h"
-#include "policies/block_store.h"
-#include "policies/fp8.h"
-#include "policies/half_store.h"
-#include "policies/int8_store.h"
-#include "policies/quant_kernels.h"
+#include "formats/half.h"
+#include "stores/block_store.h"
+#include "stores/fp8.h"
+#include "stores/half_store.h"
+#include "stores/int8_store.h"
+#include "stores/quant_kernels.h"
 
 namespace kvbench {
 namespace {

@@ -11,11 +11,11 @@
 
 #include "gtest/gtest.h"
 #include "model/decoder.h"
-#include "model/json.h"
+#include "formats/json.h"
 #include "model/loader.h"
 #include "model/sampler.h"
 #include "model/session.h"
-#include "policies/f32_store.h"
+#include "stores/f32_store.h"
 #include "policies/full.h"
 #include "policies/none.h"
 #include "policies/policy_cache.h"

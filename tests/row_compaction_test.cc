@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "policies/row_compaction.h"
+#include "stores/row_compaction.h"
 
 namespace kvbench {
 namespace {

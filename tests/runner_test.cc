@@ -13,11 +13,11 @@
 #include "harness/divergence.h"
 #include "harness/run_metadata.h"
 #include "model/decoder.h"
-#include "model/json.h"
+#include "formats/json.h"
 #include "model/loader.h"
 #include "model/ops.h"
 #include "absl/strings/numbers.h"
-#include "model/check.h"
+#include "base/check.h"
 
 namespace kvbench {
 namespace {

@@ -1,6 +1,6 @@
 // Tests of the safetensors reader on files written here byte by byte (the header JSON and the data
 // are composed by the test, not by the code under test), plus the real TinyStories-656K file.
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <cstdint>
 #include <cstring>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/half.h"
+#include "formats/half.h"
 #include "tests/test_util.h"
 
 namespace kvbench {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/half.h"
+#include "formats/half.h"
 
 namespace kvbench {
 namespace {

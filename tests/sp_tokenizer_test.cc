@@ -1,7 +1,7 @@
 // SentencePieceTokenizer against the reference SentencePiece library (tok512.model), using the
 // vocabulary llama2.c exported to tok512.bin: ids, pieces, scores, types and decoded text must
 // agree on all 200 TinyStories validation stories and on edge cases.
-#include "model/sp_tokenizer.h"
+#include "text/sp_tokenizer.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -17,7 +17,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "model/utf8.h"
+#include "formats/utf8.h"
 #include "tests/sentencepiece_oracle.h"
 #include "tests/test_util.h"
 

@@ -20,12 +20,12 @@
 #include "model/decoder.h"
 #include "model/loader.h"
 #include "model/session.h"
-#include "policies/block_store.h"
-#include "policies/fp8.h"
-#include "policies/kivi_store.h"
+#include "stores/block_store.h"
+#include "stores/fp8.h"
+#include "stores/kivi_store.h"
 #include "policies/policy_cache.h"
 #include "policies/registry.h"
-#include "policies/store_registry.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 namespace {

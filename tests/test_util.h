@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "model/config.h"
 #include "model/session.h"
-#include "policies/cache_shape.h"
-#include "policies/f32_store.h"
+#include "model/cache_shape.h"
+#include "stores/f32_store.h"
 #include "policies/policy_cache.h"
 #include "policies/registry.h"
 

@@ -1,0 +1,19 @@
+// Writing a file so that a reader (or a run resumed after a kill) sees the old contents or the new,
+// never a torn file: a temporary file in the same folder, flushed, then renamed over the target.
+// Every output of kvbench (models, CSVs, traces, reports, .npy) goes through this one function.
+#ifndef KVBENCH_FORMATS_ATOMIC_FILE_H_
+#define KVBENCH_FORMATS_ATOMIC_FILE_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace kvbench {
+
+// Creates missing parent folders. On failure nothing is left at `path` that was not there before.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_FORMATS_ATOMIC_FILE_H_

@@ -1,0 +1,67 @@
+// The attention arithmetic of the KV stores: f32 tile kernels (many queries x a tile of rows) and
+// the vectorised decoders that turn a tile of quantized rows into f32 in L1-resident scratch.
+//
+// How a store attends: it walks its rows in tiles of kTileRows, decodes one tile (never the whole
+// cache) and runs DotRowsF32 / AccumulateRowsF32 over it for all n_q queries at once, so each row
+// is decoded once per call however many queries (GQA group x prefill tokens) read it. The f32 store
+// runs the same kernels directly on its rows.
+//
+// Every vector kernel is written once against model/simd.h (AVX-512, AVX2 or scalar lanes, all
+// giving the same bits), and has a scalar
+// reference (the *Reference functions; double accumulation) that tests compare against with a
+// stated tolerance. The decoders are exact: they produce the same floats as the formats' scalar
+// definitions (the products (q - z) * d are single f32 roundings in both).
+#ifndef KVBENCH_STORES_QUANT_KERNELS_H_
+#define KVBENCH_STORES_QUANT_KERNELS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "formats/half.h"
+namespace kvbench {
+
+// Rows per decode tile: 64 rows of head_dim 128 are 32 KiB of f32, inside L1/L2.
+inline constexpr int kTileRows = 64;
+
+// scores[i * ld + j] = q_i . rows_j for i < n_q, j < n; rows (n, hd), q (n_q, hd).
+void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld);
+void DotRowsF32Reference(const float* rows, int n, int hd, const float* q, int n_q, float* scores,
+                         int ld);
+
+// out_i += sum_j w[i * ld_w + j] * rows_j for i < n_q, j < n; out (n_q, hd). Adds, so a caller
+// walking tiles zeroes `out` once.
+void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
+                       float* out);
+void AccumulateRowsF32Reference(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
+                                float* out);
+
+// Decoders (vectorised; exact).
+// out[i] = fp16 / bf16 value of x[i].
+void DecodeF16(const uint16_t* x, int n, float* out);
+void DecodeBf16(const uint16_t* x, int n, float* out);
+// out[i] = q[i] * d.
+void DecodeInt8(const int8_t* q, int n, float d, float* out);
+// One 4- or 5-bit llama.cpp block of qk values: element j < qk/2 in the low nibble of qs[j],
+// element j + qk/2 in the high nibble; the 5th bit of element j is bit j of the little-endian qh
+// (null for 4-bit). out[j] = (code_j - zero) * d + m.
+void DecodeNibbles(const uint8_t* qs, const uint8_t* qh, int qk, int zero, float d, float m,
+                   float* out);
+// Runs of n_blocks consecutive 32-value llama.cpp blocks (the rows of a tile), decoded in one loop:
+// q8_0 ([d][32 int8], 34 bytes), and the nibble types ([d][m if has_min][qh if five_bit][16 qs]).
+// Same values as DequantizeBlockReference.
+void DecodeQ8_0Blocks32(const uint8_t* blocks, int n_blocks, float* out);
+void DecodeNibbleBlocks32(const uint8_t* blocks, int n_blocks, bool has_min, bool five_bit,
+                          float* out);
+// KIVI codes of one row, `bits` in {2, 4, 8}, packed in planes: with k = 8 / bits codes per byte
+// and p = n / k, byte i holds codes i, i + p, ..., i + (k - 1) p at bit offsets 0, bits, 2 bits,
+// ... out[c] = code_c (as float). n % k == 0.
+void UnpackCodes(const uint8_t* packed, int bits, int n, float* out);
+// n_rows rows of n codes each, packed rows `stride` bytes apart, into (n_rows, n) floats.
+void UnpackCodeRows(const uint8_t* packed, size_t stride, int n_rows, int bits, int n, float* out);
+void UnpackCodesReference(const uint8_t* packed, int bits, int n, float* out);
+// The inverse (codes < 2^bits).
+void PackCodes(const uint8_t* codes, int bits, int n, uint8_t* packed);
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_STORES_QUANT_KERNELS_H_

@@ -1,0 +1,55 @@
+// The table of KV stores (number formats): name -> factory, with every parameter declared.
+// `kvbench policies` prints it; YAML `k_store` / `v_store` names resolve through it. K and V may
+// use different stores (k: q8_0, v: q4_0), as llama.cpp's -ctk / -ctv.
+//
+//   f32 f16 bf16                      plain floats            (f32_store.h, half_store.h)
+//   q8_0 q4_0 q4_1 q5_0 q5_1          llama.cpp blocks        (block_store.h)
+//   kivi                              KIVI, keys per channel  (kivi_store.h)
+//   int8                              per-token symmetric     (int8_store.h)
+//   fp8_e4m3 fp8_e5m2                 vLLM FP8 with a scale   (fp8_store.h)
+//
+// BytesPerValue gives the same accounting the stores report, per value of a stored token, so a
+// planner can size a cache before building it.
+#ifndef KVBENCH_STORES_STORE_REGISTRY_H_
+#define KVBENCH_STORES_STORE_REGISTRY_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/cache_shape.h"
+#include "stores/kv_store.h"
+#include "base/params.h"
+
+namespace kvbench {
+
+struct StoreInfo {
+  std::string name;
+  std::string description;  // one line: format, bits per value, reference
+  std::vector<ParamSpec> params;
+  std::function<absl::StatusOr<std::unique_ptr<KvStore>>(const Params&, KvRole, const CacheShape&)>
+      make;
+  // Bytes per value of one stored token of head_dim values: payload plus its own scales/mins (KIVI
+  // key-group params amortised over a full group). Excludes per-store constants (fp8's 4-byte
+  // scales) and KIVI's f32 residual (4 bytes per value for its newest R .. R + G - 1 tokens).
+  std::function<absl::StatusOr<double>(const Params&, KvRole, int head_dim)> bytes_per_value;
+};
+
+// Every store, in listing order.
+const std::vector<StoreInfo>& StoreRegistry();
+
+// Builds store `name` for `role`. NotFound (listing valid names) for an unknown store;
+// InvalidArgument for bad parameters or a head_dim the format cannot hold.
+absl::StatusOr<std::unique_ptr<KvStore>> MakeStore(std::string_view name, const ParamMap& params,
+                                                   KvRole role, const CacheShape& shape);
+
+// StoreInfo::bytes_per_value for store `name` with `params` (same errors as MakeStore).
+absl::StatusOr<double> BytesPerValue(std::string_view name, const ParamMap& params, KvRole role,
+                                     int head_dim);
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_STORES_STORE_REGISTRY_H_
