@@ -1,0 +1,21 @@
+// Reading a whole input file (experiments, datasets, CSVs, traces, JSON, vocabularies) into memory:
+// the one place that decides what an input may be. Only regular files are read, so a FIFO or a
+// device such as /dev/zero is an error instead of a read that blocks or never ends.
+#ifndef KVBENCH_FORMATS_READ_FILE_H_
+#define KVBENCH_FORMATS_READ_FILE_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace kvbench {
+
+// The contents of `path`. `what` names the file in errors ("cannot read experiment x.yaml: ...").
+// NotFound when it does not exist or cannot be opened, InvalidArgument when it is not a regular
+// file, DataLoss when the read stops short.
+absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view what = "");
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_FORMATS_READ_FILE_H_
