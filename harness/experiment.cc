@@ -84,7 +84,7 @@ absl::StatusOr<std::vector<CacheSpec>> ParseCacheEntry(const YamlReader& p, cons
   std::vector<std::pair<std::string, YAML::Node>> policy_param_keys;
   for (auto it = entry.begin(); it != entry.end(); ++it) {
     const std::string key = it->first.Scalar();
-    const YAML::Node& value = it->second;
+    const YAML::Node value = it->second;  // by value: it->second is a temporary
     if (key == "store_params" || key == "k_params" || key == "v_params") {
       if (!value.IsMap()) return p.Error(value, absl::StrCat("'", key, "' must be a mapping of parameter: value"));
       const std::string prefix = key.substr(0, key.find('_'));  // store | k | v

@@ -65,7 +65,7 @@ absl::Status ParseWorkload(const YamlReader& p, const YAML::Node& w, PrefixExper
   WorkloadOptions& o = e->workload;
   for (auto it = w.begin(); it != w.end(); ++it) {
     const std::string k = it->first.Scalar();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;  // by value: it->second is a temporary
     if (k == "stories") ASSIGN_OR_RETURN_(e->stories, p.String(v, k));
     else if (k == "trace") ASSIGN_OR_RETURN_(e->trace, p.String(v, k));
     else if (k == "seed") { int64_t s; ASSIGN_OR_RETURN_(s, p.Int(v, k, 0, INT64_MAX)); o.seed = s; }
@@ -92,7 +92,7 @@ absl::Status ParseCache(const YamlReader& p, const YAML::Node& c, CacheSpec* spe
   }
   for (auto it = c.begin(); it != c.end(); ++it) {
     const std::string k = it->first.Scalar();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;  // by value: it->second is a temporary
     if (k == "store") {
       std::string s;
       ASSIGN_OR_RETURN_(s, p.String(v, k));
@@ -149,7 +149,7 @@ absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml, st
   }
   for (auto it = root.begin(); it != root.end(); ++it) {
     const std::string k = it->first.Scalar();
-    const YAML::Node& v = it->second;
+    const YAML::Node v = it->second;  // by value: it->second is a temporary
     int64_t x = 0;
     if (k == "name") ASSIGN_OR_RETURN_(e.name, p.String(v, k));
     else if (k == "model") ASSIGN_OR_RETURN_(e.model, p.String(v, k));
