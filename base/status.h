@@ -8,15 +8,14 @@
 #ifndef KVBENCH_BASE_STATUS_H_
 #define KVBENCH_BASE_STATUS_H_
 
-#include <string_view>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace kvbench {
 
 // `status` with "prefix: " in front of its message and the same code; OK stays OK.
-inline absl::Status Annotate(const absl::Status& status, std::string_view prefix) {
+inline absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
   if (status.ok()) return status;
   return absl::Status(status.code(), absl::StrCat(prefix, ": ", status.message()));
 }

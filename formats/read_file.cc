@@ -11,7 +11,7 @@
 
 namespace kvbench {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view what) {
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
   const std::string name = what.empty() ? path : absl::StrCat(what, " ", path);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {

@@ -5,16 +5,16 @@
 #define KVBENCH_FORMATS_READ_FILE_H_
 
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace kvbench {
 
 // The contents of `path`. `what` names the file in errors ("cannot read experiment x.yaml: ...").
 // NotFound when it does not exist or cannot be opened, InvalidArgument when it is not a regular
 // file, DataLoss when the read stops short.
-absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view what = "");
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what = "");
 
 }  // namespace kvbench
 
