@@ -1,6 +1,7 @@
 #include "base/params.h"
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -14,13 +15,18 @@ namespace {
 
 absl::Status CheckValue(std::string_view owner, const ParamSpec& spec, const std::string& value) {
   auto bad = [&](const std::string& expected) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(owner), ": parameter '", spec.name, "' = '", value,
-                                                   "' is not ", expected));
+    return absl::InvalidArgumentError(absl::StrCat(std::string(owner), ": parameter '", spec.name,
+                                                   "' = '", value, "' is not ", expected));
   };
   switch (spec.type) {
     case ParamType::kInt: {
-      int64_t v;
-      if (!absl::SimpleAtoi(value, &v)) return bad("an integer");
+      // Parsed as the type GetInt returns, so a value beyond int is an error here instead of a
+      // failed check (and an aborted sweep) when the policy is built.
+      int v;
+      if (!absl::SimpleAtoi(value, &v)) {
+        return bad(absl::StrCat("an integer between ", std::numeric_limits<int>::min(), " and ",
+                                std::numeric_limits<int>::max()));
+      }
       return absl::OkStatus();
     }
     case ParamType::kFloat: {
@@ -48,8 +54,17 @@ absl::Status CheckValue(std::string_view owner, const ParamSpec& spec, const std
       }
       if (v <= 0) return bad("positive: a budget must keep at least one token");
       const bool is_ratio = percent || absl::StrContains(text, ".");
-      if (is_ratio && (percent ? v / 100 : v) > 1.0) return bad("a ratio <= 1");
+      if (is_ratio && (percent ? v / 100 : v) > 1.0) {
+        return bad(percent ? std::string("a percentage <= 100%")
+                           : absl::StrCat("a ratio <= 1 (a number with a '.' is a ratio of the "
+                                          "context; write a token count without one)"));
+      }
       if (!is_ratio && v != std::floor(v)) return bad("a whole number of tokens");
+      // A token count must be exactly representable as int: 1e30 or 3000000000 tokens would
+      // otherwise be narrowed (undefined behaviour) into a nonsense budget.
+      if (!is_ratio && v > std::numeric_limits<int>::max()) {
+        return bad(absl::StrCat("a token count of at most ", std::numeric_limits<int>::max()));
+      }
       return absl::OkStatus();
     }
   }
@@ -63,13 +78,14 @@ absl::StatusOr<Params> Params::Parse(std::string_view owner, const std::vector<P
   Params p;
   p.owner_ = std::string(owner);
   for (const auto& [name, value] : given) {
-    auto it = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == name; });
+    auto it = std::find_if(specs.begin(), specs.end(),
+                           [&](const ParamSpec& s) { return s.name == name; });
     if (it == specs.end()) {
       std::vector<std::string> valid;
       for (const ParamSpec& s : specs) valid.push_back(s.name);
       return absl::InvalidArgumentError(absl::StrCat(
-          std::string(owner), ": unknown parameter '", name, "'; valid: ",
-          valid.empty() ? std::string("(none)") : absl::StrJoin(valid, ", ")));
+          std::string(owner), ": unknown parameter '", name,
+          "'; valid: ", valid.empty() ? std::string("(none)") : absl::StrJoin(valid, ", ")));
     }
     if (absl::Status s = CheckValue(owner, *it, value); !s.ok()) return s;
     p.values_[name] = value;
@@ -77,7 +93,8 @@ absl::StatusOr<Params> Params::Parse(std::string_view owner, const std::vector<P
   for (const ParamSpec& s : specs) {
     if (p.values_.count(s.name)) continue;
     if (s.default_value.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(std::string(owner), ": parameter '", s.name, "' is required"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(owner), ": parameter '", s.name, "' is required"));
     }
     p.values_[s.name] = s.default_value;
   }
@@ -105,7 +122,9 @@ double Params::GetFloat(std::string_view name) const {
   return v;
 }
 
-const std::string& Params::GetString(std::string_view name) const { return Lookup(values_, owner_, name); }
+const std::string& Params::GetString(std::string_view name) const {
+  return Lookup(values_, owner_, name);
+}
 
 bool Params::GetBool(std::string_view name) const {
   bool v = false;
@@ -119,9 +138,10 @@ int Params::GetBudget(std::string_view name, int context_tokens) const {
   double v = 0;
   KVBENCH_CHECK(absl::SimpleAtod(text, &v));
   if (percent || absl::StrContains(text, ".")) {
-    const double ratio = percent ? v / 100.0 : v;
+    const double ratio = percent ? v / 100.0 : v;  // in (0, 1]: Parse checked it
     return std::max(1, static_cast<int>(std::lround(ratio * context_tokens)));
   }
+  KVBENCH_CHECK(v >= 1 && v <= std::numeric_limits<int>::max(), "budget %g out of range", v);
   return static_cast<int>(v);
 }
 
