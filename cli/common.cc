@@ -8,6 +8,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "formats/read_file.h"
 #include "model/loader.h"
 #include "model/ops.h"
 
@@ -54,11 +55,7 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModelFromFlags() {
 absl::StatusOr<std::string> ReadTextFlag() {
   const std::string file = absl::GetFlag(FLAGS_file);
   if (file.empty()) return absl::GetFlag(FLAGS_text);
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read --file ", file));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFile(file, "--file");
 }
 
 std::string OutputPath(const std::string& fallback) {

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/status.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/gguf_export.h"
@@ -53,7 +54,7 @@ absl::StatusOr<ModelConfig> ParseDims(const std::string& text) {
   if (c.n_kv_heads == 0) c.n_kv_heads = c.n_heads;
   if (c.head_dim == 0 && c.n_heads > 0) c.head_dim = c.dim / c.n_heads;
   c.rope_dims = c.head_dim;
-  if (absl::Status s = c.Validate(); !s.ok()) return s;
+  RETURN_IF_ERROR(c.Validate());
   return c;
 }
 

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "formats/read_file.h"
 #include "harness/csv.h"
 #include "base/check.h"
 #include "formats/half.h"
@@ -129,7 +131,7 @@ absl::Status ValidateHeader(const TraceHeader& h, std::string_view source) {
 
 absl::StatusOr<std::string> SerializeTrace(const Trace& trace) {
   const TraceHeader& h = trace.header();
-  if (absl::Status s = ValidateHeader(h, "trace to write"); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateHeader(h, "trace to write"));
   if (static_cast<int>(trace.sequences().size()) != h.n_sequences) {
     return absl::InternalError(absl::StrCat("trace: header says ", h.n_sequences, " sequences, holds ",
                                             trace.sequences().size()));
@@ -169,49 +171,41 @@ absl::StatusOr<std::string> SerializeTrace(const Trace& trace) {
 }
 
 absl::Status WriteTrace(const Trace& trace, const std::string& path) {
-  auto bytes = SerializeTrace(trace);
-  if (!bytes.ok()) return bytes.status();
-  return WriteFileAtomically(path, *bytes);
+  ASSIGN_OR_RETURN(auto bytes, SerializeTrace(trace));
+  return WriteFileAtomically(path, bytes);
 }
 
 absl::StatusOr<Trace> ParseTrace(std::string_view bytes, std::string_view source) {
   Cursor c(bytes, source);
-  auto magic = c.Bytes(8, "magic");
-  if (!magic.ok()) return magic.status();
-  if (std::memcmp(magic->data(), kMagic, 8) != 0) {
+  ASSIGN_OR_RETURN(auto magic, c.Bytes(8, "magic"));
+  if (std::memcmp(magic.data(), kMagic, 8) != 0) {
     return Bad(source, "not a kvbench trace (magic is not KVBTRACE)");
   }
-  auto version = c.U32("version");
-  if (!version.ok()) return version.status();
-  if (*version != kVersion) {
-    return Bad(source, absl::StrCat("trace version ", *version, " is not supported (this build reads version ", kVersion, ")"));
+  ASSIGN_OR_RETURN(auto version, c.U32("version"));
+  if (version != kVersion) {
+    return Bad(source, absl::StrCat("trace version ", version, " is not supported (this build reads version ", kVersion, ")"));
   }
-  auto header_bytes = c.U32("header_bytes");
-  if (!header_bytes.ok()) return header_bytes.status();
+  ASSIGN_OR_RETURN(auto header_bytes, c.U32("header_bytes"));
   TraceHeader h;
   int* fields[] = {&h.n_layers, &h.n_heads, &h.n_kv_heads, &h.head_dim, &h.prompt_tokens, &h.score_tokens, &h.n_sequences};
   const char* names[] = {"n_layers", "n_heads", "n_kv_heads", "head_dim", "prompt_tokens", "score_tokens", "n_sequences"};
   for (int i = 0; i < 7; ++i) {
-    auto v = c.U32(names[i]);
-    if (!v.ok()) return v.status();
-    if (*v > (1u << 20)) return Bad(source, absl::StrCat("header field ", names[i], " = ", *v, " is out of range"));
-    *fields[i] = static_cast<int>(*v);
+    ASSIGN_OR_RETURN(auto v, c.U32(names[i]));
+    if (v > (1u << 20)) return Bad(source, absl::StrCat("header field ", names[i], " = ", v, " is out of range"));
+    *fields[i] = static_cast<int>(v);
   }
-  auto format = c.U32("prob_format");
-  if (!format.ok()) return format.status();
-  h.prob_format = static_cast<ProbFormat>(*format);
+  ASSIGN_OR_RETURN(auto format, c.U32("prob_format"));
+  h.prob_format = static_cast<ProbFormat>(format);
   for (std::string* name : {&h.model, &h.experiment}) {
     const char* field = name == &h.model ? "model name" : "experiment name";
-    auto len = c.U32(absl::StrCat(field, " length"));
-    if (!len.ok()) return len.status();
-    if (*len > kMaxName) return Bad(source, absl::StrCat(field, " length ", *len, " exceeds ", kMaxName));
-    auto text = c.Bytes(*len, field);
-    if (!text.ok()) return text.status();
-    *name = *std::move(text);
+    ASSIGN_OR_RETURN(auto len, c.U32(absl::StrCat(field, " length")));
+    if (len > kMaxName) return Bad(source, absl::StrCat(field, " length ", len, " exceeds ", kMaxName));
+    ASSIGN_OR_RETURN(auto text, c.Bytes(len, field));
+    *name = std::move(text);
   }
-  if (absl::Status s = ValidateHeader(h, source); !s.ok()) return s;
-  if (*header_bytes != c.pos()) {
-    return Bad(source, absl::StrCat("header_bytes says ", *header_bytes, ", the header ends at byte ", c.pos()));
+  RETURN_IF_ERROR(ValidateHeader(h, source));
+  if (header_bytes != c.pos()) {
+    return Bad(source, absl::StrCat("header_bytes says ", header_bytes, ", the header ends at byte ", c.pos()));
   }
   if (h.FileBytes() != bytes.size()) {
     return Bad(source, absl::StrCat("file has ", bytes.size(), " bytes; the header (", h.n_sequences, " sequences of ",
@@ -255,11 +249,7 @@ absl::StatusOr<Trace> ParseTrace(std::string_view bytes, std::string_view source
 }
 
 absl::StatusOr<Trace> ReadTrace(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("trace file ", path, " not found or unreadable"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  ASSIGN_OR_RETURN(const std::string bytes, ReadFile(path, "trace file"));
   return ParseTrace(bytes, path);
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status.h"
 #include "harness/dataset.h"
 #include "harness/divergence.h"
 #include "sim/recorder.h"
@@ -54,9 +55,8 @@ double SpearmanRho(absl::Span<const double> x, absl::Span<const double> y) {
 }
 
 absl::StatusOr<std::vector<std::vector<int>>> ExperimentSequences(const Experiment& e, const Model& model) {
-  auto texts = LoadTexts(e.dataset);
-  if (!texts.ok()) return texts.status();
-  return BuildSequences(*texts, *model.tokenizer,
+  ASSIGN_OR_RETURN(auto texts, LoadTexts(e.dataset));
+  return BuildSequences(texts, *model.tokenizer,
                         {.context_tokens = e.context_tokens, .max_sequences = e.max_sequences,
                          .concatenate = e.dataset.concatenate});
 }
@@ -65,42 +65,38 @@ absl::StatusOr<ValidationReport> ValidateReplay(Decoder& decoder, const Experime
                                                 const std::vector<std::vector<int>>& sequences, FILE* log) {
   ValidationReport report;
   auto t0 = std::chrono::steady_clock::now();
-  auto trace = RecordTrace(decoder, sequences,
+  ASSIGN_OR_RETURN(auto trace, RecordTrace(decoder, sequences,
                            {.prompt_tokens = e.prompt_tokens, .score_tokens = e.score_tokens,
-                            .prob_format = ProbFormat::kF16, .model_name = e.model, .experiment_name = e.name});
-  if (!trace.ok()) return trace.status();
+                            .prob_format = ProbFormat::kF16, .model_name = e.model, .experiment_name = e.name}));
   // Round-trip through the file format, so the check covers exactly what `simulate` reads.
-  auto bytes = SerializeTrace(*trace);
-  if (!bytes.ok()) return bytes.status();
-  auto read = ParseTrace(*bytes, "in-memory trace");
-  if (!read.ok()) return read.status();
+  ASSIGN_OR_RETURN(auto bytes, SerializeTrace(trace));
+  ASSIGN_OR_RETURN(auto read, ParseTrace(bytes, "in-memory trace"));
   report.record_seconds = Seconds(t0);
 
   std::vector<CacheSpec> specs;
   for (const PolicyCase& c : e.policies) specs.push_back(c.spec);
   t0 = std::chrono::steady_clock::now();
-  const auto simulated = ReplayAll(*read, specs, e.threads);
+  const auto simulated = ReplayAll(read, specs, e.threads);
   report.replay_seconds = Seconds(t0);
   if (log != nullptr) std::fprintf(log, "replayed %zu configurations in %.2f s\n", specs.size(), report.replay_seconds);
 
   t0 = std::chrono::steady_clock::now();
-  auto real = EvaluateDivergence(decoder, e.reference, specs, sequences, e.context_tokens,
-                                 {.prompt_tokens = e.prompt_tokens, .score_tokens = e.score_tokens});
-  if (!real.ok()) return real.status();
+  ASSIGN_OR_RETURN(auto real, EvaluateDivergence(decoder, e.reference, specs, sequences, e.context_tokens,
+                                 {.prompt_tokens = e.prompt_tokens, .score_tokens = e.score_tokens}));
   report.real_seconds = Seconds(t0);
   if (log != nullptr) std::fprintf(log, "ran %zu configurations for real in %.2f s\n", specs.size(), report.real_seconds);
 
   std::vector<double> recall, recall_p5, kld;
   for (size_t i = 0; i < specs.size(); ++i) {
-    if (!simulated[i].ok() || !real->policies[i].ok()) {
-      const absl::Status& s = !simulated[i].ok() ? simulated[i].status() : real->policies[i].status();
+    if (!simulated[i].ok() || !real.policies[i].ok()) {
+      const absl::Status& s = !simulated[i].ok() ? simulated[i].status() : real.policies[i].status();
       report.failed.push_back(absl::StrCat(specs[i].Label(), ": ", s.message()));
       continue;
     }
     ValidationPoint p{.label = simulated[i]->label,
                       .recall_mean = simulated[i]->recall.mean,
                       .recall_p5 = simulated[i]->recall.p5,
-                      .kld_mean = real->policies[i]->summary.kld_mean};
+                      .kld_mean = real.policies[i]->summary.kld_mean};
     recall.push_back(p.recall_mean);
     recall_p5.push_back(p.recall_p5);
     kld.push_back(p.kld_mean);
