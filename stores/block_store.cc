@@ -51,14 +51,17 @@ template <BlockType T>
 constexpr size_t Bytes(int qk) {
   using Tr = Traits<T>;
   if constexpr (Tr::kBits == 8) return 2 + static_cast<size_t>(qk);
-  return 2 + (Tr::kHasMin ? 2 : 0) + (Tr::kBits == 5 ? static_cast<size_t>(qk) / 8 : 0) + static_cast<size_t>(qk) / 2;
+  return 2 + (Tr::kHasMin ? 2 : 0) + (Tr::kBits == 5 ? static_cast<size_t>(qk) / 8 : 0) +
+         static_cast<size_t>(qk) / 2;
 }
 
 // Offsets inside a block.
 template <BlockType T>
 struct Layout {
   static constexpr size_t kQh = Traits<T>::kHasMin ? 4 : 2;
-  static size_t qs(int qk) { return kQh + (Traits<T>::kBits == 5 ? static_cast<size_t>(qk) / 8 : 0); }
+  static size_t qs(int qk) {
+    return kQh + (Traits<T>::kBits == 5 ? static_cast<size_t>(qk) / 8 : 0);
+  }
 };
 
 void PutHalf(uint8_t* p, float v) {
@@ -80,7 +83,8 @@ void Quantize(const float* x, int qk, uint8_t* block) {
     const float d = amax / ((1 << 7) - 1);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     PutHalf(block, d);
-    for (int j = 0; j < qk; ++j) block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
+    for (int j = 0; j < qk; ++j)
+      block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::round(x[j] * id)));
   } else {
     constexpr int kLevels = 1 << Tr::kBits;  // 16 or 32
     float d, id, m = 0.0f;
@@ -118,12 +122,14 @@ void Quantize(const float* x, int qk, uint8_t* block) {
         if constexpr (Tr::kHasMin) {
           const float t = (v - m) * id;
           // q5_1's reference has no clamp (the largest value lands on 31 exactly); q4_1 clamps.
-          c[s] = Tr::kBits == 5 ? static_cast<uint8_t>(t + 0.5f)
-                                : static_cast<uint8_t>(std::min(kLevels - 1, static_cast<int>(static_cast<int8_t>(t + 0.5f))));
+          c[s] = Tr::kBits == 5
+                     ? static_cast<uint8_t>(t + 0.5f)
+                     : static_cast<uint8_t>(
+                           std::min(kLevels - 1, static_cast<int>(static_cast<int8_t>(t + 0.5f))));
         } else {
           const float t = v * id;
-          c[s] = static_cast<uint8_t>(
-              std::min(kLevels - 1, static_cast<int>(static_cast<int8_t>(t + (kLevels / 2 + 0.5f)))));
+          c[s] = static_cast<uint8_t>(std::min(
+              kLevels - 1, static_cast<int>(static_cast<int8_t>(t + (kLevels / 2 + 0.5f)))));
         }
       }
       qs[j] = static_cast<uint8_t>((c[0] & 0x0f) | ((c[1] & 0x0f) << 4));
@@ -166,7 +172,8 @@ void DequantizeFast(const uint8_t* block, int qk, float* y) {
   } else {
     const float m = Tr::kHasMin ? GetHalf(block + 2) : 0.0f;
     const int zero = Tr::kHasMin ? 0 : (1 << Tr::kBits) / 2;
-    DecodeNibbles(block + Layout<T>::qs(qk), Tr::kBits == 5 ? block + Layout<T>::kQh : nullptr, qk, zero, d, m, y);
+    DecodeNibbles(block + Layout<T>::qs(qk), Tr::kBits == 5 ? block + Layout<T>::kQh : nullptr, qk,
+                  zero, d, m, y);
   }
 }
 
@@ -184,7 +191,8 @@ class BlockCodec : public RowCodec {
     for (int b = 0; b < head_dim_ / qk_; ++b) Quantize<T>(x + b * qk_, qk_, row + b * block_bytes_);
   }
   void DecodeReference(const uint8_t* row, float scale, float* out) const override {
-    for (int b = 0; b < head_dim_ / qk_; ++b) DequantizeReference<T>(row + b * block_bytes_, qk_, out + b * qk_);
+    for (int b = 0; b < head_dim_ / qk_; ++b)
+      DequantizeReference<T>(row + b * block_bytes_, qk_, out + b * qk_);
   }
   void DecodeRows(const uint8_t* rows, int n, float scale, float* out) const override {
     // Rows are contiguous runs of blocks: n rows are n * head_dim / qk blocks in a row.
@@ -197,7 +205,8 @@ class BlockCodec : public RowCodec {
       }
       return;
     }
-    for (int b = 0; b < blocks; ++b) DequantizeFast<T>(rows + b * block_bytes_, qk_, out + static_cast<size_t>(b) * qk_);
+    for (int b = 0; b < blocks; ++b)
+      DequantizeFast<T>(rows + b * block_bytes_, qk_, out + static_cast<size_t>(b) * qk_);
   }
 
  private:
@@ -209,11 +218,16 @@ class BlockCodec : public RowCodec {
 template <typename F>
 auto Dispatch(BlockType type, F&& f) {
   switch (type) {
-    case BlockType::kQ8_0: return f.template operator()<BlockType::kQ8_0>();
-    case BlockType::kQ4_0: return f.template operator()<BlockType::kQ4_0>();
-    case BlockType::kQ4_1: return f.template operator()<BlockType::kQ4_1>();
-    case BlockType::kQ5_0: return f.template operator()<BlockType::kQ5_0>();
-    case BlockType::kQ5_1: break;
+    case BlockType::kQ8_0:
+      return f.template operator()<BlockType::kQ8_0>();
+    case BlockType::kQ4_0:
+      return f.template operator()<BlockType::kQ4_0>();
+    case BlockType::kQ4_1:
+      return f.template operator()<BlockType::kQ4_1>();
+    case BlockType::kQ5_0:
+      return f.template operator()<BlockType::kQ5_0>();
+    case BlockType::kQ5_1:
+      break;
   }
   return f.template operator()<BlockType::kQ5_1>();
 }

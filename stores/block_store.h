@@ -6,23 +6,24 @@
 //                                                                 of largest magnitude),
 //                                                                 q = min(15, (int8)(x / d + 8.5))
 //   q4_1: [d][m][qs: qk/2]                     x = q * d + m,     d = (max - min) / 15, m = min,
-//                                                                 q = min(15, (int8)((x - m) / d + 0.5))
+//                                                                 q = min(15, (int8)((x - m) / d +
+//                                                                 0.5))
 //   q5_0: [d][qh: qk/8][qs: qk/2]              x = (q - 16) * d,  d = max / -16,
 //                                                                 q = min(31, (int8)(x / d + 16.5))
 //   q5_1: [d][m][qh: qk/8][qs: qk/2]           x = q * d + m,     d = (max - min) / 31,
 //                                                                 q = (uint8)((x - m) / d + 0.5)
-// Nibbles: element j < qk/2 in the low nibble of qs[j], element j + qk/2 in the high nibble; the 5th
-// bit of element j is bit j of qh (little-endian). "x / d" is computed as x * (1 / d) in f32 from
-// the unrounded d, as quantize_row_*_ref does; only the stored d is rounded to fp16. With qk = 32
-// the bytes are identical to llama.cpp's block_q8_0 (34 bytes), block_q4_0 (18), block_q4_1 (20),
-// block_q5_0 (22) and block_q5_1 (24).
+// Nibbles: element j < qk/2 in the low nibble of qs[j], element j + qk/2 in the high nibble; the
+// 5th bit of element j is bit j of qh (little-endian). "x / d" is computed as x * (1 / d) in f32
+// from the unrounded d, as quantize_row_*_ref does; only the stored d is rounded to fp16. With qk =
+// 32 the bytes are identical to llama.cpp's block_q8_0 (34 bytes), block_q4_0 (18), block_q4_1
+// (20), block_q5_0 (22) and block_q5_1 (24).
 //
-// Block size: entries are rows of head_dim values of one KV head (per-head eviction needs that). When
-// head_dim % 32 == 0 a row is head_dim / 32 llama.cpp blocks, bit-exact. Otherwise (the tiny models:
-// head_dim 8 and 16, where llama.cpp itself refuses these types) a row is ONE block of qk = head_dim
-// values with the same layout (qh then has head_dim / 8 bytes) and its own fp16 scale (and min), so
-// the scale overhead per value is larger: e.g. q4_0 at head_dim 8 is 2 + 4 = 6 bytes per 8 values =
-// 6 bits per value instead of 4.5. The bytes counted are the bytes held.
+// Block size: entries are rows of head_dim values of one KV head (per-head eviction needs that).
+// When head_dim % 32 == 0 a row is head_dim / 32 llama.cpp blocks, bit-exact. Otherwise (the tiny
+// models: head_dim 8 and 16, where llama.cpp itself refuses these types) a row is ONE block of qk =
+// head_dim values with the same layout (qh then has head_dim / 8 bytes) and its own fp16 scale (and
+// min), so the scale overhead per value is larger: e.g. q4_0 at head_dim 8 is 2 + 4 = 6 bytes per 8
+// values = 6 bits per value instead of 4.5. The bytes counted are the bytes held.
 #ifndef KVBENCH_STORES_BLOCK_STORE_H_
 #define KVBENCH_STORES_BLOCK_STORE_H_
 

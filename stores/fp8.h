@@ -43,9 +43,11 @@ constexpr float Fp8DecodeSlow(Fp8Format f, uint8_t code) {
   const int exp = (code >> t.mant_bits) & ((1 << t.exp_bits) - 1);
   const int mant = code & ((1 << t.mant_bits) - 1);
   float v = 0;
-  if (f == Fp8Format::kE4M3 && (code & 0x7f) == 0x7f) return std::numeric_limits<float>::quiet_NaN();
+  if (f == Fp8Format::kE4M3 && (code & 0x7f) == 0x7f)
+    return std::numeric_limits<float>::quiet_NaN();
   if (t.has_inf && exp == (1 << t.exp_bits) - 1) {
-    v = mant == 0 ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+    v = mant == 0 ? std::numeric_limits<float>::infinity()
+                  : std::numeric_limits<float>::quiet_NaN();
   } else {
     // value = (exp ? 1 + mant / 2^M : mant / 2^M) * 2^(max(exp, 1) - bias), built by doubling so it
     // stays a constant expression.
@@ -86,7 +88,8 @@ inline uint8_t Fp8Encode(Fp8Format f, float x) {
   const int emin = 1 - t.bias;  // exponent of the smallest normal
   int e = std::ilogb(a);        // a = 1.m * 2^e (inf gives INT_MAX: saturates below)
   if (e > 64) return sign | t.max_code;
-  // Quantum (spacing of representable values) at a's binade; subnormals share the smallest normal's.
+  // Quantum (spacing of representable values) at a's binade; subnormals share the smallest
+  // normal's.
   const int q_exp = (e < emin ? emin : e) - t.mant_bits;
   // a / 2^q_exp is exact (power-of-two scaling, no underflow for these ranges); rint ties to even.
   const float q = std::nearbyint(std::ldexp(a, -q_exp));
@@ -95,7 +98,8 @@ inline uint8_t Fp8Encode(Fp8Format f, float x) {
     code = static_cast<uint32_t>(q);  // subnormal; q == 2^M lands exactly on the smallest normal
   } else {
     // q in [2^M, 2^(M+1)]; q == 2^(M+1) carries into the exponent field, as it should.
-    code = (static_cast<uint32_t>(e + t.bias) << t.mant_bits) + static_cast<uint32_t>(q) - (1u << t.mant_bits);
+    code = (static_cast<uint32_t>(e + t.bias) << t.mant_bits) + static_cast<uint32_t>(q) -
+           (1u << t.mant_bits);
   }
   if (code > t.max_code) code = t.max_code;
   return static_cast<uint8_t>(sign | code);

@@ -5,7 +5,8 @@
 //   bf16 (bfloat16):      16 bits per value, 8 significant bits, the f32 range.
 //
 // Row layout: head_dim little-endian uint16 values, row bytes = 2 * head_dim. Rows are decoded with
-// vector conversions (model/simd.h, exact) into the attention tile; model/half.h is the scalar reference.
+// vector conversions (model/simd.h, exact) into the attention tile; formats/half.h is the scalar
+// reference.
 #ifndef KVBENCH_STORES_HALF_STORE_H_
 #define KVBENCH_STORES_HALF_STORE_H_
 

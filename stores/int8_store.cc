@@ -32,7 +32,8 @@ class Int8Codec : public RowCodec {
   void DecodeReference(const uint8_t* row, float scale, float* out) const override {
     float d;
     std::memcpy(&d, row, sizeof(float));
-    for (int i = 0; i < head_dim_; ++i) out[i] = static_cast<float>(static_cast<int8_t>(row[sizeof(float) + i])) * d;
+    for (int i = 0; i < head_dim_; ++i)
+      out[i] = static_cast<float>(static_cast<int8_t>(row[sizeof(float) + i])) * d;
   }
 
   void DecodeRows(const uint8_t* rows, int n, float scale, float* out) const override {
@@ -40,7 +41,8 @@ class Int8Codec : public RowCodec {
       const uint8_t* row = rows + static_cast<size_t>(j) * row_bytes();
       float d;
       std::memcpy(&d, row, sizeof(float));
-      DecodeInt8(reinterpret_cast<const int8_t*>(row + sizeof(float)), head_dim_, d, out + static_cast<size_t>(j) * head_dim_);
+      DecodeInt8(reinterpret_cast<const int8_t*>(row + sizeof(float)), head_dim_, d,
+                 out + static_cast<size_t>(j) * head_dim_);
     }
   }
 
@@ -50,6 +52,8 @@ class Int8Codec : public RowCodec {
 
 }  // namespace
 
-std::unique_ptr<RowCodec> MakeInt8Codec(int head_dim) { return std::make_unique<Int8Codec>(head_dim); }
+std::unique_ptr<RowCodec> MakeInt8Codec(int head_dim) {
+  return std::make_unique<Int8Codec>(head_dim);
+}
 
 }  // namespace kvbench

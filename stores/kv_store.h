@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/types/span.h"
-#include "model/kv_cache.h"
 #include "model/cache_shape.h"
+#include "model/kv_cache.h"
 
 namespace kvbench {
 
@@ -23,7 +23,8 @@ class KvStore {
  public:
   virtual ~KvStore() = default;
 
-  // The registry name with its parameters, e.g. "f32", "q8_0", "kivi(bits=2,group=32,residual=128)".
+  // The registry name with its parameters, e.g. "f32", "q8_0",
+  // "kivi(bits=2,group=32,residual=128)".
   virtual std::string name() const = 0;
 
   // Appends n rows of head_dim floats, row i at rows + i * ld.
@@ -33,9 +34,11 @@ class KvStore {
   virtual void Compact(int layer, int head, absl::Span<const int> keep) = 0;
 
   // scores[i * ld_scores + j] = q_i . row_j for i < n_q, j < size. q_i at q + i * head_dim.
-  virtual void Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const = 0;
+  virtual void Dot(int layer, int head, const float* q, int n_q, float* scores,
+                   int ld_scores) const = 0;
   // out_i = sum_j w[i * ld_w + j] * row_j for i < n_q, j < size; out_i at out + i * head_dim.
-  virtual void Accumulate(int layer, int head, const float* w, int ld_w, int n_q, float* out) const = 0;
+  virtual void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+                          float* out) const = 0;
 
   // Row j as f32 (dequantized), and an overwrite of row j (used to re-rotate keys; quantized
   // formats re-quantize the row, which callers must report).
