@@ -6,6 +6,8 @@
 #ifndef KVBENCH_STORES_F32_STORE_H_
 #define KVBENCH_STORES_F32_STORE_H_
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "stores/kv_store.h"
@@ -17,12 +19,17 @@ class F32Store : public KvStore {
  public:
   explicit F32Store(const CacheShape& shape);
 
+  // Logical bytes of one layer holding `entries` rows in each KV head: 4 bytes per value.
+  static uint64_t LayerBytes(const CacheShape& shape, int64_t entries);
+
   std::string name() const override { return "f32"; }
   void Append(int layer, int head, const float* rows, int n, int ld) override;
   int size(int layer, int head) const override { return at(layer, head).size(); }
   void Compact(int layer, int head, absl::Span<const int> keep) override;
-  void Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const override;
-  void Accumulate(int layer, int head, const float* w, int ld_w, int n_q, float* out) const override;
+  void Dot(int layer, int head, const float* q, int n_q, float* scores,
+           int ld_scores) const override;
+  void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+                  float* out) const override;
   void Read(int layer, int head, int j, float* row) const override;
   void Write(int layer, int head, int j, const float* row) override;
   KvMemory memory(int layer) const override;

@@ -7,10 +7,10 @@
 // Keys: a group is G consecutive tokens; each channel c of the group has its own (scale, min) over
 // those G tokens (outlier channels get their own range, the paper's point). Values: each token row
 // is split into groups of g = min(G, head_dim) channels, each with its own (scale, min).
-// Residual: new tokens enter an f32 residual. When it holds R + G tokens, its oldest G are quantized
-// as one group, once; quantized codes are never re-quantized (unlike HF's QuantizedCache, which
-// re-quantizes everything at each flush). So once warm the newest R .. R + G - 1 tokens are f32.
-// (Paper defaults G = 32, R = 128; a sequence shorter than R + G is never quantized.)
+// Residual: new tokens enter an f32 residual. When it holds R + G tokens, its oldest G are
+// quantized as one group, once; quantized codes are never re-quantized (unlike HF's QuantizedCache,
+// which re-quantizes everything at each flush). So once warm the newest R .. R + G - 1 tokens are
+// f32. (Paper defaults G = 32, R = 128; a sequence shorter than R + G is never quantized.)
 //
 // Layout per (layer, KV head), entries ordered: quantized tokens (oldest first), then the residual.
 //   key group:  params (2, head_dim) fp16: scale per channel, then min per channel;
@@ -29,12 +29,17 @@
 // Attention: keys are scored as q . k_hat = (q * scale) . codes + q . min per group, so the kernel
 // reads the packed codes, never a dequantized key; values are decoded tile by tile.
 //
+// Code: KiviStore is the part both roles share (the f32 residual, when a group is quantized, the
+// byte accounting); KiviKeyStore (kivi_key_store.h) and KiviValueStore (kivi_value_store.h) hold
+// the quantized tokens in their role's layout. MakeKiviStore picks the one for a role.
+//
 // Bytes per token and head: keys b * head_dim / 8 + 4 * head_dim / G (group params amortised over
 // full groups); values b * head_dim / 8 + 4 * head_dim / g; residual tokens 4 * head_dim.
 #ifndef KVBENCH_STORES_KIVI_STORE_H_
 #define KVBENCH_STORES_KIVI_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,73 +54,89 @@ struct KiviOptions {
   int residual = 128;  // R
 };
 
+// InvalidArgument unless bits in {2, 4, 8}, 1 <= group <= 65536, 0 <= residual <= 1 << 20,
+// head_dim % (8 / bits) == 0 and, for values, head_dim % min(group, head_dim) == 0.
+absl::Status ValidateKivi(const KiviOptions& options, int head_dim, KvRole role);
+// Bytes per value of a quantized token (params amortised over a full group), residual excluded.
+double KiviBytesPerValue(const KiviOptions& options, int head_dim, KvRole role);
+// Logical bytes of one layer after `entries` tokens were appended to each KV head, none evicted:
+// (entries - R) / G full groups are quantized once entries >= R + G, the rest is f32 residual.
+uint64_t KiviLayerBytes(const KiviOptions& options, KvRole role, const CacheShape& shape,
+                        int64_t entries);
+
 class KiviStore : public KvStore {
  public:
-  // InvalidArgument unless bits in {2, 4, 8}, 1 <= group <= 65536, 0 <= residual <= 1 << 20,
-  // head_dim % (8 / bits) == 0 and, for values, head_dim % min(group, head_dim) == 0.
-  static absl::Status Validate(const KiviOptions& options, int head_dim, KvRole role);
-  // Bytes per value of a quantized token (params amortised over a full group), residual excluded.
-  static double BytesPerValue(const KiviOptions& options, int head_dim, KvRole role);
-
-  KiviStore(const CacheShape& shape, KvRole role, KiviOptions options);
-
   std::string name() const override;
   void Append(int layer, int head, const float* rows, int n, int ld) override;
-  int size(int layer, int head) const override { return at(layer, head).n_quant + at(layer, head).n_res; }
+  int size(int layer, int head) const override {
+    return at(layer, head).n_quantized + at(layer, head).n_residual;
+  }
   void Compact(int layer, int head, absl::Span<const int> keep) override;
-  void Dot(int layer, int head, const float* q, int n_q, float* scores, int ld_scores) const override;
-  void Accumulate(int layer, int head, const float* w, int ld_w, int n_q, float* out) const override;
+  void Dot(int layer, int head, const float* q, int n_q, float* scores,
+           int ld_scores) const override;
+  void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+                  float* out) const override;
   void Read(int layer, int head, int j, float* row) const override;
   void Write(int layer, int head, int j, const float* row) override;
   KvMemory memory(int layer) const override;
 
-  // For accounting checks: f32 residual rows, quantized rows, key groups holding them.
-  int n_residual(int layer, int head) const { return at(layer, head).n_res; }
-  int n_quantized(int layer, int head) const { return at(layer, head).n_quant; }
-  int n_key_groups(int layer, int head) const { return static_cast<int>(at(layer, head).groups.size()); }
-  // Bytes of one packed code row, of one key group's params, and of one value row (params + codes).
+  // For accounting checks: f32 residual rows and quantized rows.
+  int n_residual(int layer, int head) const { return at(layer, head).n_residual; }
+  int n_quantized(int layer, int head) const { return at(layer, head).n_quantized; }
+  // Bytes of one packed code row: head_dim * bits / 8.
   size_t code_bytes() const { return code_bytes_; }
-  size_t key_group_param_bytes() const { return 4 * static_cast<size_t>(head_dim_); }
-  size_t value_row_bytes() const { return value_row_bytes_; }
+
+ protected:
+  KiviStore(const CacheShape& shape, KvRole role, KiviOptions options);
+
+  // The role's quantized tokens of (layer, head), entries [0, n_quantized), oldest first.
+  // Appends one group of G tokens, rows (G, head_dim) f32.
+  virtual void QuantizeGroup(int layer, int head, const float* rows) = 0;
+  // Keeps the quantized entries at `keep` (strictly increasing, all < n_quantized).
+  virtual void CompactQuantized(int layer, int head, absl::Span<const int> keep) = 0;
+  // Dot and Accumulate over the quantized entries (the residual follows them in scores / w).
+  virtual void DotQuantized(int layer, int head, const float* q, int n_q, float* scores,
+                            int ld_scores) const = 0;
+  virtual void AccumulateQuantized(int layer, int head, const float* w, int ld_w, int n_q,
+                                   float* out) const = 0;
+  // Scalar reference decoding of quantized entry j, and its re-quantization.
+  virtual void ReadQuantized(int layer, int head, int j, float* row) const = 0;
+  virtual void WriteQuantized(int layer, int head, int j, const float* row) = 0;
+  // Bytes the quantized entries need (logical) and reserve (capacity).
+  virtual uint64_t QuantizedBytes(int layer, int head) const = 0;
+  virtual uint64_t QuantizedCapacity(int layer, int head) const = 0;
+
+  const KiviOptions& options() const { return options_; }
+  int n_kv_heads() const { return n_kv_heads_; }
+  int head_dim() const { return head_dim_; }
 
  private:
-  struct KeyGroup {
-    std::vector<uint16_t> params;  // (2, head_dim) fp16: scales, then mins
-    std::vector<uint8_t> codes;    // (n, code_bytes)
-    int n = 0;
+  // The f32 residual of one (layer, KV head) and how many tokens precede it, quantized.
+  struct Residual {
+    std::vector<float> rows;  // (n_residual, head_dim), newest tokens
+    int n_residual = 0;
+    int n_quantized = 0;
+    uint64_t allocated = 0;  // bytes this head reserves, residual and quantized (cached)
   };
-  struct Head {
-    std::vector<KeyGroup> groups;  // keys: quantized tokens, oldest group first
-    std::vector<uint8_t> rows;     // values: (n_quant, value_row_bytes)
-    int n_quant = 0;
-    std::vector<float> residual;   // (n_res, head_dim), newest tokens
-    int n_res = 0;
-    uint64_t allocated = 0;        // bytes reserved by this head (cached)
-  };
-  const Head& at(int layer, int head) const { return heads_[layer * n_kv_heads_ + head]; }
-  Head& at(int layer, int head) { return heads_[layer * n_kv_heads_ + head]; }
+  const Residual& at(int layer, int head) const { return heads_[layer * n_kv_heads_ + head]; }
+  Residual& at(int layer, int head) { return heads_[layer * n_kv_heads_ + head]; }
+  // Quantizes the residual's oldest G tokens while it holds R + G or more.
+  void QuantizeFullGroups(int layer, int head);
+  void UpdateAllocated(int layer, int head);
 
-  void QuantizeKeyGroup(const float* rows, int n, KeyGroup* g) const;
-  void EncodeKeyRow(const float* x, const KeyGroup& g, uint8_t* codes) const;
-  void DecodeKeyRow(const KeyGroup& g, int j, float* out) const;  // scalar reference
-  void EncodeValueRow(const float* x, uint8_t* row) const;
-  void DecodeValueRow(const uint8_t* row, float* out) const;       // scalar reference
-  void DecodeValueRowsFast(const uint8_t* rows, int n, float* out) const;
-  void DecodeKeyRowsFast(const KeyGroup& g, int j0, int n, float* out) const;
-  void Flush(Head& h);
-  void UpdateAllocated(int layer, Head& h);
-
-  KvRole role_;
-  KiviOptions opt_;
+  KiviOptions options_;
   int n_kv_heads_;
   int head_dim_;
-  int value_group_;          // channels per value group: min(G, head_dim)
-  size_t code_bytes_;        // head_dim * bits / 8
-  size_t value_row_bytes_;   // 4 * head_dim / value_group_ + code_bytes_
-  std::vector<Head> heads_;  // (layers * kv_heads)
+  size_t code_bytes_;                // head_dim * bits / 8
+  std::vector<Residual> heads_;      // (layers * kv_heads)
   std::vector<uint64_t> allocated_;  // (layers)
   std::vector<uint64_t> peak_;       // (layers)
 };
+
+// The KIVI store for `role` (keys per channel, values per token). `options` must pass
+// ValidateKivi.
+std::unique_ptr<KiviStore> MakeKiviStore(const CacheShape& shape, KvRole role,
+                                         const KiviOptions& options);
 
 }  // namespace kvbench
 

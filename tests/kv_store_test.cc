@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "stores/kivi_key_store.h"
 #include "stores/kivi_store.h"
 #include "stores/quant_kernels.h"
 #include "stores/store_registry.h"
@@ -49,8 +50,13 @@ std::vector<Case> AllCases() {
 }
 
 CacheShape Shape(int head_dim) {
-  return CacheShape{.n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = head_dim, .rope_dims = head_dim,
-                    .rope_theta = 10000.0f, .context_tokens = 512};
+  return CacheShape{.n_layers = 2,
+                    .n_heads = 4,
+                    .n_kv_heads = 2,
+                    .head_dim = head_dim,
+                    .rope_dims = head_dim,
+                    .rope_theta = 10000.0f,
+                    .context_tokens = 512};
 }
 
 std::vector<float> Random(std::mt19937& rng, size_t n) {
@@ -62,13 +68,15 @@ std::vector<float> Random(std::mt19937& rng, size_t n) {
 
 std::vector<float> ReadAll(const KvStore& s, int layer, int head, int hd) {
   std::vector<float> rows(static_cast<size_t>(s.size(layer, head)) * hd);
-  for (int j = 0; j < s.size(layer, head); ++j) s.Read(layer, head, j, &rows[static_cast<size_t>(j) * hd]);
+  for (int j = 0; j < s.size(layer, head); ++j)
+    s.Read(layer, head, j, &rows[static_cast<size_t>(j) * hd]);
   return rows;
 }
 
 // Dot and Accumulate against the double-precision reference over the rows Read returns. Tolerance:
 // 2e-5 relative to sum |q_d k_d| (f32 accumulation; KIVI keys fold scale and min into the query).
-void CheckAttention(const KvStore& s, int layer, int head, int hd, std::mt19937& rng, const std::string& label) {
+void CheckAttention(const KvStore& s, int layer, int head, int hd, std::mt19937& rng,
+                    const std::string& label) {
   const int n = s.size(layer, head), n_q = 3;
   const std::vector<float> rows = ReadAll(s, layer, head, hd);
   const std::vector<float> q = Random(rng, static_cast<size_t>(n_q) * hd);
@@ -78,8 +86,10 @@ void CheckAttention(const KvStore& s, int layer, int head, int hd, std::mt19937&
   for (int i = 0; i < n_q; ++i) {
     for (int j = 0; j < n; ++j) {
       double mag = 0;
-      for (int d = 0; d < hd; ++d) mag += std::fabs(q[i * hd + d] * rows[static_cast<size_t>(j) * hd + d]);
-      ASSERT_NEAR(scores[i * n + j], ref[i * n + j], 2e-5 * mag + 1e-6) << label << " dot " << i << "," << j;
+      for (int d = 0; d < hd; ++d)
+        mag += std::fabs(q[i * hd + d] * rows[static_cast<size_t>(j) * hd + d]);
+      ASSERT_NEAR(scores[i * n + j], ref[i * n + j], 2e-5 * mag + 1e-6)
+          << label << " dot " << i << "," << j;
     }
   }
   std::vector<float> w = Random(rng, static_cast<size_t>(n_q) * n);
@@ -89,8 +99,10 @@ void CheckAttention(const KvStore& s, int layer, int head, int hd, std::mt19937&
   for (int i = 0; i < n_q; ++i) {
     for (int d = 0; d < hd; ++d) {
       double mag = 0;
-      for (int j = 0; j < n; ++j) mag += std::fabs(w[i * n + j] * rows[static_cast<size_t>(j) * hd + d]);
-      ASSERT_NEAR(out[i * hd + d], out_ref[i * hd + d], 2e-5 * mag + 1e-6) << label << " acc " << i << "," << d;
+      for (int j = 0; j < n; ++j)
+        mag += std::fabs(w[i * n + j] * rows[static_cast<size_t>(j) * hd + d]);
+      ASSERT_NEAR(out[i * hd + d], out_ref[i * hd + d], 2e-5 * mag + 1e-6)
+          << label << " acc " << i << "," << d;
     }
   }
 }
@@ -99,7 +111,8 @@ TEST(KvStoreConformance, AttentionCompactWriteOnEveryStore) {
   for (int hd : {8, 16, 64, 128}) {
     for (const Case& c : AllCases()) {
       for (KvRole role : {KvRole::kKey, KvRole::kValue}) {
-        const std::string label = c.label() + " hd " + std::to_string(hd) + (role == KvRole::kKey ? " K" : " V");
+        const std::string label =
+            c.label() + " hd " + std::to_string(hd) + (role == KvRole::kKey ? " K" : " V");
         std::mt19937 rng(hd * 31 + static_cast<int>(role));
         auto made = MakeStore(c.store, c.params, role, Shape(hd));
         ASSERT_TRUE(made.ok()) << label << ": " << made.status();
@@ -128,7 +141,8 @@ TEST(KvStoreConformance, AttentionCompactWriteOnEveryStore) {
         const std::vector<float> after = ReadAll(s, 1, 0, hd);
         for (size_t i = 0; i < keep.size(); ++i) {
           for (int d = 0; d < hd; ++d) {
-            ASSERT_EQ(after[i * hd + d], before[static_cast<size_t>(keep[i]) * hd + d]) << label << " kept " << i;
+            ASSERT_EQ(after[i * hd + d], before[static_cast<size_t>(keep[i]) * hd + d])
+                << label << " kept " << i;
           }
         }
         CheckAttention(s, 1, 0, hd, rng, label + " compacted");
@@ -150,14 +164,17 @@ TEST(KvStoreConformance, AttentionCompactWriteOnEveryStore) {
         s.Read(1, 0, j, back.data());
         float amax = 0;
         for (float v : row) amax = std::max(amax, std::fabs(v));
-        // A KIVI key row inside a group keeps the group's per-channel range and saturates outside it
-        // (documented), so only the other rows are checked there.
-        const bool clamps = c.store == "kivi" && role == KvRole::kKey && j < static_cast<KiviStore&>(s).n_quantized(1, 0);
-        for (int d = 0; d < hd && !clamps; ++d) ASSERT_NEAR(back[d], row[d], 0.7 * amax + 1e-6) << label << " write";
+        // A KIVI key row inside a group keeps the group's per-channel range and saturates outside
+        // it (documented), so only the other rows are checked there.
+        const bool clamps = c.store == "kivi" && role == KvRole::kKey &&
+                            j < static_cast<KiviStore&>(s).n_quantized(1, 0);
+        for (int d = 0; d < hd && !clamps; ++d)
+          ASSERT_NEAR(back[d], row[d], 0.7 * amax + 1e-6) << label << " write";
         const std::vector<float> now = ReadAll(s, 1, 0, hd);
         for (int r = 0; r < s.size(1, 0); ++r) {
           if (r == j) continue;
-          for (int d = 0; d < hd; ++d) ASSERT_EQ(now[r * hd + d], snapshot[r * hd + d]) << label << " row " << r;
+          for (int d = 0; d < hd; ++d)
+            ASSERT_EQ(now[r * hd + d], snapshot[r * hd + d]) << label << " row " << r;
         }
 
         // Empty everything: no entries, no logical bytes beyond store constants.
@@ -200,23 +217,29 @@ TEST(KvStoreMemory, LogicalBytesMatchTheFormula) {
           const KvMemory m = s->memory(0);
           double expected = 2 * ExpectedBytes(c, role, hd, n);
           if (c.store.rfind("fp8", 0) == 0) {
-            expected += c.params.count("scale") && c.params.at("scale") == "tensor" ? 4 : 8;  // the scales
+            expected +=
+                c.params.count("scale") && c.params.at("scale") == "tensor" ? 4 : 8;  // the scales
           }
           ASSERT_EQ(static_cast<double>(m.logical), expected) << label << " after " << n;
+          // The registry's own count (what a planner uses) is the store's report.
+          ASSERT_EQ(m.logical, *LayerBytes(c.store, c.params, role, Shape(hd), n))
+              << label << " after " << n;
           ASSERT_GE(m.allocated, m.logical) << label;
           ASSERT_GE(m.peak, m.allocated) << label;
           ASSERT_GE(m.peak, peak) << label;
           peak = m.peak;
         }
         EXPECT_EQ(s->memory(1).logical, 0u) << label << ": layer 1 holds nothing";
+        EXPECT_EQ(*LayerBytes(c.store, c.params, role, Shape(hd), 0), 0u) << label;
       }
     }
   }
 }
 
 TEST(KvStoreMemory, KiviCountsMatchTheResidualRule) {
-  auto s = *MakeStore("kivi", {{"bits", "4"}, {"group", "32"}, {"residual", "128"}}, KvRole::kKey, Shape(16));
-  auto& kivi = static_cast<KiviStore&>(*s);
+  auto s = *MakeStore("kivi", {{"bits", "4"}, {"group", "32"}, {"residual", "128"}}, KvRole::kKey,
+                      Shape(16));
+  auto& kivi = static_cast<KiviKeyStore&>(*s);
   std::mt19937 rng(1);
   const std::vector<float> rows = Random(rng, 500 * 16);
   int n = 0;
@@ -248,9 +271,9 @@ TEST(KvStoreMemory, BytesPerValueOfKnownFormats) {
   EXPECT_EQ(bpv("q5_1", 8), 9);
   EXPECT_EQ(bpv("int8", 8), 12);
   EXPECT_EQ(bpv("int8", 128), 8.25);
-  EXPECT_EQ(bpv("kivi", 128), 3);                                   // 2 + 32 bits / 32 tokens
-  EXPECT_EQ(bpv("kivi", 128, {}, KvRole::kValue), 3);               // 2 + 32 bits / 32 channels
-  EXPECT_EQ(bpv("kivi", 8, {}, KvRole::kValue), 6);                 // groups of 8 channels
+  EXPECT_EQ(bpv("kivi", 128), 3);                      // 2 + 32 bits / 32 tokens
+  EXPECT_EQ(bpv("kivi", 128, {}, KvRole::kValue), 3);  // 2 + 32 bits / 32 channels
+  EXPECT_EQ(bpv("kivi", 8, {}, KvRole::kValue), 6);    // groups of 8 channels
   EXPECT_EQ(bpv("kivi", 128, {{"bits", "4"}}), 5);
   EXPECT_EQ(bpv("fp8_e4m3", 8), 8);
 }
@@ -269,17 +292,22 @@ TEST(StoreRegistry, ErrorsNameTheProblem) {
   EXPECT_THAT(std::string(odd.status().message()), HasSubstr("head_dim 12"));
   auto scale = MakeStore("fp8_e4m3", {{"scale", "token"}}, KvRole::kKey, Shape(16));
   EXPECT_THAT(std::string(scale.status().message()), HasSubstr("head, tensor"));
-  EXPECT_EQ((*MakeStore("kivi", {{"bits", "4"}}, KvRole::kKey, Shape(16)))->name(), "kivi(bits=4,group=32,residual=128)");
-  EXPECT_EQ((*MakeStore("fp8_e5m2", {}, KvRole::kKey, Shape(16)))->name(), "fp8_e5m2(amax=0,calibrate=false,scale=head)");
+  EXPECT_EQ((*MakeStore("kivi", {{"bits", "4"}}, KvRole::kKey, Shape(16)))->name(),
+            "kivi(bits=4,group=32,residual=128)");
+  EXPECT_EQ((*MakeStore("fp8_e5m2", {}, KvRole::kKey, Shape(16)))->name(),
+            "fp8_e5m2(amax=0,calibrate=false,scale=head)");
   for (const StoreInfo& info : StoreRegistry()) EXPECT_FALSE(info.description.empty()) << info.name;
 }
 
 // KIVI keys are quantized per channel: within a group each channel's error is at most half its own
-// step, so an outlier channel does not degrade the others (the paper's reason for per-channel keys).
+// step, so an outlier channel does not degrade the others (the paper's reason for per-channel
+// keys).
 TEST(KiviStore, PerChannelKeyErrorWithinHalfStep) {
   const int hd = 16, G = 32;
   for (int bits : {2, 4, 8}) {
-    auto s = *MakeStore("kivi", {{"bits", std::to_string(bits)}, {"group", "32"}, {"residual", "0"}}, KvRole::kKey, Shape(hd));
+    auto s =
+        *MakeStore("kivi", {{"bits", std::to_string(bits)}, {"group", "32"}, {"residual", "0"}},
+                   KvRole::kKey, Shape(hd));
     std::mt19937 rng(bits);
     std::vector<float> rows = Random(rng, static_cast<size_t>(G) * hd);
     for (int t = 0; t < G; ++t) rows[t * hd + 3] *= 100;  // an outlier channel
@@ -296,7 +324,8 @@ TEST(KiviStore, PerChannelKeyErrorWithinHalfStep) {
       const double slack = std::max(std::fabs(lo), std::fabs(hi)) / 1024;  // fp16 scale and min
       for (int t = 0; t < G; ++t) {
         s->Read(0, 0, t, back.data());
-        ASSERT_LE(std::fabs(back[c] - rows[t * hd + c]), step / 2 + slack) << bits << " c " << c << " t " << t;
+        ASSERT_LE(std::fabs(back[c] - rows[t * hd + c]), step / 2 + slack)
+            << bits << " c " << c << " t " << t;
       }
     }
   }

@@ -20,11 +20,12 @@
 #include "model/decoder.h"
 #include "model/loader.h"
 #include "model/session.h"
-#include "stores/block_store.h"
-#include "stores/fp8.h"
-#include "stores/kivi_store.h"
 #include "policies/policy_cache.h"
 #include "policies/registry.h"
+#include "stores/block_store.h"
+#include "stores/fp8.h"
+#include "stores/kivi_key_store.h"
+#include "stores/kivi_store.h"
 #include "stores/store_registry.h"
 
 namespace kvbench {
@@ -33,7 +34,9 @@ namespace {
 constexpr int kSeqLen = 512;
 constexpr int kSequences = 4;
 
-std::string ModelPath() { return std::string(KVBENCH_SHARED_DIR) + "/models/stories260K/stories260K.gguf"; }
+std::string ModelPath() {
+  return std::string(KVBENCH_SHARED_DIR) + "/models/stories260K/stories260K.gguf";
+}
 
 // Stories from the validation text, concatenated into sequences of kSeqLen tokens (BOS first).
 std::vector<std::vector<int>> LoadSequences(const Model& model) {
@@ -81,7 +84,7 @@ Config StoreConfig(const std::string& label, const std::string& store, ParamMap 
 struct Quality {
   std::vector<double> kl;  // per scored position
   int same_top = 0;
-  uint64_t bytes = 0;      // logical K/V store bytes at the end of a sequence (all layers)
+  uint64_t bytes = 0;  // logical K/V store bytes at the end of a sequence (all layers)
   double Mean() const { return std::accumulate(kl.begin(), kl.end(), 0.0) / kl.size(); }
   double Percentile(double p) const {
     std::vector<double> s = kl;
@@ -112,12 +115,21 @@ TEST(StoreQuality, KlDivergenceOrderOnStories260K) {
     return p;
   };
   const std::vector<Config> configs = {
-      StoreConfig("f32 (again)", "f32"), StoreConfig("f16", "f16"),       StoreConfig("bf16", "bf16"),
-      StoreConfig("q8_0", "q8_0"),       StoreConfig("int8", "int8"),     StoreConfig("fp8_e4m3", "fp8_e4m3"),
+      StoreConfig("f32 (again)", "f32"),
+      StoreConfig("f16", "f16"),
+      StoreConfig("bf16", "bf16"),
+      StoreConfig("q8_0", "q8_0"),
+      StoreConfig("int8", "int8"),
+      StoreConfig("fp8_e4m3", "fp8_e4m3"),
       StoreConfig("fp8_e5m2", "fp8_e5m2"),
-      StoreConfig("fp8_e4m3 cal", "fp8_e4m3", {{"calibrate", "true"}}), StoreConfig("q5_1", "q5_1"),   StoreConfig("q5_0", "q5_0"),
-      StoreConfig("q4_1", "q4_1"),       StoreConfig("q4_0", "q4_0"),     StoreConfig("kivi-8", "kivi", kivi("8")),
-      StoreConfig("kivi-4", "kivi", kivi("4")), StoreConfig("kivi-2", "kivi", kivi("2")),
+      StoreConfig("fp8_e4m3 cal", "fp8_e4m3", {{"calibrate", "true"}}),
+      StoreConfig("q5_1", "q5_1"),
+      StoreConfig("q5_0", "q5_0"),
+      StoreConfig("q4_1", "q4_1"),
+      StoreConfig("q4_0", "q4_0"),
+      StoreConfig("kivi-8", "kivi", kivi("8")),
+      StoreConfig("kivi-4", "kivi", kivi("4")),
+      StoreConfig("kivi-2", "kivi", kivi("2")),
   };
   const CacheShape shape = CacheShape::ForModel(m.config, kSeqLen);
   const int vocab = m.config.vocab_size;
@@ -144,30 +156,36 @@ TEST(StoreQuality, KlDivergenceOrderOnStories260K) {
       std::vector<absl::Span<const int>> step(sessions.size(), absl::MakeConstSpan(&tokens[t], 1));
       Feed(decoder, ptrs, step, false, logit_ptrs);
       LogSoftmax(logits[0].data(), vocab, &ref_lp);
-      const int ref_top = static_cast<int>(std::max_element(logits[0].begin(), logits[0].end()) - logits[0].begin());
+      const int ref_top = static_cast<int>(std::max_element(logits[0].begin(), logits[0].end()) -
+                                           logits[0].begin());
       for (size_t c = 0; c < configs.size(); ++c) {
         LogSoftmax(logits[c + 1].data(), vocab, &lp);
         double kl = 0;
         for (int i = 0; i < vocab; ++i) kl += std::exp(ref_lp[i]) * (ref_lp[i] - lp[i]);
         quality[c].kl.push_back(std::max(0.0, kl));
-        const int top = static_cast<int>(std::max_element(logits[c + 1].begin(), logits[c + 1].end()) - logits[c + 1].begin());
+        const int top = static_cast<int>(
+            std::max_element(logits[c + 1].begin(), logits[c + 1].end()) - logits[c + 1].begin());
         quality[c].same_top += top == ref_top;
       }
     }
     for (size_t c = 0; c < configs.size(); ++c) {
       const auto& pc = static_cast<const PolicyCache&>(sessions[c + 1]->cache());
       uint64_t bytes = 0;
-      for (int l = 0; l < shape.n_layers; ++l) bytes += pc.k_store().memory(l).logical + pc.v_store().memory(l).logical;
+      for (int l = 0; l < shape.n_layers; ++l)
+        bytes += pc.k_store().memory(l).logical + pc.v_store().memory(l).logical;
       quality[c].bytes = bytes;
     }
   }
-  std::printf("\nstories260K, %d x %d tokens teacher-forced, KL(full f32 || store); K and V bytes at %d tokens\n",
-              kSequences, kSeqLen, kSeqLen);
+  std::printf(
+      "\nstories260K, %d x %d tokens teacher-forced, KL(full f32 || store); K and V bytes at %d "
+      "tokens\n",
+      kSequences, kSeqLen, kSeqLen);
   std::printf("%-12s %12s %12s %9s %10s\n", "store", "KL mean", "KL p99", "same top", "KV bytes");
   for (size_t c = 0; c < configs.size(); ++c) {
     const Quality& q = quality[c];
-    std::printf("%-12s %12.3e %12.3e %8.2f%% %10llu\n", configs[c].label.c_str(), q.Mean(), q.Percentile(0.99),
-                100.0 * q.same_top / q.kl.size(), static_cast<unsigned long long>(q.bytes));
+    std::printf("%-12s %12.3e %12.3e %8.2f%% %10llu\n", configs[c].label.c_str(), q.Mean(),
+                q.Percentile(0.99), 100.0 * q.same_top / q.kl.size(),
+                static_cast<unsigned long long>(q.bytes));
   }
   auto kl = [&](const std::string& label) {
     for (size_t c = 0; c < configs.size(); ++c) {
@@ -226,21 +244,25 @@ TEST(StoreQuality, RealKvRoundTripWithinBounds) {
     for (int d = 0; d < hd; ++d) amax = std::max(amax, std::fabs(x[d]));
     QuantizeBlock(BlockType::kQ8_0, x, hd, block.data());  // one block of hd values
     DequantizeBlockReference(BlockType::kQ8_0, block.data(), hd, y.data());
-    for (int d = 0; d < hd; ++d) ASSERT_LE(std::fabs(x[d] - y[d]), amax / 127 / 2 + 127 * fp16_err(amax / 127) + 1e-12) << j;
+    for (int d = 0; d < hd; ++d)
+      ASSERT_LE(std::fabs(x[d] - y[d]), amax / 127 / 2 + 127 * fp16_err(amax / 127) + 1e-12) << j;
     QuantizeBlock(BlockType::kQ4_0, x, hd, block.data());
     DequantizeBlockReference(BlockType::kQ4_0, block.data(), hd, y.data());
-    for (int d = 0; d < hd; ++d) ASSERT_LE(std::fabs(x[d] - y[d]), amax / 8 + 16 * fp16_err(amax / 8) + 1e-12) << j;
+    for (int d = 0; d < hd; ++d)
+      ASSERT_LE(std::fabs(x[d] - y[d]), amax / 8 + 16 * fp16_err(amax / 8) + 1e-12) << j;
     for (int d = 0; d < hd; ++d) {
       // e4m3 at scale 1 (these activations are within its normal range or tiny).
       const float e = Fp8Decode(Fp8Format::kE4M3, Fp8Encode(Fp8Format::kE4M3, x[d]));
-      ASSERT_LE(std::fabs(e - x[d]), std::max(std::ldexp(std::fabs(x[d]), -4), std::ldexp(1.0f, -10))) << j;
+      ASSERT_LE(std::fabs(e - x[d]),
+                std::max(std::ldexp(std::fabs(x[d]), -4), std::ldexp(1.0f, -10)))
+          << j;
     }
   }
   // KIVI-4 on the real rows as keys, residual 0: per-channel error within half a step.
   CacheShape one = shape;
   one.n_layers = 1;
   one.n_kv_heads = 1;
-  KiviStore kivi(one, KvRole::kKey, KiviOptions{.bits = 4, .group = 32, .residual = 0});
+  KiviKeyStore kivi(one, KiviOptions{.bits = 4, .group = 32, .residual = 0});
   const int groups = n / 32;
   kivi.Append(0, 0, rows.data(), groups * 32, hd);
   ASSERT_EQ(kivi.n_residual(0, 0), 0);
@@ -282,8 +304,9 @@ TEST(StoreQuality, H2oOnKiviMemoryIsBudgetTimesQuantizedBytes) {
   Session session(std::move(*cache));
   Decoder decoder(m);
   std::vector<float> logits(m.config.vocab_size);
-  for (int t = 0; t < 300; ++t) Feed(decoder, session, absl::MakeConstSpan(&seqs[0][t], 1), false, logits.data());
-  const auto& k = static_cast<const KiviStore&>(pc->k_store());
+  for (int t = 0; t < 300; ++t)
+    Feed(decoder, session, absl::MakeConstSpan(&seqs[0][t], 1), false, logits.data());
+  const auto& k = static_cast<const KiviKeyStore&>(pc->k_store());
   const auto& v = static_cast<const KiviStore&>(pc->v_store());
   const double k_bpv = *BytesPerValue("kivi", spec.k_params, KvRole::kKey, hd);
   const double v_bpv = *BytesPerValue("kivi", spec.v_params, KvRole::kValue, hd);
@@ -307,10 +330,13 @@ TEST(StoreQuality, H2oOnKiviMemoryIsBudgetTimesQuantizedBytes) {
     // emptied groups keep their params; the residual adds at most (R + G - 1) f32 rows.
     const double ideal = shape.n_kv_heads * budget * (k_bpv + v_bpv) * hd;
     EXPECT_GT(got, ideal) << "layer " << l;
-    EXPECT_LT(got, ideal + shape.n_kv_heads * ((16 + 8 - 1) * 2 * 4.0 * hd + budget * 4.0 * hd)) << "layer " << l;
+    EXPECT_LT(got, ideal + shape.n_kv_heads * ((16 + 8 - 1) * 2 * 4.0 * hd + budget * 4.0 * hd))
+        << "layer " << l;
     if (l == 0) {
-      std::printf("h2o(budget=%d) on kivi-4: layer 0 K+V bytes %.0f; budget x amortised bytes %.0f; f32 would be %d\n",
-                  budget, got, ideal, shape.n_kv_heads * budget * 2 * 4 * hd);
+      std::printf(
+          "h2o(budget=%d) on kivi-4: layer 0 K+V bytes %.0f; budget x amortised bytes %.0f; f32 "
+          "would be %d\n",
+          budget, got, ideal, shape.n_kv_heads * budget * 2 * 4 * hd);
     }
   }
 }
