@@ -6,11 +6,11 @@
 #include <limits>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
 #include "model/presets.h"
 #include "policies/registry.h"
 #include "stores/store_registry.h"
@@ -20,15 +20,6 @@ namespace {
 
 constexpr uint64_t kIndexBytesPerEntry = sizeof(int32_t);  // PolicyCache::Cells::pos
 
-absl::StatusOr<Params> StoreParams(const std::string& store, const ParamMap& params) {
-  for (const StoreInfo& info : StoreRegistry()) {
-    if (info.name == store) return Params::Parse(absl::StrCat("store ", store), info.params, params);
-  }
-  // Let BytesPerValue produce the NotFound listing the valid names.
-  auto status = BytesPerValue(store, params, KvRole::kKey, 8);
-  return status.status();
-}
-
 std::string StoreLabel(const std::string& store, const Params& p) {
   const std::string text = p.ToString();
   return text.empty() ? store : absl::StrCat(store, "(", text, ")");
@@ -36,11 +27,13 @@ std::string StoreLabel(const std::string& store, const Params& p) {
 
 // Saturating helpers: a plan for a 70B model at 1M context must not wrap around.
 uint64_t SatMul(uint64_t a, uint64_t b) {
-  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a) return std::numeric_limits<uint64_t>::max();
+  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a)
+    return std::numeric_limits<uint64_t>::max();
   return a * b;
 }
 uint64_t SatAdd(uint64_t a, uint64_t b) {
-  return b > std::numeric_limits<uint64_t>::max() - a ? std::numeric_limits<uint64_t>::max() : a + b;
+  return b > std::numeric_limits<uint64_t>::max() - a ? std::numeric_limits<uint64_t>::max()
+                                                      : a + b;
 }
 
 struct SequenceBytes {
@@ -61,12 +54,8 @@ int64_t Entries(const Resolved& r, int64_t context) {
 absl::StatusOr<SequenceBytes> BytesAt(const Resolved& r, const PlanRequest& q, int64_t context) {
   const int64_t entries = Entries(r, context);
   SequenceBytes b;
-  auto k = StoreBytes(q.k_store, q.k_params, KvRole::kKey, r.shape, entries);
-  if (!k.ok()) return k.status();
-  auto v = StoreBytes(q.v_store, q.v_params, KvRole::kValue, r.shape, entries);
-  if (!v.ok()) return v.status();
-  b.k = *k;
-  b.v = *v;
+  ASSIGN_OR_RETURN(b.k, StoreBytes(q.k_store, q.k_params, KvRole::kKey, r.shape, entries));
+  ASSIGN_OR_RETURN(b.v, StoreBytes(q.v_store, q.v_params, KvRole::kValue, r.shape, entries));
   b.index = SatMul(SatMul(static_cast<uint64_t>(entries), kIndexBytesPerEntry),
                    static_cast<uint64_t>(r.shape.n_layers) * r.shape.n_kv_heads);
   return b;
@@ -84,39 +73,13 @@ absl::StatusOr<uint64_t> StoreBytes(const std::string& store, const ParamMap& pa
   if (entries < 0) {
     return absl::InvalidArgumentError(absl::StrCat("store ", store, ": ", entries, " entries"));
   }
-  auto p = StoreParams(store, params);
-  if (!p.ok()) return p.status();
-  auto bpv = BytesPerValue(store, params, role, shape.head_dim);
-  if (!bpv.ok()) return bpv.status();
-  const uint64_t heads = static_cast<uint64_t>(shape.n_layers) * shape.n_kv_heads;
-  const int hd = shape.head_dim;
-  // Bytes one (layer, KV head) holds for `n` tokens in the format (exact: row formats are whole
-  // bytes per row, KIVI's quantized tokens come in full groups).
-  auto per_head = [&](int64_t n, double bytes_per_value) -> uint64_t {
-    return static_cast<uint64_t>(std::llround(static_cast<double>(n) * hd * bytes_per_value));
-  };
-  uint64_t per_head_bytes = 0;
-  uint64_t constants = 0;
-  if (store == "kivi") {
-    const int64_t g = p->GetInt("group"), r = p->GetInt("residual");
-    const int64_t quantized = entries < r + g ? 0 : (entries - r) / g * g;
-    auto f32 = BytesPerValue("f32", {}, role, hd);
-    if (!f32.ok()) return f32.status();
-    per_head_bytes = per_head(quantized, *bpv) + per_head(entries - quantized, *f32);
-  } else {
-    per_head_bytes = per_head(entries, *bpv);
-    if (absl::StartsWith(store, "fp8_") && entries > 0) {
-      // One f32 scale per (layer, KV head), or per layer with scale=tensor (fp8_store.h).
-      constants = (p->GetString("scale") == "head" ? heads : shape.n_layers) * sizeof(float);
-    }
-  }
-  return SatAdd(SatMul(per_head_bytes, heads), constants);
+  ASSIGN_OR_RETURN(const uint64_t layer, LayerBytes(store, params, role, shape, entries));
+  return SatMul(layer, static_cast<uint64_t>(shape.n_layers));
 }
 
 absl::StatusOr<PlannedModel> PlannedModelFromPreset(const std::string& preset, DType weight_dtype) {
-  auto found = FindShapePreset(preset);
-  if (!found.ok()) return found.status();
-  const ModelConfig& c = found->config;
+  ASSIGN_OR_RETURN(const auto found, FindShapePreset(preset));
+  const ModelConfig& c = found.config;
   // Models whose published config ties the classifier to the token embedding.
   const bool tied = preset == "stories110M" || preset == "smollm-135m" || preset == "llama-3.2-1b";
   const uint64_t embedding = MatrixBytes(weight_dtype, c.vocab_size, c.dim);
@@ -127,8 +90,8 @@ absl::StatusOr<PlannedModel> PlannedModelFromPreset(const std::string& preset, D
                    MatrixBytes(weight_dtype, c.dim, c.hidden_dim);
   const uint64_t norms = (2 * static_cast<uint64_t>(c.n_layers) + 1) * c.dim * sizeof(float);
   PlannedModel m;
-  m.label = found->name;
-  m.source = found->source;
+  m.label = found.name;
+  m.source = found.source;
   m.config = c;
   const uint64_t layers = layer * c.n_layers + norms;
   m.weight_bytes = layers + embedding + (tied ? 0 : embedding);
@@ -151,19 +114,22 @@ PlannedModel PlannedModelFromModel(const Model& model, const std::string& label)
 
 absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& q) {
   if (q.context < 1 || q.context > (int64_t{1} << 31)) {
-    return absl::InvalidArgumentError(absl::StrCat("--context ", q.context, " must be between 1 and 2^31"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--context ", q.context, " must be between 1 and 2^31"));
   }
   if (q.batch < 1 || q.batch > (int64_t{1} << 24)) {
-    return absl::InvalidArgumentError(absl::StrCat("--batch ", q.batch, " must be between 1 and 2^24"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch ", q.batch, " must be between 1 and 2^24"));
   }
   if (!(q.bandwidth >= 0) || std::isinf(q.bandwidth)) {
-    return absl::InvalidArgumentError(absl::StrCat("--bandwidth ", q.bandwidth, " must be a positive number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bandwidth ", q.bandwidth, " must be a positive number"));
   }
   Resolved r;
-  r.shape = CacheShape::ForModel(model.config, static_cast<int>(std::min<int64_t>(q.context, 1 << 30)));
-  auto policy = FindPolicy(q.policy);
-  if (!policy.ok()) return policy.status();
-  const bool has_budget = std::any_of((*policy)->params.begin(), (*policy)->params.end(),
+  r.shape =
+      CacheShape::ForModel(model.config, static_cast<int>(std::min<int64_t>(q.context, 1 << 30)));
+  ASSIGN_OR_RETURN(const auto policy, FindPolicy(q.policy));
+  const bool has_budget = std::any_of(policy->params.begin(), policy->params.end(),
                                       [](const ParamSpec& s) { return s.name == "budget"; });
   ParamMap policy_params;
   if (!q.budget.empty()) {
@@ -175,74 +141,72 @@ absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& q) {
   } else if (has_budget) {
     return absl::InvalidArgumentError(absl::StrCat("policy ", q.policy, " needs --budget"));
   }
-  auto parsed = Params::Parse(absl::StrCat("policy ", q.policy), (*policy)->params, policy_params);
-  if (!parsed.ok()) return parsed.status();
+  ASSIGN_OR_RETURN(const Params parsed,
+                   Params::Parse(absl::StrCat("policy ", q.policy), policy->params, policy_params));
   if (has_budget) {
-    r.budget = parsed->GetBudget("budget", r.shape.context_tokens);
+    r.budget = parsed.GetBudget("budget", r.shape.context_tokens);
     if (r.budget < 1) {
-      return absl::InvalidArgumentError(absl::StrCat("--budget ", q.budget, " must keep at least one token"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--budget ", q.budget, " must keep at least one token"));
     }
   }
-  r.policy_label = parsed->ToString().empty() ? q.policy : absl::StrCat(q.policy, "(", parsed->ToString(), ")");
+  r.policy_label =
+      parsed.ToString().empty() ? q.policy : absl::StrCat(q.policy, "(", parsed.ToString(), ")");
 
   Plan plan;
-  auto kp = StoreParams(q.k_store, q.k_params);
-  if (!kp.ok()) return kp.status();
-  auto vp = StoreParams(q.v_store, q.v_params);
-  if (!vp.ok()) return vp.status();
-  plan.k_label = StoreLabel(q.k_store, *kp);
-  plan.v_label = StoreLabel(q.v_store, *vp);
+  ASSIGN_OR_RETURN(const Params k_params, ParseStoreParams(q.k_store, q.k_params));
+  ASSIGN_OR_RETURN(const Params v_params, ParseStoreParams(q.v_store, q.v_params));
+  plan.k_label = StoreLabel(q.k_store, k_params);
+  plan.v_label = StoreLabel(q.v_store, v_params);
   plan.policy_label = r.policy_label;
   plan.entries_per_head = Entries(r, q.context);
-  auto seq = BytesAt(r, q, q.context);
-  if (!seq.ok()) return seq.status();
-  plan.k_bytes_per_sequence = seq->k;
-  plan.v_bytes_per_sequence = seq->v;
-  plan.index_bytes_per_sequence = seq->index;
-  plan.kv_bytes_per_sequence = seq->total();
-  plan.kv_bytes_total = SatMul(seq->total(), static_cast<uint64_t>(q.batch));
+  ASSIGN_OR_RETURN(const SequenceBytes seq, BytesAt(r, q, q.context));
+  plan.k_bytes_per_sequence = seq.k;
+  plan.v_bytes_per_sequence = seq.v;
+  plan.index_bytes_per_sequence = seq.index;
+  plan.kv_bytes_per_sequence = seq.total();
+  plan.kv_bytes_total = SatMul(seq.total(), static_cast<uint64_t>(q.batch));
   plan.weight_bytes = model.weight_bytes;
   {
-    auto kb = BytesPerValue(q.k_store, q.k_params, KvRole::kKey, r.shape.head_dim);
-    auto vb = BytesPerValue(q.v_store, q.v_params, KvRole::kValue, r.shape.head_dim);
-    if (!kb.ok()) return kb.status();
-    if (!vb.ok()) return vb.status();
-    plan.kv_bytes_per_token = (*kb + *vb) * r.shape.head_dim * r.shape.n_layers * r.shape.n_kv_heads +
-                              static_cast<double>(kIndexBytesPerEntry) * r.shape.n_layers * r.shape.n_kv_heads;
+    ASSIGN_OR_RETURN(const double k_rate,
+                     BytesPerValue(q.k_store, q.k_params, KvRole::kKey, r.shape.head_dim));
+    ASSIGN_OR_RETURN(const double v_rate,
+                     BytesPerValue(q.v_store, q.v_params, KvRole::kValue, r.shape.head_dim));
+    plan.kv_bytes_per_token =
+        (k_rate + v_rate) * r.shape.head_dim * r.shape.n_layers * r.shape.n_kv_heads +
+        static_cast<double>(kIndexBytesPerEntry) * r.shape.n_layers * r.shape.n_kv_heads;
   }
 
   if (q.memory_bytes > 0) {
-    const uint64_t avail = q.memory_bytes > model.weight_bytes ? q.memory_bytes - model.weight_bytes : 0;
+    const uint64_t avail =
+        q.memory_bytes > model.weight_bytes ? q.memory_bytes - model.weight_bytes : 0;
     plan.fits = plan.kv_bytes_total <= avail && q.memory_bytes >= model.weight_bytes;
-    plan.max_batch = seq->total() == 0 ? -2 : static_cast<int64_t>(avail / seq->total());
+    plan.max_batch = seq.total() == 0 ? -2 : static_cast<int64_t>(avail / seq.total());
     // Largest context at this batch: bytes grow monotonically with context (and stop growing at
     // the budget), so binary search.
     auto fits_at = [&](int64_t ctx) -> absl::StatusOr<bool> {
-      auto b = BytesAt(r, q, ctx);
-      if (!b.ok()) return b.status();
-      return SatMul(b->total(), static_cast<uint64_t>(q.batch)) <= avail;
+      ASSIGN_OR_RETURN(const SequenceBytes b, BytesAt(r, q, ctx));
+      return SatMul(b.total(), static_cast<uint64_t>(q.batch)) <= avail;
     };
     constexpr int64_t kMaxContext = int64_t{1} << 31;
-    auto at_max = fits_at(kMaxContext);
-    if (!at_max.ok()) return at_max.status();
-    if (r.budget >= 0 && *at_max) {
+    ASSIGN_OR_RETURN(const bool fits_max, fits_at(kMaxContext));
+    if (r.budget >= 0 && fits_max) {
       plan.max_context = -2;
-    } else if (*at_max) {
+    } else if (fits_max) {
       plan.max_context = kMaxContext;
     } else {
       int64_t lo = 0, hi = kMaxContext;  // fits(lo) (0 tokens always), !fits(hi)
       while (hi - lo > 1) {
         const int64_t mid = lo + (hi - lo) / 2;
-        auto f = fits_at(mid);
-        if (!f.ok()) return f.status();
-        (*f ? lo : hi) = mid;
+        ASSIGN_OR_RETURN(const bool fits, fits_at(mid));
+        (fits ? lo : hi) = mid;
       }
       plan.max_context = lo;
     }
   }
   if (q.bandwidth > 0) {
     const double bytes = static_cast<double>(model.weight_read_bytes) +
-                         static_cast<double>(q.batch) * static_cast<double>(seq->k + seq->v);
+                         static_cast<double>(q.batch) * static_cast<double>(seq.k + seq.v);
     plan.step_seconds = bytes / q.bandwidth;
     plan.seconds_per_token = plan.step_seconds / static_cast<double>(q.batch);
     plan.tokens_per_second = static_cast<double>(q.batch) / plan.step_seconds;
@@ -258,22 +222,33 @@ absl::StatusOr<uint64_t> ParseByteSize(const std::string& text) {
   std::string unit = absl::AsciiStrToLower(absl::StripAsciiWhitespace(t.substr(split)));
   double v = 0;
   if (number.empty() || !absl::SimpleAtod(number, &v) || !(v >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a byte size (e.g. 80GiB, 512MB, 1000000)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a byte size (e.g. 80GiB, 512MB, 1000000)"));
   }
-  static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},          {"b", 1},           {"kb", 1e3},           {"mb", 1e6},
-      {"gb", 1e9},      {"tb", 1e12},       {"kib", 1024.0},       {"mib", 1048576.0},
-      {"gib", 1073741824.0}, {"tib", 1099511627776.0}, {"k", 1024.0}, {"m", 1048576.0},
-      {"g", 1073741824.0},   {"t", 1099511627776.0}};
+  static const std::pair<const char*, double> kUnits[] = {{"", 1},
+                                                          {"b", 1},
+                                                          {"kb", 1e3},
+                                                          {"mb", 1e6},
+                                                          {"gb", 1e9},
+                                                          {"tb", 1e12},
+                                                          {"kib", 1024.0},
+                                                          {"mib", 1048576.0},
+                                                          {"gib", 1073741824.0},
+                                                          {"tib", 1099511627776.0},
+                                                          {"k", 1024.0},
+                                                          {"m", 1048576.0},
+                                                          {"g", 1073741824.0},
+                                                          {"t", 1099511627776.0}};
   for (const auto& [name, scale] : kUnits) {
     if (unit == name) {
       const double bytes = v * scale;
-      if (bytes >= 1.8e19) return absl::InvalidArgumentError(absl::StrCat("'", text, "' is too large"));
+      if (bytes >= 1.8e19)
+        return absl::InvalidArgumentError(absl::StrCat("'", text, "' is too large"));
       return static_cast<uint64_t>(std::llround(bytes));
     }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("'", text, "': unknown unit '", unit, "'; valid: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "'", text, "': unknown unit '", unit, "'; valid: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"));
 }
 
 std::string FormatBytes(double bytes) {
@@ -289,7 +264,8 @@ std::string FormatBytes(double bytes) {
 std::string PlanCsvHeader() {
   return "model,context,batch,k_store,v_store,policy,entries_per_head,kv_bytes_per_token,"
          "k_bytes_per_sequence,v_bytes_per_sequence,index_bytes_per_sequence,kv_bytes_per_sequence,"
-         "kv_bytes_total,weight_bytes,memory_bytes,fits,max_context,max_batch,bandwidth_bytes_per_s,"
+         "kv_bytes_total,weight_bytes,memory_bytes,fits,max_context,max_batch,bandwidth_bytes_per_"
+         "s,"
          "step_seconds_lower_bound,seconds_per_token_lower_bound,tokens_per_second_upper_bound\n";
 }
 
@@ -315,13 +291,24 @@ std::string CsvField(const std::string& s) {
 
 std::string PlanCsvRow(const PlannedModel& model, const PlanRequest& q, const Plan& p) {
   std::vector<std::string> f = {
-      CsvField(model.label), absl::StrCat(q.context), absl::StrCat(q.batch), CsvField(p.k_label),
-      CsvField(p.v_label), CsvField(p.policy_label), absl::StrCat(p.entries_per_head),
-      absl::StrFormat("%.4f", p.kv_bytes_per_token), absl::StrCat(p.k_bytes_per_sequence),
-      absl::StrCat(p.v_bytes_per_sequence), absl::StrCat(p.index_bytes_per_sequence),
-      absl::StrCat(p.kv_bytes_per_sequence), absl::StrCat(p.kv_bytes_total), absl::StrCat(p.weight_bytes),
-      q.memory_bytes > 0 ? absl::StrCat(q.memory_bytes) : "", q.memory_bytes > 0 ? (p.fits ? "true" : "false") : "",
-      LimitText(p.max_context), LimitText(p.max_batch),
+      CsvField(model.label),
+      absl::StrCat(q.context),
+      absl::StrCat(q.batch),
+      CsvField(p.k_label),
+      CsvField(p.v_label),
+      CsvField(p.policy_label),
+      absl::StrCat(p.entries_per_head),
+      absl::StrFormat("%.4f", p.kv_bytes_per_token),
+      absl::StrCat(p.k_bytes_per_sequence),
+      absl::StrCat(p.v_bytes_per_sequence),
+      absl::StrCat(p.index_bytes_per_sequence),
+      absl::StrCat(p.kv_bytes_per_sequence),
+      absl::StrCat(p.kv_bytes_total),
+      absl::StrCat(p.weight_bytes),
+      q.memory_bytes > 0 ? absl::StrCat(q.memory_bytes) : "",
+      q.memory_bytes > 0 ? (p.fits ? "true" : "false") : "",
+      LimitText(p.max_context),
+      LimitText(p.max_batch),
       q.bandwidth > 0 ? absl::StrFormat("%.6g", q.bandwidth) : "",
       q.bandwidth > 0 ? absl::StrFormat("%.6g", p.step_seconds) : "",
       q.bandwidth > 0 ? absl::StrFormat("%.6g", p.seconds_per_token) : "",
@@ -333,32 +320,37 @@ std::string PlanTable(const PlannedModel& model, const std::vector<PlanRequest>&
                       const std::vector<Plan>& plans) {
   const ModelConfig& c = model.config;
   std::string out = absl::StrFormat(
-      "model %s (%s)\n  layers %d, heads %d, KV heads %d, head_dim %d; weights %s (a decode step reads %s)\n",
+      "model %s (%s)\n  layers %d, heads %d, KV heads %d, head_dim %d; weights %s (a decode step "
+      "reads %s)\n",
       model.label, model.source, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim,
-      FormatBytes(static_cast<double>(model.weight_bytes)), FormatBytes(static_cast<double>(model.weight_read_bytes)));
-  absl::StrAppendFormat(&out, "%8s %6s %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n", "context", "batch",
-                        "k_store", "v_store", "policy", "KV/token", "KV/sequence", "KV total", "fits",
-                        "max_context", "max_batch", "ms/step>=");
+      FormatBytes(static_cast<double>(model.weight_bytes)),
+      FormatBytes(static_cast<double>(model.weight_read_bytes)));
+  absl::StrAppendFormat(&out, "%8s %6s %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n",
+                        "context", "batch", "k_store", "v_store", "policy", "KV/token",
+                        "KV/sequence", "KV total", "fits", "max_context", "max_batch", "ms/step>=");
   for (size_t i = 0; i < plans.size(); ++i) {
     const PlanRequest& q = requests[i];
     const Plan& p = plans[i];
-    absl::StrAppendFormat(
-        &out, "%8d %6d %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n", q.context, q.batch, p.k_label,
-        p.v_label, p.policy_label, FormatBytes(p.kv_bytes_per_token),
-        FormatBytes(static_cast<double>(p.kv_bytes_per_sequence)), FormatBytes(static_cast<double>(p.kv_bytes_total)),
-        q.memory_bytes > 0 ? (p.fits ? "yes" : "NO") : "-", q.memory_bytes > 0 ? LimitText(p.max_context) : "-",
-        q.memory_bytes > 0 ? LimitText(p.max_batch) : "-",
-        q.bandwidth > 0 ? absl::StrFormat("%.3f", p.step_seconds * 1e3) : "-");
+    absl::StrAppendFormat(&out, "%8d %6d %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n",
+                          q.context, q.batch, p.k_label, p.v_label, p.policy_label,
+                          FormatBytes(p.kv_bytes_per_token),
+                          FormatBytes(static_cast<double>(p.kv_bytes_per_sequence)),
+                          FormatBytes(static_cast<double>(p.kv_bytes_total)),
+                          q.memory_bytes > 0 ? (p.fits ? "yes" : "NO") : "-",
+                          q.memory_bytes > 0 ? LimitText(p.max_context) : "-",
+                          q.memory_bytes > 0 ? LimitText(p.max_batch) : "-",
+                          q.bandwidth > 0 ? absl::StrFormat("%.3f", p.step_seconds * 1e3) : "-");
   }
   if (!requests.empty() && requests[0].memory_bytes > 0) {
     absl::StrAppendFormat(&out, "memory %s: weights plus KV (K + V + 4-byte positions per entry)\n",
                           FormatBytes(static_cast<double>(requests[0].memory_bytes)));
   }
   if (!requests.empty() && requests[0].bandwidth > 0) {
-    absl::StrAppendFormat(&out,
-                          "bandwidth %.1f GB/s: ms/step >= (weights read + batch x K/V bytes) / bandwidth, "
-                          "a floor that ignores compute\n",
-                          requests[0].bandwidth / 1e9);
+    absl::StrAppendFormat(
+        &out,
+        "bandwidth %.1f GB/s: ms/step >= (weights read + batch x K/V bytes) / bandwidth, "
+        "a floor that ignores compute\n",
+        requests[0].bandwidth / 1e9);
   }
   return out;
 }

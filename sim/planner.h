@@ -2,12 +2,10 @@
 // number formats, under which eviction budget; what fits next to the weights in a given memory; and
 // a lower bound on decode time per token from the bytes a step must read.
 //
-// Accounting is the runtime's own: per stored token, a store holds head_dim values at
-// BytesPerValue (policies/store_registry.h), the number the stores themselves report, plus the two
-// terms BytesPerValue excludes, modelled here exactly as the stores count them:
-//   fp8_*   one 4-byte scale per (layer, KV head) (scale=head) or per layer (scale=tensor);
-//   kivi    tokens in the f32 residual: with n tokens appended and none evicted, the residual holds
-//           n if n < R + G, else R + ((n - R) mod G), and the rest is quantized in full groups.
+// Accounting is the runtime's own: each store states the exact bytes a layer holds for n tokens
+// per KV head (StoreInfo::layer_bytes, stores/store_registry.h: payload, scales and mins, KIVI's
+// f32 residual and group params, fp8's scales), the number its memory() reports; the planner
+// knows no format. The per-token rate shown (kv_bytes_per_token) is the stores' BytesPerValue.
 // Each cache entry also has a 4-byte position in PolicyCache ("index bytes"). tests/planner_test.cc
 // checks these numbers against what a PolicyCache reports after running the real tiny models, for
 // every registered store.
@@ -31,25 +29,25 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "model/config.h"
-#include "formats/dtype.h"
-#include "model/model.h"
-#include "model/cache_shape.h"
-#include "stores/kv_store.h"
 #include "base/params.h"
+#include "formats/dtype.h"
+#include "model/cache_shape.h"
+#include "model/config.h"
+#include "model/model.h"
+#include "stores/kv_store.h"
 
 namespace kvbench {
 
 // Logical bytes store `store` holds for `entries` tokens in each of the shape's layers x KV heads,
-// appended with nothing evicted (what KvStore::memory(l).logical sums to over layers).
-// NotFound / InvalidArgument as MakeStore.
+// appended with nothing evicted (what KvStore::memory(l).logical sums to over layers): the store's
+// LayerBytes times the layers. NotFound / InvalidArgument as MakeStore.
 absl::StatusOr<uint64_t> StoreBytes(const std::string& store, const ParamMap& params, KvRole role,
                                     const CacheShape& shape, int64_t entries);
 
 // The model side of a plan: its shape and weight bytes.
 struct PlannedModel {
-  std::string label;            // preset name or model path
-  std::string source;           // where the shape comes from
+  std::string label;   // preset name or model path
+  std::string source;  // where the shape comes from
   ModelConfig config;
   uint64_t weight_bytes = 0;       // stored weights
   uint64_t weight_read_bytes = 0;  // read by one decode step
@@ -69,7 +67,7 @@ struct PlanRequest {
   std::string v_store = "f16";
   ParamMap v_params;
   std::string policy = "full";
-  std::string budget;        // policy budget as in YAML: tokens ("2048") or a ratio ("0.25")
+  std::string budget;         // policy budget as in YAML: tokens ("2048") or a ratio ("0.25")
   uint64_t memory_bytes = 0;  // 0: no memory limit given
   double bandwidth = 0;       // bytes per second; 0: unknown
 };
@@ -77,8 +75,8 @@ struct PlanRequest {
 struct Plan {
   std::string k_label, v_label;  // canonical store names with parameters
   std::string policy_label;
-  int64_t entries_per_head = 0;  // kept per (layer, KV head) at `context`
-  double kv_bytes_per_token = 0;   // K + V, all layers and KV heads, steady state per kept token
+  int64_t entries_per_head = 0;   // kept per (layer, KV head) at `context`
+  double kv_bytes_per_token = 0;  // K + V, all layers and KV heads, steady state per kept token
   uint64_t k_bytes_per_sequence = 0;
   uint64_t v_bytes_per_sequence = 0;
   uint64_t index_bytes_per_sequence = 0;  // PolicyCache positions, 4 bytes per entry
@@ -91,9 +89,9 @@ struct Plan {
   int64_t max_batch = -1;    // at `context`
   bool fits = true;
   // Decode lower bound (0 when no bandwidth is known).
-  double step_seconds = 0;          // one decode step of the whole batch
-  double seconds_per_token = 0;     // step / batch
-  double tokens_per_second = 0;     // batch / step
+  double step_seconds = 0;       // one decode step of the whole batch
+  double seconds_per_token = 0;  // step / batch
+  double tokens_per_second = 0;  // batch / step
 };
 
 // Validates the request (positive context and batch, known stores and policy, budget syntax) and
