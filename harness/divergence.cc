@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "model/sampler.h"
 #include "model/session.h"
 #include "policies/policy_cache.h"
@@ -12,18 +15,29 @@
 namespace kvbench {
 namespace {
 
-// Fresh sessions for the reference (slot 0) and every policy whose cache builds (the others stay
-// null; `errors` gets their status on the first sequence).
-absl::StatusOr<std::vector<std::unique_ptr<Session>>> MakeSessions(
-    const CacheSpec& reference, const std::vector<CacheSpec>& policies, const CacheShape& shape,
-    std::vector<absl::Status>* errors) {
-  std::vector<std::unique_ptr<Session>> sessions(policies.size() + 1);
+// The sessions of one pass: slot 0 the reference, slot i + 1 policy i (null when its cache does
+// not build), and each slot's number formats ("k store|v store" as the stores name themselves):
+// fresh caches that share them and are fed the same tokens stay in the same state until their
+// first eviction.
+struct Lanes {
+  std::vector<std::unique_ptr<Session>> sessions;
+  std::vector<std::string> formats;
+};
+
+// Fresh lanes for the reference and every policy whose cache builds (`errors` gets the others'
+// status on the first sequence).
+absl::StatusOr<Lanes> MakeLanes(const CacheSpec& reference, const std::vector<CacheSpec>& policies,
+                                const CacheShape& shape, std::vector<absl::Status>* errors) {
+  Lanes lanes;
+  lanes.sessions.resize(policies.size() + 1);
+  lanes.formats.resize(policies.size() + 1);
+  auto add = [&](size_t slot, std::unique_ptr<PolicyCache> cache) {
+    lanes.formats[slot] = cache->k_store().name() + "|" + cache->v_store().name();
+    lanes.sessions[slot] = std::make_unique<Session>(std::move(cache));
+  };
   auto ref = MakeCache(reference, shape);
-  if (!ref.ok()) {
-    return absl::Status(ref.status().code(), absl::StrCat("reference ", reference.Label(), ": ",
-                                                          ref.status().message()));
-  }
-  sessions[0] = std::make_unique<Session>(*std::move(ref));
+  if (!ref.ok()) return Annotate(ref.status(), absl::StrCat("reference ", reference.Label()));
+  add(0, *std::move(ref));
   for (size_t i = 0; i < policies.size(); ++i) {
     if (!(*errors)[i].ok()) continue;
     auto cache = MakeCache(policies[i], shape);
@@ -31,16 +45,9 @@ absl::StatusOr<std::vector<std::unique_ptr<Session>>> MakeSessions(
       (*errors)[i] = cache.status();
       continue;
     }
-    sessions[i + 1] = std::make_unique<Session>(*std::move(cache));
+    add(i + 1, *std::move(cache));
   }
-  return sessions;
-}
-
-// The number formats of a session's cache: fresh caches that share them and are fed the same
-// tokens stay in the same state until their first eviction.
-std::string StoreSignature(const Session& s) {
-  const auto* cache = dynamic_cast<const PolicyCache*>(&s.cache());
-  return cache == nullptr ? std::string() : cache->k_store().name() + "|" + cache->v_store().name();
+  return lanes;
 }
 
 // One step: feeds tokens[i] to every live session i, last-token logits into logits[i].
@@ -49,9 +56,9 @@ std::string StoreSignature(const Session& s) {
 // - Everything else goes in one decoder call, so the weights are read once for the reference and
 //   every policy. The decoder is batch-invariant (a row's arithmetic does not depend on what else
 //   is in the batch), which is what makes lockstep reproduce one-at-a-time evaluation bit for bit.
-void Step(Decoder& decoder, const std::vector<std::unique_ptr<Session>>& sessions,
-          const std::vector<absl::Span<const int>>& tokens,
+void Step(Decoder& decoder, const Lanes& lanes, const std::vector<absl::Span<const int>>& tokens,
           std::vector<std::vector<float>>& logits) {
+  const std::vector<std::unique_ptr<Session>>& sessions = lanes.sessions;
   std::vector<bool> fed(sessions.size(), false);
   auto fresh = [&](size_t i) {
     return sessions[i] != nullptr && sessions[i]->tokens().empty() &&
@@ -59,11 +66,10 @@ void Step(Decoder& decoder, const std::vector<std::unique_ptr<Session>>& session
   };
   for (size_t i = 0; i < sessions.size(); ++i) {
     if (fed[i] || !fresh(i)) continue;
-    const std::string signature = StoreSignature(*sessions[i]);
     std::vector<Session*> mirrors;
     std::vector<size_t> mirror_index;
     for (size_t j = i + 1; j < sessions.size(); ++j) {
-      if (!fed[j] && fresh(j) && StoreSignature(*sessions[j]) == signature &&
+      if (!fed[j] && fresh(j) && lanes.formats[j] == lanes.formats[i] &&
           std::equal(tokens[j].begin(), tokens[j].end(), tokens[i].begin(), tokens[i].end())) {
         mirrors.push_back(sessions[j].get());
         mirror_index.push_back(j);
@@ -126,52 +132,51 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
 
   for (const std::vector<int>& seq : sequences) {
     // Teacher forcing.
-    auto sessions = MakeSessions(reference, policies, shape, &errors);
-    if (!sessions.ok()) return sessions.status();
+    ASSIGN_OR_RETURN(Lanes lanes, MakeLanes(reference, policies, shape, &errors));
     const absl::Span<const int> prompt(seq.data(), P);
     std::fill(tokens.begin(), tokens.end(), prompt);
-    Step(decoder, *sessions, tokens, logits);
+    Step(decoder, lanes, tokens, logits);
     for (int s = 0; s < S; ++s) {
       const int next = seq[P + s];
       SetReference(logits[0], &ref);
       // Policies are independent: compare them in parallel when the vocabulary makes it pay.
 #pragma omp parallel for schedule(dynamic, 1) if (compare_in_parallel)
       for (size_t i = 0; i < policies.size(); ++i) {
-        if ((*sessions)[i + 1] == nullptr) continue;
+        if (lanes.sessions[i + 1] == nullptr) continue;
         results[i].positions.push_back(ComparePosition(ref, logits[i + 1], next, &scratch[i]));
       }
       if (s + 1 < S) {
         std::fill(tokens.begin(), tokens.end(), absl::Span<const int>(&seq[P + s], 1));
-        Step(decoder, *sessions, tokens, logits);
+        Step(decoder, lanes, tokens, logits);
       }
     }
     for (size_t i = 0; i < n; ++i) {
-      if ((*sessions)[i] == nullptr) continue;
-      const KvMemory m = (*sessions)[i]->cache().total_memory(shape.n_layers);
+      if (lanes.sessions[i] == nullptr) continue;
+      const KvMemory m = lanes.sessions[i]->cache().total_memory(shape.n_layers);
       logical_sum[i] += m.logical;
       allocated_sum[i] += m.allocated;
       peak_max[i] = std::max(peak_max[i], m.peak);
     }
 
     // Free running: every cache continues on its own greedy output.
-    sessions = MakeSessions(reference, policies, shape, &errors);
-    if (!sessions.ok()) return sessions.status();
+    ASSIGN_OR_RETURN(lanes, MakeLanes(reference, policies, shape, &errors));
     std::fill(tokens.begin(), tokens.end(), prompt);
-    Step(decoder, *sessions, tokens, logits);
+    Step(decoder, lanes, tokens, logits);
     std::vector<std::vector<int>> generated(n);
     for (int s = 0; s < S; ++s) {
       for (size_t i = 0; i < n; ++i) {
-        if ((*sessions)[i] != nullptr) generated[i].push_back(ArgMax(logits[i]));
+        if (lanes.sessions[i] != nullptr) generated[i].push_back(ArgMax(logits[i]));
       }
       if (s + 1 < S) {
         for (size_t i = 0; i < n; ++i) {
-          if ((*sessions)[i] != nullptr) tokens[i] = absl::Span<const int>(&generated[i].back(), 1);
+          if (lanes.sessions[i] != nullptr)
+            tokens[i] = absl::Span<const int>(&generated[i].back(), 1);
         }
-        Step(decoder, *sessions, tokens, logits);
+        Step(decoder, lanes, tokens, logits);
       }
     }
     for (size_t i = 0; i < policies.size(); ++i) {
-      if ((*sessions)[i + 1] == nullptr) continue;
+      if (lanes.sessions[i + 1] == nullptr) continue;
       const GreedyMatch g = CompareGreedy(generated[0], generated[i + 1]);
       match_prefix_sum[i] += g.common_prefix;
       matches[i] += g.matches;
