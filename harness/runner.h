@@ -5,11 +5,11 @@
 // of them is evaluated together (harness/divergence.h), then each policy runs alone for latency
 // and memory (harness/latency.h), and its rows are appended.
 //
-// Resume: each case has a config hash over everything that determines its numbers (model, dataset,
-// token counts, seed, threads, measures, warmup, reference, cache spec, repetition; not the
-// experiment's name, output path or lockstep_batch, which change no number). A case whose hash is
-// already in the CSV with an empty `error` is skipped; error rows are retried; `force` recomputes
-// every case. Rows of other configurations already in the file are kept.
+// Resume (harness/result_table.h): each case has a config hash over everything that determines its
+// numbers (model, dataset, token counts, seed, threads, measures, warmup, reference, cache spec,
+// repetition; not the experiment's name, output path or lockstep_batch, which change no number). A
+// case whose hash is already in the CSV with an empty `error` is skipped; error rows are retried;
+// `force` recomputes every case. Rows of other configurations already in the file are kept.
 //
 // A case that fails (invalid parameters at one sweep point, a store that rejects the shape) becomes
 // a row with its `error` and the sweep goes on. Errors that concern the whole experiment (model,
@@ -36,7 +36,7 @@ struct RunOptions {
   // Also evaluate the first lockstep batch one policy at a time: prints both times and the
   // speed-up, and fails (Internal) if any divergence number differs.
   bool lockstep_check = false;
-  FILE* log = stderr;     // messages, progress and the summary table; nullptr for silence
+  FILE* log = stderr;  // messages, progress and the summary table; nullptr for silence
 };
 
 struct RunReport {
@@ -45,7 +45,7 @@ struct RunReport {
   int cases_total = 0;
   int cases_skipped = 0;
   int cases_run = 0;
-  int cases_failed = 0;     // rows written with an error
+  int cases_failed = 0;  // rows written with an error
   double seconds = 0;
   double lockstep_seconds = 0;  // lockstep check only: the lockstep evaluation of the first batch
   double alone_seconds = 0;     // ... and the same policies one at a time
@@ -55,9 +55,6 @@ struct RunReport {
 // Runs `experiment` with an already loaded model (sets the decoder's thread count).
 absl::StatusOr<RunReport> RunExperiment(const Experiment& experiment, const Model& model,
                                         const RunOptions& options);
-
-// 64-bit FNV-1a of `text` as 16 hex digits: the config hash.
-std::string HashHex(std::string_view text);
 
 }  // namespace kvbench
 

@@ -15,7 +15,7 @@
 #include "harness/dataset.h"
 #include "harness/run_metadata.h"
 #include "harness/yaml_reader.h"
-#include "harness/runner.h"
+#include "harness/result_table.h"
 #include "model/ops.h"
 #include "stores/store_registry.h"
 #include "yaml-cpp/yaml.h"
