@@ -1,36 +1,47 @@
 // kvbench prefix: serves a request trace with and without the prefix cache under a sweep of
-// budget x strategy x eviction (prefix/sweep.h), writes the CSV and prints the summary table.
+// budget x strategy x eviction (prefix/sweep.h), writes the CSV and prints the summary table. Cases
+// already in the CSV are skipped (an interrupted sweep resumes); --force recomputes them.
 //
 // Exit codes: 0 when the sweep completed (failed cases are CSV rows with an error); 2 for a bad
 // experiment, model or workload; 1 otherwise.
 #include <cstdio>
 #include <string>
 
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/loader.h"
 #include "prefix/sweep.h"
 
+ABSL_DECLARE_FLAG(bool, force);  // defined with `kvbench run`'s flags
+
 namespace kvbench::cli {
 
 int Prefix(int argc, char** argv) {
-  const std::vector<std::string> args = ParseFlags("prefix", "EXPERIMENT.yaml", argc, argv);
+  const std::vector<std::string> args =
+      ParseFlags("prefix", "EXPERIMENT.yaml [--force]", argc, argv);
   if (args.size() != 1) {
-    return ReportError("prefix", absl::InvalidArgumentError(
-                                     "expected one experiment file, e.g. kvbench prefix configs/prefix_sweep.yaml"));
+    return ReportError(
+        "prefix",
+        absl::InvalidArgumentError(
+            "expected one experiment file, e.g. kvbench prefix configs/prefix_sweep.yaml"));
   }
   auto experiment = LoadPrefixExperiment(args[0]);
   if (!experiment.ok()) return ReportError("prefix", experiment.status());
   auto model = LoadModel(experiment->model);
   if (!model.ok()) return ReportError("prefix", model.status());
-  std::fprintf(stderr, "kvbench prefix: %s: model %s, %zu budgets x %zu strategies x %zu eviction rules\n",
+  std::fprintf(stderr,
+               "kvbench prefix: %s: model %s, %zu budgets x %zu strategies x %zu eviction rules\n",
                experiment->name.c_str(), (*model)->path.c_str(), experiment->budgets.size(),
                experiment->strategies.size(), experiment->evictions.size());
-  auto report = RunPrefixExperiment(*experiment, **model, stderr);
+  auto report = RunPrefixExperiment(*experiment, **model,
+                                    {.force = absl::GetFlag(FLAGS_force), .log = stderr});
   if (!report.ok()) return ReportError("prefix", report.status());
   std::fputs(report->summary.c_str(), stdout);
-  std::fprintf(stderr, "%d cases, %d failed; wrote %s\n", report->cases, report->cases_failed,
+  std::fprintf(stderr, "%d cases run, %d skipped (already in the CSV), %d failed; wrote %s\n",
+               report->cases, report->cases_skipped, report->cases_failed,
                report->csv_path.c_str());
   return 0;
 }

@@ -1,12 +1,13 @@
 // A prefix-cache experiment: one workload served under a sweep of cache budget x strategy x
-// eviction rule, plus the no-cache baseline, one CSV row per case (harness conventions: RFC 4180,
-// written atomically after every case, an `error` column, git sha and config hash per row).
+// eviction rule, plus the no-cache baseline, one CSV row per case (the harness's results contract,
+// harness/result_table.h: an `error` column, git sha and config hash per row, written atomically
+// after every case, resumed where an interrupted sweep stopped).
 //
 //   name: prefix_sweep                  # default: the file's stem
 //   model: stories260K
 //   threads: 2
-//   cache: {k_store: f32, v_store: f32} # each request's KV stores (or `store:` for both;
-//                                       # k_params / v_params / store_params); policy is `full`
+//   cache: {k_store: f32, v_store: f32} # each request's KV stores, as harness/store_keys.h
+//                                       # (one value each); the policy is `full`
 //   block_tokens: 16
 //   context_tokens: 512                 # request KV cache shape; longer requests are errors
 //   workload:                           # generated (prefix/workload.h) ...
@@ -65,25 +66,33 @@ struct PrefixExperiment {
   std::string output;
 };
 
-absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml, std::string_view source,
+absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml,
+                                                       std::string_view source,
                                                        std::string_view default_name);
 absl::StatusOr<PrefixExperiment> LoadPrefixExperiment(const std::string& path);
 
 // The CSV header, in order (documented in docs/prefix_cache.md).
 const std::vector<std::string>& PrefixResultColumns();
 
-struct PrefixRunReport {
-  std::string csv_path;
-  int cases = 0;
-  int cases_failed = 0;
-  std::string summary;  // a table: budget x strategy x eviction -> hit rate, TTFT p50 reduction
+struct PrefixRunOptions {
+  bool force = false;  // recompute cases already in the CSV
+  FILE* log = stderr;  // resume notes and failed cases; nullptr for silence
 };
 
-// Runs every case (baseline `none` first, then the sweep) and writes the CSV after each row.
-// A case that fails becomes a row with its error; experiment-wide failures (model, workload,
-// output) are returned.
+struct PrefixRunReport {
+  std::string csv_path;
+  int cases = 0;          // run now
+  int cases_skipped = 0;  // already in the CSV
+  int cases_failed = 0;   // rows written with an error
+  std::string summary;    // a table: budget x strategy x eviction -> hit rate, TTFT p50 reduction
+};
+
+// Runs every case (per repetition the baseline `none` first, then the sweep) and writes the CSV
+// after each row. Resumes as the divergence sweep does (harness/result_table.h): cases already in
+// the CSV without an error are skipped. A case that fails becomes a row with its error;
+// experiment-wide failures (model, workload, output) are returned.
 absl::StatusOr<PrefixRunReport> RunPrefixExperiment(const PrefixExperiment& e, const Model& model,
-                                                    FILE* log);
+                                                    const PrefixRunOptions& options);
 
 }  // namespace kvbench
 

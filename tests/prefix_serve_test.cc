@@ -1,20 +1,21 @@
 // The prefix cache serving real requests on stories260K: logits with reuse equal logits without it
 // (f32 and quantized stores, every strategy, under eviction), hit rates and saved tokens equal a
 // hand computation, the budget holds; plus the trace sources (JSONL, the seeded generator).
-#include "prefix/serve.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
-#include "harness/dataset.h"
 #include "base/check.h"
+#include "gtest/gtest.h"
+#include "harness/csv.h"
+#include "harness/dataset.h"
 #include "model/loader.h"
+#include "prefix/serve.h"
 #include "prefix/sweep.h"
 #include "prefix/workload.h"
 
@@ -39,9 +40,14 @@ std::vector<std::string> Stories() {
 
 std::vector<TraceRequest> SmallWorkload(uint64_t seed, int requests) {
   auto trace = GenerateWorkload(Stories(), *Stories260K().tokenizer,
-                                {.seed = seed, .requests = requests, .system_prompts = 3,
-                                 .system_prompt_tokens = 48, .chat_share = 0.35,
-                                 .chat_turns = 3, .fewshot_share = 0.2, .turn_tokens = 12,
+                                {.seed = seed,
+                                 .requests = requests,
+                                 .system_prompts = 3,
+                                 .system_prompt_tokens = 48,
+                                 .chat_share = 0.35,
+                                 .chat_turns = 3,
+                                 .fewshot_share = 0.2,
+                                 .turn_tokens = 12,
                                  .max_tokens = 200});
   KVBENCH_CHECK(trace.ok());
   return *trace;
@@ -93,8 +99,8 @@ TEST(PrefixServeTest, LogitsWithReuseEqualLogitsWithout) {
       // KIVI only while a prefill quantizes nothing (residual + group > prompt): which rows are
       // quantized when a block attends depends on the block's length, so with a small residual
       // even a whole-prompt prefill is not a function of the prefix (docs/prefix_cache.md).
-      {Spec("kivi", "kivi", {{"bits", "2"}, {"group", "32"}, {"residual", "192"}}), PrefixStrategy::kLazy,
-       EvictionRule::kLru, 1000},
+      {Spec("kivi", "kivi", {{"bits", "2"}, {"group", "32"}, {"residual", "192"}}),
+       PrefixStrategy::kLazy, EvictionRule::kLru, 1000},
       {Spec("fp8_e4m3", "fp8_e5m2"), PrefixStrategy::kLazy, EvictionRule::kLru, 12},
       {Spec("f16", "bf16"), PrefixStrategy::kLazy, EvictionRule::kLfu, 1000},
       {Spec("int8", "int8"), PrefixStrategy::kLazy, EvictionRule::kLfu, 1000},
@@ -103,9 +109,14 @@ TEST(PrefixServeTest, LogitsWithReuseEqualLogitsWithout) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.spec.Label() + " " + PrefixStrategyName(c.strategy) + " " +
                  EvictionRuleName(c.eviction));
-    ServeOptions o{.cache = c.spec, .strategy = PrefixStrategy::kNone, .block_tokens = 8,
-                   .eviction = c.eviction, .warmup_requests = 6, .active_top_k = 3,
-                   .context_tokens = 512, .keep_logits = true};
+    ServeOptions o{.cache = c.spec,
+                   .strategy = PrefixStrategy::kNone,
+                   .block_tokens = 8,
+                   .eviction = c.eviction,
+                   .warmup_requests = 6,
+                   .active_top_k = 3,
+                   .context_tokens = 512,
+                   .keep_logits = true};
     auto bpt = PrefixBytesPerToken(c.spec, Stories260K().config);
     ASSERT_TRUE(bpt.ok()) << bpt.status();
     o.budget_bytes = *bpt * o.block_tokens * c.budget_blocks;
@@ -122,7 +133,8 @@ TEST(PrefixServeTest, LogitsWithReuseEqualLogitsWithout) {
     for (size_t i = 0; i < base->requests.size(); ++i) {
       if (f32_logits.size() < base->requests.size()) f32_logits.push_back(base->requests[i].logits);
       store_effect = std::max(store_effect, RelMaxDiff(f32_logits[i], base->requests[i].logits));
-      reuse_worst = std::max(reuse_worst, RelMaxDiff(base->requests[i].logits, reuse->requests[i].logits));
+      reuse_worst =
+          std::max(reuse_worst, RelMaxDiff(base->requests[i].logits, reuse->requests[i].logits));
     }
     // (kivi with this residual quantizes nothing during a prefill: no effect to compare with.)
     if (store_effect > 0) EXPECT_LT(reuse_worst, store_effect);
@@ -132,7 +144,8 @@ TEST(PrefixServeTest, LogitsWithReuseEqualLogitsWithout) {
           << "request " << reuse->requests[i].id << " reused " << reuse->requests[i].cached_tokens;
     }
     EXPECT_LE(reuse->cache_bytes_peak, o.budget_bytes);
-    if (c.budget_blocks < 100 && c.strategy != PrefixStrategy::kActive) EXPECT_GT(reuse->evictions, 0);
+    if (c.budget_blocks < 100 && c.strategy != PrefixStrategy::kActive)
+      EXPECT_GT(reuse->evictions, 0);
   }
 }
 
@@ -154,8 +167,10 @@ TEST(PrefixServeTest, HitRateAndSavedTokensMatchHandComputation) {
   const std::vector<int> a = seq(100, 11);
   std::vector<int> r1(a.begin(), a.begin() + 8);
   for (int i = 0; i < 5; ++i) r1.push_back(300 + i);
-  const std::vector<TraceRequest> trace = {
-      {"r0", "prompt", a}, {"r1", "prompt", r1}, {"r2", "prompt", seq(200, 9)}, {"r3", "prompt", r1}};
+  const std::vector<TraceRequest> trace = {{"r0", "prompt", a},
+                                           {"r1", "prompt", r1},
+                                           {"r2", "prompt", seq(200, 9)},
+                                           {"r3", "prompt", r1}};
   ServeOptions o{.strategy = PrefixStrategy::kLazy, .block_tokens = 4, .context_tokens = 64};
   const uint64_t bpt = *PrefixBytesPerToken(o.cache, Stories260K().config);
   EXPECT_EQ(bpt, 5u * 4 * 8 * 2 * 4);  // layers x kv heads x head_dim x (K + V) x f32
@@ -208,8 +223,12 @@ TEST(PrefixServeTest, ActiveWarmsDeclaredPrefixesOnly) {
     for (int i = 0; i < 6; ++i) t.push_back(400 + 10 * q + i);
     trace.push_back({"q" + std::to_string(q), "system", t});
   }
-  ServeOptions o{.strategy = PrefixStrategy::kActive, .block_tokens = 4, .budget_bytes = 1 << 30,
-                 .active_top_k = 0, .declared_prefixes = {sys}, .context_tokens = 64};
+  ServeOptions o{.strategy = PrefixStrategy::kActive,
+                 .block_tokens = 4,
+                 .budget_bytes = 1 << 30,
+                 .active_top_k = 0,
+                 .declared_prefixes = {sys},
+                 .context_tokens = 64};
   auto r = Serve(decoder, trace, o);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->warm_prefixes, 1);
@@ -227,8 +246,8 @@ TEST(PrefixServeTest, FrequentPrefixesRankBySharedTokens) {
   // [1 2 | 3 4] shared by 3 requests (value 3 x 4 = 12 at length 4, 3 x 2 = 6 at length 2);
   // [7 8] by 2 (value 4); [9 9] once (never).
   const std::vector<TraceRequest> w = {req({1, 2, 3, 4, 5}), req({1, 2, 3, 4, 6, 6, 0}),
-                                       req({1, 2, 3, 4, 0}), req({7, 8, 1}), req({7, 8, 2}),
-                                       req({9, 9, 9})};
+                                       req({1, 2, 3, 4, 0}), req({7, 8, 1}),
+                                       req({7, 8, 2}),       req({9, 9, 9})};
   const auto top = FrequentPrefixes(w, 2, 3);
   EXPECT_EQ(top, (std::vector<std::vector<int>>{{1, 2, 3, 4}, {7, 8}}));  // [1 2] is covered
   EXPECT_EQ(FrequentPrefixes(w, 2, 1), (std::vector<std::vector<int>>{{1, 2, 3, 4}}));
@@ -271,8 +290,10 @@ TEST(WorkloadTest, GeneratorIsSeededAndShapedAsAsked) {
     // A chat turn extends its conversation's previous turn, which came earlier in the trace.
     const size_t hash = a[i].id.find('#');
     if (a[i].kind == "chat" && a[i].id.substr(hash + 1) != "0") {
-      const std::string prev = a[i].id.substr(0, hash + 1) + std::to_string(std::stoi(a[i].id.substr(hash + 1)) - 1);
-      const auto it = std::find_if(a.begin(), a.begin() + i, [&](const auto& r) { return r.id == prev; });
+      const std::string prev =
+          a[i].id.substr(0, hash + 1) + std::to_string(std::stoi(a[i].id.substr(hash + 1)) - 1);
+      const auto it =
+          std::find_if(a.begin(), a.begin() + i, [&](const auto& r) { return r.id == prev; });
       ASSERT_NE(it, a.begin() + i) << a[i].id;
       ASSERT_LT(it->tokens.size(), a[i].tokens.size());
       EXPECT_TRUE(std::equal(it->tokens.begin(), it->tokens.end(), a[i].tokens.begin())) << a[i].id;
@@ -295,10 +316,10 @@ std::string WriteTemp(const std::string& name, const std::string& text) {
 
 TEST(WorkloadTest, JsonlTraceExpandsTurnsAndNamesBadLines) {
   const Tokenizer& tok = *Stories260K().tokenizer;
-  const std::string path = WriteTemp(
-      "trace.jsonl",
-      "{\"id\": \"p\", \"prompt\": \"Once upon a time\"}\n\n"
-      "{\"id\": \"c\", \"turns\": [\"Hi there.\", \"Tell me a story.\"]}\n");
+  const std::string path =
+      WriteTemp("trace.jsonl",
+                "{\"id\": \"p\", \"prompt\": \"Once upon a time\"}\n\n"
+                "{\"id\": \"c\", \"turns\": [\"Hi there.\", \"Tell me a story.\"]}\n");
   auto t = LoadTraceJsonl(path, tok, 100);
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_EQ(t->size(), 3u);
@@ -312,15 +333,18 @@ TEST(WorkloadTest, JsonlTraceExpandsTurnsAndNamesBadLines) {
   EXPECT_EQ((*t)[2].tokens, want);
   EXPECT_EQ(LoadTraceJsonl(path, tok, 5).status().code(), absl::StatusCode::kOutOfRange);
 
-  for (const std::string bad : {"{\"prompt\": \"x\"}", "{\"id\": \"a\"}", "[1]", "{\"id\": \"a\", \"turns\": []}",
-                                "{\"id\": \"a\", \"prompt\": \"x\", \"turns\": [\"y\"]}",
-                                "{\"id\": \"a\", \"turns\": [3]}", "{\"id\": \"a\", \"prompt\": 7}", "{oops"}) {
-    const std::string p = WriteTemp("bad.jsonl", "{\"id\": \"ok\", \"prompt\": \"fine\"}\n" + bad + "\n");
+  for (const std::string bad :
+       {"{\"prompt\": \"x\"}", "{\"id\": \"a\"}", "[1]", "{\"id\": \"a\", \"turns\": []}",
+        "{\"id\": \"a\", \"prompt\": \"x\", \"turns\": [\"y\"]}", "{\"id\": \"a\", \"turns\": [3]}",
+        "{\"id\": \"a\", \"prompt\": 7}", "{oops"}) {
+    const std::string p =
+        WriteTemp("bad.jsonl", "{\"id\": \"ok\", \"prompt\": \"fine\"}\n" + bad + "\n");
     auto r = LoadTraceJsonl(p, tok, 100);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << bad;
     EXPECT_NE(r.status().message().find("bad.jsonl:2"), std::string::npos) << r.status();
   }
-  EXPECT_EQ(LoadTraceJsonl("/nonexistent/t.jsonl", tok, 100).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadTraceJsonl("/nonexistent/t.jsonl", tok, 100).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(PrefixSweepTest, ParsesTheSweepAndNamesBadLines) {
@@ -332,7 +356,8 @@ TEST(PrefixSweepTest, ParsesTheSweepAndNamesBadLines) {
   EXPECT_EQ(e->cache.k_store, "q8_0");
   EXPECT_EQ(e->cache.v_store, "q8_0");
   EXPECT_EQ(e->budgets, (std::vector<uint64_t>{0, 64}));
-  EXPECT_EQ(e->strategies, (std::vector<PrefixStrategy>{PrefixStrategy::kLazy, PrefixStrategy::kHybrid}));
+  EXPECT_EQ(e->strategies,
+            (std::vector<PrefixStrategy>{PrefixStrategy::kLazy, PrefixStrategy::kHybrid}));
   EXPECT_EQ(e->evictions, (std::vector<EvictionRule>{EvictionRule::kLfu}));
   EXPECT_EQ(e->workload.requests, 10);
   EXPECT_EQ(e->output, "results/x.csv");
@@ -342,11 +367,64 @@ TEST(PrefixSweepTest, ParsesTheSweepAndNamesBadLines) {
            {"eviction: fifo\n", "x.yaml:1: unknown eviction rule 'fifo'"},
            {"cache: {k_store: f31}\n", "x.yaml:1:"},
            {"block_tokens: 0\n", "x.yaml:1: 'block_tokens' = 0 is out of range"},
-           {"budget_tokens: [1]\nbudget_bytes: [2]\n", "x.yaml:2: give budget_tokens or budget_bytes"}}) {
+           {"budget_tokens: [1]\nbudget_bytes: [2]\n",
+            "x.yaml:2: give budget_tokens or budget_bytes"}}) {
     auto bad = ParsePrefixExperiment(yaml, "x.yaml", "x");
     ASSERT_FALSE(bad.ok()) << yaml;
     EXPECT_NE(bad.status().message().find(where), std::string::npos) << bad.status();
   }
+}
+
+TEST(PrefixSweepTest, AnInterruptedSweepResumesWhereItStopped) {
+  const std::string dir = ::testing::TempDir() + "/prefix_sweep_resume";
+  std::filesystem::remove_all(dir);
+  auto e = ParsePrefixExperiment(
+      "threads: 1\nblock_tokens: 16\ncontext_tokens: 256\nwarmup_requests: 2\n"
+      "budget_tokens: [64]\nstrategy: lazy\neviction: lru\n"
+      "workload: {requests: 12, system_prompts: 3, system_prompt_tokens: 48, turn_tokens: 12, "
+      "max_tokens: 200}\n",
+      "resume.yaml", "resume");
+  ASSERT_TRUE(e.ok()) << e.status();
+  e->output = dir + "/out.csv";
+  const PrefixRunOptions quiet{.log = nullptr};
+  auto first = RunPrefixExperiment(*e, Stories260K(), quiet);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->cases, 2);  // the no-cache baseline and lazy/lru at 64 tokens
+  EXPECT_EQ(first->cases_failed, 0);
+  auto full = ReadCsvFile(e->output);
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_EQ(full->rows.size(), 2u);
+  EXPECT_EQ(full->header, PrefixResultColumns());
+
+  // A kill after the first case: only its row made it to disk.
+  CsvTable truncated = *full;
+  truncated.rows.resize(1);
+  ASSERT_TRUE(WriteFileAtomically(e->output, FormatCsv(truncated)).ok());
+  auto resumed = RunPrefixExperiment(*e, Stories260K(), quiet);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->cases_skipped, 1);
+  EXPECT_EQ(resumed->cases, 1);
+  auto after = ReadCsvFile(e->output);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->rows.size(), 2u);
+  EXPECT_EQ(after->rows[0], full->rows[0]);  // the surviving row is untouched
+  for (const char* column : {"config_hash", "hit_rate_blocks", "prefill_tokens_computed"}) {
+    const int c = after->Column(column);
+    EXPECT_EQ(after->rows[1][c], full->rows[1][c]) << column;  // the same case, the same work
+  }
+  // The summary lists the resumed case and the one run now.
+  EXPECT_NE(resumed->summary.find("none"), std::string::npos) << resumed->summary;
+  EXPECT_NE(resumed->summary.find("lazy"), std::string::npos) << resumed->summary;
+
+  // Nothing left to do; force recomputes both without duplicating them.
+  auto again = RunPrefixExperiment(*e, Stories260K(), quiet);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->cases, 0);
+  EXPECT_EQ(again->cases_skipped, 2);
+  auto forced = RunPrefixExperiment(*e, Stories260K(), {.force = true, .log = nullptr});
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(forced->cases, 2);
+  EXPECT_EQ(ReadCsvFile(e->output)->rows.size(), 2u);
 }
 
 }  // namespace
