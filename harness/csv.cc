@@ -1,11 +1,11 @@
 #include "harness/csv.h"
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "base/status.h"
+#include "formats/read_file.h"
 
 namespace kvbench {
 
@@ -17,10 +17,9 @@ int CsvTable::Column(std::string_view name) const {
 }
 
 std::string CsvEscape(std::string_view field) {
-  const bool needs_quotes =
-      field.find_first_of(",\"\n\r") != std::string_view::npos ||
-      (!field.empty() && (field.front() == ' ' || field.back() == ' ' || field.front() == '\t' ||
-                          field.back() == '\t'));
+  const bool needs_quotes = field.find_first_of(",\"\n\r") != std::string_view::npos ||
+                            (!field.empty() && (field.front() == ' ' || field.back() == ' ' ||
+                                                field.front() == '\t' || field.back() == '\t'));
   if (!needs_quotes) return std::string(field);
   std::string out = "\"";
   for (char c : field) {
@@ -70,8 +69,8 @@ absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string_view source
     if (table.header.empty()) {
       table.header = std::move(record);
     } else if (record.size() != table.header.size()) {
-      return error(record_line, absl::StrCat("record has ", record.size(), " fields, the header has ",
-                                             table.header.size()));
+      return error(record_line, absl::StrCat("record has ", record.size(),
+                                             " fields, the header has ", table.header.size()));
     } else {
       table.rows.push_back(std::move(record));
     }
@@ -113,7 +112,7 @@ absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string_view source
       // CRLF: the '\n' ends the record
     } else if (c == '\n') {
       ++line;
-      if (absl::Status s = end_record(); !s.ok()) return s;
+      RETURN_IF_ERROR(end_record());
     } else if (c == '"') {
       return error(line, "quote inside an unquoted field");
     } else {
@@ -121,17 +120,14 @@ absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string_view source
     }
   }
   if (!field.empty() || !record.empty()) {  // last record without a final newline
-    if (absl::Status s = end_record(); !s.ok()) return s;
+    RETURN_IF_ERROR(end_record());
   }
   return table;
 }
 
 absl::StatusOr<CsvTable> ReadCsvFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ParseCsv(ss.str(), path);
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseCsv(text, path);
 }
 
 }  // namespace kvbench

@@ -1,15 +1,15 @@
 #include "harness/gate.h"
 
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
+#include "formats/read_file.h"
 #include "harness/yaml_reader.h"
 #include "yaml-cpp/yaml.h"
 
@@ -41,24 +41,23 @@ class RulesParser {
   }
 
   absl::StatusOr<std::string> Scalar(const YAML::Node& node, std::string_view field) const {
-    if (!node.IsScalar()) return Error(node, absl::StrCat(std::string(field), ": expected a single value"));
+    if (!node.IsScalar())
+      return Error(node, absl::StrCat(std::string(field), ": expected a single value"));
     return node.Scalar();
   }
 
   absl::StatusOr<bool> Bool(const YAML::Node& node, std::string_view field) const {
-    absl::StatusOr<std::string> text = Scalar(node, field);
-    if (!text.ok()) return text.status();
-    if (*text == "true") return true;
-    if (*text == "false") return false;
-    return Error(node, absl::StrCat(std::string(field), ": '", *text, "' is not true or false"));
+    ASSIGN_OR_RETURN(std::string text, Scalar(node, field));
+    if (text == "true") return true;
+    if (text == "false") return false;
+    return Error(node, absl::StrCat(std::string(field), ": '", text, "' is not true or false"));
   }
 
   absl::StatusOr<double> Number(const YAML::Node& node, std::string_view field) const {
-    absl::StatusOr<std::string> text = Scalar(node, field);
-    if (!text.ok()) return text.status();
+    ASSIGN_OR_RETURN(std::string text, Scalar(node, field));
     double v;
-    if (!absl::SimpleAtod(*text, &v) || !std::isfinite(v)) {
-      return Error(node, absl::StrCat(std::string(field), ": '", *text, "' is not a finite number"));
+    if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
+      return Error(node, absl::StrCat(std::string(field), ": '", text, "' is not a finite number"));
     }
     return v;
   }
@@ -71,18 +70,19 @@ class RulesParser {
       out.push_back(node.Scalar());
       return out;
     }
-    if (!node.IsSequence()) return Error(node, absl::StrCat(std::string(field), ": expected a list"));
+    if (!node.IsSequence())
+      return Error(node, absl::StrCat(std::string(field), ": expected a list"));
     for (const YAML::Node& item : node) {
-      absl::StatusOr<std::string> s = Scalar(item, field);
-      if (!s.ok()) return s.status();
-      out.push_back(*s);
+      ASSIGN_OR_RETURN(std::string s, Scalar(item, field));
+      out.push_back(s);
     }
     if (out.empty()) return Error(node, absl::StrCat(std::string(field), ": the list is empty"));
     return out;
   }
 
   absl::StatusOr<GateRule> Rule(const YAML::Node& node) const {
-    if (!node.IsMap()) return Error(node, "each entry of rules must be a map (metric: ..., <limit>: ...)");
+    if (!node.IsMap())
+      return Error(node, "each entry of rules must be a map (metric: ..., <limit>: ...)");
     GateRule rule;
     rule.line = node.Mark().is_null() ? 0 : node.Mark().line + 1;
     int n_limits = 0;
@@ -91,61 +91,63 @@ class RulesParser {
       const std::string key = kv.first.Scalar();
       const YAML::Node& value = kv.second;
       if (key == "metric") {
-        absl::StatusOr<std::string> s = Scalar(value, "metric");
-        if (!s.ok()) return s.status();
-        if (s->empty()) return Error(value, "metric: empty column name");
-        rule.metric = *s;
+        ASSIGN_OR_RETURN(std::string s, Scalar(value, "metric"));
+        if (s.empty()) return Error(value, "metric: empty column name");
+        rule.metric = s;
         has_metric = true;
       } else if (key == "where") {
-        if (!value.IsMap()) return Error(value, "where: expected a map {column: value or [values]}");
+        if (!value.IsMap())
+          return Error(value, "where: expected a map {column: value or [values]}");
         for (const auto& w : value) {
           const std::string column = w.first.Scalar();
-          absl::StatusOr<std::vector<std::string>> values = List(w.second, absl::StrCat("where.", column), true);
-          if (!values.ok()) return values.status();
-          rule.where[column] = *values;
+          ASSIGN_OR_RETURN(std::vector<std::string> values,
+                           List(w.second, absl::StrCat("where.", column), true));
+          rule.where[column] = values;
         }
       } else if (key == "ratio_to") {
         if (!value.IsMap() || value.size() == 0) {
-          return Error(value, "ratio_to: expected a non-empty map {column: value} naming the reference row");
+          return Error(
+              value, "ratio_to: expected a non-empty map {column: value} naming the reference row");
         }
         for (const auto& w : value) {
           const std::string column = w.first.Scalar();
-          absl::StatusOr<std::string> s = Scalar(w.second, absl::StrCat("ratio_to.", column));
-          if (!s.ok()) return s.status();
-          rule.ratio_to[column] = *s;
+          ASSIGN_OR_RETURN(std::string s, Scalar(w.second, absl::StrCat("ratio_to.", column)));
+          rule.ratio_to[column] = s;
         }
       } else if (key == "ratio_same") {
-        absl::StatusOr<std::vector<std::string>> cols = List(value, "ratio_same", false);
-        if (!cols.ok()) return cols.status();
-        rule.ratio_same = *cols;
+        ASSIGN_OR_RETURN(std::vector<std::string> cols, List(value, "ratio_same", false));
+        rule.ratio_same = cols;
       } else {
         bool is_limit = false;
         for (const auto& l : kLimitNames) {
           if (key != l.name) continue;
           is_limit = true;
-          absl::StatusOr<double> v = Number(value, key);
-          if (!v.ok()) return v.status();
+          ASSIGN_OR_RETURN(double v, Number(value, key));
           const bool relative = l.kind != GateLimitKind::kMax && l.kind != GateLimitKind::kMin;
-          if (relative && *v < 0) {
-            return Error(value, absl::StrCat(key, ": ", *v,
-                                             " is negative (it would fail an unchanged result); use >= 0"));
+          if (relative && v < 0) {
+            return Error(
+                value, absl::StrCat(key, ": ", v,
+                                    " is negative (it would fail an unchanged result); use >= 0"));
           }
           rule.kind = l.kind;
-          rule.limit = *v;
+          rule.limit = v;
           ++n_limits;
         }
         if (!is_limit) {
-          return Error(kv.first, absl::StrCat("unknown rule key '", key,
-                                              "'; valid: metric, max_increase, max_increase_ratio, max_decrease, "
-                                              "max_decrease_ratio, max, min, where, ratio_to, ratio_same"));
+          return Error(
+              kv.first,
+              absl::StrCat("unknown rule key '", key,
+                           "'; valid: metric, max_increase, max_increase_ratio, max_decrease, "
+                           "max_decrease_ratio, max, min, where, ratio_to, ratio_same"));
         }
       }
     }
     if (!has_metric) return Error(node, "rule without 'metric'");
     if (n_limits != 1) {
-      return Error(node, absl::StrCat("rule on '", rule.metric, "' has ", n_limits,
-                                      " limits; give exactly one of max_increase, max_increase_ratio, "
-                                      "max_decrease, max_decrease_ratio, max, min"));
+      return Error(node,
+                   absl::StrCat("rule on '", rule.metric, "' has ", n_limits,
+                                " limits; give exactly one of max_increase, max_increase_ratio, "
+                                "max_decrease, max_decrease_ratio, max, min"));
     }
     if (!rule.ratio_same.empty() && rule.ratio_to.empty()) {
       return Error(node, "ratio_same without ratio_to");
@@ -170,35 +172,35 @@ class RulesParser {
         const std::string key = kv.first.Scalar();
         const YAML::Node& value = kv.second;
         if (key == "key") {
-          absl::StatusOr<std::vector<std::string>> cols = List(value, "key", false);
-          if (!cols.ok()) return cols.status();
+          ASSIGN_OR_RETURN(std::vector<std::string> cols, List(value, "key", false));
           std::set<std::string> seen;
-          for (const std::string& c : *cols) {
+          for (const std::string& c : cols) {
             if (c.empty()) return Error(value, "key: empty column name");
-            if (!seen.insert(c).second) return Error(value, absl::StrCat("key: column '", c, "' listed twice"));
+            if (!seen.insert(c).second)
+              return Error(value, absl::StrCat("key: column '", c, "' listed twice"));
           }
-          rules.key = *cols;
+          rules.key = cols;
           has_key = true;
-        } else if (key == "allow_missing" || key == "allow_missing_in_current" || key == "allow_new_rows" ||
-                   key == "allow_errors") {
-          absl::StatusOr<bool> b = Bool(value, key);
-          if (!b.ok()) return b.status();
-          if (key == "allow_missing") allow_missing = *b;
-          if (key == "allow_missing_in_current") allow_in_current = *b;
-          if (key == "allow_new_rows") allow_new = *b;
-          if (key == "allow_errors") rules.allow_errors = *b;
+        } else if (key == "allow_missing" || key == "allow_missing_in_current" ||
+                   key == "allow_new_rows" || key == "allow_errors") {
+          ASSIGN_OR_RETURN(bool b, Bool(value, key));
+          if (key == "allow_missing") allow_missing = b;
+          if (key == "allow_missing_in_current") allow_in_current = b;
+          if (key == "allow_new_rows") allow_new = b;
+          if (key == "allow_errors") rules.allow_errors = b;
         } else if (key == "rules") {
-          if (!value.IsSequence() || value.size() == 0) return Error(value, "rules: expected a non-empty list");
+          if (!value.IsSequence() || value.size() == 0)
+            return Error(value, "rules: expected a non-empty list");
           for (const YAML::Node& r : value) {
-            absl::StatusOr<GateRule> rule = Rule(r);
-            if (!rule.ok()) return rule.status();
-            rules.rules.push_back(std::move(*rule));
+            ASSIGN_OR_RETURN(GateRule rule, Rule(r));
+            rules.rules.push_back(std::move(rule));
           }
           has_rules = true;
         } else {
-          return Error(kv.first, absl::StrCat("unknown key '", key,
-                                              "'; valid: key, allow_missing, allow_missing_in_current, "
-                                              "allow_new_rows, allow_errors, rules"));
+          return Error(kv.first,
+                       absl::StrCat("unknown key '", key,
+                                    "'; valid: key, allow_missing, allow_missing_in_current, "
+                                    "allow_new_rows, allow_errors, rules"));
         }
       }
     } catch (const YAML::Exception& e) {  // e.g. a map used as a key: Scalar() on a non-scalar
@@ -238,15 +240,16 @@ std::string KeyOf(const CsvTable& t, const std::vector<int>& cols, size_t row) {
   return k;
 }
 
-absl::Status Index(const GateRules& rules, const CsvTable& table, const std::string& source, Side* side) {
+absl::Status Index(const GateRules& rules, const CsvTable& table, const std::string& source,
+                   Side* side) {
   side->table = &table;
   side->source = source;
   for (const std::string& k : rules.key) {
     const int c = table.Column(k);
     if (c < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(rules.source, ": key column '", k, "' is not a column of ",
-                                                     source, " (columns: ", absl::StrJoin(table.header, ", "),
-                                                     ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(rules.source, ": key column '", k, "' is not a column of ", source,
+                       " (columns: ", absl::StrJoin(table.header, ", "), ")"));
     }
     side->key_cols.push_back(c);
   }
@@ -256,19 +259,20 @@ absl::Status Index(const GateRules& rules, const CsvTable& table, const std::str
     if (!inserted) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": data rows ", it->second + 1, " and ", r + 1, " have the same key ",
-          GateRowKey(table, rules.key, r), "; add the column that tells them apart (e.g. repetition) to key: in ",
-          rules.source));
+          GateRowKey(table, rules.key, r),
+          "; add the column that tells them apart (e.g. repetition) to key: in ", rules.source));
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status RequireColumn(const GateRules& rules, const GateRule& rule, const CsvTable& table,
-                           const std::string& source, const std::string& column, std::string_view role) {
+                           const std::string& source, const std::string& column,
+                           std::string_view role) {
   if (table.Column(column) >= 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(rules.source, ":", rule.line, ": ", std::string(role), " '", column,
-                                                 "' is not a column of ", source,
-                                                 " (columns: ", absl::StrJoin(table.header, ", "), ")"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      rules.source, ":", rule.line, ": ", std::string(role), " '", column, "' is not a column of ",
+      source, " (columns: ", absl::StrJoin(table.header, ", "), ")"));
 }
 
 // Every column `rule` names must be in `table`.
@@ -289,16 +293,17 @@ absl::Status RuleColumns(const GateRules& rules, const GateRule& rule, const Csv
 
 // The baseline needs the columns of the rules that compare with it; bounds (max, min) only read
 // current.
-absl::Status ValidateColumns(const GateRules& rules, const CsvTable& table, const std::string& source,
-                             bool baseline) {
+absl::Status ValidateColumns(const GateRules& rules, const CsvTable& table,
+                             const std::string& source, bool baseline) {
   for (const GateRule& rule : rules.rules) {
     if (baseline && !rule.NeedsBaseline()) continue;
-    if (absl::Status s = RuleColumns(rules, rule, table, source); !s.ok()) return s;
+    RETURN_IF_ERROR(RuleColumns(rules, rule, table, source));
   }
   return absl::OkStatus();
 }
 
-bool Matches(const CsvTable& t, size_t row, const std::map<std::string, std::vector<std::string>>& where) {
+bool Matches(const CsvTable& t, size_t row,
+             const std::map<std::string, std::vector<std::string>>& where) {
   for (const auto& [column, values] : where) {
     const std::string& v = t.rows[row][t.Column(column)];
     bool any = false;
@@ -313,10 +318,12 @@ absl::StatusOr<double> Cell(const CsvTable& t, size_t row, const std::string& co
   const std::string& text = t.rows[row][t.Column(column)];
   if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(column, " is empty"));
   double v;
-  if (!absl::SimpleAtod(text, &v)) return absl::InvalidArgumentError(absl::StrCat(column, " '", text, "' is not a number"));
+  if (!absl::SimpleAtod(text, &v))
+    return absl::InvalidArgumentError(absl::StrCat(column, " '", text, "' is not a number"));
   // Gated metrics are finite by construction; NaN or inf means the measurement broke.
   if (std::isnan(v)) return absl::InvalidArgumentError(absl::StrCat(column, " is NaN"));
-  if (std::isinf(v)) return absl::InvalidArgumentError(absl::StrCat(column, " is ", v > 0 ? "+inf" : "-inf"));
+  if (std::isinf(v))
+    return absl::InvalidArgumentError(absl::StrCat(column, " is ", v > 0 ? "+inf" : "-inf"));
   return v;
 }
 
@@ -328,17 +335,20 @@ absl::StatusOr<double> RuleValue(const GateRule& rule, const CsvTable& t, size_t
   for (size_t r = 0; r < t.rows.size(); ++r) {
     bool ok = true;
     for (const auto& [c, value] : rule.ratio_to) ok = ok && t.rows[r][t.Column(c)] == value;
-    for (const std::string& c : rule.ratio_same) ok = ok && t.rows[r][t.Column(c)] == t.rows[row][t.Column(c)];
+    for (const std::string& c : rule.ratio_same)
+      ok = ok && t.rows[r][t.Column(c)] == t.rows[row][t.Column(c)];
     if (ok) refs.push_back(r);
   }
   if (refs.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ratio_to reference ", rule.MetricLabel(), " matches ", refs.size(), " rows",
-        refs.empty() ? "" : " (name more columns in ratio_to or ratio_same)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ratio_to reference ", rule.MetricLabel(), " matches ", refs.size(), " rows",
+                     refs.empty() ? "" : " (name more columns in ratio_to or ratio_same)"));
   }
   absl::StatusOr<double> ref = Cell(t, refs[0], rule.metric);
-  if (!ref.ok()) return absl::InvalidArgumentError(absl::StrCat("reference row: ", ref.status().message()));
-  if (*ref == 0) return absl::InvalidArgumentError(absl::StrCat("reference row: ", rule.metric, " is 0"));
+  if (!ref.ok())
+    return absl::InvalidArgumentError(absl::StrCat("reference row: ", ref.status().message()));
+  if (*ref == 0)
+    return absl::InvalidArgumentError(absl::StrCat("reference row: ", rule.metric, " is 0"));
   return *v / *ref;
 }
 
@@ -379,8 +389,8 @@ void Judge(const GateRule& rule, GateCheck* check) {
   // Written so that a NaN (inf - inf) fails.
   check->passed = upper ? (c <= bound) : (c >= bound);
   if (!check->passed) {
-    check->message = absl::StrCat(rule.MetricLabel(), " = ", FormatNumber(c), upper ? " exceeds " : " is below ",
-                                  "the limit ", check->limit);
+    check->message = absl::StrCat(rule.MetricLabel(), " = ", FormatNumber(c),
+                                  upper ? " exceeds " : " is below ", "the limit ", check->limit);
     if (check->baseline) absl::StrAppend(&check->message, " (baseline ", FormatNumber(b), ")");
   }
 }
@@ -403,7 +413,8 @@ std::string GateRule::Describe() const {
   std::string s = absl::StrCat(std::string(GateLimitName(kind)), " ", FormatNumber(limit));
   if (!where.empty()) {
     std::vector<std::string> parts;
-    for (const auto& [c, values] : where) parts.push_back(absl::StrCat(c, "=", absl::StrJoin(values, "|")));
+    for (const auto& [c, values] : where)
+      parts.push_back(absl::StrCat(c, "=", absl::StrJoin(values, "|")));
     absl::StrAppend(&s, " where ", absl::StrJoin(parts, " "));
   }
   return s;
@@ -414,28 +425,27 @@ absl::StatusOr<GateRules> ParseGateRules(std::string_view yaml_text, std::string
 }
 
 absl::StatusOr<GateRules> ReadGateRulesFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read rules file ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ParseGateRules(ss.str(), path);
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path, "rules file"));
+  return ParseGateRules(text, path);
 }
 
 std::string GateRowKey(const CsvTable& table, const std::vector<std::string>& key, size_t row) {
   std::vector<std::string> parts;
-  for (const std::string& k : key) parts.push_back(absl::StrCat(k, "=", table.rows[row][table.Column(k)]));
+  for (const std::string& k : key)
+    parts.push_back(absl::StrCat(k, "=", table.rows[row][table.Column(k)]));
   return absl::StrJoin(parts, " ");
 }
 
 absl::StatusOr<GateReport> EvaluateGate(const GateRules& rules, const CsvTable& baseline,
-                                        std::string_view baseline_source_view, const CsvTable& current,
+                                        std::string_view baseline_source_view,
+                                        const CsvTable& current,
                                         std::string_view current_source_view) {
   const std::string baseline_source(baseline_source_view), current_source(current_source_view);
   Side base, cur;
-  if (absl::Status s = Index(rules, baseline, baseline_source, &base); !s.ok()) return s;
-  if (absl::Status s = Index(rules, current, current_source, &cur); !s.ok()) return s;
-  if (absl::Status s = ValidateColumns(rules, current, current_source, false); !s.ok()) return s;
-  if (absl::Status s = ValidateColumns(rules, baseline, baseline_source, true); !s.ok()) return s;
+  RETURN_IF_ERROR(Index(rules, baseline, baseline_source, &base));
+  RETURN_IF_ERROR(Index(rules, current, current_source, &cur));
+  RETURN_IF_ERROR(ValidateColumns(rules, current, current_source, false));
+  RETURN_IF_ERROR(ValidateColumns(rules, baseline, baseline_source, true));
 
   GateReport report;
   report.baseline_source = baseline_source;
@@ -446,8 +456,8 @@ absl::StatusOr<GateReport> EvaluateGate(const GateRules& rules, const CsvTable& 
     if (!check.passed) ++report.failures;
     report.checks.push_back(std::move(check));
   };
-  auto row_check = [](GateCheckKind kind, std::string metric, std::string rule, std::string row, bool passed,
-                      std::string message) {
+  auto row_check = [](GateCheckKind kind, std::string metric, std::string rule, std::string row,
+                      bool passed, std::string message) {
     GateCheck c;
     c.kind = kind;
     c.metric = std::move(metric);
@@ -461,26 +471,30 @@ absl::StatusOr<GateReport> EvaluateGate(const GateRules& rules, const CsvTable& 
   // Row checks: missing, new, error.
   for (size_t r = 0; r < baseline.rows.size(); ++r) {
     if (cur.row_of_key.count(base.keys[r])) continue;
-    add(row_check(GateCheckKind::kMissingRow, "(row)", "row present in current", GateRowKey(baseline, rules.key, r),
-                  rules.allow_missing_in_current,
-                  rules.allow_missing_in_current ? "missing in current (allowed by allow_missing_in_current)"
-                                                 : absl::StrCat("row of the baseline is missing in ", current_source)));
+    add(row_check(GateCheckKind::kMissingRow, "(row)", "row present in current",
+                  GateRowKey(baseline, rules.key, r), rules.allow_missing_in_current,
+                  rules.allow_missing_in_current
+                      ? "missing in current (allowed by allow_missing_in_current)"
+                      : absl::StrCat("row of the baseline is missing in ", current_source)));
   }
   const int error_col = current.Column("error");
   std::vector<bool> errored(current.rows.size(), false);
   for (size_t r = 0; r < current.rows.size(); ++r) {
     const std::string row = GateRowKey(current, rules.key, r);
     if (!base.row_of_key.count(cur.keys[r])) {
-      add(row_check(GateCheckKind::kNewRow, "(row)", "row present in baseline", row, rules.allow_new_rows,
-                    rules.allow_new_rows ? "new in current (allowed by allow_new_rows)"
-                                         : absl::StrCat("row is not in the baseline ", baseline_source,
-                                                        " (update the baseline with --update if it is intended)")));
+      add(row_check(GateCheckKind::kNewRow, "(row)", "row present in baseline", row,
+                    rules.allow_new_rows,
+                    rules.allow_new_rows
+                        ? "new in current (allowed by allow_new_rows)"
+                        : absl::StrCat("row is not in the baseline ", baseline_source,
+                                       " (update the baseline with --update if it is intended)")));
     }
     if (error_col >= 0 && !current.rows[r][error_col].empty()) {
       errored[r] = true;
-      add(row_check(GateCheckKind::kErrorRow, "(row)", "row without error", row, rules.allow_errors,
-                    absl::StrCat(rules.allow_errors ? "error (allowed by allow_errors): " : "row failed: ",
-                                 current.rows[r][error_col])));
+      add(row_check(
+          GateCheckKind::kErrorRow, "(row)", "row without error", row, rules.allow_errors,
+          absl::StrCat(rules.allow_errors ? "error (allowed by allow_errors): " : "row failed: ",
+                       current.rows[r][error_col])));
     }
   }
 
@@ -494,7 +508,8 @@ absl::StatusOr<GateReport> EvaluateGate(const GateRules& rules, const CsvTable& 
       GateCheck check = row_check(GateCheckKind::kRule, rule.MetricLabel(), rule.Describe(),
                                   GateRowKey(current, rules.key, r), false, "");
       std::optional<size_t> base_row;
-      if (auto it = base.row_of_key.find(cur.keys[r]); it != base.row_of_key.end()) base_row = it->second;
+      if (auto it = base.row_of_key.find(cur.keys[r]); it != base.row_of_key.end())
+        base_row = it->second;
       if (rule.NeedsBaseline() && !base_row) continue;  // a new row: reported above
       absl::StatusOr<double> c = RuleValue(rule, current, r);
       if (c.ok()) check.current = *c;
@@ -523,9 +538,10 @@ absl::StatusOr<GateReport> EvaluateGate(const GateRules& rules, const CsvTable& 
       add(std::move(check));
     }
     if (matched == 0) {
-      add(row_check(GateCheckKind::kRuleMatchedNone, rule.MetricLabel(), rule.Describe(), "(none)", false,
-                    absl::StrCat(rules.source, ":", rule.line, ": the rule selects no row of ", current_source,
-                                 " (check its where: values)")));
+      add(row_check(GateCheckKind::kRuleMatchedNone, rule.MetricLabel(), rule.Describe(), "(none)",
+                    false,
+                    absl::StrCat(rules.source, ":", rule.line, ": the rule selects no row of ",
+                                 current_source, " (check its where: values)")));
     }
   }
   return report;

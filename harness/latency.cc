@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "harness/metrics.h"
 #include "model/session.h"
 
@@ -15,7 +16,8 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
   using Clock = std::chrono::steady_clock;
   const int P = options.prompt_tokens, D = options.decode_tokens;
   if (P < 1 || D < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt_tokens ", P, " must be >= 1 and decode_tokens ", D, " >= 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt_tokens ", P, " must be >= 1 and decode_tokens ", D, " >= 0"));
   }
   const CacheShape shape = CacheShape::ForModel(decoder.config(), context_tokens);
   std::vector<float> logits(decoder.config().vocab_size);
@@ -29,10 +31,9 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
       return absl::OutOfRangeError(absl::StrCat("sequence ", s, " has ", seq.size(),
                                                 " tokens, fewer than ", P + D, " needed"));
     }
-    auto cache = MakeCache(spec, shape);
-    if (!cache.ok()) return cache.status();
-    PolicyCache* policy_cache = cache->get();
-    Session session(*std::move(cache));
+    ASSIGN_OR_RETURN(std::unique_ptr<PolicyCache> cache, MakeCache(spec, shape));
+    PolicyCache* policy_cache = cache.get();
+    Session session(std::move(cache));
     const auto t0 = Clock::now();
     Feed(decoder, session, absl::MakeConstSpan(seq.data(), P), false, logits.data());
     const auto t1 = Clock::now();

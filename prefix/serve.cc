@@ -9,8 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "harness/metrics.h"
 #include "base/check.h"
+#include "base/status.h"
+#include "harness/metrics.h"
 #include "stores/store_registry.h"
 
 namespace kvbench {
@@ -26,21 +27,25 @@ absl::StatusOr<PrefixStrategy> ParsePrefixStrategy(std::string_view name) {
 
 const char* PrefixStrategyName(PrefixStrategy s) {
   switch (s) {
-    case PrefixStrategy::kNone: return "none";
-    case PrefixStrategy::kLazy: return "lazy";
-    case PrefixStrategy::kActive: return "active";
-    case PrefixStrategy::kHybrid: return "hybrid";
+    case PrefixStrategy::kNone:
+      return "none";
+    case PrefixStrategy::kLazy:
+      return "lazy";
+    case PrefixStrategy::kActive:
+      return "active";
+    case PrefixStrategy::kHybrid:
+      return "hybrid";
   }
   return "?";
 }
 
 absl::StatusOr<uint64_t> PrefixBytesPerToken(const CacheSpec& spec, const ModelConfig& c) {
-  auto k = BytesPerValue(spec.k_store, spec.k_params, KvRole::kKey, c.head_dim);
-  if (!k.ok()) return k.status();
-  auto v = BytesPerValue(spec.v_store, spec.v_params, KvRole::kValue, c.head_dim);
-  if (!v.ok()) return v.status();
+  ASSIGN_OR_RETURN(const double k,
+                   BytesPerValue(spec.k_store, spec.k_params, KvRole::kKey, c.head_dim));
+  ASSIGN_OR_RETURN(const double v,
+                   BytesPerValue(spec.v_store, spec.v_params, KvRole::kValue, c.head_dim));
   const double values = static_cast<double>(c.n_layers) * c.n_kv_heads * c.head_dim;
-  return static_cast<uint64_t>(std::ceil(values * (*k + *v)));
+  return static_cast<uint64_t>(std::ceil(values * (k + v)));
 }
 
 std::vector<std::vector<int>> FrequentPrefixes(absl::Span<const TraceRequest> window,
@@ -111,8 +116,12 @@ class RecordingCache : public KvCache {
   KvMemory memory(int layer) const override { return inner_->memory(layer); }
 
   // Row t of the last step's keys / values of `layer`.
-  const float* k_row(int layer, int t) const { return &k_[layer][static_cast<size_t>(t) * kv_dim_]; }
-  const float* v_row(int layer, int t) const { return &v_[layer][static_cast<size_t>(t) * kv_dim_]; }
+  const float* k_row(int layer, int t) const {
+    return &k_[layer][static_cast<size_t>(t) * kv_dim_];
+  }
+  const float* v_row(int layer, int t) const {
+    return &v_[layer][static_cast<size_t>(t) * kv_dim_];
+  }
 
  private:
   KvCache* inner_;
@@ -139,8 +148,8 @@ class Server {
                    int insert_tokens = -1) {
     const int n = static_cast<int>(tokens.size());
     if (n < 1 || n > context_) {
-      return absl::OutOfRangeError(absl::StrCat("request '", r->id, "' has ", n,
-                                                " tokens; must be in [1, ", context_, "]"));
+      return absl::OutOfRangeError(
+          absl::StrCat("request '", r->id, "' has ", n, " tokens; must be in [1, ", context_, "]"));
     }
     for (int t : tokens) {
       if (t < 0 || t >= decoder_.config().vocab_size) {
@@ -163,8 +172,11 @@ class Server {
     if (p > 0) Replay(match, kv.get());
     RecordingCache rec(kv.get(), n_layers_, kv_dim_);
     const absl::Span<const int> suffix = tokens.subspan(p);
-    StepInput in{.cache = &rec, .tokens = suffix, .pos0 = p,
-                 .logits_begin = static_cast<int>(suffix.size()) - 1, .logits = logits_.data()};
+    StepInput in{.cache = &rec,
+                 .tokens = suffix,
+                 .pos0 = p,
+                 .logits_begin = static_cast<int>(suffix.size()) - 1,
+                 .logits = logits_.data()};
     decoder_.Forward(absl::MakeConstSpan(&in, 1));
     r->ttft_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     r->prompt_tokens = n;
@@ -175,18 +187,21 @@ class Server {
     if (cache_ != nullptr && fill) {
       // Blocks before p are cached already (present), so fill only sees blocks of the suffix.
       const int m = insert_tokens < 0 ? n : std::min(insert_tokens, n);
-      cache_->Insert(tokens.first(m), [&](int i, absl::Span<float> payload) {
-        KVBENCH_CHECK(i * bt >= p, "block %d of a request matched up to token %d", i, p);
-        float* out = payload.data();
-        for (int l = 0; l < n_layers_; ++l) {
-          for (int kv = 0; kv < 2; ++kv) {
-            for (int t = i * bt; t < (i + 1) * bt; ++t) {
-              const float* row = kv == 0 ? rec.k_row(l, t - p) : rec.v_row(l, t - p);
-              out = std::copy_n(row, kv_dim_, out);
+      cache_->Insert(
+          tokens.first(m),
+          [&](int i, absl::Span<float> payload) {
+            KVBENCH_CHECK(i * bt >= p, "block %d of a request matched up to token %d", i, p);
+            float* out = payload.data();
+            for (int l = 0; l < n_layers_; ++l) {
+              for (int kv = 0; kv < 2; ++kv) {
+                for (int t = i * bt; t < (i + 1) * bt; ++t) {
+                  const float* row = kv == 0 ? rec.k_row(l, t - p) : rec.v_row(l, t - p);
+                  out = std::copy_n(row, kv_dim_, out);
+                }
+              }
             }
-          }
-        }
-      }, allow_evict);
+          },
+          allow_evict);
     }
     if (cache_ != nullptr) cache_->Release(match.blocks);
     return absl::OkStatus();
@@ -202,7 +217,8 @@ class Server {
     kv->BeginStep(0, p);
     for (int l = 0; l < n_layers_; ++l) {
       for (size_t b = 0; b < match.blocks.size(); ++b) {
-        const float* src = cache_->payload(match.blocks[b]).data() + static_cast<size_t>(l) * 2 * block_rows;
+        const float* src =
+            cache_->payload(match.blocks[b]).data() + static_cast<size_t>(l) * 2 * block_rows;
         std::copy_n(src, block_rows, &k_buf_[b * block_rows]);
         std::copy_n(src + block_rows, block_rows, &v_buf_[b * block_rows]);
       }
@@ -229,34 +245,35 @@ absl::StatusOr<ServeReport> Serve(Decoder& decoder, absl::Span<const TraceReques
         "'): an evicting policy's cache is not a function of the prefix tokens alone"));
   }
   if (o.block_tokens < 1 || o.block_tokens > (1 << 16)) {
-    return absl::InvalidArgumentError(absl::StrCat("prefix cache: block_tokens must be in [1, 65536], got ", o.block_tokens));
+    return absl::InvalidArgumentError(
+        absl::StrCat("prefix cache: block_tokens must be in [1, 65536], got ", o.block_tokens));
   }
   if (o.warmup_requests < 0 || o.active_top_k < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("prefix cache: warmup_requests (", o.warmup_requests,
-                                                   ") and active_top_k (", o.active_top_k, ") must be >= 0"));
+    return absl::InvalidArgumentError(absl::StrCat("prefix cache: warmup_requests (",
+                                                   o.warmup_requests, ") and active_top_k (",
+                                                   o.active_top_k, ") must be >= 0"));
   }
   const ModelConfig& c = decoder.config();
-  auto bpt = PrefixBytesPerToken(o.cache, c);
-  if (!bpt.ok()) return bpt.status();
+  ASSIGN_OR_RETURN(const uint64_t bpt, PrefixBytesPerToken(o.cache, c));
   ServeReport rep;
-  rep.bytes_per_token = *bpt;
+  rep.bytes_per_token = bpt;
   std::optional<PrefixCache> cache;
   if (o.strategy != PrefixStrategy::kNone) {
-    auto made = PrefixCache::Create({.block_tokens = o.block_tokens,
-                                     .budget_bytes = o.budget_bytes,
-                                     .bytes_per_token = *bpt,
-                                     .floats_per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim,
-                                     .eviction = o.eviction});
-    if (!made.ok()) return made.status();
-    cache.emplace(*std::move(made));
+    ASSIGN_OR_RETURN(
+        cache, PrefixCache::Create({.block_tokens = o.block_tokens,
+                                    .budget_bytes = o.budget_bytes,
+                                    .bytes_per_token = bpt,
+                                    .floats_per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim,
+                                    .eviction = o.eviction}));
   }
   Server server(decoder, o, cache ? &*cache : nullptr);
   const size_t warm = std::min<size_t>(o.warmup_requests, trace.size());
-  const bool fill_on_miss = o.strategy == PrefixStrategy::kLazy || o.strategy == PrefixStrategy::kHybrid;
+  const bool fill_on_miss =
+      o.strategy == PrefixStrategy::kLazy || o.strategy == PrefixStrategy::kHybrid;
   if (o.strategy == PrefixStrategy::kLazy) {
     for (size_t i = 0; i < warm; ++i) {
       RequestResult r{.id = trace[i].id};
-      if (absl::Status s = server.Run(trace[i].tokens, true, true, &r); !s.ok()) return s;
+      RETURN_IF_ERROR(server.Run(trace[i].tokens, true, true, &r));
     }
   } else if (o.strategy == PrefixStrategy::kActive || o.strategy == PrefixStrategy::kHybrid) {
     std::vector<std::vector<int>> prefixes = o.declared_prefixes;
@@ -270,7 +287,7 @@ absl::StatusOr<ServeReport> Serve(Decoder& decoder, absl::Span<const TraceReques
       std::vector<int> t(prefixes[i].begin(), prefixes[i].begin() + whole);
       t.push_back(0);  // a stand-in last token, computed and discarded: the blocks are what counts
       RequestResult r{.id = absl::StrCat("warm", i)};
-      if (absl::Status s = server.Run(t, true, false, &r, static_cast<int>(whole)); !s.ok()) return s;
+      RETURN_IF_ERROR(server.Run(t, true, false, &r, static_cast<int>(whole)));
       rep.warm_prefixes += 1;
       rep.warm_tokens_computed += static_cast<int64_t>(whole) - r.cached_tokens;
     }
@@ -278,7 +295,7 @@ absl::StatusOr<ServeReport> Serve(Decoder& decoder, absl::Span<const TraceReques
   std::vector<double> ttft;
   for (size_t i = warm; i < trace.size(); ++i) {
     RequestResult r{.id = trace[i].id};
-    if (absl::Status s = server.Run(trace[i].tokens, fill_on_miss, true, &r); !s.ok()) return s;
+    RETURN_IF_ERROR(server.Run(trace[i].tokens, fill_on_miss, true, &r));
     rep.blocks_eligible += r.blocks_eligible;
     rep.blocks_hit += r.blocks_hit;
     rep.tokens_requested += r.prompt_tokens;
@@ -287,8 +304,10 @@ absl::StatusOr<ServeReport> Serve(Decoder& decoder, absl::Span<const TraceReques
     rep.requests.push_back(std::move(r));
   }
   rep.tokens_computed = rep.tokens_requested - rep.tokens_cached;
-  rep.hit_rate_blocks = rep.blocks_eligible > 0 ? static_cast<double>(rep.blocks_hit) / rep.blocks_eligible : 0;
-  rep.hit_rate_tokens = rep.tokens_requested > 0 ? static_cast<double>(rep.tokens_cached) / rep.tokens_requested : 0;
+  rep.hit_rate_blocks =
+      rep.blocks_eligible > 0 ? static_cast<double>(rep.blocks_hit) / rep.blocks_eligible : 0;
+  rep.hit_rate_tokens =
+      rep.tokens_requested > 0 ? static_cast<double>(rep.tokens_cached) / rep.tokens_requested : 0;
   if (!ttft.empty()) {
     double sum = 0;
     for (double t : ttft) sum += t;
