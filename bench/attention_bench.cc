@@ -6,15 +6,20 @@
 //
 //   BM_Attend/store:<name>/ctx:<cached tokens>/head_dim:<64|128>
 //
-// Counters: items_per_second = cached tokens attended per second; bytes_per_second = K + V bytes the
-// store holds (logical) read per second. Rows are N(0, 1) noise: the kernels' speed does not depend
-// on the values. Run e.g. --benchmark_filter='ctx:8192/' to compare stores at one length.
+// <name> is the store's registry name, or its spec with parameters for the sets its registry entry
+// asks to be measured (StoreInfo::bench_params, e.g. kivi(bits=4)).
+//
+// Counters: items_per_second = cached tokens attended per second; bytes_per_second = K + V bytes
+// the store holds (logical) read per second. Rows are N(0, 1) noise: the kernels' speed does not
+// depend on the values. Run e.g. --benchmark_filter='ctx:8192/' to compare stores at one length.
 #include <cmath>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "benchmark/benchmark.h"
 #include "model/ops.h"
 #include "stores/store_registry.h"
@@ -31,8 +36,13 @@ struct StoreCase {
 };
 
 void BM_Attend(benchmark::State& state, const StoreCase& c, int ctx, int head_dim) {
-  const CacheShape shape{.n_layers = 1, .n_heads = kGroup, .n_kv_heads = 1, .head_dim = head_dim,
-                         .rope_dims = head_dim, .rope_theta = 10000.0f, .context_tokens = ctx};
+  const CacheShape shape{.n_layers = 1,
+                         .n_heads = kGroup,
+                         .n_kv_heads = 1,
+                         .head_dim = head_dim,
+                         .rope_dims = head_dim,
+                         .rope_theta = 10000.0f,
+                         .context_tokens = ctx};
   auto k = MakeStore(c.store, c.params, KvRole::kKey, shape);
   auto v = MakeStore(c.store, c.params, KvRole::kValue, shape);
   if (!k.ok() || !v.ok()) {
@@ -75,11 +85,12 @@ void BM_Attend(benchmark::State& state, const StoreCase& c, int ctx, int head_di
 void RegisterAll() {
   std::vector<StoreCase> cases;
   for (const StoreInfo& info : StoreRegistry()) {
-    if (info.name == "kivi") {
-      cases.push_back({"kivi-4", "kivi", {{"bits", "4"}}});
-      cases.push_back({"kivi-2", "kivi", {{"bits", "2"}}});
-    } else {
-      cases.push_back({info.name, info.name, {}});
+    if (info.bench_params.empty()) cases.push_back({info.name, info.name, {}});
+    for (const ParamMap& params : info.bench_params) {
+      // The spec as YAML and the CLI spell it, e.g. "kivi(bits=4)".
+      const std::string label =
+          absl::StrCat(info.name, "(", absl::StrJoin(params, ",", absl::PairFormatter("=")), ")");
+      cases.push_back({label, info.name, params});
     }
   }
   for (int head_dim : {64, 128}) {

@@ -123,10 +123,10 @@ StoreInfo Fp8(std::string name, Fp8Format format, std::string description) {
 }
 
 absl::StatusOr<KiviOptions> KiviFrom(const Params& p, KvRole role, int head_dim) {
-  const KiviOptions o{
+  const KiviOptions options{
       .bits = p.GetInt("bits"), .group = p.GetInt("group"), .residual = p.GetInt("residual")};
-  RETURN_IF_ERROR(ValidateKivi(o, head_dim, role));
-  return o;
+  RETURN_IF_ERROR(ValidateKivi(options, head_dim, role));
+  return options;
 }
 
 StoreInfo Kivi() {
@@ -151,18 +151,19 @@ StoreInfo Kivi() {
                   .help = "R: newest tokens kept f32 (a group of G is quantized once R + G are "
                           "waiting)",
                   .choices = {}}};
+  info.bench_params = {{{"bits", "4"}}, {{"bits", "2"}}};  // kivi-4 and the paper's kivi-2
   info.make = [](const Params& p, KvRole role, const CacheShape& shape) -> StoreOr {
-    ASSIGN_OR_RETURN(const KiviOptions o, KiviFrom(p, role, shape.head_dim));
-    return MakeKiviStore(shape, role, o);
+    ASSIGN_OR_RETURN(const KiviOptions options, KiviFrom(p, role, shape.head_dim));
+    return MakeKiviStore(shape, role, options);
   };
   info.layer_bytes = [](const Params& p, KvRole role, const CacheShape& shape,
                         int64_t entries) -> absl::StatusOr<uint64_t> {
-    ASSIGN_OR_RETURN(const KiviOptions o, KiviFrom(p, role, shape.head_dim));
-    return KiviLayerBytes(o, role, shape, entries);
+    ASSIGN_OR_RETURN(const KiviOptions options, KiviFrom(p, role, shape.head_dim));
+    return KiviLayerBytes(options, role, shape, entries);
   };
   info.bytes_per_value = [](const Params& p, KvRole role, int head_dim) -> absl::StatusOr<double> {
-    ASSIGN_OR_RETURN(const KiviOptions o, KiviFrom(p, role, head_dim));
-    return KiviBytesPerValue(o, head_dim, role);
+    ASSIGN_OR_RETURN(const KiviOptions options, KiviFrom(p, role, head_dim));
+    return KiviBytesPerValue(options, head_dim, role);
   };
   return info;
 }

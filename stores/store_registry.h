@@ -44,6 +44,9 @@ struct StoreInfo {
   // key-group params amortised over a full group). Excludes per-store constants (fp8's 4-byte
   // scales) and KIVI's f32 residual (4 bytes per value for its newest R .. R + G - 1 tokens).
   std::function<absl::StatusOr<double>(const Params&, KvRole, int head_dim)> bytes_per_value;
+  // Parameter sets a benchmark of every store measures (bench/attention_bench.cc); empty: the
+  // defaults alone.
+  std::vector<ParamMap> bench_params;
 };
 
 // Every store, in listing order.
