@@ -20,8 +20,8 @@ namespace {
 
 constexpr uint64_t kIndexBytesPerEntry = sizeof(int32_t);  // PolicyCache::Cells::pos
 
-std::string StoreLabel(const std::string& store, const Params& p) {
-  const std::string text = p.ToString();
+std::string StoreLabel(const std::string& store, const Params& params) {
+  const std::string text = params.ToString();
   return text.empty() ? store : absl::StrCat(store, "(", text, ")");
 }
 
@@ -47,17 +47,20 @@ struct Resolved {
   int budget = -1;  // entries per head; -1 = keep all
 };
 
-int64_t Entries(const Resolved& r, int64_t context) {
-  return r.budget < 0 ? context : std::min<int64_t>(context, r.budget);
+int64_t Entries(const Resolved& resolved, int64_t context) {
+  return resolved.budget < 0 ? context : std::min<int64_t>(context, resolved.budget);
 }
 
-absl::StatusOr<SequenceBytes> BytesAt(const Resolved& r, const PlanRequest& q, int64_t context) {
-  const int64_t entries = Entries(r, context);
+absl::StatusOr<SequenceBytes> BytesAt(const Resolved& resolved, const PlanRequest& request,
+                                      int64_t context) {
+  const int64_t entries = Entries(resolved, context);
   SequenceBytes b;
-  ASSIGN_OR_RETURN(b.k, StoreBytes(q.k_store, q.k_params, KvRole::kKey, r.shape, entries));
-  ASSIGN_OR_RETURN(b.v, StoreBytes(q.v_store, q.v_params, KvRole::kValue, r.shape, entries));
+  ASSIGN_OR_RETURN(
+      b.k, StoreBytes(request.k_store, request.k_params, KvRole::kKey, resolved.shape, entries));
+  ASSIGN_OR_RETURN(
+      b.v, StoreBytes(request.v_store, request.v_params, KvRole::kValue, resolved.shape, entries));
   b.index = SatMul(SatMul(static_cast<uint64_t>(entries), kIndexBytesPerEntry),
-                   static_cast<uint64_t>(r.shape.n_layers) * r.shape.n_kv_heads);
+                   static_cast<uint64_t>(resolved.shape.n_layers) * resolved.shape.n_kv_heads);
   return b;
 }
 
@@ -112,85 +115,87 @@ PlannedModel PlannedModelFromModel(const Model& model, const std::string& label)
   return m;
 }
 
-absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& q) {
-  if (q.context < 1 || q.context > (int64_t{1} << 31)) {
+absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& request) {
+  if (request.context < 1 || request.context > (int64_t{1} << 31)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--context ", q.context, " must be between 1 and 2^31"));
+        absl::StrCat("--context ", request.context, " must be between 1 and 2^31"));
   }
-  if (q.batch < 1 || q.batch > (int64_t{1} << 24)) {
+  if (request.batch < 1 || request.batch > (int64_t{1} << 24)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--batch ", q.batch, " must be between 1 and 2^24"));
+        absl::StrCat("--batch ", request.batch, " must be between 1 and 2^24"));
   }
-  if (!(q.bandwidth >= 0) || std::isinf(q.bandwidth)) {
+  if (!(request.bandwidth >= 0) || std::isinf(request.bandwidth)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--bandwidth ", q.bandwidth, " must be a positive number"));
+        absl::StrCat("--bandwidth ", request.bandwidth, " must be a positive number"));
   }
-  Resolved r;
-  r.shape =
-      CacheShape::ForModel(model.config, static_cast<int>(std::min<int64_t>(q.context, 1 << 30)));
-  ASSIGN_OR_RETURN(const auto policy, FindPolicy(q.policy));
+  Resolved resolved;
+  resolved.shape = CacheShape::ForModel(
+      model.config, static_cast<int>(std::min<int64_t>(request.context, 1 << 30)));
+  ASSIGN_OR_RETURN(const auto policy, FindPolicy(request.policy));
   const bool has_budget = std::any_of(policy->params.begin(), policy->params.end(),
                                       [](const ParamSpec& s) { return s.name == "budget"; });
   ParamMap policy_params;
-  if (!q.budget.empty()) {
+  if (!request.budget.empty()) {
     if (!has_budget) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--budget ", q.budget, ": policy ", q.policy, " takes no budget"));
+      return absl::InvalidArgumentError(absl::StrCat("--budget ", request.budget, ": policy ",
+                                                     request.policy, " takes no budget"));
     }
-    policy_params["budget"] = q.budget;
+    policy_params["budget"] = request.budget;
   } else if (has_budget) {
-    return absl::InvalidArgumentError(absl::StrCat("policy ", q.policy, " needs --budget"));
+    return absl::InvalidArgumentError(absl::StrCat("policy ", request.policy, " needs --budget"));
   }
-  ASSIGN_OR_RETURN(const Params parsed,
-                   Params::Parse(absl::StrCat("policy ", q.policy), policy->params, policy_params));
+  ASSIGN_OR_RETURN(const Params parsed, Params::Parse(absl::StrCat("policy ", request.policy),
+                                                      policy->params, policy_params));
   if (has_budget) {
-    r.budget = parsed.GetBudget("budget", r.shape.context_tokens);
-    if (r.budget < 1) {
+    resolved.budget = parsed.GetBudget("budget", resolved.shape.context_tokens);
+    if (resolved.budget < 1) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--budget ", q.budget, " must keep at least one token"));
+          absl::StrCat("--budget ", request.budget, " must keep at least one token"));
     }
   }
-  r.policy_label =
-      parsed.ToString().empty() ? q.policy : absl::StrCat(q.policy, "(", parsed.ToString(), ")");
+  resolved.policy_label = parsed.ToString().empty()
+                              ? request.policy
+                              : absl::StrCat(request.policy, "(", parsed.ToString(), ")");
 
   Plan plan;
-  ASSIGN_OR_RETURN(const Params k_params, ParseStoreParams(q.k_store, q.k_params));
-  ASSIGN_OR_RETURN(const Params v_params, ParseStoreParams(q.v_store, q.v_params));
-  plan.k_label = StoreLabel(q.k_store, k_params);
-  plan.v_label = StoreLabel(q.v_store, v_params);
-  plan.policy_label = r.policy_label;
-  plan.entries_per_head = Entries(r, q.context);
-  ASSIGN_OR_RETURN(const SequenceBytes seq, BytesAt(r, q, q.context));
+  ASSIGN_OR_RETURN(const Params k_params, ParseStoreParams(request.k_store, request.k_params));
+  ASSIGN_OR_RETURN(const Params v_params, ParseStoreParams(request.v_store, request.v_params));
+  plan.k_label = StoreLabel(request.k_store, k_params);
+  plan.v_label = StoreLabel(request.v_store, v_params);
+  plan.policy_label = resolved.policy_label;
+  plan.entries_per_head = Entries(resolved, request.context);
+  ASSIGN_OR_RETURN(const SequenceBytes seq, BytesAt(resolved, request, request.context));
   plan.k_bytes_per_sequence = seq.k;
   plan.v_bytes_per_sequence = seq.v;
   plan.index_bytes_per_sequence = seq.index;
   plan.kv_bytes_per_sequence = seq.total();
-  plan.kv_bytes_total = SatMul(seq.total(), static_cast<uint64_t>(q.batch));
+  plan.kv_bytes_total = SatMul(seq.total(), static_cast<uint64_t>(request.batch));
   plan.weight_bytes = model.weight_bytes;
   {
-    ASSIGN_OR_RETURN(const double k_rate,
-                     BytesPerValue(q.k_store, q.k_params, KvRole::kKey, r.shape.head_dim));
-    ASSIGN_OR_RETURN(const double v_rate,
-                     BytesPerValue(q.v_store, q.v_params, KvRole::kValue, r.shape.head_dim));
-    plan.kv_bytes_per_token =
-        (k_rate + v_rate) * r.shape.head_dim * r.shape.n_layers * r.shape.n_kv_heads +
-        static_cast<double>(kIndexBytesPerEntry) * r.shape.n_layers * r.shape.n_kv_heads;
+    ASSIGN_OR_RETURN(const double k_rate, BytesPerValue(request.k_store, request.k_params,
+                                                        KvRole::kKey, resolved.shape.head_dim));
+    ASSIGN_OR_RETURN(const double v_rate, BytesPerValue(request.v_store, request.v_params,
+                                                        KvRole::kValue, resolved.shape.head_dim));
+    plan.kv_bytes_per_token = (k_rate + v_rate) * resolved.shape.head_dim *
+                                  resolved.shape.n_layers * resolved.shape.n_kv_heads +
+                              static_cast<double>(kIndexBytesPerEntry) * resolved.shape.n_layers *
+                                  resolved.shape.n_kv_heads;
   }
 
-  if (q.memory_bytes > 0) {
+  if (request.memory_bytes > 0) {
     const uint64_t avail =
-        q.memory_bytes > model.weight_bytes ? q.memory_bytes - model.weight_bytes : 0;
-    plan.fits = plan.kv_bytes_total <= avail && q.memory_bytes >= model.weight_bytes;
+        request.memory_bytes > model.weight_bytes ? request.memory_bytes - model.weight_bytes : 0;
+    plan.fits = plan.kv_bytes_total <= avail && request.memory_bytes >= model.weight_bytes;
     plan.max_batch = seq.total() == 0 ? -2 : static_cast<int64_t>(avail / seq.total());
     // Largest context at this batch: bytes grow monotonically with context (and stop growing at
     // the budget), so binary search.
     auto fits_at = [&](int64_t ctx) -> absl::StatusOr<bool> {
-      ASSIGN_OR_RETURN(const SequenceBytes b, BytesAt(r, q, ctx));
-      return SatMul(b.total(), static_cast<uint64_t>(q.batch)) <= avail;
+      ASSIGN_OR_RETURN(const SequenceBytes b, BytesAt(resolved, request, ctx));
+      return SatMul(b.total(), static_cast<uint64_t>(request.batch)) <= avail;
     };
     constexpr int64_t kMaxContext = int64_t{1} << 31;
     ASSIGN_OR_RETURN(const bool fits_max, fits_at(kMaxContext));
-    if (r.budget >= 0 && fits_max) {
+    if (resolved.budget >= 0 && fits_max) {
       plan.max_context = -2;
     } else if (fits_max) {
       plan.max_context = kMaxContext;
@@ -204,12 +209,12 @@ absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& q) {
       plan.max_context = lo;
     }
   }
-  if (q.bandwidth > 0) {
+  if (request.bandwidth > 0) {
     const double bytes = static_cast<double>(model.weight_read_bytes) +
-                         static_cast<double>(q.batch) * static_cast<double>(seq.k + seq.v);
-    plan.step_seconds = bytes / q.bandwidth;
-    plan.seconds_per_token = plan.step_seconds / static_cast<double>(q.batch);
-    plan.tokens_per_second = static_cast<double>(q.batch) / plan.step_seconds;
+                         static_cast<double>(request.batch) * static_cast<double>(seq.k + seq.v);
+    plan.step_seconds = bytes / request.bandwidth;
+    plan.seconds_per_token = plan.step_seconds / static_cast<double>(request.batch);
+    plan.tokens_per_second = static_cast<double>(request.batch) / plan.step_seconds;
   }
   return plan;
 }
@@ -289,30 +294,30 @@ std::string CsvField(const std::string& s) {
 
 }  // namespace
 
-std::string PlanCsvRow(const PlannedModel& model, const PlanRequest& q, const Plan& p) {
+std::string PlanCsvRow(const PlannedModel& model, const PlanRequest& request, const Plan& plan) {
   std::vector<std::string> f = {
       CsvField(model.label),
-      absl::StrCat(q.context),
-      absl::StrCat(q.batch),
-      CsvField(p.k_label),
-      CsvField(p.v_label),
-      CsvField(p.policy_label),
-      absl::StrCat(p.entries_per_head),
-      absl::StrFormat("%.4f", p.kv_bytes_per_token),
-      absl::StrCat(p.k_bytes_per_sequence),
-      absl::StrCat(p.v_bytes_per_sequence),
-      absl::StrCat(p.index_bytes_per_sequence),
-      absl::StrCat(p.kv_bytes_per_sequence),
-      absl::StrCat(p.kv_bytes_total),
-      absl::StrCat(p.weight_bytes),
-      q.memory_bytes > 0 ? absl::StrCat(q.memory_bytes) : "",
-      q.memory_bytes > 0 ? (p.fits ? "true" : "false") : "",
-      LimitText(p.max_context),
-      LimitText(p.max_batch),
-      q.bandwidth > 0 ? absl::StrFormat("%.6g", q.bandwidth) : "",
-      q.bandwidth > 0 ? absl::StrFormat("%.6g", p.step_seconds) : "",
-      q.bandwidth > 0 ? absl::StrFormat("%.6g", p.seconds_per_token) : "",
-      q.bandwidth > 0 ? absl::StrFormat("%.6g", p.tokens_per_second) : ""};
+      absl::StrCat(request.context),
+      absl::StrCat(request.batch),
+      CsvField(plan.k_label),
+      CsvField(plan.v_label),
+      CsvField(plan.policy_label),
+      absl::StrCat(plan.entries_per_head),
+      absl::StrFormat("%.4f", plan.kv_bytes_per_token),
+      absl::StrCat(plan.k_bytes_per_sequence),
+      absl::StrCat(plan.v_bytes_per_sequence),
+      absl::StrCat(plan.index_bytes_per_sequence),
+      absl::StrCat(plan.kv_bytes_per_sequence),
+      absl::StrCat(plan.kv_bytes_total),
+      absl::StrCat(plan.weight_bytes),
+      request.memory_bytes > 0 ? absl::StrCat(request.memory_bytes) : "",
+      request.memory_bytes > 0 ? (plan.fits ? "true" : "false") : "",
+      LimitText(plan.max_context),
+      LimitText(plan.max_batch),
+      request.bandwidth > 0 ? absl::StrFormat("%.6g", request.bandwidth) : "",
+      request.bandwidth > 0 ? absl::StrFormat("%.6g", plan.step_seconds) : "",
+      request.bandwidth > 0 ? absl::StrFormat("%.6g", plan.seconds_per_token) : "",
+      request.bandwidth > 0 ? absl::StrFormat("%.6g", plan.tokens_per_second) : ""};
   return absl::StrCat(absl::StrJoin(f, ","), "\n");
 }
 
@@ -329,17 +334,18 @@ std::string PlanTable(const PlannedModel& model, const std::vector<PlanRequest>&
                         "context", "batch", "k_store", "v_store", "policy", "KV/token",
                         "KV/sequence", "KV total", "fits", "max_context", "max_batch", "ms/step>=");
   for (size_t i = 0; i < plans.size(); ++i) {
-    const PlanRequest& q = requests[i];
-    const Plan& p = plans[i];
-    absl::StrAppendFormat(&out, "%8d %6d %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n",
-                          q.context, q.batch, p.k_label, p.v_label, p.policy_label,
-                          FormatBytes(p.kv_bytes_per_token),
-                          FormatBytes(static_cast<double>(p.kv_bytes_per_sequence)),
-                          FormatBytes(static_cast<double>(p.kv_bytes_total)),
-                          q.memory_bytes > 0 ? (p.fits ? "yes" : "NO") : "-",
-                          q.memory_bytes > 0 ? LimitText(p.max_context) : "-",
-                          q.memory_bytes > 0 ? LimitText(p.max_batch) : "-",
-                          q.bandwidth > 0 ? absl::StrFormat("%.3f", p.step_seconds * 1e3) : "-");
+    const PlanRequest& request = requests[i];
+    const Plan& plan = plans[i];
+    absl::StrAppendFormat(
+        &out, "%8d %6d %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n", request.context,
+        request.batch, plan.k_label, plan.v_label, plan.policy_label,
+        FormatBytes(plan.kv_bytes_per_token),
+        FormatBytes(static_cast<double>(plan.kv_bytes_per_sequence)),
+        FormatBytes(static_cast<double>(plan.kv_bytes_total)),
+        request.memory_bytes > 0 ? (plan.fits ? "yes" : "NO") : "-",
+        request.memory_bytes > 0 ? LimitText(plan.max_context) : "-",
+        request.memory_bytes > 0 ? LimitText(plan.max_batch) : "-",
+        request.bandwidth > 0 ? absl::StrFormat("%.3f", plan.step_seconds * 1e3) : "-");
   }
   if (!requests.empty() && requests[0].memory_bytes > 0) {
     absl::StrAppendFormat(&out, "memory %s: weights plus KV (K + V + 4-byte positions per entry)\n",

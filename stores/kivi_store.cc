@@ -11,25 +11,25 @@
 
 namespace kvbench {
 
-absl::Status ValidateKivi(const KiviOptions& o, int head_dim, KvRole role) {
-  if (o.bits != 2 && o.bits != 4 && o.bits != 8) {
+absl::Status ValidateKivi(const KiviOptions& options, int head_dim, KvRole role) {
+  if (options.bits != 2 && options.bits != 4 && options.bits != 8) {
     return absl::InvalidArgumentError(
-        absl::StrCat("store kivi: parameter 'bits' = ", o.bits, " is not one of 2, 4, 8"));
+        absl::StrCat("store kivi: parameter 'bits' = ", options.bits, " is not one of 2, 4, 8"));
   }
-  if (o.group < 1 || o.group > 65536) {
+  if (options.group < 1 || options.group > 65536) {
     return absl::InvalidArgumentError(
-        absl::StrCat("store kivi: parameter 'group' = ", o.group, " is not in [1, 65536]"));
+        absl::StrCat("store kivi: parameter 'group' = ", options.group, " is not in [1, 65536]"));
   }
-  if (o.residual < 0 || o.residual > (1 << 20)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("store kivi: parameter 'residual' = ", o.residual, " is not in [0, 1048576]"));
+  if (options.residual < 0 || options.residual > (1 << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "store kivi: parameter 'residual' = ", options.residual, " is not in [0, 1048576]"));
   }
-  if (head_dim <= 0 || head_dim % (8 / o.bits) != 0) {
+  if (head_dim <= 0 || head_dim % (8 / options.bits) != 0) {
     return absl::InvalidArgumentError(absl::StrCat("store kivi: head_dim ", head_dim,
-                                                   " is not a multiple of ", 8 / o.bits,
-                                                   " (codes per byte at ", o.bits, " bits)"));
+                                                   " is not a multiple of ", 8 / options.bits,
+                                                   " (codes per byte at ", options.bits, " bits)"));
   }
-  const int value_group = std::min(o.group, head_dim);
+  const int value_group = std::min(options.group, head_dim);
   if (role == KvRole::kValue && head_dim % value_group != 0) {
     return absl::InvalidArgumentError(absl::StrCat("store kivi: value groups of ", value_group,
                                                    " channels do not divide head_dim ", head_dim));
@@ -37,21 +37,22 @@ absl::Status ValidateKivi(const KiviOptions& o, int head_dim, KvRole role) {
   return absl::OkStatus();
 }
 
-double KiviBytesPerValue(const KiviOptions& o, int head_dim, KvRole role) {
-  const double codes = o.bits / 8.0;
+double KiviBytesPerValue(const KiviOptions& options, int head_dim, KvRole role) {
+  const double codes = options.bits / 8.0;
   // Keys: (scale, min) fp16 per channel per G tokens; values: per g channels of a token.
-  if (role == KvRole::kKey) return codes + 4.0 / o.group;
-  return codes + 4.0 / std::min(o.group, head_dim);
+  if (role == KvRole::kKey) return codes + 4.0 / options.group;
+  return codes + 4.0 / std::min(options.group, head_dim);
 }
 
-uint64_t KiviLayerBytes(const KiviOptions& o, KvRole role, const CacheShape& shape,
+uint64_t KiviLayerBytes(const KiviOptions& options, KvRole role, const CacheShape& shape,
                         int64_t entries) {
-  const int64_t quantized =
-      entries < o.residual + o.group ? 0 : (entries - o.residual) / o.group * o.group;
+  const int64_t quantized = entries < options.residual + options.group
+                                ? 0
+                                : (entries - options.residual) / options.group * options.group;
   const uint64_t quantized_bytes =
       role == KvRole::kKey
-          ? KiviKeyStore::GroupBytes(o, shape.head_dim, quantized / o.group, quantized)
-          : static_cast<uint64_t>(quantized) * KiviValueStore::RowBytes(o, shape.head_dim);
+          ? KiviKeyStore::GroupBytes(options, shape.head_dim, quantized / options.group, quantized)
+          : static_cast<uint64_t>(quantized) * KiviValueStore::RowBytes(options, shape.head_dim);
   const uint64_t residual_bytes =
       static_cast<uint64_t>(entries - quantized) * shape.head_dim * sizeof(float);
   return (quantized_bytes + residual_bytes) * shape.n_kv_heads;
