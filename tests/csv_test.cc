@@ -1,4 +1,5 @@
-// CSV quoting, parsing errors and a write/read round trip through the atomic writer.
+// CSV quoting, parsing errors and a write/read round trip through the atomic writer; the results
+// table every sweep resumes from (harness/result_table.h).
 #include "harness/csv.h"
 
 #include <filesystem>
@@ -7,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "harness/result_table.h"
 
 namespace kvbench {
 namespace {
@@ -80,6 +82,50 @@ TEST(CsvRoundTripTest, MissingFileIsNotFound) {
   auto t = ReadCsvFile(::testing::TempDir() + "/does/not/exist.csv");
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ResultTableTest, ResumesGoodRowsRetriesErrorsAndKeepsOtherConfigurations) {
+  const std::vector<std::string> columns = {"label", "config_hash", "error"};
+  const std::string dir = ::testing::TempDir() + "/result_table";
+  std::filesystem::remove_all(dir);
+  const std::string path = dir + "/out.csv";
+  const CsvTable existing{
+      .header = columns, .rows = {{"a", "h1", ""}, {"b", "h2", "Internal: boom"}, {"x", "h9", ""}}};
+  ASSERT_TRUE(WriteFileAtomically(path, FormatCsv(existing)).ok());
+
+  auto table = ResultTable::Open(path, columns, /*force=*/false);
+  ASSERT_TRUE(table.ok()) << table.status();
+  // h1 is done, h2 failed (retried), h3 is new; h9 belongs to another configuration.
+  EXPECT_THAT(table->TakePending({"h1", "h2", "h3"}), ElementsAre(1u, 2u));
+  ResultRow row(columns);
+  row.Set("label", "b");
+  row.Set("config_hash", "h2");
+  ASSERT_TRUE(table->Append(std::move(row).Take()).ok());
+  auto back = ReadCsvFile(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->rows, (std::vector<std::vector<std::string>>{
+                            {"a", "h1", ""}, {"x", "h9", ""}, {"b", "h2", ""}}));
+
+  auto forced = ResultTable::Open(path, columns, /*force=*/true);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_THAT(forced->TakePending({"h1", "h2"}), ElementsAre(0u, 1u));
+  EXPECT_EQ(forced->table().rows.size(), 1u);  // only h9's row is left
+}
+
+TEST(ResultTableTest, AnotherHeaderNeedsForce) {
+  const std::string dir = ::testing::TempDir() + "/result_table_header";
+  std::filesystem::remove_all(dir);
+  const std::string path = dir + "/out.csv";
+  ASSERT_TRUE(WriteFileAtomically(path, "old,columns\n1,2\n").ok());
+  const std::vector<std::string> columns = {"config_hash", "error"};
+  auto refused = ResultTable::Open(path, columns, /*force=*/false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("pass --force"));
+  auto forced = ResultTable::Open(path, columns, /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_EQ(forced->table().header, columns);
+  EXPECT_TRUE(forced->table().rows.empty());
 }
 
 }  // namespace

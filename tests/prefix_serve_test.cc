@@ -366,6 +366,9 @@ TEST(PrefixSweepTest, ParsesTheSweepAndNamesBadLines) {
            {"strategy: [lazy, eager]\n", "x.yaml:1: unknown prefix strategy 'eager'"},
            {"eviction: fifo\n", "x.yaml:1: unknown eviction rule 'fifo'"},
            {"cache: {k_store: f31}\n", "x.yaml:1:"},
+           {"cache: {k_store: kivi, k_params: {bitz: 2}}\n",
+            "x.yaml:1: unknown store parameter 'bitz' in cache"},
+           {"cache: {store: f32, k_store: q8_0}\n", "not both"},
            {"block_tokens: 0\n", "x.yaml:1: 'block_tokens' = 0 is out of range"},
            {"budget_tokens: [1]\nbudget_bytes: [2]\n",
             "x.yaml:2: give budget_tokens or budget_bytes"}}) {
