@@ -2,7 +2,6 @@
 
 #include <omp.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -346,13 +345,13 @@ void QuantizeRow(DType dtype, const float* x, int64_t n, std::byte* out) {
 }
 
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) {
-  // The sum of squares is a plain loop on purpose: Eigen's vectorised reductions peel elements
-  // up to the data's alignment, which would make results depend on where the buffer sits.
+  // The sum of squares runs left to right (the compiler may not reorder a float sum): a reduction
+  // that peels elements up to the data's alignment would make results depend on where the buffer
+  // sits. Each output is (x * inv) * weight, rounded in that order.
   float ss = 0.0f;
   for (int i = 0; i < n; ++i) ss += x[i] * x[i];
   const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
-  Eigen::Map<Eigen::ArrayXf>(out, n) =
-      Eigen::Map<const Eigen::ArrayXf>(x, n) * inv * Eigen::Map<const Eigen::ArrayXf>(weight, n);
+  for (int i = 0; i < n; ++i) out[i] = x[i] * inv * weight[i];
 }
 
 void SwiGlu(float* gate, const float* up, int n) {

@@ -1,6 +1,8 @@
 // Every MatMul kernel (per weight dtype, 1..N vectors, tails) against its scalar reference, on the
 // matrix shapes the micro-benchmarks time. Tolerance: 1e-5 of the output scale (the vector kernels
 // sum in a different order than the scalar loop; both are f32).
+#include "model/ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -8,7 +10,6 @@
 
 #include "gtest/gtest.h"
 #include "model/model.h"
-#include "model/ops.h"
 
 namespace kvbench {
 namespace {
@@ -35,7 +36,8 @@ class MatMulTest : public testing::TestWithParam<DType> {};
 TEST_P(MatMulTest, MatchesScalarReference) {
   const DType dtype = GetParam();
   // Bench shapes (scaled where they would be slow in a test) and awkward sizes for the tails.
-  const std::vector<Shape> shapes = {{2048, 2048}, {512, 5632}, {64, 64}, {172, 64}, {33, 96}, {7, 160}};
+  const std::vector<Shape> shapes = {{2048, 2048}, {512, 5632}, {64, 64},
+                                     {172, 64},    {33, 96},    {7, 160}};
   for (const Shape& s : shapes) {
     if (dtype == DType::kQ8_0 && s.cols % 32 != 0) continue;
     Model holder;
@@ -53,8 +55,8 @@ TEST_P(MatMulTest, MatchesScalarReference) {
         scale = std::max(scale, std::fabs(ref[i]));
         diff = std::max(diff, std::fabs(fast[i] - ref[i]));
       }
-      EXPECT_LE(diff, 1e-5f * scale) << DTypeName(dtype) << " " << s.rows << "x" << s.cols
-                                     << " n_vec " << n_vec;
+      EXPECT_LE(diff, 1e-5f * scale)
+          << DTypeName(dtype) << " " << s.rows << "x" << s.cols << " n_vec " << n_vec;
     }
   }
 }
@@ -81,14 +83,16 @@ TEST_P(MatMulTest, RowsAreBatchInvariant) {
 TEST_P(MatMulTest, FusedOutputsEqualSeparateCalls) {
   const DType dtype = GetParam();
   Model holder;
-  const WeightMatrix a = RandomMatrix(holder, dtype, 96, 256, 5), b = RandomMatrix(holder, dtype, 33, 256, 6),
+  const WeightMatrix a = RandomMatrix(holder, dtype, 96, 256, 5),
+                     b = RandomMatrix(holder, dtype, 33, 256, 6),
                      c = RandomMatrix(holder, dtype, 200, 256, 7);
   std::mt19937 rng(8);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (int n_vec : {1, 2, 5, 17}) {
     std::vector<float> x(static_cast<size_t>(n_vec) * 256);
     for (float& v : x) v = dist(rng);
-    std::vector<float> ya(96 * n_vec), yb(33 * n_vec), yc(200 * n_vec), fa(ya.size()), fb(yb.size()), fc(yc.size());
+    std::vector<float> ya(96 * n_vec), yb(33 * n_vec), yc(200 * n_vec), fa(ya.size()),
+        fb(yb.size()), fc(yc.size());
     MatMul(a, x.data(), n_vec, ya.data());
     MatMul(b, x.data(), n_vec, yb.data());
     MatMul(c, x.data(), n_vec, yc.data());
@@ -128,6 +132,40 @@ TEST(OpsTest, DequantizeInvertsQuantizeWithinTheFormatsStep) {
 
 namespace kvbench {
 namespace {
+
+// RMSNorm against a double-precision reference (relative error within 1e-6 of the output scale),
+// and bit-identical wherever its buffers sit: the same values at every offset within a cache line
+// give the same outputs (no alignment peel).
+TEST(OpsTest, RmsNormMatchesDoubleReferenceAtEveryAlignment) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  constexpr float kEps = 1e-5f;
+  constexpr int kMaxOffset = 16;  // floats in a 64-byte line
+  for (int n : {1, 7, 16, 17, 64, 260}) {
+    std::vector<float> x(n), w(n);
+    for (float& v : x) v = dist(rng);
+    for (float& v : w) v = dist(rng);
+    double ss = 0.0, scale = 0.0;
+    for (float v : x) ss += static_cast<double>(v) * v;
+    const double inv = 1.0 / std::sqrt(ss / n + kEps);
+    std::vector<double> want(n);
+    for (int i = 0; i < n; ++i) scale = std::max(scale, std::fabs(want[i] = x[i] * inv * w[i]));
+    std::vector<float> first;
+    for (int offset = 0; offset < kMaxOffset; ++offset) {
+      std::vector<float> xs(offset + n), ws(offset + n), out(offset + n);
+      std::copy(x.begin(), x.end(), xs.begin() + offset);
+      std::copy(w.begin(), w.end(), ws.begin() + offset);
+      RmsNorm(xs.data() + offset, ws.data() + offset, n, kEps, out.data() + offset);
+      const std::vector<float> got(out.begin() + offset, out.end());
+      if (offset == 0) {
+        for (int i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 1e-6 * scale) << "n " << n;
+        first = got;
+      } else {
+        EXPECT_EQ(got, first) << "n " << n << " offset " << offset;
+      }
+    }
+  }
+}
 
 // The vectorised softmax against a double-precision reference: relative error per probability
 // within 1e-6, probabilities summing to 1, extreme scores underflowing to exactly 0.
