@@ -9,8 +9,67 @@
 #include "model/rope.h"
 
 namespace kvbench {
+namespace {
+
+// x[j] += delta[j] for the n values of the residual stream.
+void AddResidual(const float* delta, size_t n, float* x) {
+  for (size_t j = 0; j < n; ++j) x[j] += delta[j];
+}
+
+}  // namespace
 
 Decoder::Decoder(const Model& model) : model_(model) {}
+
+// llama2.c's forward pass, over every row of the batch at once.
+void Decoder::Forward(absl::Span<const StepInput> inputs) {
+  PlanStep(inputs);  // rows, logit rows and caches of the batch; buffers sized
+  if (plan_.n_rows == 0) return;
+  Embed(inputs);  // x = embedding(token); RoPE angles of every row
+  for (const AttentionTask& t : plan_.tasks) t.cache->BeginStep(t.pos0, t.n_tokens);
+  for (int l = 0; l < config().n_layers; ++l) {
+    Attention(l);    // x += attention over each row's cache
+    FeedForward(l);  // x += SwiGLU
+  }
+  for (const AttentionTask& t : plan_.tasks) t.cache->EndStep();  // policies evict here
+  Classify(inputs);  // logits of the rows that asked for them
+}
+
+void Decoder::PlanStep(absl::Span<const StepInput> inputs) {
+  const int n_inputs = static_cast<int>(inputs.size());
+  StepPlan& p = plan_;
+  p.row_offset.assign(n_inputs + 1, 0);
+  p.n_logit_rows = 0;
+  p.tasks.clear();
+  // Attention work: multiply-adds of every cache over its entries, per layer.
+  int64_t attention_work = 0;
+  for (int i = 0; i < n_inputs; ++i) {
+    const StepInput& in = inputs[i];
+    const int n = static_cast<int>(in.tokens.size());
+    KVBENCH_CHECK(in.cache != nullptr);
+    KVBENCH_CHECK(in.logits_begin >= 0 && in.logits_begin <= n);
+    const int row0 = p.row_offset[i];
+    p.row_offset[i + 1] = row0 + n;
+    p.n_logit_rows += n - in.logits_begin;
+    p.tasks.push_back({in.cache, row0, in.pos0, n, /*mirror=*/false});
+    for (KvCache* m : in.mirrors) {
+      KVBENCH_CHECK(m->n_past() == in.cache->n_past(), "a mirror cache must be in the same state");
+      p.tasks.push_back({m, row0, in.pos0, n, /*mirror=*/true});
+    }
+    attention_work += (in.cache->n_past() + int64_t{n}) * n * config().q_dim() *
+                      (1 + static_cast<int64_t>(in.mirrors.size()));
+  }
+  p.n_rows = p.row_offset[n_inputs];
+  if (p.n_rows == 0) return;
+  Reserve(p.n_rows, p.n_logit_rows);
+  // The caches are independent: in parallel only when there is enough work per layer (for a tiny
+  // model the fork/join costs more than it saves).
+  p.parallel_attention = p.tasks.size() > 1 && attention_work >= kMinParallelWork;
+  p.mirror_slice = static_cast<size_t>(p.n_rows) * config().q_dim();
+  if (p.tasks.size() > inputs.size()) {
+    const size_t need = p.mirror_slice * (p.parallel_attention ? NumThreads() : 1);
+    if (mirror_att_.size() < need) mirror_att_.resize(need);
+  }
+}
 
 void Decoder::Reserve(int n_rows, int n_logit_rows) {
   const ModelConfig& c = model_.config;
@@ -31,107 +90,86 @@ void Decoder::Reserve(int n_rows, int n_logit_rows) {
   if (logit_floats > logits_.size()) logits_.resize(logit_floats);
 }
 
-void Decoder::Forward(absl::Span<const StepInput> inputs) {
-  const ModelConfig& c = model_.config;
-  const ModelWeights& w = model_.weights;
-  const int n_inputs = static_cast<int>(inputs.size());
-  row_offset_.assign(n_inputs + 1, 0);
-  int n_logit_rows = 0;
-  for (int i = 0; i < n_inputs; ++i) {
-    const StepInput& in = inputs[i];
-    KVBENCH_CHECK(in.cache != nullptr);
-    KVBENCH_CHECK(in.logits_begin >= 0 && in.logits_begin <= static_cast<int>(in.tokens.size()));
-    row_offset_[i + 1] = row_offset_[i] + static_cast<int>(in.tokens.size());
-    n_logit_rows += static_cast<int>(in.tokens.size()) - in.logits_begin;
-  }
-  const int n_rows = row_offset_[n_inputs];
-  if (n_rows == 0) return;
-  Reserve(n_rows, n_logit_rows);
-  const int dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half_rope = c.rope_dims / 2;
-
-  // Embeddings and the RoPE angles of every row, computed once for all layers.
-  for (int i = 0; i < n_inputs; ++i) {
+// x = token embeddings; the RoPE angles of every row, computed once for all layers.
+void Decoder::Embed(absl::Span<const StepInput> inputs) {
+  const ModelConfig& c = config();
+  const WeightMatrix& embedding = model_.weights.token_embedding;
+  const int dim = c.dim, half_rope = c.rope_dims / 2;
+  for (size_t i = 0; i < inputs.size(); ++i) {
     const StepInput& in = inputs[i];
     for (int t = 0; t < static_cast<int>(in.tokens.size()); ++t) {
-      const int row = row_offset_[i] + t;
+      const int row = plan_.row_offset[i] + t;
       const int token = in.tokens[t];
       KVBENCH_CHECK(token >= 0 && token < c.vocab_size, "token id %d out of range", token);
-      DequantizeRow(w.token_embedding.dtype, w.token_embedding.row(token), dim, &x_[row * dim]);
+      DequantizeRow(embedding.dtype, embedding.row(token), dim, &x_[row * dim]);
       RopeCosSin(in.pos0 + t, c.rope_dims, c.rope_theta, &cos_[row * half_rope],
                  &sin_[row * half_rope]);
     }
-    in.cache->BeginStep(in.pos0, static_cast<int>(in.tokens.size()));
-    for (KvCache* m : in.mirrors) {
-      KVBENCH_CHECK(m->n_past() == in.cache->n_past(), "a mirror cache must be in the same state");
-      m->BeginStep(in.pos0, static_cast<int>(in.tokens.size()));
-    }
   }
+}
 
-  // Attention tasks: every input's cache and each of its mirrors (all independent), in parallel
-  // only when there is enough of it per layer (multiply-adds over the cached entries): for a tiny
-  // model the fork/join costs more than it saves. A mirror's output is discarded, into its
-  // thread's slice of mirror_att_.
-  attention_tasks_.clear();
-  int64_t attention_work = 0;
-  for (int i = 0; i < n_inputs; ++i) {
-    const int64_t n = static_cast<int64_t>(inputs[i].tokens.size());
-    attention_tasks_.push_back({i, inputs[i].cache, false});
-    for (KvCache* m : inputs[i].mirrors) attention_tasks_.push_back({i, m, true});
-    attention_work += (inputs[i].cache->n_past() + n) * n * q_dim *
-                      (1 + static_cast<int64_t>(inputs[i].mirrors.size()));
+// x += Wo @ attention(q, k, v), with h = norm(x), q = RoPE(Wq @ h), k = RoPE(Wk @ h), v = Wv @ h;
+// each cache appends its input's k and v before its queries attend over what it keeps.
+void Decoder::Attention(int l) {
+  const ModelConfig& c = config();
+  const LayerWeights& lw = model_.weights.layers[l];
+  const int n_rows = plan_.n_rows;
+  const int dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), half_rope = c.rope_dims / 2;
+  // Pre-norm, then Q, K and V in one pass.
+  for (int r = 0; r < n_rows; ++r)
+    RmsNorm(&x_[r * dim], lw.attn_norm, dim, c.rms_eps, &xb_[r * dim]);
+  MatMuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, xb_.data(), n_rows);
+  // Queries and keys rotated to their absolute positions.
+  for (int r = 0; r < n_rows; ++r) {
+    ApplyRope(&q_[r * q_dim], c.n_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
+              &sin_[r * half_rope]);
+    ApplyRope(&k_[r * kv_dim], c.n_kv_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
+              &sin_[r * half_rope]);
   }
-  const int n_tasks = static_cast<int>(attention_tasks_.size());
-  const bool parallel_attention = n_tasks > 1 && attention_work >= (int64_t{1} << 20);
-  const size_t mirror_slice = static_cast<size_t>(n_rows) * q_dim;
-  if (n_tasks > n_inputs) {
-    const size_t need = mirror_slice * (parallel_attention ? NumThreads() : 1);
-    if (mirror_att_.size() < need) mirror_att_.resize(need);
+  // The caches, each over its input's rows (mirrors included: they observe the same attention).
+  const int n_tasks = static_cast<int>(plan_.tasks.size());
+#pragma omp parallel for schedule(dynamic, 1) if (plan_.parallel_attention)
+  for (int t = 0; t < n_tasks; ++t) {
+    const AttentionTask& task = plan_.tasks[t];
+    const int r0 = task.row0;
+    // A mirror's output equals its input's: it goes to this thread's slice, to be discarded.
+    float* out = task.mirror ? &mirror_att_[plan_.mirror_slice * omp_get_thread_num() + r0 * q_dim]
+                             : &att_[r0 * q_dim];
+    task.cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
+    task.cache->Attend(l, &q_[r0 * q_dim], out);
   }
+  // Output projection into the residual stream.
+  MatMul(lw.wo, att_.data(), n_rows, xb_.data());
+  AddResidual(xb_.data(), static_cast<size_t>(n_rows) * dim, x_.data());
+}
 
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& lw = w.layers[l];
-    for (int r = 0; r < n_rows; ++r)
-      RmsNorm(&x_[r * dim], lw.attn_norm, dim, c.rms_eps, &xb_[r * dim]);
-    MatMuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, xb_.data(), n_rows);
-    for (int r = 0; r < n_rows; ++r) {
-      ApplyRope(&q_[r * q_dim], c.n_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
-                &sin_[r * half_rope]);
-      ApplyRope(&k_[r * kv_dim], c.n_kv_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
-                &sin_[r * half_rope]);
-    }
-#pragma omp parallel for schedule(dynamic, 1) if (parallel_attention)
-    for (int t = 0; t < n_tasks; ++t) {
-      const AttentionTask& task = attention_tasks_[t];
-      const int r0 = row_offset_[task.input];
-      float* out = task.mirror ? &mirror_att_[mirror_slice * omp_get_thread_num() + r0 * q_dim]
-                               : &att_[r0 * q_dim];
-      task.cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
-      task.cache->Attend(l, &q_[r0 * q_dim], out);
-    }
-    MatMul(lw.wo, att_.data(), n_rows, xb_.data());
-    for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];
+// x += W_down @ (silu(W_gate @ h) * (W_up @ h)), with h = norm(x).
+void Decoder::FeedForward(int l) {
+  const ModelConfig& c = config();
+  const LayerWeights& lw = model_.weights.layers[l];
+  const int n_rows = plan_.n_rows, dim = c.dim;
+  for (int r = 0; r < n_rows; ++r)
+    RmsNorm(&x_[r * dim], lw.ffn_norm, dim, c.rms_eps, &xb_[r * dim]);
+  MatMuls({{&lw.w_gate, gate_.data()}, {&lw.w_up, up_.data()}}, xb_.data(), n_rows);
+  SwiGlu(gate_.data(), up_.data(), n_rows * c.hidden_dim);
+  MatMul(lw.w_down, gate_.data(), n_rows, xb_.data());
+  AddResidual(xb_.data(), static_cast<size_t>(n_rows) * dim, x_.data());
+}
 
-    for (int r = 0; r < n_rows; ++r)
-      RmsNorm(&x_[r * dim], lw.ffn_norm, dim, c.rms_eps, &xb_[r * dim]);
-    MatMuls({{&lw.w_gate, gate_.data()}, {&lw.w_up, up_.data()}}, xb_.data(), n_rows);
-    SwiGlu(gate_.data(), up_.data(), n_rows * c.hidden_dim);
-    MatMul(lw.w_down, gate_.data(), n_rows, xb_.data());
-    for (size_t j = 0; j < static_cast<size_t>(n_rows) * dim; ++j) x_[j] += xb_[j];
-  }
-  for (const StepInput& in : inputs) {
-    in.cache->EndStep();
-    for (KvCache* m : in.mirrors) m->EndStep();
-  }
-
-  // Classifier only for the rows whose logits were asked for: gather them, one MatMul, scatter.
-  if (n_logit_rows == 0) return;
+// logits = classifier @ norm(x), only for the rows whose logits were asked for: gathered into xb_,
+// one MatMul, scattered to each input's buffer.
+void Decoder::Classify(absl::Span<const StepInput> inputs) {
+  if (plan_.n_logit_rows == 0) return;
+  const ModelConfig& c = config();
+  const ModelWeights& w = model_.weights;
+  const int dim = c.dim;
   int g = 0;
-  for (int i = 0; i < n_inputs; ++i) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
     for (int t = inputs[i].logits_begin; t < static_cast<int>(inputs[i].tokens.size()); ++t, ++g) {
-      RmsNorm(&x_[(row_offset_[i] + t) * dim], w.final_norm, dim, c.rms_eps, &xb_[g * dim]);
+      RmsNorm(&x_[(plan_.row_offset[i] + t) * dim], w.final_norm, dim, c.rms_eps, &xb_[g * dim]);
     }
   }
-  MatMul(w.classifier, xb_.data(), n_logit_rows, logits_.data());
+  MatMul(w.classifier, xb_.data(), plan_.n_logit_rows, logits_.data());
   g = 0;
   for (const StepInput& in : inputs) {
     const int n = static_cast<int>(in.tokens.size()) - in.logits_begin;

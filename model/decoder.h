@@ -5,6 +5,9 @@
 // of new tokens (a prefill block or one decode token). The projections of all rows of all
 // sequences are one MatMul, so the weights are read once per step however many sequences (or
 // policies, in the harness's lockstep evaluation) share it.
+//
+// Forward reads as llama2.c's forward pass: a plan of the step (rows, logit rows, caches), the
+// embeddings, then per layer Attention and FeedForward, then Classify.
 #ifndef KVBENCH_MODEL_DECODER_H_
 #define KVBENCH_MODEL_DECODER_H_
 
@@ -41,31 +44,49 @@ class Decoder {
   const ModelConfig& config() const { return model_.config; }
 
  private:
+  // One cache's part in a step: an input's cache, or one of its mirrors.
+  struct AttentionTask {
+    KvCache* cache;
+    int row0;      // first row of the input in the step's activations
+    int pos0;      // absolute position of that row
+    int n_tokens;  // rows of the input
+    bool mirror;   // output discarded, into its thread's slice of mirror_att_
+  };
+  // The batching bookkeeping of a step, computed once before the layers.
+  struct StepPlan {
+    int n_rows = 0;                    // rows of all inputs together
+    int n_logit_rows = 0;              // rows whose logits were asked for
+    std::vector<int> row_offset;       // (inputs + 1) first row of each input
+    std::vector<AttentionTask> tasks;  // every cache of the step, in input order
+    bool parallel_attention = false;   // tasks spread over threads
+    size_t mirror_slice = 0;           // floats of one thread's slice of mirror_att_
+  };
+
+  // The stages of Forward, in order.
+  void PlanStep(absl::Span<const StepInput> inputs);
+  void Embed(absl::Span<const StepInput> inputs);
+  void Attention(int layer);
+  void FeedForward(int layer);
+  void Classify(absl::Span<const StepInput> inputs);
+
   void Reserve(int n_rows, int n_logit_rows);
 
   const Model& model_;
+  StepPlan plan_;
   // Activations, grown on demand and reused: no allocation on the steady-state decode path.
   int capacity_rows_ = 0;
-  AlignedVector<float> x_;       // (rows, dim) residual stream
-  AlignedVector<float> xb_;      // (rows, dim) normed input / projection output
-  AlignedVector<float> q_;       // (rows, n_heads * head_dim)
-  AlignedVector<float> k_;       // (rows, n_kv_heads * head_dim)
-  AlignedVector<float> v_;       // (rows, n_kv_heads * head_dim)
-  AlignedVector<float> att_;     // (rows, n_heads * head_dim) attention output
-  AlignedVector<float> gate_;    // (rows, hidden_dim)
-  AlignedVector<float> up_;      // (rows, hidden_dim)
-  AlignedVector<float> cos_;     // (rows, rope_dims / 2)
-  AlignedVector<float> sin_;     // (rows, rope_dims / 2)
-  AlignedVector<float> logits_;  // (logit rows, vocab)
-  AlignedVector<float>
-      mirror_att_;  // (threads, rows, n_heads * head_dim) discarded outputs of mirrors
-  struct AttentionTask {
-    int input;       // index into the step's inputs
-    KvCache* cache;  // the input's cache or one of its mirrors
-    bool mirror;
-  };
-  std::vector<AttentionTask> attention_tasks_;
-  std::vector<int> row_offset_;  // (inputs + 1) first row of each input
+  AlignedVector<float> x_;           // (rows, dim) residual stream
+  AlignedVector<float> xb_;          // (rows, dim) normed input / projection output
+  AlignedVector<float> q_;           // (rows, n_heads * head_dim)
+  AlignedVector<float> k_;           // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> v_;           // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> att_;         // (rows, n_heads * head_dim) attention output
+  AlignedVector<float> gate_;        // (rows, hidden_dim)
+  AlignedVector<float> up_;          // (rows, hidden_dim)
+  AlignedVector<float> cos_;         // (rows, rope_dims / 2)
+  AlignedVector<float> sin_;         // (rows, rope_dims / 2)
+  AlignedVector<float> logits_;      // (logit rows, vocab)
+  AlignedVector<float> mirror_att_;  // (threads, rows, n_heads * head_dim) mirrors' outputs
 };
 
 }  // namespace kvbench

@@ -13,10 +13,6 @@
 namespace kvbench {
 namespace {
 
-// Below this many multiply-adds (about 100 us of work) a MatMul stays on one thread: waking the
-// team, and worse, waiting for a descheduled thread on a busy machine, costs more than it saves.
-// stories260K's decode matrices are far below it, which keeps its step lean.
-constexpr int64_t kMinParallelWork = int64_t{1} << 20;
 constexpr int kPrefetchBytes = 2048;
 // Rows per parallel work item: the block's weights come from memory once and stay in L1/L2 while
 // each group of vectors passes over them. A multiple of every tile height (2, 3, 4, 8), so no row

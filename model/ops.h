@@ -18,6 +18,12 @@
 
 namespace kvbench {
 
+// Below this many multiply-adds (about 100 us of work) a kernel (a MatMul, a step's attention)
+// stays on one thread: waking the team, and worse, waiting for a descheduled thread on a busy
+// machine, costs more than it saves. stories260K's decode matrices are far below it, which keeps
+// its step lean.
+inline constexpr int64_t kMinParallelWork = int64_t{1} << 20;
+
 // y[v][r] = sum_c W[r][c] * x[v][c] for v < n_vec. x: (n_vec, cols), y: (n_vec, rows), row-major.
 void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y);
 

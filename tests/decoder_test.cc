@@ -1,6 +1,9 @@
 // Exact-equivalence oracles of the decoder on a synthetic model (random weights are fine here: the
 // claims are algebraic identities, not quality): cached decoding == recomputation without cache,
-// block prefill == token-by-token, batched sequences == separate runs.
+// block prefill == token-by-token, batched sequences == separate runs, mirrored (lockstep) sessions
+// == a session fed alone.
+#include "model/decoder.h"
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -8,14 +11,13 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/decoder.h"
 #include "model/ops.h"
 #include "model/session.h"
 #include "model/synthetic.h"
-#include "stores/f32_store.h"
 #include "policies/full.h"
 #include "policies/none.h"
 #include "policies/policy_cache.h"
+#include "stores/f32_store.h"
 #include "tests/test_util.h"
 
 namespace kvbench {
@@ -89,6 +91,43 @@ TEST(DecoderTest, BatchOfSequencesEqualsSeparateRuns) {
     std::vector<float> want(vocab);
     Feed(decoder, *alone[i], seqs[i], false, want.data());
     EXPECT_EQ(got[i], want) << "sequence " << i;
+  }
+}
+
+// A lockstep step (FeedMirrored) leaves every mirror exactly as if it had been fed alone: the
+// primary's logits and every session's next decode step are bit-identical to a lone session's. A
+// prefill of 4 keeps the attention of the three caches serial; 128 is enough work
+// (kMinParallelWork) for them to run on different threads, into per-thread mirror slices.
+TEST(DecoderTest, MirroredSessionsEqualASessionFedAlone) {
+  SetNumThreads(2);
+  auto model = MakeSyntheticModel(SmallSyntheticConfig(), DType::kF32, 11).value();
+  Decoder decoder(*model);
+  const int vocab = model->config.vocab_size;
+  for (int prefill : {4, 128}) {
+    const std::vector<int> tokens = RandomTokens(prefill + 1, vocab, 12);
+    const absl::Span<const int> prefix = absl::MakeConstSpan(tokens).first(prefill);
+    const absl::Span<const int> next = absl::MakeConstSpan(tokens).last(1);
+    auto primary = NewF32Session<FullPolicy>(*model);
+    std::vector<std::unique_ptr<Session>> mirrors;
+    std::vector<Session*> mirror_ptrs;
+    for (int i = 0; i < 2; ++i) {
+      mirrors.push_back(NewF32Session<FullPolicy>(*model));
+      mirror_ptrs.push_back(mirrors.back().get());
+    }
+    auto alone = NewF32Session<FullPolicy>(*model);
+    std::vector<float> mirrored(prefix.size() * vocab), want(prefix.size() * vocab);
+    FeedMirrored(decoder, *primary, mirror_ptrs, prefix, true, mirrored.data());
+    Feed(decoder, *alone, prefix, true, want.data());
+    EXPECT_EQ(mirrored, want) << "prefill " << prefill;
+
+    std::vector<float> want_next(vocab), got_next(vocab);
+    Feed(decoder, *alone, next, false, want_next.data());
+    std::vector<Session*> fed = mirror_ptrs;
+    fed.push_back(primary.get());
+    for (size_t i = 0; i < fed.size(); ++i) {
+      Feed(decoder, *fed[i], next, false, got_next.data());
+      EXPECT_EQ(got_next, want_next) << "prefill " << prefill << " session " << i;
+    }
   }
 }
 
