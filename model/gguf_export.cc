@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "formats/gguf.h"
 #include "text/sp_tokenizer.h"
 
@@ -12,22 +13,28 @@ namespace {
 
 GgmlType ToGgml(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return GgmlType::kF32;
-    case DType::kF16: return GgmlType::kF16;
-    case DType::kBF16: return GgmlType::kBF16;
-    case DType::kQ8_0: return GgmlType::kQ8_0;
+    case DType::kF32:
+      return GgmlType::kF32;
+    case DType::kF16:
+      return GgmlType::kF16;
+    case DType::kBF16:
+      return GgmlType::kBF16;
+    case DType::kQ8_0:
+      return GgmlType::kQ8_0;
   }
   return GgmlType::kF32;
 }
 
 absl::Status AddMatrix(GgufWriter& w, const std::string& name, const WeightMatrix& m) {
-  return w.AddTensor(name, ToGgml(m.dtype), {static_cast<uint64_t>(m.cols), static_cast<uint64_t>(m.rows)},
+  return w.AddTensor(name, ToGgml(m.dtype),
+                     {static_cast<uint64_t>(m.cols), static_cast<uint64_t>(m.rows)},
                      absl::MakeConstSpan(m.data, m.bytes()));
 }
 
 absl::Status AddNorm(GgufWriter& w, const std::string& name, const float* data, int n) {
-  return w.AddTensor(name, GgmlType::kF32, {static_cast<uint64_t>(n)},
-                     absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data), 4 * static_cast<size_t>(n)));
+  return w.AddTensor(
+      name, GgmlType::kF32, {static_cast<uint64_t>(n)},
+      absl::MakeConstSpan(reinterpret_cast<const std::byte*>(data), 4 * static_cast<size_t>(n)));
 }
 
 // A SentencePiece-style vocabulary of the right size: <unk>, <s>, </s>, the 256 byte tokens, then
@@ -96,7 +103,8 @@ void AddTokenizer(GgufWriter& w, const Model& model) {
 
 }  // namespace
 
-absl::Status WriteModelAsGguf(const Model& model, const std::string& name, const std::string& path) {
+absl::Status WriteModelAsGguf(const Model& model, const std::string& name,
+                              const std::string& path) {
   const ModelConfig& c = model.config;
   const ModelWeights& wt = model.weights;
   GgufWriter w;
@@ -117,23 +125,24 @@ absl::Status WriteModelAsGguf(const Model& model, const std::string& name, const
   }
   AddTokenizer(w, model);
 
-  absl::Status s = AddMatrix(w, "token_embd.weight", wt.token_embedding);
-  for (int l = 0; l < c.n_layers && s.ok(); ++l) {
+  RETURN_IF_ERROR(AddMatrix(w, "token_embd.weight", wt.token_embedding));
+  for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = wt.layers[l];
     const std::string p = absl::StrCat("blk.", l, ".");
-    s.Update(AddNorm(w, p + "attn_norm.weight", lw.attn_norm, c.dim));
-    s.Update(AddMatrix(w, p + "attn_q.weight", lw.wq));
-    s.Update(AddMatrix(w, p + "attn_k.weight", lw.wk));
-    s.Update(AddMatrix(w, p + "attn_v.weight", lw.wv));
-    s.Update(AddMatrix(w, p + "attn_output.weight", lw.wo));
-    s.Update(AddNorm(w, p + "ffn_norm.weight", lw.ffn_norm, c.dim));
-    s.Update(AddMatrix(w, p + "ffn_gate.weight", lw.w_gate));
-    s.Update(AddMatrix(w, p + "ffn_up.weight", lw.w_up));
-    s.Update(AddMatrix(w, p + "ffn_down.weight", lw.w_down));
+    RETURN_IF_ERROR(AddNorm(w, p + "attn_norm.weight", lw.attn_norm, c.dim));
+    RETURN_IF_ERROR(AddMatrix(w, p + "attn_q.weight", lw.wq));
+    RETURN_IF_ERROR(AddMatrix(w, p + "attn_k.weight", lw.wk));
+    RETURN_IF_ERROR(AddMatrix(w, p + "attn_v.weight", lw.wv));
+    RETURN_IF_ERROR(AddMatrix(w, p + "attn_output.weight", lw.wo));
+    RETURN_IF_ERROR(AddNorm(w, p + "ffn_norm.weight", lw.ffn_norm, c.dim));
+    RETURN_IF_ERROR(AddMatrix(w, p + "ffn_gate.weight", lw.w_gate));
+    RETURN_IF_ERROR(AddMatrix(w, p + "ffn_up.weight", lw.w_up));
+    RETURN_IF_ERROR(AddMatrix(w, p + "ffn_down.weight", lw.w_down));
   }
-  s.Update(AddNorm(w, "output_norm.weight", wt.final_norm, c.dim));
-  if (wt.classifier.data != wt.token_embedding.data) s.Update(AddMatrix(w, "output.weight", wt.classifier));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(AddNorm(w, "output_norm.weight", wt.final_norm, c.dim));
+  if (wt.classifier.data != wt.token_embedding.data) {
+    RETURN_IF_ERROR(AddMatrix(w, "output.weight", wt.classifier));
+  }
   return w.WriteFile(path);
 }
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
 #include "formats/gguf.h"
 #include "formats/half.h"
 #include "model/loader.h"
@@ -27,20 +28,14 @@
 namespace kvbench {
 namespace {
 
-#define GGUF_MODEL_RETURN_IF_ERROR(expr) \
-  do {                                   \
-    absl::Status status_ = (expr);       \
-    if (!status_.ok()) return status_;   \
-  } while (0)
-
 class GgufModelLoader {
  public:
   GgufModelLoader(GgufFile* file, Model* model) : file_(*file), model_(*model) {}
 
   absl::Status Load() {
-    GGUF_MODEL_RETURN_IF_ERROR(ReadConfig());
-    GGUF_MODEL_RETURN_IF_ERROR(ReadWeights());
-    GGUF_MODEL_RETURN_IF_ERROR(RejectUnusedTensors());
+    RETURN_IF_ERROR(ReadConfig());
+    RETURN_IF_ERROR(ReadWeights());
+    RETURN_IF_ERROR(RejectUnusedTensors());
     return ReadTokenizer();
   }
 
@@ -53,41 +48,38 @@ class GgufModelLoader {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: required metadata '%s' is missing", file_.path(), key));
     }
-    absl::StatusOr<int64_t> v = file_.GetInt(key);
-    if (!v.ok()) return v.status();
-    if (*v <= 0 || *v > std::numeric_limits<int32_t>::max()) {
+    ASSIGN_OR_RETURN(const int64_t v, file_.GetInt(key));
+    if (v <= 0 || v > std::numeric_limits<int32_t>::max()) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("%s: metadata '%s' = %d is out of range", file_.path(), key, *v));
+          absl::StrFormat("%s: metadata '%s' = %d is out of range", file_.path(), key, v));
     }
-    *out = static_cast<int>(*v);
+    *out = static_cast<int>(v);
     return absl::OkStatus();
   }
 
   absl::Status ReadFloat(std::string_view key, float* out) {
     if (!file_.Has(key)) return absl::OkStatus();
-    absl::StatusOr<double> v = file_.GetFloat(key);
-    if (!v.ok()) return v.status();
-    *out = static_cast<float>(*v);
+    ASSIGN_OR_RETURN(const double v, file_.GetFloat(key));
+    *out = static_cast<float>(v);
     return absl::OkStatus();
   }
 
   absl::Status ReadConfig() {
-    absl::StatusOr<std::string> arch = file_.GetString("general.architecture");
-    if (!arch.ok()) return arch.status();
-    if (*arch != "llama") {
+    ASSIGN_OR_RETURN(std::string arch, file_.GetString("general.architecture"));
+    if (arch != "llama") {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: general.architecture is \"%s\"; kvbench supports only \"llama\"",
-                          file_.path(), *arch));
+                          file_.path(), arch));
     }
     ModelConfig& c = model_.config;
-    c.architecture = *arch;
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.embedding_length", true, &c.dim));
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.block_count", true, &c.n_layers));
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.attention.head_count", true, &c.n_heads));
+    c.architecture = std::move(arch);
+    RETURN_IF_ERROR(ReadInt("llama.embedding_length", true, &c.dim));
+    RETURN_IF_ERROR(ReadInt("llama.block_count", true, &c.n_layers));
+    RETURN_IF_ERROR(ReadInt("llama.attention.head_count", true, &c.n_heads));
     c.n_kv_heads = c.n_heads;
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.attention.head_count_kv", false, &c.n_kv_heads));
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.feed_forward_length", true, &c.hidden_dim));
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.context_length", true, &c.context_length));
+    RETURN_IF_ERROR(ReadInt("llama.attention.head_count_kv", false, &c.n_kv_heads));
+    RETURN_IF_ERROR(ReadInt("llama.feed_forward_length", true, &c.hidden_dim));
+    RETURN_IF_ERROR(ReadInt("llama.context_length", true, &c.context_length));
     if (c.dim % c.n_heads != 0) {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: embedding_length %d is not a multiple of head_count %d",
@@ -95,26 +87,25 @@ class GgufModelLoader {
     }
     c.head_dim = c.dim / c.n_heads;
     // key_length overrides dim / n_heads (models whose q width differs from dim).
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.attention.key_length", false, &c.head_dim));
+    RETURN_IF_ERROR(ReadInt("llama.attention.key_length", false, &c.head_dim));
     int value_length = c.head_dim;
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.attention.value_length", false, &value_length));
+    RETURN_IF_ERROR(ReadInt("llama.attention.value_length", false, &value_length));
     if (value_length != c.head_dim) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: attention.value_length %d differs from key_length %d (not supported)", file_.path(),
           value_length, c.head_dim));
     }
     c.rope_dims = c.head_dim;
-    GGUF_MODEL_RETURN_IF_ERROR(ReadInt("llama.rope.dimension_count", false, &c.rope_dims));
+    RETURN_IF_ERROR(ReadInt("llama.rope.dimension_count", false, &c.rope_dims));
     c.rope_theta = 10000.0f;
-    GGUF_MODEL_RETURN_IF_ERROR(ReadFloat("llama.rope.freq_base", &c.rope_theta));
+    RETURN_IF_ERROR(ReadFloat("llama.rope.freq_base", &c.rope_theta));
     c.rms_eps = 1e-5f;
-    GGUF_MODEL_RETURN_IF_ERROR(ReadFloat("llama.attention.layer_norm_rms_epsilon", &c.rms_eps));
+    RETURN_IF_ERROR(ReadFloat("llama.attention.layer_norm_rms_epsilon", &c.rms_eps));
     if (file_.Has("llama.rope.scaling.type")) {
-      absl::StatusOr<std::string> scaling = file_.GetString("llama.rope.scaling.type");
-      if (!scaling.ok()) return scaling.status();
-      if (*scaling != "none") {
+      ASSIGN_OR_RETURN(const std::string scaling, file_.GetString("llama.rope.scaling.type"));
+      if (scaling != "none") {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: llama.rope.scaling.type \"%s\" is not supported", file_.path(), *scaling));
+            "%s: llama.rope.scaling.type \"%s\" is not supported", file_.path(), scaling));
       }
     }
     const GgufTensor* embd = file_.FindTensor("token_embd.weight");
@@ -128,10 +119,7 @@ class GgufModelLoader {
                           file_.path(), absl::StrJoin(embd->ne, ", ")));
     }
     c.vocab_size = static_cast<int>(embd->ne[1]);
-    absl::Status valid = c.Validate();
-    if (!valid.ok())
-      return absl::InvalidArgumentError(absl::StrCat(file_.path(), ": ", valid.message()));
-    return absl::OkStatus();
+    return Annotate(c.Validate(), file_.path());  // Validate's errors are InvalidArgument
   }
 
   // The tensor `name`, checked to have ne == `ne`.
@@ -151,22 +139,20 @@ class GgufModelLoader {
   }
 
   absl::Status Matrix(const std::string& name, int64_t rows, int64_t cols, WeightMatrix* out) {
-    absl::StatusOr<const GgufTensor*> t =
-        Get(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)});
-    if (!t.ok()) return t.status();
-    if ((*t)->dtype == DType::kQ8_0 && cols % kQ8_0BlockSize != 0) {
+    ASSIGN_OR_RETURN(const GgufTensor* t,
+                     Get(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
+    if (t->dtype == DType::kQ8_0 && cols % kQ8_0BlockSize != 0) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: Q8_0 tensor '%s' has %d columns, not a multiple of 32", file_.path(), name, cols));
     }
-    *out = WeightMatrix{.dtype = (*t)->dtype, .rows = rows, .cols = cols, .data = (*t)->data};
+    *out = WeightMatrix{.dtype = t->dtype, .rows = rows, .cols = cols, .data = t->data};
     return absl::OkStatus();
   }
 
   absl::Status Norm(const std::string& name, const float** out) {
     const int n = model_.config.dim;
-    absl::StatusOr<const GgufTensor*> t = Get(name, {static_cast<uint64_t>(n)});
-    if (!t.ok()) return t.status();
-    const GgufTensor& g = **t;
+    ASSIGN_OR_RETURN(const GgufTensor* t, Get(name, {static_cast<uint64_t>(n)}));
+    const GgufTensor& g = *t;
     switch (g.dtype) {
       case DType::kF32:
         // The data section and every offset are 32-byte aligned in a page-aligned mapping.
@@ -194,11 +180,10 @@ class GgufModelLoader {
   absl::Status ReadWeights() {
     const ModelConfig& c = model_.config;
     ModelWeights& w = model_.weights;
-    GGUF_MODEL_RETURN_IF_ERROR(
-        Matrix("token_embd.weight", c.vocab_size, c.dim, &w.token_embedding));
-    GGUF_MODEL_RETURN_IF_ERROR(Norm("output_norm.weight", &w.final_norm));
+    RETURN_IF_ERROR(Matrix("token_embd.weight", c.vocab_size, c.dim, &w.token_embedding));
+    RETURN_IF_ERROR(Norm("output_norm.weight", &w.final_norm));
     if (file_.FindTensor("output.weight") != nullptr) {
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix("output.weight", c.vocab_size, c.dim, &w.classifier));
+      RETURN_IF_ERROR(Matrix("output.weight", c.vocab_size, c.dim, &w.classifier));
     } else {
       w.classifier = w.token_embedding;  // tied
     }
@@ -206,15 +191,15 @@ class GgufModelLoader {
     for (int l = 0; l < c.n_layers; ++l) {
       LayerWeights& lw = w.layers[l];
       const std::string p = absl::StrCat("blk.", l, ".");
-      GGUF_MODEL_RETURN_IF_ERROR(Norm(p + "attn_norm.weight", &lw.attn_norm));
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "attn_q.weight", c.q_dim(), c.dim, &lw.wq));
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "attn_k.weight", c.kv_dim(), c.dim, &lw.wk));
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "attn_v.weight", c.kv_dim(), c.dim, &lw.wv));
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "attn_output.weight", c.dim, c.q_dim(), &lw.wo));
-      GGUF_MODEL_RETURN_IF_ERROR(Norm(p + "ffn_norm.weight", &lw.ffn_norm));
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "ffn_gate.weight", c.hidden_dim, c.dim, &lw.w_gate));
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "ffn_up.weight", c.hidden_dim, c.dim, &lw.w_up));
-      GGUF_MODEL_RETURN_IF_ERROR(Matrix(p + "ffn_down.weight", c.dim, c.hidden_dim, &lw.w_down));
+      RETURN_IF_ERROR(Norm(p + "attn_norm.weight", &lw.attn_norm));
+      RETURN_IF_ERROR(Matrix(p + "attn_q.weight", c.q_dim(), c.dim, &lw.wq));
+      RETURN_IF_ERROR(Matrix(p + "attn_k.weight", c.kv_dim(), c.dim, &lw.wk));
+      RETURN_IF_ERROR(Matrix(p + "attn_v.weight", c.kv_dim(), c.dim, &lw.wv));
+      RETURN_IF_ERROR(Matrix(p + "attn_output.weight", c.dim, c.q_dim(), &lw.wo));
+      RETURN_IF_ERROR(Norm(p + "ffn_norm.weight", &lw.ffn_norm));
+      RETURN_IF_ERROR(Matrix(p + "ffn_gate.weight", c.hidden_dim, c.dim, &lw.w_gate));
+      RETURN_IF_ERROR(Matrix(p + "ffn_up.weight", c.hidden_dim, c.dim, &lw.w_up));
+      RETURN_IF_ERROR(Matrix(p + "ffn_down.weight", c.dim, c.hidden_dim, &lw.w_down));
     }
     for (const GgufTensor& t : file_.tensors()) {
       model_.tensors.push_back(TensorInfo{.name = t.name,
@@ -239,17 +224,14 @@ class GgufModelLoader {
   }
 
   absl::Status ReadTokenizer() {
-    absl::StatusOr<std::string> kind = file_.GetString("tokenizer.ggml.model");
-    if (!kind.ok()) return kind.status();
-    if (*kind != "llama") {
+    ASSIGN_OR_RETURN(const std::string kind, file_.GetString("tokenizer.ggml.model"));
+    if (kind != "llama") {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: tokenizer.ggml.model is \"%s\"; only \"llama\" (SentencePiece BPE) is supported",
-          file_.path(), *kind));
+          file_.path(), kind));
     }
     SentencePieceTokenizer::Vocab vocab;
-    absl::StatusOr<std::vector<std::string>> tokens = file_.GetStringArray("tokenizer.ggml.tokens");
-    if (!tokens.ok()) return tokens.status();
-    vocab.pieces = std::move(*tokens);
+    ASSIGN_OR_RETURN(vocab.pieces, file_.GetStringArray("tokenizer.ggml.tokens"));
     const size_t n = vocab.pieces.size();
     if (n != static_cast<size_t>(model_.config.vocab_size)) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -257,9 +239,7 @@ class GgufModelLoader {
           file_.path(), n, model_.config.vocab_size));
     }
     if (file_.Has("tokenizer.ggml.scores")) {
-      absl::StatusOr<std::vector<float>> scores = file_.GetFloatArray("tokenizer.ggml.scores");
-      if (!scores.ok()) return scores.status();
-      vocab.scores = std::move(*scores);
+      ASSIGN_OR_RETURN(vocab.scores, file_.GetFloatArray("tokenizer.ggml.scores"));
     } else {
       vocab.scores.assign(n, 0.0f);  // as llama.cpp does when scores are absent
     }
@@ -269,14 +249,14 @@ class GgufModelLoader {
                           vocab.scores.size(), n));
     }
     if (file_.Has("tokenizer.ggml.token_type")) {
-      absl::StatusOr<std::vector<int64_t>> types = file_.GetIntArray("tokenizer.ggml.token_type");
-      if (!types.ok()) return types.status();
-      if (types->size() != n) {
+      ASSIGN_OR_RETURN(const std::vector<int64_t> types,
+                       file_.GetIntArray("tokenizer.ggml.token_type"));
+      if (types.size() != n) {
         return absl::InvalidArgumentError(
             absl::StrFormat("%s: tokenizer.ggml.token_type has %d entries, tokens has %d",
-                            file_.path(), types->size(), n));
+                            file_.path(), types.size(), n));
       }
-      for (int64_t t : *types) {
+      for (int64_t t : types) {
         if (t < 0 || t > 6) {
           return absl::InvalidArgumentError(absl::StrFormat(
               "%s: tokenizer.ggml.token_type holds %d (valid: 0..6)", file_.path(), t));
@@ -292,20 +272,16 @@ class GgufModelLoader {
                              Special{"tokenizer.ggml.eos_token_id", &vocab.eos_id},
                              Special{"tokenizer.ggml.unknown_token_id", &vocab.unk_id}}) {
       if (!file_.Has(s.key)) continue;
-      absl::StatusOr<int64_t> id = file_.GetInt(s.key);
-      if (!id.ok()) return id.status();
-      if (*id < 0 || *id >= static_cast<int64_t>(n)) {
+      ASSIGN_OR_RETURN(const int64_t id, file_.GetInt(s.key));
+      if (id < 0 || id >= static_cast<int64_t>(n)) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: %s = %d is outside the vocabulary of %d tokens", file_.path(), s.key, *id, n));
+            "%s: %s = %d is outside the vocabulary of %d tokens", file_.path(), s.key, id, n));
       }
-      *s.id = static_cast<int>(*id);
+      *s.id = static_cast<int>(id);
     }
     absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> tok =
         SentencePieceTokenizer::Create(std::move(vocab));
-    if (!tok.ok()) {
-      return absl::Status(tok.status().code(),
-                          absl::StrCat(file_.path(), ": tokenizer: ", tok.status().message()));
-    }
+    if (!tok.ok()) return Annotate(tok.status(), absl::StrCat(file_.path(), ": tokenizer"));
     model_.tokenizer = std::move(*tok);
     return absl::OkStatus();
   }
@@ -318,13 +294,12 @@ class GgufModelLoader {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Model>> LoadGgufModel(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(path);
-  if (!file.ok()) return file.status();
+  ASSIGN_OR_RETURN(const std::unique_ptr<GgufFile> file, GgufFile::Open(path));
   auto model = std::make_unique<Model>();
   model->format = "gguf";
   model->path = path;
-  GGUF_MODEL_RETURN_IF_ERROR(GgufModelLoader(file->get(), model.get()).Load());
-  model->mappings.push_back((*file)->TakeMapping());
+  RETURN_IF_ERROR(GgufModelLoader(file.get(), model.get()).Load());
+  model->mappings.push_back(file->TakeMapping());
   return model;
 }
 

@@ -25,8 +25,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "model/loader.h"
+#include "base/status.h"
 #include "formats/mapped_file.h"
+#include "model/loader.h"
 #include "model/model.h"
 #include "text/sp_tokenizer.h"
 
@@ -77,10 +78,9 @@ absl::StatusOr<std::string> FindTokenizer(const std::string& checkpoint, int voc
 
 absl::StatusOr<std::unique_ptr<Model>> LoadLlama2cModel(const std::string& path,
                                                         const std::string& tokenizer_path) {
-  absl::StatusOr<std::unique_ptr<MappedFile>> mapping = MappedFile::Open(path);
-  if (!mapping.ok()) return mapping.status();
-  const std::byte* base = (*mapping)->data();
-  const size_t size = (*mapping)->size();
+  ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> mapping, MappedFile::Open(path));
+  const std::byte* base = mapping->data();
+  const size_t size = mapping->size();
   if (size >= 4 && std::memcmp(base, "ak42", 4) == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(path,
@@ -115,9 +115,7 @@ absl::StatusOr<std::unique_ptr<Model>> LoadLlama2cModel(const std::string& path,
   c.rope_dims = c.head_dim;
   c.rope_theta = 10000.0f;
   c.rms_eps = 1e-5f;
-  if (absl::Status s = c.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": llama2.c header: ", s.message()));
-  }
+  RETURN_IF_ERROR(Annotate(c.Validate(), absl::StrCat(path, ": llama2.c header")));
 
   // Validate() bounds every dimension, so these int64 products cannot overflow.
   const int64_t dim = c.dim, hidden = c.hidden_dim, L = c.n_layers, vocab = c.vocab_size;
@@ -211,15 +209,11 @@ absl::StatusOr<std::unique_ptr<Model>> LoadLlama2cModel(const std::string& path,
 
   std::string tok_path = tokenizer_path;
   if (tok_path.empty()) {
-    absl::StatusOr<std::string> found = FindTokenizer(path, c.vocab_size);
-    if (!found.ok()) return found.status();
-    tok_path = *found;
+    ASSIGN_OR_RETURN(tok_path, FindTokenizer(path, c.vocab_size));
   }
-  absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> tok =
-      SentencePieceTokenizer::FromLlama2cFile(tok_path, c.vocab_size);
-  if (!tok.ok()) return tok.status();
-  model->tokenizer = std::move(*tok);
-  model->mappings.push_back(std::move(*mapping));
+  ASSIGN_OR_RETURN(model->tokenizer,
+                   SentencePieceTokenizer::FromLlama2cFile(tok_path, c.vocab_size));
+  model->mappings.push_back(std::move(mapping));
   return model;
 }
 

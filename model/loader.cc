@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/status.h"
+#include "formats/mapped_file.h"
 
 #ifndef KVBENCH_SHARED_DIR
 #define KVBENCH_SHARED_DIR "../shared"
@@ -73,10 +75,10 @@ std::vector<std::string> SearchRoots() {
   return roots;
 }
 
+// Maps the file rather than reading it: only the first page is touched, however large the model.
 bool StartsWithGgufMagic(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  char magic[4] = {};
-  return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+  absl::StatusOr<std::unique_ptr<MappedFile>> file = MappedFile::Open(path);
+  return file.ok() && (*file)->size() >= 4 && std::memcmp((*file)->data(), "GGUF", 4) == 0;
 }
 
 }  // namespace
@@ -109,13 +111,12 @@ absl::StatusOr<std::string> ResolveModelPath(std::string_view name_or_path) {
 }
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(std::string_view name_or_path) {
-  absl::StatusOr<std::string> path = ResolveModelPath(name_or_path);
-  if (!path.ok()) return path.status();
-  if (IsDir(*path)) return LoadHuggingFaceModel(*path);  // resolution checked config.json
-  if (StartsWithGgufMagic(*path)) return LoadGgufModel(*path);
-  if (fs::path(*path).extension() == ".bin") return LoadLlama2cModel(*path);
+  ASSIGN_OR_RETURN(const std::string path, ResolveModelPath(name_or_path));
+  if (IsDir(path)) return LoadHuggingFaceModel(path);  // resolution checked config.json
+  if (StartsWithGgufMagic(path)) return LoadGgufModel(path);
+  if (fs::path(path).extension() == ".bin") return LoadLlama2cModel(path);
   return absl::InvalidArgumentError(
-      absl::StrCat(*path,
+      absl::StrCat(path,
                    ": unknown model format (not a GGUF file, not a llama2.c .bin checkpoint, not a "
                    "Hugging Face directory with config.json)"));
 }

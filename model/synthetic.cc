@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "model/ops.h"
 
 namespace kvbench {
@@ -65,10 +66,11 @@ class Builder {
 
 absl::StatusOr<std::unique_ptr<Model>> MakeSyntheticModel(const ModelConfig& config, DType dtype,
                                                           uint64_t seed) {
-  if (absl::Status s = config.Validate(); !s.ok()) return s;
-  if (dtype == DType::kQ8_0 && (config.dim % 32 != 0 || config.hidden_dim % 32 != 0 ||
-                                config.q_dim() % 32 != 0)) {
-    return absl::InvalidArgumentError("Q8_0 weights need dim, hidden_dim and q_dim multiples of 32");
+  RETURN_IF_ERROR(config.Validate());
+  if (dtype == DType::kQ8_0 &&
+      (config.dim % 32 != 0 || config.hidden_dim % 32 != 0 || config.q_dim() % 32 != 0)) {
+    return absl::InvalidArgumentError(
+        "Q8_0 weights need dim, hidden_dim and q_dim multiples of 32");
   }
   auto model = std::make_unique<Model>();
   model->config = config;
