@@ -2,20 +2,22 @@
 // (little-endian f32, shape [tokens, vocab]) so kvbench can be compared with any other engine.
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "model/decoder.h"
 #include "formats/json.h"
+#include "model/decoder.h"
 #include "model/session.h"
-#include "stores/f32_store.h"
 #include "policies/full.h"
 #include "policies/policy_cache.h"
+#include "stores/f32_store.h"
 
 ABSL_FLAG(std::string, tokens, "", "JSON file with an array of token ids (instead of --text)");
 
@@ -23,20 +25,18 @@ namespace kvbench::cli {
 namespace {
 
 absl::StatusOr<std::vector<int>> ReadTokenFile(const std::string& path, int vocab) {
-  auto json = ParseJsonFile(path);
-  if (!json.ok()) return json.status();
-  if (!json->IsSequence()) return absl::InvalidArgumentError(absl::StrCat(path, ": expected a JSON array of token ids"));
+  ASSIGN_OR_RETURN(const Json json, ParseJsonFile(path));
+  if (!json.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": expected a JSON array of token ids"));
+  }
   std::vector<int> ids;
-  for (size_t i = 0; i < json->size(); ++i) {
-    int id = -1;
-    try {
-      id = (*json)[i].as<int>();
-    } catch (...) {
+  for (size_t i = 0; i < json.size(); ++i) {
+    const std::optional<int> id = JsonInteger<int>(json[i]);
+    if (!id.has_value() || *id < 0 || *id >= vocab) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": element ", i, " is not a token id in [0, ", vocab, ")"));
     }
-    if (id < 0 || id >= vocab) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": element ", i, " is not a token id in [0, ", vocab, ")"));
-    }
-    ids.push_back(id);
+    ids.push_back(*id);
   }
   return ids;
 }
@@ -44,7 +44,8 @@ absl::StatusOr<std::vector<int>> ReadTokenFile(const std::string& path, int voca
 // NPY format 1.0: magic, version, little-endian u16 header length, a Python dict literal padded
 // with spaces so the data starts at a multiple of 64 bytes.
 std::string NpyHeader(size_t rows, size_t cols) {
-  std::string dict = absl::StrFormat("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
+  std::string dict =
+      absl::StrFormat("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
   const size_t unpadded = 10 + dict.size() + 1;
   dict.append((64 - unpadded % 64) % 64, ' ');
   dict.push_back('\n');
@@ -93,7 +94,8 @@ int Logits(int argc, char** argv) {
   if (absl::Status s = WriteFileAtomically(OutputPath("logits.npy"), out); !s.ok()) {
     return ReportError("logits", s);
   }
-  std::fprintf(stderr, "wrote %s: [%zu, %zu] f32\n", OutputPath("logits.npy").c_str(), ids.size(), vocab);
+  std::fprintf(stderr, "wrote %s: [%zu, %zu] f32\n", OutputPath("logits.npy").c_str(), ids.size(),
+               vocab);
   return 0;
 }
 

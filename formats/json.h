@@ -1,41 +1,71 @@
-// JSON parsing through yaml-cpp. The project carries no JSON library; YAML 1.2 is a superset of
-// JSON, so yaml-cpp reads tokenizer.json, config.json and safetensors headers. Two gaps are closed
-// here: yaml-cpp rejects UTF-16 surrogate-pair escapes ("\ud83d\ude00"), so they are rewritten to
-// UTF-8 before parsing, and it would silently read text after the value as a second document, which
-// is reported as an error instead.
+// JSON documents (tokenizer.json, config.json, safetensors headers and indexes, JSONL datasets and
+// traces, token-id files) parsed by nlohmann-json into a `Json` value.
 //
-// The result is a YAML::Node: objects are maps, arrays are sequences, and every other value is a
-// scalar whose text is the JSON literal (numbers as written, strings unescaped). `null` gives a
-// null node. JsonIsString() tells a JSON string "1" from the number 1. yaml-cpp is more lenient
-// than JSON (e.g. a trailing comma in an object is accepted); the helpers do not tighten that.
+// Parsing is strict, because every input is a file someone else wrote: exactly one object or
+// array, nothing after it but whitespace, UTF-8 strings, at most `max_depth` levels of nesting, and
+// no key twice in one object (JSON leaves repeated keys to the reader; Python keeps the last,
+// others the first, so reading either would silently disagree with someone). Every problem is an
+// InvalidArgument status naming the source, never an exception.
+//
+// A Json keeps an object's members sorted by key, not in file order. Read it with the helpers
+// below or with nlohmann's is_*() tests before get_ref/get: at(), get<T>() of the wrong type and a
+// const operator[] of a missing key throw or assert.
 #ifndef KVBENCH_FORMATS_JSON_H_
 #define KVBENCH_FORMATS_JSON_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
-#include "yaml-cpp/yaml.h"
+#include "nlohmann/json.hpp"
 
 namespace kvbench {
 
-// Parses one JSON value (object or array at the top level) from `text`. `source_name` (a path or
-// a description) prefixes every error message. Errors are InvalidArgument with the 1-based line
-// and column reported by yaml-cpp.
-// The text is first checked to be strict JSON (one value, nothing after it, UTF-8 strings, at most
-// `max_depth` levels of nesting), because yaml-cpp hangs or recurses without bound on some inputs
-// that are not JSON.
-absl::StatusOr<YAML::Node> ParseJson(std::string_view text,
-                                     std::string_view source_name = "<json string>",
-                                     int max_depth = 64);
+using Json = nlohmann::json;
 
-// Reads and parses the file at `path`: NotFound if it does not exist, PermissionDenied or
-// DataLoss if it cannot be read, InvalidArgument for malformed JSON (with path, line and column).
-absl::StatusOr<YAML::Node> ParseJsonFile(const std::string& path);
+// Parses one JSON object or array from `text`. `source_name` (a path or a description) prefixes
+// every error message; syntax errors give the 1-based line and column.
+absl::StatusOr<Json> ParseJson(std::string_view text,
+                               std::string_view source_name = "<json string>", int max_depth = 64);
 
-// True when `node` came from a JSON string literal (quoted), false for numbers, true/false, null,
-// objects and arrays.
-bool JsonIsString(const YAML::Node& node);
+// Reads (ReadFile's errors: NotFound, DataLoss, ...) and parses the file at `path`.
+absl::StatusOr<Json> ParseJsonFile(const std::string& path);
+
+// One record of a JSON Lines text.
+struct JsonLine {
+  int line;  // 1-based
+  Json value;
+};
+
+// The records of a JSON Lines text, one object or array per line; blank lines are skipped. A
+// malformed line is DataLoss naming "<source_name>:<line>".
+absl::StatusOr<std::vector<JsonLine>> ParseJsonLines(std::string_view text,
+                                                     std::string_view source_name);
+
+// The member `key` of `object`; nullptr when `object` is not an object or has no such member.
+const Json* JsonMember(const Json& object, std::string_view key);
+
+// `value` as T when it is a JSON integer that T holds; nullopt for anything else (1.5, 1.0, "1",
+// true, or an integer out of T's range).
+template <typename T>
+std::optional<T> JsonInteger(const Json& value) {
+  if (value.is_number_unsigned()) {
+    const uint64_t v = value.get<uint64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else if (value.is_number_integer()) {
+    const int64_t v = value.get<int64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  }
+  return std::nullopt;
+}
+
+// `value` as an error message shows it: a string's text, a number or literal as JSON, "a list" or
+// "an object".
+std::string JsonShow(const Json& value);
 
 }  // namespace kvbench
 

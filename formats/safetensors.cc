@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
 #include "formats/json.h"
-#include "yaml-cpp/yaml.h"
 
 namespace kvbench {
 namespace {
@@ -25,14 +25,6 @@ absl::Status Corrupt(const std::string& path, const std::string& tensor,
 
 // Real headers nest three levels; anything deeper is hostile.
 constexpr int kMaxHeaderNesting = 16;
-
-// JSON integers arrive as YAML scalars; quoted strings and fractions are refused by SimpleAtoi.
-bool ParseU64(const YAML::Node& node, uint64_t* out) {
-  return node.IsScalar() && !JsonIsString(node) && absl::SimpleAtoi(node.Scalar(), out);
-}
-bool ParseI64(const YAML::Node& node, int64_t* out) {
-  return node.IsScalar() && !JsonIsString(node) && absl::SimpleAtoi(node.Scalar(), out);
-}
 
 struct DTypeInfo {
   DType dtype;
@@ -52,25 +44,25 @@ bool LookupDType(const std::string& name, DTypeInfo* info) {
 }
 
 // Parses one tensor entry of the header. `data_size` is the number of bytes after the header.
-absl::Status ParseTensorEntry(const std::string& path, const std::string& name,
-                              const YAML::Node& entry, const std::byte* data, uint64_t data_size,
-                              SafetensorsTensor* tensor, uint64_t* begin_out) {
-  if (!entry.IsMap()) return Corrupt(path, name, "header entry is not a JSON object");
-  const YAML::Node dtype_node = entry["dtype"];
-  const YAML::Node shape_node = entry["shape"];
-  const YAML::Node offsets_node = entry["data_offsets"];
-  if (!dtype_node.IsDefined() || !dtype_node.IsScalar()) {
+absl::Status ParseTensorEntry(const std::string& path, const std::string& name, const Json& entry,
+                              const std::byte* data, uint64_t data_size, SafetensorsTensor* tensor,
+                              uint64_t* begin_out) {
+  if (!entry.is_object()) return Corrupt(path, name, "header entry is not a JSON object");
+  const Json* dtype_node = JsonMember(entry, "dtype");
+  const Json* shape_node = JsonMember(entry, "shape");
+  const Json* offsets_node = JsonMember(entry, "data_offsets");
+  if (dtype_node == nullptr || !dtype_node->is_string()) {
     return Corrupt(path, name, "missing or non-string \"dtype\"");
   }
-  if (!shape_node.IsDefined() || !shape_node.IsSequence()) {
+  if (shape_node == nullptr || !shape_node->is_array()) {
     return Corrupt(path, name, "missing or non-array \"shape\"");
   }
-  if (!offsets_node.IsDefined() || !offsets_node.IsSequence() || offsets_node.size() != 2) {
+  if (offsets_node == nullptr || !offsets_node->is_array() || offsets_node->size() != 2) {
     return Corrupt(path, name, "\"data_offsets\" is not an array of two integers [begin, end)");
   }
 
   DTypeInfo info;
-  const std::string& dtype_name = dtype_node.Scalar();
+  const std::string& dtype_name = dtype_node->get_ref<const std::string&>();
   if (!LookupDType(dtype_name, &info)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": tensor '", name,
                                                    "': unsupported dtype \"", dtype_name,
@@ -81,11 +73,12 @@ absl::Status ParseTensorEntry(const std::string& path, const std::string& name,
   // byte size too.
   tensor->shape.clear();
   uint64_t elements = 1;
-  for (size_t i = 0; i < shape_node.size(); ++i) {
-    int64_t dim;
-    if (!ParseI64(shape_node[i], &dim)) {
+  for (size_t i = 0; i < shape_node->size(); ++i) {
+    const std::optional<int64_t> parsed = JsonInteger<int64_t>((*shape_node)[i]);
+    if (!parsed.has_value()) {
       return Corrupt(path, name, absl::StrCat("shape[", i, "] is not an integer"));
     }
+    const int64_t dim = *parsed;
     if (dim < 0) return Corrupt(path, name, absl::StrCat("shape[", i, "] = ", dim, " is negative"));
     if (__builtin_mul_overflow(elements, static_cast<uint64_t>(dim), &elements)) {
       return Corrupt(path, name, "shape's element count overflows 64 bits");
@@ -97,10 +90,12 @@ absl::Status ParseTensorEntry(const std::string& path, const std::string& name,
     return Corrupt(path, name, "shape's byte size overflows 64 bits");
   }
 
-  uint64_t begin, end;
-  if (!ParseU64(offsets_node[0], &begin) || !ParseU64(offsets_node[1], &end)) {
+  const std::optional<uint64_t> begin_or = JsonInteger<uint64_t>((*offsets_node)[0]);
+  const std::optional<uint64_t> end_or = JsonInteger<uint64_t>((*offsets_node)[1]);
+  if (!begin_or.has_value() || !end_or.has_value()) {
     return Corrupt(path, name, "data_offsets are not non-negative integers");
   }
+  const uint64_t begin = *begin_or, end = *end_or;
   if (end < begin) {
     return Corrupt(path, name, absl::StrCat("data_offsets end ", end, " < begin ", begin));
   }
@@ -125,37 +120,27 @@ absl::Status ParseTensorEntry(const std::string& path, const std::string& name,
   return absl::OkStatus();
 }
 
-absl::StatusOr<SafetensorsContents> ParseHeader(const std::string& path, const YAML::Node& root,
+// Repeated keys never get here: ParseJson refuses them.
+absl::StatusOr<SafetensorsContents> ParseHeader(const std::string& path, const Json& root,
                                                 const std::byte* data, uint64_t data_size) {
-  if (!root.IsMap()) return Corrupt(path, "", "header is not a JSON object");
+  if (!root.is_object()) return Corrupt(path, "", "header is not a JSON object");
   SafetensorsContents contents;
   std::vector<std::pair<uint64_t, size_t>> by_begin;  // (begin, index in contents.tensors)
-  std::set<std::string> seen;
-  bool seen_metadata = false;
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    if (!it->first.IsScalar()) return Corrupt(path, "", "header has a non-string key");
-    const std::string name = it->first.Scalar();
-    const YAML::Node value = it->second;
+  for (const auto& [name, value] : root.items()) {
     if (name == "__metadata__") {
-      if (seen_metadata) return Corrupt(path, "", "\"__metadata__\" appears twice");
-      seen_metadata = true;
-      if (value.IsNull()) continue;
-      if (!value.IsMap()) return Corrupt(path, "", "\"__metadata__\" is not a JSON object");
-      for (auto m = value.begin(); m != value.end(); ++m) {
-        if (!m->first.IsScalar() || !m->second.IsScalar()) {
+      if (value.is_null()) continue;
+      if (!value.is_object()) return Corrupt(path, "", "\"__metadata__\" is not a JSON object");
+      for (const auto& [key, text] : value.items()) {
+        if (!text.is_string()) {
           return Corrupt(path, "", "\"__metadata__\" must map strings to strings");
         }
-        contents.metadata[m->first.Scalar()] = m->second.Scalar();
+        contents.metadata[key] = text.get_ref<const std::string&>();
       }
       continue;
     }
-    if (!seen.insert(name).second) return Corrupt(path, name, "tensor appears twice in the header");
     SafetensorsTensor tensor;
     uint64_t begin = 0;
-    if (absl::Status s = ParseTensorEntry(path, name, value, data, data_size, &tensor, &begin);
-        !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(ParseTensorEntry(path, name, value, data, data_size, &tensor, &begin));
     by_begin.emplace_back(begin, contents.tensors.size());
     contents.tensors.push_back(std::move(tensor));
   }
@@ -225,25 +210,19 @@ absl::StatusOr<SafetensorsContents> ParseSafetensors(absl::Span<const std::byte>
                                 " bytes after the length field (truncated?)"));
   }
   const std::string_view header(reinterpret_cast<const char*>(file.data()) + 8, header_len);
-  absl::StatusOr<YAML::Node> root = ParseJson(header, path + " header", kMaxHeaderNesting);
+  absl::StatusOr<Json> root = ParseJson(header, path + " header", kMaxHeaderNesting);
   if (!root.ok()) return absl::DataLossError(root.status().message());
   const std::byte* data = file.data() + 8 + header_len;
   const uint64_t data_size = file.size() - 8 - header_len;
-  try {
-    return ParseHeader(path, *root, data, data_size);
-  } catch (const YAML::Exception& e) {  // a node of an unexpected kind deep inside the header
-    return Corrupt(path, "", absl::StrCat("malformed header: ", e.what()));
-  }
+  return ParseHeader(path, *root, data, data_size);
 }
 
 absl::Status SafetensorsCheckpoint::AddFile(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<MappedFile>> file = MappedFile::Open(path);
-  if (!file.ok()) return file.status();
-  absl::StatusOr<SafetensorsContents> contents =
-      ParseSafetensors(absl::MakeConstSpan((*file)->data(), (*file)->size()), path);
-  if (!contents.ok()) return contents.status();
-  if (mappings_.empty()) metadata_ = contents->metadata;
-  for (SafetensorsTensor& t : contents->tensors) {
+  ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file, MappedFile::Open(path));
+  ASSIGN_OR_RETURN(SafetensorsContents contents,
+                   ParseSafetensors(absl::MakeConstSpan(file->data(), file->size()), path));
+  if (mappings_.empty()) metadata_ = contents.metadata;
+  for (SafetensorsTensor& t : contents.tensors) {
     auto [it, inserted] = index_.emplace(t.name, tensors_.size());
     if (!inserted) {
       return absl::DataLossError(absl::StrCat("tensor '", t.name, "' appears in both ",
@@ -251,7 +230,7 @@ absl::Status SafetensorsCheckpoint::AddFile(const std::string& path) {
     }
     tensors_.push_back(std::move(t));
   }
-  mappings_.push_back(*std::move(file));
+  mappings_.push_back(std::move(file));
   return absl::OkStatus();
 }
 
@@ -259,44 +238,32 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
     const std::string& path) {
   std::unique_ptr<SafetensorsCheckpoint> checkpoint(new SafetensorsCheckpoint());
   if (!absl::EndsWith(path, ".json")) {
-    if (absl::Status s = checkpoint->AddFile(path); !s.ok()) return s;
+    RETURN_IF_ERROR(checkpoint->AddFile(path));
     return checkpoint;
   }
 
   // Sharded: the index names a shard for each tensor.
-  // Same syntax check as for headers before yaml-cpp sees the text (see HeaderSyntaxCheck).
-  absl::StatusOr<std::unique_ptr<MappedFile>> index_file = MappedFile::Open(path);
-  if (!index_file.ok()) return index_file.status();
-  const std::string_view index_text(reinterpret_cast<const char*>((*index_file)->data()),
-                                    (*index_file)->size());
-  absl::StatusOr<YAML::Node> index = ParseJson(index_text, path, kMaxHeaderNesting);
-  if (!index.ok()) return index.status();
+  ASSIGN_OR_RETURN(const Json index, ParseJsonFile(path));
   const std::string dir = std::filesystem::path(path).parent_path().string();
   std::map<std::string, std::string> shard_of;  // tensor -> shard file name
   std::set<std::string> shards;
-  try {
-    const YAML::Node& root = *index;
-    const YAML::Node weight_map = root.IsMap() ? root["weight_map"] : YAML::Node();
-    if (!weight_map.IsDefined() || !weight_map.IsMap()) {
+  const Json* weight_map = JsonMember(index, "weight_map");
+  if (weight_map == nullptr || !weight_map->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": missing or non-object \"weight_map\""));
+  }
+  for (const auto& [tensor, shard_node] : weight_map->items()) {
+    if (!shard_node.is_string()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": missing or non-object \"weight_map\""));
+          absl::StrCat(path, ": \"weight_map\" must map tensor names to file names"));
     }
-    for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
-      if (!it->first.IsScalar() || !it->second.IsScalar()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": \"weight_map\" must map tensor names to file names"));
-      }
-      const std::string& shard = it->second.Scalar();
-      if (!IsSafeRelativePath(shard)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": shard \"", shard, "\" of tensor '", it->first.Scalar(),
-                         "' is not a relative path inside the checkpoint folder"));
-      }
-      shard_of[it->first.Scalar()] = shard;
-      shards.insert(shard);
+    const std::string& shard = shard_node.get_ref<const std::string&>();
+    if (!IsSafeRelativePath(shard)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": shard \"", shard, "\" of tensor '", tensor,
+                       "' is not a relative path inside the checkpoint folder"));
     }
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": malformed index: ", e.what()));
+    shard_of[tensor] = shard;
+    shards.insert(shard);
   }
   if (shards.empty())
     return absl::InvalidArgumentError(absl::StrCat(path, ": \"weight_map\" is empty"));
@@ -314,7 +281,7 @@ absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> SafetensorsCheckpoint::Op
       return absl::NotFoundError(absl::StrCat(path, ": shard ", shard_path, " (holding tensor '",
                                               user, "') does not exist"));
     }
-    if (absl::Status s = checkpoint->AddFile(shard_path); !s.ok()) return s;
+    RETURN_IF_ERROR(checkpoint->AddFile(shard_path));
   }
   for (const auto& [tensor, shard] : shard_of) {
     const SafetensorsTensor* t = checkpoint->Find(tensor);

@@ -1,13 +1,13 @@
 #include "harness/dataset.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
 #include "formats/json.h"
+#include "formats/read_file.h"
 
 #ifndef KVBENCH_SHARED_DIR
 #define KVBENCH_SHARED_DIR "../shared"
@@ -36,8 +36,8 @@ std::vector<std::string> SplitOnSeparator(std::string_view text, std::string_vie
   while (start <= text.size()) {
     size_t end = separator.empty() ? std::string_view::npos : text.find(separator, start);
     if (end == std::string_view::npos) end = text.size();
-    absl::string_view piece = absl::StripAsciiWhitespace(
-        absl::string_view(text.data() + start, end - start));
+    absl::string_view piece =
+        absl::StripAsciiWhitespace(absl::string_view(text.data() + start, end - start));
     if (!piece.empty()) pieces.emplace_back(piece);
     if (end == text.size()) break;
     start = end + separator.size();
@@ -47,41 +47,30 @@ std::vector<std::string> SplitOnSeparator(std::string_view text, std::string_vie
 
 absl::StatusOr<std::vector<std::string>> LoadTexts(const DatasetSpec& spec) {
   if (spec.path.empty()) {
-    if (spec.prompts.empty()) return absl::InvalidArgumentError("dataset has neither a path nor prompts");
+    if (spec.prompts.empty())
+      return absl::InvalidArgumentError("dataset has neither a path nor prompts");
     return spec.prompts;
   }
-  auto path = ResolveDataPath(spec.path);
-  if (!path.ok()) return path.status();
-  std::ifstream in(*path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read dataset ", *path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  ASSIGN_OR_RETURN(const std::string path, ResolveDataPath(spec.path));
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path, "dataset"));
   std::vector<std::string> texts;
   if (spec.format == "jsonl") {
-    size_t start = 0;
-    int line = 0;
-    while (start < text.size()) {
-      ++line;
-      size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      const std::string_view record(text.data() + start, end - start);
-      start = end + 1;
-      if (absl::StripAsciiWhitespace(absl::string_view(record.data(), record.size())).empty()) continue;
-      const std::string where = absl::StrCat(*path, ":", line);
-      auto node = ParseJson(record, where);
-      if (!node.ok()) return absl::DataLossError(node.status().message());
-      if (!node->IsMap() || !(*node)["text"] || !(*node)["text"].IsScalar()) {
-        return absl::DataLossError(absl::StrCat(where, ": record has no string field \"text\""));
+    ASSIGN_OR_RETURN(const std::vector<JsonLine> records, ParseJsonLines(text, path));
+    for (const JsonLine& record : records) {
+      const Json* field = JsonMember(record.value, "text");
+      if (field == nullptr || !field->is_string()) {
+        return absl::DataLossError(
+            absl::StrCat(path, ":", record.line, ": record has no string field \"text\""));
       }
-      texts.push_back((*node)["text"].Scalar());
+      texts.push_back(field->get<std::string>());
     }
   } else if (spec.format == "text") {
     texts = SplitOnSeparator(text, spec.separator);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("dataset format '", spec.format, "' is not text or jsonl"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset format '", spec.format, "' is not text or jsonl"));
   }
-  if (texts.empty()) return absl::OutOfRangeError(absl::StrCat("dataset ", *path, " holds no text"));
+  if (texts.empty()) return absl::OutOfRangeError(absl::StrCat("dataset ", path, " holds no text"));
   return texts;
 }
 
@@ -121,10 +110,11 @@ absl::StatusOr<std::vector<std::vector<int>>> BuildSequences(const std::vector<s
     }
   }
   if (sequences.empty()) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "the dataset makes no sequence of context_tokens = ", n, " tokens (",
-        options.concatenate ? "all texts together have " : "the longest text has ", total_tokens,
-        " tokens); lower context_tokens", options.concatenate ? "" : " or set dataset.concatenate: true"));
+    return absl::OutOfRangeError(
+        absl::StrCat("the dataset makes no sequence of context_tokens = ", n, " tokens (",
+                     options.concatenate ? "all texts together have " : "the longest text has ",
+                     total_tokens, " tokens); lower context_tokens",
+                     options.concatenate ? "" : " or set dataset.concatenate: true"));
   }
   return sequences;
 }

@@ -23,22 +23,20 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
 #include "formats/half.h"
-#include "text/hf_tokenizer.h"
 #include "formats/json.h"
+#include "formats/safetensors.h"
 #include "model/loader.h"
 #include "model/model.h"
-#include "formats/safetensors.h"
-#include "yaml-cpp/yaml.h"
+#include "text/hf_tokenizer.h"
 
 namespace kvbench {
 namespace {
@@ -50,122 +48,110 @@ namespace {
 // default; one of the wrong type is an error naming key and value.
 class ConfigReader {
  public:
-  ConfigReader(const YAML::Node& root, std::string path) : root_(root), path_(std::move(path)) {}
+  ConfigReader(const Json& root, std::string path) : root_(root), path_(std::move(path)) {}
 
-  bool Has(const char* key) const {
-    const YAML::Node n = root_[key];
-    return n.IsDefined() && !n.IsNull();
+  // The value of `key`; nullptr when it is absent or null.
+  const Json* Find(const char* key) const {
+    const Json* n = JsonMember(root_, key);
+    return n == nullptr || n->is_null() ? nullptr : n;
   }
+  bool Has(const char* key) const { return Find(key) != nullptr; }
 
   absl::StatusOr<int> Int(const char* key, std::optional<int> fallback) const {
-    const YAML::Node n = root_[key];
-    if (!n.IsDefined() || n.IsNull()) {
+    const Json* n = Find(key);
+    if (n == nullptr) {
       if (fallback.has_value()) return *fallback;
       return absl::InvalidArgumentError(
           absl::StrCat(path_, ": required key \"", key, "\" is missing"));
     }
-    int64_t v;
-    if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v) || v < std::numeric_limits<int>::min() ||
-        v > std::numeric_limits<int>::max()) {
-      return Bad(key, n, "an integer");
-    }
-    return static_cast<int>(v);
+    const std::optional<int> v = JsonInteger<int>(*n);
+    if (!v.has_value()) return Bad(key, *n, "an integer");
+    return *v;
   }
 
   absl::StatusOr<double> Float(const char* key, double fallback) const {
-    const YAML::Node n = root_[key];
-    if (!n.IsDefined() || n.IsNull()) return fallback;
-    double v;
-    if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v)) return Bad(key, n, "a number");
-    return v;
+    const Json* n = Find(key);
+    if (n == nullptr) return fallback;
+    if (!n->is_number()) return Bad(key, *n, "a number");
+    return n->get<double>();
   }
 
   absl::StatusOr<bool> Bool(const char* key, bool fallback) const {
-    const YAML::Node n = root_[key];
-    if (!n.IsDefined() || n.IsNull()) return fallback;
-    if (n.IsScalar() && n.Scalar() == "true") return true;
-    if (n.IsScalar() && n.Scalar() == "false") return false;
-    return Bad(key, n, "true or false");
+    const Json* n = Find(key);
+    if (n == nullptr) return fallback;
+    if (!n->is_boolean()) return Bad(key, *n, "true or false");
+    return n->get<bool>();
   }
 
   absl::StatusOr<std::string> String(const char* key) const {
-    const YAML::Node n = root_[key];
-    if (!n.IsDefined() || n.IsNull()) return std::string();
-    if (!n.IsScalar()) return Bad(key, n, "a string");
-    return n.Scalar();
+    const Json* n = Find(key);
+    if (n == nullptr) return std::string();
+    if (!n->is_string()) return Bad(key, *n, "a string");
+    return n->get<std::string>();
   }
 
   absl::StatusOr<std::vector<std::string>> StringList(const char* key) const {
-    const YAML::Node n = root_[key];
+    const Json* n = Find(key);
     std::vector<std::string> out;
-    if (!n.IsDefined() || n.IsNull()) return out;
-    if (!n.IsSequence()) return Bad(key, n, "a list of strings");
-    for (size_t i = 0; i < n.size(); ++i) {
-      if (!n[i].IsScalar()) return Bad(key, n, "a list of strings");
-      out.push_back(n[i].Scalar());
+    if (n == nullptr) return out;
+    if (!n->is_array()) return Bad(key, *n, "a list of strings");
+    for (const Json& item : *n) {
+      if (!item.is_string()) return Bad(key, *n, "a list of strings");
+      out.push_back(item.get<std::string>());
     }
     return out;
   }
 
-  YAML::Node Node(const char* key) const { return root_[key]; }
   const std::string& path() const { return path_; }
 
  private:
-  absl::Status Bad(const char* key, const YAML::Node& n, const std::string& expected) const {
-    std::string shown = n.IsScalar() ? n.Scalar() : (n.IsSequence() ? "a list" : "an object");
+  absl::Status Bad(const char* key, const Json& n, const std::string& expected) const {
     return absl::InvalidArgumentError(
-        absl::StrCat(path_, ": \"", key, "\" = ", shown, " is not ", expected));
+        absl::StrCat(path_, ": \"", key, "\" = ", JsonShow(n), " is not ", expected));
   }
 
-  const YAML::Node root_;
+  const Json& root_;
   const std::string path_;
 };
 
 absl::StatusOr<ModelConfig> ParseConfig(const ConfigReader& r) {
   ModelConfig c;
-  absl::StatusOr<std::vector<std::string>> archs = r.StringList("architectures");
-  if (!archs.ok()) return archs.status();
-  absl::StatusOr<std::string> model_type = r.String("model_type");
-  if (!model_type.ok()) return model_type.status();
+  ASSIGN_OR_RETURN(const std::vector<std::string> archs, r.StringList("architectures"));
+  ASSIGN_OR_RETURN(const std::string model_type, r.String("model_type"));
   auto has_arch = [&](std::string_view a) {
-    return std::find(archs->begin(), archs->end(), a) != archs->end();
+    return std::find(archs.begin(), archs.end(), a) != archs.end();
   };
-  if (has_arch("LlamaForCausalLM") || *model_type == "llama") {
+  if (has_arch("LlamaForCausalLM") || model_type == "llama") {
     c.architecture = "llama";
-  } else if (has_arch("MistralForCausalLM") || *model_type == "mistral") {
+  } else if (has_arch("MistralForCausalLM") || model_type == "mistral") {
     c.architecture = "mistral";
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
-        r.path(), ": unsupported architecture: architectures = [", absl::StrJoin(*archs, ", "),
-        "], model_type = \"", *model_type,
+        r.path(), ": unsupported architecture: architectures = [", absl::StrJoin(archs, ", "),
+        "], model_type = \"", model_type,
         "\" (supported: LlamaForCausalLM / \"llama\", MistralForCausalLM / \"mistral\")"));
   }
 
   // Features the decoder does not implement are refused rather than silently ignored.
-  absl::StatusOr<std::string> act = r.String("hidden_act");
-  if (!act.ok()) return act.status();
-  if (!act->empty() && *act != "silu") {
+  ASSIGN_OR_RETURN(const std::string act, r.String("hidden_act"));
+  if (!act.empty() && act != "silu") {
     return absl::InvalidArgumentError(
-        absl::StrCat(r.path(), ": hidden_act \"", *act, "\" is not supported (only silu)"));
+        absl::StrCat(r.path(), ": hidden_act \"", act, "\" is not supported (only silu)"));
   }
   for (const char* key : {"attention_bias", "mlp_bias"}) {
-    absl::StatusOr<bool> bias = r.Bool(key, false);
-    if (!bias.ok()) return bias.status();
-    if (*bias) {
+    ASSIGN_OR_RETURN(const bool bias, r.Bool(key, false));
+    if (bias) {
       return absl::InvalidArgumentError(absl::StrCat(
           r.path(), ": ", key, " = true is not supported (the decoder has no biases)"));
     }
   }
-  const YAML::Node scaling = r.Node("rope_scaling");
-  if (scaling.IsDefined() && !scaling.IsNull()) {
+  if (const Json* scaling = r.Find("rope_scaling")) {
     std::string type = "(no type given)";
-    if (scaling.IsMap()) {
-      for (const char* key : {"rope_type", "type"}) {
-        const YAML::Node t = scaling[key];
-        if (t.IsDefined() && t.IsScalar()) {
-          type = t.Scalar();
-          break;
-        }
+    for (const char* key : {"rope_type", "type"}) {
+      const Json* t = JsonMember(*scaling, key);
+      if (t != nullptr && t->is_string()) {
+        type = t->get<std::string>();
+        break;
       }
     }
     // "default" is plain RoPE, as newer transformers versions write it.
@@ -176,21 +162,14 @@ absl::StatusOr<ModelConfig> ParseConfig(const ConfigReader& r) {
     }
   }
 
-  auto set_int = [&](int* field, const char* key, std::optional<int> fallback) -> absl::Status {
-    absl::StatusOr<int> v = r.Int(key, fallback);
-    if (!v.ok()) return v.status();
-    *field = *v;
-    return absl::OkStatus();
-  };
-  absl::Status s;
-  if (!(s = set_int(&c.dim, "hidden_size", std::nullopt)).ok()) return s;
-  if (!(s = set_int(&c.n_layers, "num_hidden_layers", std::nullopt)).ok()) return s;
-  if (!(s = set_int(&c.n_heads, "num_attention_heads", std::nullopt)).ok()) return s;
-  if (!(s = set_int(&c.n_kv_heads, "num_key_value_heads", c.n_heads)).ok()) return s;
-  if (!(s = set_int(&c.hidden_dim, "intermediate_size", std::nullopt)).ok()) return s;
-  if (!(s = set_int(&c.vocab_size, "vocab_size", std::nullopt)).ok()) return s;
+  ASSIGN_OR_RETURN(c.dim, r.Int("hidden_size", std::nullopt));
+  ASSIGN_OR_RETURN(c.n_layers, r.Int("num_hidden_layers", std::nullopt));
+  ASSIGN_OR_RETURN(c.n_heads, r.Int("num_attention_heads", std::nullopt));
+  ASSIGN_OR_RETURN(c.n_kv_heads, r.Int("num_key_value_heads", c.n_heads));
+  ASSIGN_OR_RETURN(c.hidden_dim, r.Int("intermediate_size", std::nullopt));
+  ASSIGN_OR_RETURN(c.vocab_size, r.Int("vocab_size", std::nullopt));
   // transformers' LlamaConfig defaults.
-  if (!(s = set_int(&c.context_length, "max_position_embeddings", 2048)).ok()) return s;
+  ASSIGN_OR_RETURN(c.context_length, r.Int("max_position_embeddings", 2048));
   if (!r.Has("head_dim")) {
     if (c.n_heads <= 0 || c.dim % c.n_heads != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -198,31 +177,24 @@ absl::StatusOr<ModelConfig> ParseConfig(const ConfigReader& r) {
           " is not a multiple of num_attention_heads = ", c.n_heads, " and no head_dim is given"));
     }
   }
-  if (!(s = set_int(&c.head_dim, "head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0)).ok()) {
-    return s;
-  }
+  ASSIGN_OR_RETURN(c.head_dim, r.Int("head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0));
   c.rope_dims = c.head_dim;
-  absl::StatusOr<double> theta = r.Float("rope_theta", 10000.0);
-  if (!theta.ok()) return theta.status();
-  c.rope_theta = static_cast<float>(*theta);
-  absl::StatusOr<double> eps = r.Float("rms_norm_eps", 1e-6);
-  if (!eps.ok()) return eps.status();
-  c.rms_eps = static_cast<float>(*eps);
+  ASSIGN_OR_RETURN(const double theta, r.Float("rope_theta", 10000.0));
+  c.rope_theta = static_cast<float>(theta);
+  ASSIGN_OR_RETURN(const double eps, r.Float("rms_norm_eps", 1e-6));
+  c.rms_eps = static_cast<float>(eps);
 
   if (c.architecture == "mistral" && r.Has("sliding_window")) {
-    absl::StatusOr<int> window = r.Int("sliding_window", 0);
-    if (!window.ok()) return window.status();
-    if (*window <= 0) {
+    ASSIGN_OR_RETURN(const int window, r.Int("sliding_window", 0));
+    if (window <= 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat(r.path(), ": sliding_window = ", *window, " is invalid"));
+          absl::StrCat(r.path(), ": sliding_window = ", window, " is invalid"));
     }
     // Sliding-window attention is not implemented; up to the window it equals full attention.
-    if (*window < c.context_length) c.context_length = *window;
+    if (window < c.context_length) c.context_length = window;
   }
 
-  if (absl::Status v = c.Validate(); !v.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(r.path(), ": ", v.message()));
-  }
+  RETURN_IF_ERROR(Annotate(c.Validate(), r.path()));  // InvalidArgument
   return c;
 }
 
@@ -256,12 +228,11 @@ class TensorLoader {
 
   // A matrix that points into the mapping (copied only if the file misaligns it).
   absl::StatusOr<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols) {
-    absl::StatusOr<const SafetensorsTensor*> t = Get(name, {rows, cols});
-    if (!t.ok()) return t.status();
-    WeightMatrix m{(*t)->dtype, rows, cols, (*t)->data};
+    ASSIGN_OR_RETURN(const SafetensorsTensor* t, Get(name, {rows, cols}));
+    WeightMatrix m{t->dtype, rows, cols, t->data};
     if (reinterpret_cast<uintptr_t>(m.data) % ElementBytes(m.dtype) != 0) {
-      std::byte* copy = model_->Allocate((*t)->bytes);
-      std::memcpy(copy, (*t)->data, (*t)->bytes);
+      std::byte* copy = model_->Allocate(t->bytes);
+      std::memcpy(copy, t->data, t->bytes);
       m.data = copy;
     }
     return m;
@@ -271,17 +242,17 @@ class TensorLoader {
   // of this file), into an owned buffer of the same dtype.
   absl::StatusOr<WeightMatrix> RopeMatrix(const std::string& name, int n_heads, int head_dim,
                                           int64_t cols) {
-    absl::StatusOr<WeightMatrix> hf = Matrix(name, static_cast<int64_t>(n_heads) * head_dim, cols);
-    if (!hf.ok()) return hf.status();
-    WeightMatrix out = *hf;
-    std::byte* dst = model_->Allocate(hf->bytes());
-    const size_t row_bytes = hf->row_bytes();
+    ASSIGN_OR_RETURN(const WeightMatrix hf,
+                     Matrix(name, static_cast<int64_t>(n_heads) * head_dim, cols));
+    WeightMatrix out = hf;
+    std::byte* dst = model_->Allocate(hf.bytes());
+    const size_t row_bytes = hf.row_bytes();
     const int half = head_dim / 2;
     for (int h = 0; h < n_heads; ++h) {
       const int64_t base = static_cast<int64_t>(h) * head_dim;
       for (int j = 0; j < half; ++j) {
-        std::memcpy(dst + (base + 2 * j) * row_bytes, hf->row(base + j), row_bytes);
-        std::memcpy(dst + (base + 2 * j + 1) * row_bytes, hf->row(base + j + half), row_bytes);
+        std::memcpy(dst + (base + 2 * j) * row_bytes, hf.row(base + j), row_bytes);
+        std::memcpy(dst + (base + 2 * j + 1) * row_bytes, hf.row(base + j + half), row_bytes);
       }
     }
     out.data = dst;
@@ -290,20 +261,19 @@ class TensorLoader {
 
   // A norm weight as f32: the mapping itself when it is aligned F32, otherwise an owned copy.
   absl::StatusOr<const float*> Vector(const std::string& name, int64_t n) {
-    absl::StatusOr<const SafetensorsTensor*> t = Get(name, {n});
-    if (!t.ok()) return t.status();
-    const std::byte* src = (*t)->data;
-    if ((*t)->dtype == DType::kF32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+    ASSIGN_OR_RETURN(const SafetensorsTensor* t, Get(name, {n}));
+    const std::byte* src = t->data;
+    if (t->dtype == DType::kF32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
       return reinterpret_cast<const float*>(src);
     }
     float* dst = reinterpret_cast<float*>(model_->Allocate(static_cast<size_t>(n) * sizeof(float)));
     for (int64_t i = 0; i < n; ++i) {
-      if ((*t)->dtype == DType::kF32) {
+      if (t->dtype == DType::kF32) {
         std::memcpy(&dst[i], src + 4 * i, 4);
       } else {
         uint16_t h;
         std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = (*t)->dtype == DType::kF16 ? Fp16ToF32(h) : Bf16ToF32(h);
+        dst[i] = t->dtype == DType::kF16 ? Fp16ToF32(h) : Bf16ToF32(h);
       }
     }
     return dst;
@@ -314,13 +284,6 @@ class TensorLoader {
   Model* model_;
   std::string dir_;
 };
-
-#define KVB_ASSIGN(lhs, expr)                         \
-  do {                                                \
-    auto _kvb_value = (expr);                         \
-    if (!_kvb_value.ok()) return _kvb_value.status(); \
-    lhs = *std::move(_kvb_value);                     \
-  } while (0)
 
 absl::Status LoadWeights(const SafetensorsCheckpoint& ckpt, const std::string& dir, bool tied,
                          Model* model) {
@@ -344,33 +307,32 @@ absl::Status LoadWeights(const SafetensorsCheckpoint& ckpt, const std::string& d
       return absl::NotFoundError(absl::StrCat(dir, ": tie_word_embeddings is set but neither '",
                                               kEmbed, "' nor '", kHead, "' is present"));
     }
-    KVB_ASSIGN(w.token_embedding, load.Matrix(name, c.vocab_size, c.dim));
+    ASSIGN_OR_RETURN(w.token_embedding, load.Matrix(name, c.vocab_size, c.dim));
     w.classifier = w.token_embedding;
   } else {
-    KVB_ASSIGN(w.token_embedding, load.Matrix(kEmbed, c.vocab_size, c.dim));
-    KVB_ASSIGN(w.classifier, load.Matrix(kHead, c.vocab_size, c.dim));
+    ASSIGN_OR_RETURN(w.token_embedding, load.Matrix(kEmbed, c.vocab_size, c.dim));
+    ASSIGN_OR_RETURN(w.classifier, load.Matrix(kHead, c.vocab_size, c.dim));
   }
 
   w.layers.assign(c.n_layers, LayerWeights{});
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = absl::StrCat("model.layers.", i, ".");
     LayerWeights& l = w.layers[i];
-    KVB_ASSIGN(l.attn_norm, load.Vector(p + "input_layernorm.weight", c.dim));
-    KVB_ASSIGN(l.wq, load.RopeMatrix(p + "self_attn.q_proj.weight", c.n_heads, c.head_dim, c.dim));
-    KVB_ASSIGN(l.wk,
-               load.RopeMatrix(p + "self_attn.k_proj.weight", c.n_kv_heads, c.head_dim, c.dim));
-    KVB_ASSIGN(l.wv, load.Matrix(p + "self_attn.v_proj.weight", c.kv_dim(), c.dim));
-    KVB_ASSIGN(l.wo, load.Matrix(p + "self_attn.o_proj.weight", c.dim, c.q_dim()));
-    KVB_ASSIGN(l.ffn_norm, load.Vector(p + "post_attention_layernorm.weight", c.dim));
-    KVB_ASSIGN(l.w_gate, load.Matrix(p + "mlp.gate_proj.weight", c.hidden_dim, c.dim));
-    KVB_ASSIGN(l.w_up, load.Matrix(p + "mlp.up_proj.weight", c.hidden_dim, c.dim));
-    KVB_ASSIGN(l.w_down, load.Matrix(p + "mlp.down_proj.weight", c.dim, c.hidden_dim));
+    ASSIGN_OR_RETURN(l.attn_norm, load.Vector(p + "input_layernorm.weight", c.dim));
+    ASSIGN_OR_RETURN(l.wq,
+                     load.RopeMatrix(p + "self_attn.q_proj.weight", c.n_heads, c.head_dim, c.dim));
+    ASSIGN_OR_RETURN(
+        l.wk, load.RopeMatrix(p + "self_attn.k_proj.weight", c.n_kv_heads, c.head_dim, c.dim));
+    ASSIGN_OR_RETURN(l.wv, load.Matrix(p + "self_attn.v_proj.weight", c.kv_dim(), c.dim));
+    ASSIGN_OR_RETURN(l.wo, load.Matrix(p + "self_attn.o_proj.weight", c.dim, c.q_dim()));
+    ASSIGN_OR_RETURN(l.ffn_norm, load.Vector(p + "post_attention_layernorm.weight", c.dim));
+    ASSIGN_OR_RETURN(l.w_gate, load.Matrix(p + "mlp.gate_proj.weight", c.hidden_dim, c.dim));
+    ASSIGN_OR_RETURN(l.w_up, load.Matrix(p + "mlp.up_proj.weight", c.hidden_dim, c.dim));
+    ASSIGN_OR_RETURN(l.w_down, load.Matrix(p + "mlp.down_proj.weight", c.dim, c.hidden_dim));
   }
-  KVB_ASSIGN(w.final_norm, load.Vector("model.norm.weight", c.dim));
+  ASSIGN_OR_RETURN(w.final_norm, load.Vector("model.norm.weight", c.dim));
   return absl::OkStatus();
 }
-
-#undef KVB_ASSIGN
 
 }  // namespace
 
@@ -383,56 +345,37 @@ absl::StatusOr<std::unique_ptr<Model>> LoadHuggingFaceModel(const std::string& d
     return absl::NotFoundError(
         absl::StrCat("Hugging Face model folder ", dir, " has no config.json"));
   }
-  absl::StatusOr<YAML::Node> root = ParseJsonFile(config_path);
-  if (!root.ok()) return root.status();
-  if (!root->IsMap()) {
+  ASSIGN_OR_RETURN(const Json root, ParseJsonFile(config_path));
+  if (!root.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(config_path, ": not a JSON object"));
   }
   auto model = std::make_unique<Model>();
-  bool tied = false;
-  try {
-    // yaml-cpp keeps both copies of a repeated key and reads the first; Python reads the last.
-    std::set<std::string> keys;
-    for (auto it = root->begin(); it != root->end(); ++it) {
-      const std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
-      if (!keys.insert(key).second) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(config_path, ": key \"", key, "\" appears twice"));
-      }
-    }
-    const ConfigReader reader(*root, config_path);
-    absl::StatusOr<ModelConfig> config = ParseConfig(reader);
-    if (!config.ok()) return config.status();
-    model->config = *config;
-    absl::StatusOr<bool> tie = reader.Bool("tie_word_embeddings", false);  // LlamaConfig default
-    if (!tie.ok()) return tie.status();
-    tied = *tie;
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(config_path, ": malformed: ", e.what()));
-  }
+  const ConfigReader reader(root, config_path);
+  ASSIGN_OR_RETURN(model->config, ParseConfig(reader));
+  // LlamaConfig's default.
+  ASSIGN_OR_RETURN(const bool tied, reader.Bool("tie_word_embeddings", false));
 
-  absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> ckpt = SafetensorsCheckpoint::OpenDir(dir);
-  if (!ckpt.ok()) return ckpt.status();
-  if (absl::Status s = LoadWeights(**ckpt, dir, tied, model.get()); !s.ok()) return s;
-  for (const SafetensorsTensor& t : (*ckpt)->tensors()) {
+  ASSIGN_OR_RETURN(const std::unique_ptr<SafetensorsCheckpoint> ckpt,
+                   SafetensorsCheckpoint::OpenDir(dir));
+  RETURN_IF_ERROR(LoadWeights(*ckpt, dir, tied, model.get()));
+  for (const SafetensorsTensor& t : ckpt->tensors()) {
     model->tensors.push_back(TensorInfo{t.name, std::string(DTypeName(t.dtype)), t.shape, t.bytes});
   }
-  model->mappings = (*ckpt)->TakeMappings();
+  model->mappings = ckpt->TakeMappings();
 
   const std::string tokenizer_path = (std::filesystem::path(dir) / "tokenizer.json").string();
   if (!std::filesystem::exists(tokenizer_path)) {
     return absl::NotFoundError(
         absl::StrCat("Hugging Face model folder ", dir, " has no tokenizer.json"));
   }
-  absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> tokenizer =
-      HfBpeTokenizer::FromFile(tokenizer_path);
-  if (!tokenizer.ok()) return tokenizer.status();
-  if ((*tokenizer)->vocab_size() > model->config.vocab_size) {
-    return absl::InvalidArgumentError(absl::StrCat(tokenizer_path, ": ", (*tokenizer)->vocab_size(),
+  ASSIGN_OR_RETURN(std::unique_ptr<HfBpeTokenizer> tokenizer,
+                   HfBpeTokenizer::FromFile(tokenizer_path));
+  if (tokenizer->vocab_size() > model->config.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(tokenizer_path, ": ", tokenizer->vocab_size(),
                                                    " tokens, but the model's vocab_size is ",
                                                    model->config.vocab_size));
   }
-  model->tokenizer = *std::move(tokenizer);
+  model->tokenizer = std::move(tokenizer);
   model->format = "huggingface";
   model->path = dir;
   return model;

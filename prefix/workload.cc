@@ -2,14 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
+#include "base/status.h"
 #include "formats/json.h"
+#include "formats/read_file.h"
 
 namespace kvbench {
 namespace {
@@ -26,54 +26,55 @@ std::vector<int> Join(const Tokenizer& tok, const std::vector<std::string>& piec
   return ids;
 }
 
-bool IsString(const YAML::Node& n) { return n && n.IsScalar() && JsonIsString(n); }
-
 }  // namespace
 
 absl::StatusOr<std::vector<TraceRequest>> LoadTraceJsonl(const std::string& path,
-                                                         const Tokenizer& tokenizer, int max_tokens) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("trace file not found: ", path));
+                                                         const Tokenizer& tokenizer,
+                                                         int max_tokens) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path, "trace"));
+  ASSIGN_OR_RETURN(const std::vector<JsonLine> records, ParseJsonLines(text, path));
   std::vector<TraceRequest> out;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    const std::string where = absl::StrCat(path, ":", line_no);
-    auto node = ParseJson(line, where);
-    if (!node.ok()) return absl::DataLossError(node.status().message());
-    if (!node->IsMap()) return absl::DataLossError(absl::StrCat(where, ": record is not an object"));
-    const YAML::Node id = (*node)["id"], prompt = (*node)["prompt"], turns = (*node)["turns"];
-    if (!IsString(id)) return absl::DataLossError(absl::StrCat(where, ": no string field \"id\""));
-    if (prompt && turns) {
+  for (const JsonLine& record : records) {
+    const std::string where = absl::StrCat(path, ":", record.line);
+    if (!record.value.is_object()) {
+      return absl::DataLossError(absl::StrCat(where, ": record is not an object"));
+    }
+    const Json* id = JsonMember(record.value, "id");
+    const Json* prompt = JsonMember(record.value, "prompt");
+    const Json* turns = JsonMember(record.value, "turns");
+    if (id == nullptr || !id->is_string()) {
+      return absl::DataLossError(absl::StrCat(where, ": no string field \"id\""));
+    }
+    if (prompt != nullptr && turns != nullptr) {
       return absl::DataLossError(absl::StrCat(where, ": record has both \"prompt\" and \"turns\""));
     }
     std::vector<std::vector<std::string>> requests;  // the pieces of each request
-    if (prompt) {
-      if (!IsString(prompt) || prompt.Scalar().empty()) {
+    if (prompt != nullptr) {
+      if (!prompt->is_string() || prompt->get_ref<const std::string&>().empty()) {
         return absl::DataLossError(absl::StrCat(where, ": \"prompt\" must be a non-empty string"));
       }
-      requests.push_back({prompt.Scalar()});
-    } else if (turns) {
-      if (!turns.IsSequence() || turns.size() == 0) {
+      requests.push_back({prompt->get<std::string>()});
+    } else if (turns != nullptr) {
+      if (!turns->is_array() || turns->empty()) {
         return absl::DataLossError(absl::StrCat(where, ": \"turns\" must be a non-empty list"));
       }
       std::vector<std::string> history;
-      for (size_t k = 0; k < turns.size(); ++k) {
-        if (!IsString(turns[k])) {
+      for (size_t k = 0; k < turns->size(); ++k) {
+        if (!(*turns)[k].is_string()) {
           return absl::DataLossError(absl::StrCat(where, ": turns[", k, "] is not a string"));
         }
-        history.push_back(turns[k].Scalar());
+        history.push_back((*turns)[k].get<std::string>());
         requests.push_back(history);
       }
     } else {
-      return absl::DataLossError(absl::StrCat(where, ": record has neither \"prompt\" nor \"turns\""));
+      return absl::DataLossError(
+          absl::StrCat(where, ": record has neither \"prompt\" nor \"turns\""));
     }
     for (size_t k = 0; k < requests.size(); ++k) {
       TraceRequest r;
-      r.id = turns ? absl::StrCat(id.Scalar(), "#", k) : id.Scalar();
-      r.kind = turns ? "turn" : "prompt";
+      const std::string& name = id->get_ref<const std::string&>();
+      r.id = turns != nullptr ? absl::StrCat(name, "#", k) : name;
+      r.kind = turns != nullptr ? "turn" : "prompt";
       r.tokens = Join(tokenizer, requests[k]);
       if (static_cast<int>(r.tokens.size()) > max_tokens) {
         return absl::OutOfRangeError(absl::StrCat(where, ": request '", r.id, "' has ",
@@ -132,16 +133,18 @@ class Generator {
   }
 
   absl::Status Build() {
-    const size_t reserved = o_.system_prompts + static_cast<size_t>(o_.fewshot_templates) * o_.fewshot_examples;
+    const size_t reserved =
+        o_.system_prompts + static_cast<size_t>(o_.fewshot_templates) * o_.fewshot_examples;
     if (stories_.size() < reserved + 2) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "workload: ", stories_.size(), " stories, need at least ", reserved + 2,
-          " (system prompts + few-shot examples + user texts)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("workload: ", stories_.size(), " stories, need at least ", reserved + 2,
+                       " (system prompts + few-shot examples + user texts)"));
     }
     for (int s = 0; s < o_.system_prompts; ++s) {
       system_.push_back(Tokens(stories_[s], 0, o_.system_prompt_tokens));
     }
-    const std::vector<int> instruction = tok_.Encode("Here are some stories. Write one more like them.", false);
+    const std::vector<int> instruction =
+        tok_.Encode("Here are some stories. Write one more like them.", false);
     for (int f = 0; f < o_.fewshot_templates; ++f) {
       std::vector<int> t = instruction;
       for (int e = 0; e < o_.fewshot_examples; ++e) {
@@ -174,7 +177,8 @@ class Generator {
       ids.insert(ids.end(), t.begin(), t.end());
       if (++user_sentence_ >= story.size()) {
         user_sentence_ = 0;
-        const size_t reserved = o_.system_prompts + static_cast<size_t>(o_.fewshot_templates) * o_.fewshot_examples;
+        const size_t reserved =
+            o_.system_prompts + static_cast<size_t>(o_.fewshot_templates) * o_.fewshot_examples;
         if (++user_story_ >= stories_.size()) user_story_ = reserved;
       }
     }
@@ -205,11 +209,13 @@ class Generator {
     std::vector<std::vector<TraceRequest>> streams;
     for (int i = 0; i < n_sys; ++i) {
       const int s = ZipfRank();
-      streams.push_back({Make(absl::StrCat("sys", s, "-", i), "system", system_[s], NextUserText())});
+      streams.push_back(
+          {Make(absl::StrCat("sys", s, "-", i), "system", system_[s], NextUserText())});
     }
     for (int i = 0; i < n_few; ++i) {
       const int f = static_cast<int>(Below(rng_, templates_.size()));
-      streams.push_back({Make(absl::StrCat("fewshot", f, "-", i), "fewshot", templates_[f], NextUserText())});
+      streams.push_back(
+          {Make(absl::StrCat("fewshot", f, "-", i), "fewshot", templates_[f], NextUserText())});
     }
     for (int c = 0, left = n_chat; left > 0; ++c) {
       const int turns = std::min(left, o_.chat_turns);
@@ -260,24 +266,34 @@ class Generator {
 absl::StatusOr<std::vector<TraceRequest>> GenerateWorkload(const std::vector<std::string>& stories,
                                                            const Tokenizer& tokenizer,
                                                            const WorkloadOptions& o) {
-  auto bad = [](const std::string& what) { return absl::InvalidArgumentError(absl::StrCat("workload: ", what)); };
-  if (o.requests < 1 || o.requests > 1000000) return bad(absl::StrCat("requests must be in [1, 1000000], got ", o.requests));
-  if (o.system_prompts < 1 || o.system_prompts > 10000) return bad(absl::StrCat("system_prompts must be in [1, 10000], got ", o.system_prompts));
-  if (!(o.zipf >= 0 && o.zipf <= 10)) return bad(absl::StrCat("zipf must be in [0, 10], got ", o.zipf));
+  auto bad = [](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat("workload: ", what));
+  };
+  if (o.requests < 1 || o.requests > 1000000)
+    return bad(absl::StrCat("requests must be in [1, 1000000], got ", o.requests));
+  if (o.system_prompts < 1 || o.system_prompts > 10000)
+    return bad(absl::StrCat("system_prompts must be in [1, 10000], got ", o.system_prompts));
+  if (!(o.zipf >= 0 && o.zipf <= 10))
+    return bad(absl::StrCat("zipf must be in [0, 10], got ", o.zipf));
   if (!(o.chat_share >= 0 && o.fewshot_share >= 0 && o.chat_share + o.fewshot_share <= 1)) {
-    return bad(absl::StrCat("chat_share and fewshot_share must be >= 0 with a sum <= 1, got ", o.chat_share, " and ", o.fewshot_share));
+    return bad(absl::StrCat("chat_share and fewshot_share must be >= 0 with a sum <= 1, got ",
+                            o.chat_share, " and ", o.fewshot_share));
   }
-  if (o.chat_turns < 1 || o.chat_turns > 1000) return bad(absl::StrCat("chat_turns must be in [1, 1000], got ", o.chat_turns));
-  if (o.fewshot_templates < 1 || o.fewshot_templates > 10000) return bad(absl::StrCat("fewshot_templates must be in [1, 10000], got ", o.fewshot_templates));
-  if (o.fewshot_examples < 1 || o.fewshot_examples > 100) return bad(absl::StrCat("fewshot_examples must be in [1, 100], got ", o.fewshot_examples));
-  if (o.turn_tokens < 1 || o.system_prompt_tokens < 1) return bad("turn_tokens and system_prompt_tokens must be >= 1");
+  if (o.chat_turns < 1 || o.chat_turns > 1000)
+    return bad(absl::StrCat("chat_turns must be in [1, 1000], got ", o.chat_turns));
+  if (o.fewshot_templates < 1 || o.fewshot_templates > 10000)
+    return bad(absl::StrCat("fewshot_templates must be in [1, 10000], got ", o.fewshot_templates));
+  if (o.fewshot_examples < 1 || o.fewshot_examples > 100)
+    return bad(absl::StrCat("fewshot_examples must be in [1, 100], got ", o.fewshot_examples));
+  if (o.turn_tokens < 1 || o.system_prompt_tokens < 1)
+    return bad("turn_tokens and system_prompt_tokens must be >= 1");
   if (o.max_tokens < 2 || o.max_tokens > (1 << 20) ||
       o.system_prompt_tokens + o.turn_tokens + 1 > o.max_tokens) {
     return bad(absl::StrCat("max_tokens ", o.max_tokens, " must hold BOS + system_prompt_tokens (",
                             o.system_prompt_tokens, ") + turn_tokens (", o.turn_tokens, ")"));
   }
   Generator g(stories, tokenizer, o);
-  if (absl::Status s = g.Build(); !s.ok()) return s;
+  RETURN_IF_ERROR(g.Build());
   return g.Run();
 }
 

@@ -1,6 +1,6 @@
 // HfBpeTokenizer on TinyStories-656K's tokenizer.json (BPE, Prepend/Replace normalizer, decoder
 // Replace/ByteFallback/Fuse/Strip), plus small hand-written tokenizer.json files for the other
-// supported components and for errors. Also covers model/json.h, which it is built on.
+// supported components and for errors. Also covers formats/json.h, which it is built on.
 #include "text/hf_tokenizer.h"
 
 #include <ctime>
@@ -11,9 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "formats/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "formats/json.h"
 #include "tests/test_util.h"
 
 namespace kvbench {
@@ -253,39 +254,85 @@ TEST(ParseJson, ReadsTokenizerJsonAndSafetensorsHeaders) {
   auto root = ParseJsonFile(kTokenizerPath);
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_EQ((*root)["model"]["vocab"].size(), 2048u);
-  EXPECT_EQ((*root)["model"]["vocab"]["\xE2\x96\x81the\xE2\x96\x81"].as<int>(), 108);
-  EXPECT_EQ((*root)["model"]["vocab"]["\n"].as<int>(), 3);
+  EXPECT_EQ((*root)["model"]["vocab"]["\xE2\x96\x81the\xE2\x96\x81"], 108);
+  EXPECT_EQ((*root)["model"]["vocab"]["\n"], 3);
   EXPECT_EQ((*root)["model"]["merges"].size(), 1967u);
-  EXPECT_TRUE((*root)["model"]["dropout"].IsNull());
-  EXPECT_EQ((*root)["normalizer"]["normalizers"][0]["prepend"].as<std::string>(), "\xE2\x96\x81");
+  EXPECT_TRUE((*root)["model"]["dropout"].is_null());
+  EXPECT_EQ((*root)["normalizer"]["normalizers"][0]["prepend"], "\xE2\x96\x81");
 
   auto header = ParseJson(R"({"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})");
   ASSERT_TRUE(header.ok()) << header.status();
-  EXPECT_EQ((*header)["a"]["dtype"].as<std::string>(), "F32");
-  EXPECT_EQ((*header)["a"]["shape"][1].as<int>(), 3);
-  EXPECT_EQ((*header)["a"]["data_offsets"][1].as<int64_t>(), 24);
-  EXPECT_TRUE(JsonIsString((*header)["a"]["dtype"]));
-  EXPECT_FALSE(JsonIsString((*header)["a"]["shape"][0]));
+  const Json& a = (*header)["a"];
+  EXPECT_EQ(a["dtype"], "F32");
+  EXPECT_EQ(JsonInteger<int>(a["shape"][1]), 3);
+  EXPECT_EQ(JsonInteger<int64_t>(a["data_offsets"][1]), 24);
+  EXPECT_EQ(JsonMember(a, "dtype"), &a["dtype"]);
+  EXPECT_EQ(JsonMember(a, "missing"), nullptr);
+  EXPECT_EQ(JsonMember(a["shape"], "dtype"), nullptr);  // not an object
+}
+
+TEST(ParseJson, TypedReads) {
+  auto root = ParseJson(R"({"i":-3,"u":18446744073709551615,"f":1.0,"s":"1","b":true})");
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(JsonInteger<int>((*root)["i"]), -3);
+  EXPECT_EQ(JsonInteger<uint32_t>((*root)["i"]), std::nullopt);
+  EXPECT_EQ(JsonInteger<uint64_t>((*root)["u"]), 18446744073709551615u);
+  EXPECT_EQ(JsonInteger<int64_t>((*root)["u"]), std::nullopt);
+  for (const char* key : {"f", "s", "b"}) EXPECT_EQ(JsonInteger<int>((*root)[key]), std::nullopt);
+  EXPECT_EQ(JsonShow((*root)["s"]), "1");
+  EXPECT_EQ(JsonShow((*root)["f"]), "1.0");
+  EXPECT_EQ(JsonShow((*root)["b"]), "true");
+  EXPECT_EQ(JsonShow(Json::array()), "a list");
+}
+
+// yaml-cpp, which read JSON before, called any key over 1024 characters malformed.
+TEST(ParseJson, LongKeysParse) {
+  const std::string key(5000, 'k');
+  auto root = ParseJson(absl::StrCat("{\"", key, "\": 1}"));
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(JsonInteger<int>((*root)[key]), 1);
 }
 
 TEST(ParseJson, EscapesAndErrors) {
   auto escapes =
       ParseJson(R"({"e":"\u00e9","s":"\ud83d\ude00","b":"\\ud83d","q":"\"\/","n":"null"})");
   ASSERT_TRUE(escapes.ok()) << escapes.status();
-  EXPECT_EQ((*escapes)["e"].as<std::string>(), "\xC3\xA9");
-  EXPECT_EQ((*escapes)["s"].as<std::string>(), "\xF0\x9F\x98\x80");
-  EXPECT_EQ((*escapes)["b"].as<std::string>(), "\\ud83d");
-  EXPECT_EQ((*escapes)["q"].as<std::string>(), "\"/");
-  EXPECT_TRUE(JsonIsString((*escapes)["n"]));
+  EXPECT_EQ((*escapes)["e"], "\xC3\xA9");
+  EXPECT_EQ((*escapes)["s"], "\xF0\x9F\x98\x80");
+  EXPECT_EQ((*escapes)["b"], "\\ud83d");
+  EXPECT_EQ((*escapes)["q"], "\"/");
+  EXPECT_TRUE((*escapes)["n"].is_string());
   const auto message = [](std::string_view text) {
-    auto r = ParseJson(text, "x.json");
-    return r.ok() ? std::string("ok") : std::string(r.status().message());
+    auto r = ParseJson(text, "x.json", /*max_depth=*/3);
+    if (r.ok()) return std::string("ok");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+    return std::string(r.status().message());
   };
-  EXPECT_THAT(message(R"({"a":"\ud83d"})"), HasSubstr("x.json: line 1, column 7: unpaired"));
-  EXPECT_THAT(message("{\n\"a\": [1,2,}"), HasSubstr("x.json: line 2, column"));
-  EXPECT_THAT(message("{} {}"), HasSubstr("text after the JSON value"));
+  EXPECT_THAT(message(R"({"a":"\ud83d"})"), HasSubstr("x.json: line 1, column 13: malformed JSON"));
+  EXPECT_THAT(message(R"({"a":"\ud83d"})"), HasSubstr("surrogate"));
+  EXPECT_THAT(message("{\n\"a\": [1,2,}"), HasSubstr("x.json: line 2, column 11: malformed JSON"));
+  EXPECT_THAT(message("{} {}"), HasSubstr("x.json: line 1, column 4: text after the JSON value"));
   EXPECT_THAT(message(""), HasSubstr("must start with"));
   EXPECT_THAT(message("key: value"), HasSubstr("must start with '{' or '['"));
+  EXPECT_THAT(message("7"), HasSubstr("must start with '{' or '['"));
+  EXPECT_THAT(message(R"({"a": 1, "a": 2})"), HasSubstr("x.json: key \"a\" appears twice"));
+  EXPECT_THAT(message(R"({"a": {"a": 1}, "b": {"a": 2}})"), "ok");
+  EXPECT_THAT(message("[[[1]]]"), "ok");
+  EXPECT_THAT(message("[[[[1]]]]"), HasSubstr("nesting too deep"));
+  EXPECT_THAT(message("{\"a\": \"" + std::string(100000, 'x')), HasSubstr("..."));
+  EXPECT_LT(message("{\"a\": \"" + std::string(100000, 'x')).size(), 400u);
+}
+
+TEST(ParseJson, JsonLinesNameTheLine) {
+  auto records = ParseJsonLines("{\"a\": 1}\n\n  \n[2]\r\n", "t.jsonl");
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ((*records)[0].line, 1);
+  EXPECT_EQ((*records)[1].line, 4);
+  EXPECT_EQ((*records)[1].value[0], 2);
+  auto bad = ParseJsonLines("{}\n{oops\n", "t.jsonl");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(bad.status().message(), HasSubstr("t.jsonl:2: line 1, column"));
 }
 
 }  // namespace

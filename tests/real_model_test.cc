@@ -53,7 +53,7 @@ TEST(RealModelTest, Stories260KGreedyMatchesPublishedOutput) {
   auto golden = ParseJsonFile(std::string(KVBENCH_TESTDATA_DIR) + "/stories260K_greedy200.json");
   ASSERT_TRUE(golden.ok()) << golden.status();
   std::vector<int> want;
-  for (const auto& id : *golden) want.push_back(id.as<int>());
+  for (const Json& id : *golden) want.push_back(id.get<int>());
   ASSERT_EQ(want.size(), 200u);
 
   Decoder decoder(m);

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
+#include <optional>
 #include <queue>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 #include "formats/json.h"
 #include "formats/utf8.h"
 
@@ -19,16 +22,48 @@ absl::Status Invalid(const std::string& source, std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(source, ": ", Sv(what)));
 }
 
-// The "type" of a component, or "" for null/absent.
-std::string TypeOf(const YAML::Node& node) {
-  if (!node || node.IsNull()) return "";
-  if (!node.IsMap()) return "<not an object>";
-  const YAML::Node type = node["type"];
-  return type && type.IsScalar() ? type.Scalar() : "<no type>";
+// The member `key` of `object`, JSON null when it is absent: tokenizer.json writes an absent
+// component as null, so the two mean the same here.
+const Json& Member(const Json& object, std::string_view key) {
+  static const Json* const kNull = new Json();
+  const Json* member = JsonMember(object, key);
+  return member != nullptr ? *member : *kNull;
 }
 
-bool BoolOr(const YAML::Node& node, bool fallback) {
-  return node && !node.IsNull() ? node.as<bool>() : fallback;
+// Typed reads. `what` says where the value is ("model.vocab[\"a\"]") for the error.
+absl::Status WrongType(const std::string& source, std::string_view what, const Json& value,
+                       std::string_view expected) {
+  return Invalid(source, absl::StrCat("unexpected JSON value type: ", Sv(what), " = ",
+                                      JsonShow(value), " is not ", Sv(expected)));
+}
+
+absl::StatusOr<std::string> StringOf(const Json& value, const std::string& source,
+                                     std::string_view what) {
+  if (!value.is_string()) return WrongType(source, what, value, "a string");
+  return value.get_ref<const std::string&>();
+}
+
+absl::StatusOr<int64_t> IntegerOf(const Json& value, const std::string& source,
+                                  std::string_view what) {
+  const std::optional<int64_t> v = JsonInteger<int64_t>(value);
+  if (!v.has_value()) return WrongType(source, what, value, "an integer");
+  return *v;
+}
+
+// A flag: `fallback` when absent or null.
+absl::StatusOr<bool> BoolOr(const Json& value, bool fallback, const std::string& source,
+                            std::string_view what) {
+  if (value.is_null()) return fallback;
+  if (!value.is_boolean()) return WrongType(source, what, value, "true or false");
+  return value.get<bool>();
+}
+
+// The "type" of a component, or "" for null/absent.
+std::string TypeOf(const Json& node) {
+  if (node.is_null()) return "";
+  if (!node.is_object()) return "<not an object>";
+  const Json& type = Member(node, "type");
+  return type.is_string() ? type.get<std::string>() : "<no type>";
 }
 
 bool IsAsciiSpace(char c) {
@@ -41,64 +76,68 @@ bool IsWordByte(char c) {
 }
 
 // A string-pattern object {"String": "x"}; regex patterns are refused.
-absl::StatusOr<std::string> StringPattern(const YAML::Node& pattern, const std::string& where) {
-  if (pattern && pattern.IsMap() && pattern["String"]) return pattern["String"].as<std::string>();
-  if (pattern && pattern.IsMap() && pattern["Regex"]) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": regex patterns are not supported (only {\"String\": ...})"));
+absl::StatusOr<std::string> StringPattern(const Json& pattern, const std::string& source,
+                                          std::string_view where) {
+  if (const Json* text = JsonMember(pattern, "String")) {
+    return StringOf(*text, source, absl::StrCat(Sv(where), " pattern"));
   }
-  return absl::InvalidArgumentError(absl::StrCat(where, ": missing pattern {\"String\": ...}"));
+  if (JsonMember(pattern, "Regex") != nullptr) {
+    return Invalid(
+        source,
+        absl::StrCat(Sv(where), ": regex patterns are not supported (only {\"String\": ...})"));
+  }
+  return Invalid(source, absl::StrCat(Sv(where), ": missing pattern {\"String\": ...}"));
+}
+
+// The replacement character of a Metaspace component, "▁" when absent.
+absl::StatusOr<std::string> MetaspaceReplacement(const Json& node, const std::string& source,
+                                                 std::string_view what) {
+  const Json* replacement = JsonMember(node, "replacement");
+  if (replacement == nullptr) return std::string(kSpaceSymbol);
+  return StringOf(*replacement, source, what);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> HfBpeTokenizer::FromFile(const std::string& path) {
-  absl::StatusOr<YAML::Node> root = ParseJsonFile(path);
-  if (!root.ok()) return root.status();
-  return FromJson(*root, path);
+  ASSIGN_OR_RETURN(const Json root, ParseJsonFile(path));
+  return FromJson(root, path);
 }
 
 absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> HfBpeTokenizer::FromJson(
-    const YAML::Node& root, const std::string& source) {
-  if (!root.IsMap()) return Invalid(source, "tokenizer.json must be a JSON object");
+    const Json& root, const std::string& source) {
+  if (!root.is_object()) return Invalid(source, "tokenizer.json must be a JSON object");
   std::unique_ptr<HfBpeTokenizer> tok(new HfBpeTokenizer());
-  // yaml-cpp throws on a value of the wrong JSON type (e.g. a string where an id belongs); every
-  // such case becomes an error naming the file.
-  try {
-    if (absl::Status s = tok->ParseModel(root["model"], source); !s.ok()) return s;
-    if (absl::Status s = tok->ParseAddedTokens(root["added_tokens"], source); !s.ok()) return s;
-    if (absl::Status s = tok->ParseNormalizer(root["normalizer"], source); !s.ok()) return s;
-    if (absl::Status s = tok->ParsePreTokenizer(root["pre_tokenizer"], source); !s.ok()) return s;
-    if (absl::Status s = tok->ParseDecoder(root["decoder"], source); !s.ok()) return s;
-    if (absl::Status s = tok->ParsePostProcessor(root["post_processor"], source); !s.ok()) return s;
-  } catch (const YAML::Exception& e) {
-    return Invalid(source, absl::StrCat("unexpected JSON value type (line ", e.mark.line + 1,
-                                        ", column ", e.mark.column + 1, "): ", e.msg));
-  }
+  RETURN_IF_ERROR(tok->ParseModel(Member(root, "model"), source));
+  RETURN_IF_ERROR(tok->ParseAddedTokens(Member(root, "added_tokens"), source));
+  RETURN_IF_ERROR(tok->ParseNormalizer(Member(root, "normalizer"), source));
+  RETURN_IF_ERROR(tok->ParsePreTokenizer(Member(root, "pre_tokenizer"), source));
+  RETURN_IF_ERROR(tok->ParseDecoder(Member(root, "decoder"), source));
+  RETURN_IF_ERROR(tok->ParsePostProcessor(Member(root, "post_processor"), source));
   tok->BuildMatchers();
   tok->ChooseDefaultSpecialIds();
   return tok;
 }
 
-absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::string& source) {
-  if (!model || !model.IsMap()) return Invalid(source, "no \"model\" object");
+absl::Status HfBpeTokenizer::ParseModel(const Json& model, const std::string& source) {
+  if (!model.is_object()) return Invalid(source, "no \"model\" object");
   std::string type = TypeOf(model);
   // Files written before tokenizers 0.10 carry no model type; merges identify BPE.
-  if (type == "<no type>" && model["merges"]) type = "BPE";
+  if (type == "<no type>" && JsonMember(model, "merges") != nullptr) type = "BPE";
   if (type != "BPE") {
     return Invalid(source, absl::StrCat("model type \"", type,
                                         "\" is not supported (only BPE; WordPiece, Unigram and "
                                         "WordLevel tokenizers are not implemented)"));
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
-    const YAML::Node v = model[key];
-    if (v && !v.IsNull() && !v.Scalar().empty()) {
+    const Json& v = Member(model, key);
+    if (!v.is_null() && !(v.is_string() && v.get_ref<const std::string&>().empty())) {
       return Invalid(source,
-                     absl::StrCat("model.", key, " = \"", v.Scalar(), "\" is not supported"));
+                     absl::StrCat("model.", key, " = \"", JsonShow(v), "\" is not supported"));
     }
   }
-  const YAML::Node vocab = model["vocab"];
-  if (!vocab || !vocab.IsMap() || vocab.size() == 0) {
+  const Json& vocab = Member(model, "vocab");
+  if (!vocab.is_object() || vocab.empty()) {
     return Invalid(source, "model.vocab must be a non-empty object {piece: id}");
   }
   // Ids index dense tables; bound them so a hostile id cannot demand gigabytes.
@@ -106,16 +145,14 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
   int max_id = -1;
   std::vector<std::pair<std::string, int>> entries;
   entries.reserve(vocab.size());
-  for (const auto& kv : vocab) {
-    const std::string piece = kv.first.as<std::string>();
-    const int64_t id = kv.second.as<int64_t>();
+  for (const auto& [piece, id_node] : vocab.items()) {
+    const std::string what = absl::StrCat("model.vocab[\"", piece, "\"]");
+    ASSIGN_OR_RETURN(const int64_t id, IntegerOf(id_node, source, what));
     if (id < 0 || id > max_allowed_id) {
-      return Invalid(source, absl::StrCat("model.vocab[\"", piece, "\"] = ", id, " is outside [0, ",
-                                          max_allowed_id, "]"));
+      return Invalid(source,
+                     absl::StrCat(what, " = ", id, " is outside [0, ", max_allowed_id, "]"));
     }
-    if (!vocab_.emplace(piece, static_cast<int>(id)).second) {
-      return Invalid(source, absl::StrCat("model.vocab has \"", piece, "\" twice"));
-    }
+    vocab_.emplace(piece, static_cast<int>(id));  // pieces are unique: ParseJson refuses repeats
     entries.emplace_back(piece, static_cast<int>(id));
     max_id = std::max(max_id, static_cast<int>(id));
   }
@@ -128,15 +165,15 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
     id_to_piece_[id] = std::move(piece);
   }
 
-  const YAML::Node merges = model["merges"];
-  if (merges && !merges.IsNull()) {
-    if (!merges.IsSequence()) return Invalid(source, "model.merges must be an array");
+  const Json& merges = Member(model, "merges");
+  if (!merges.is_null()) {
+    if (!merges.is_array()) return Invalid(source, "model.merges must be an array");
     merges_.reserve(merges.size());
     int rank = 0;
-    for (const YAML::Node& merge : merges) {
+    for (const Json& merge : merges) {
       std::string left, right;
-      if (merge.IsScalar()) {
-        const std::string text = merge.Scalar();
+      if (merge.is_string()) {
+        const std::string& text = merge.get_ref<const std::string&>();
         const size_t space = text.find(' ');
         if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos) {
           return Invalid(source, absl::StrCat("model.merges[", rank, "] = \"", text,
@@ -144,9 +181,10 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
         }
         left = text.substr(0, space);
         right = text.substr(space + 1);
-      } else if (merge.IsSequence() && merge.size() == 2) {
-        left = merge[0].as<std::string>();
-        right = merge[1].as<std::string>();
+      } else if (merge.is_array() && merge.size() == 2) {
+        const std::string what = absl::StrCat("model.merges[", rank, "]");
+        ASSIGN_OR_RETURN(left, StringOf(merge[0], source, what));
+        ASSIGN_OR_RETURN(right, StringOf(merge[1], source, what));
       } else {
         return Invalid(
             source, absl::StrCat("model.merges[", rank, "] is neither \"a b\" nor [\"a\", \"b\"]"));
@@ -168,18 +206,21 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
     }
   }
 
-  const YAML::Node unk = model["unk_token"];
-  if (unk && !unk.IsNull()) {
-    const auto it = vocab_.find(unk.as<std::string>());
+  const Json& unk = Member(model, "unk_token");
+  if (!unk.is_null()) {
+    ASSIGN_OR_RETURN(const std::string unk_piece, StringOf(unk, source, "model.unk_token"));
+    const auto it = vocab_.find(unk_piece);
     if (it == vocab_.end()) {
       return Invalid(source,
-                     absl::StrCat("model.unk_token \"", unk.Scalar(), "\" is not in model.vocab"));
+                     absl::StrCat("model.unk_token \"", unk_piece, "\" is not in model.vocab"));
     }
     unk_id_ = it->second;
   }
-  fuse_unk_ = BoolOr(model["fuse_unk"], false);
-  byte_fallback_ = BoolOr(model["byte_fallback"], false);
-  ignore_merges_ = BoolOr(model["ignore_merges"], false);
+  ASSIGN_OR_RETURN(fuse_unk_, BoolOr(Member(model, "fuse_unk"), false, source, "model.fuse_unk"));
+  ASSIGN_OR_RETURN(byte_fallback_,
+                   BoolOr(Member(model, "byte_fallback"), false, source, "model.byte_fallback"));
+  ASSIGN_OR_RETURN(ignore_merges_,
+                   BoolOr(Member(model, "ignore_merges"), false, source, "model.ignore_merges"));
   std::fill(std::begin(byte_ids_), std::end(byte_ids_), -1);
   int n_bytes = 0;
   for (int b = 0; b < 256; ++b) {
@@ -193,42 +234,42 @@ absl::Status HfBpeTokenizer::ParseModel(const YAML::Node& model, const std::stri
   return absl::OkStatus();
 }
 
-absl::Status HfBpeTokenizer::ParseAddedTokens(const YAML::Node& added, const std::string& source) {
-  if (added && !added.IsNull() && !added.IsSequence()) {
+absl::Status HfBpeTokenizer::ParseAddedTokens(const Json& added, const std::string& source) {
+  if (!added.is_null() && !added.is_array()) {
     return Invalid(source, "added_tokens must be an array");
   }
-  if (added && added.IsSequence()) {
-    for (size_t i = 0; i < added.size(); ++i) {
-      const YAML::Node t = added[i];
-      if (!t.IsMap() || !t["id"] || !t["content"]) {
-        return Invalid(source, absl::StrCat("added_tokens[", i, "] needs \"id\" and \"content\""));
-      }
-      AddedToken token;
-      token.content = t["content"].as<std::string>();
-      const int64_t id = t["id"].as<int64_t>();
-      const int64_t max_allowed_id = static_cast<int64_t>(id_to_piece_.size()) + 4096;
-      if (id < 0 || id > max_allowed_id) {
-        return Invalid(source, absl::StrCat("added_tokens[", i, "] (\"", token.content, "\") id ",
-                                            id, " is outside [0, ", max_allowed_id, "]"));
-      }
-      if (token.content.empty()) {
-        return Invalid(source, absl::StrCat("added_tokens[", i, "] has empty content"));
-      }
-      token.id = static_cast<int>(id);
-      token.special = BoolOr(t["special"], false);
-      token.lstrip = BoolOr(t["lstrip"], false);
-      token.rstrip = BoolOr(t["rstrip"], false);
-      token.normalized = BoolOr(t["normalized"], !token.special);
-      token.single_word = BoolOr(t["single_word"], false);
-      if (token.id >= static_cast<int>(id_to_piece_.size())) id_to_piece_.resize(token.id + 1);
-      if (!id_to_piece_[token.id].empty() && id_to_piece_[token.id] != token.content) {
-        return Invalid(
-            source, absl::StrCat("added_tokens[", i, "] \"", token.content, "\" has id ", token.id,
-                                 ", which model.vocab gives to \"", id_to_piece_[token.id], "\""));
-      }
-      id_to_piece_[token.id] = token.content;
-      added_.push_back(std::move(token));
+  for (size_t i = 0; i < added.size(); ++i) {  // null has size 0
+    const Json& t = added[i];
+    const Json* id_node = JsonMember(t, "id");
+    const Json* content = JsonMember(t, "content");
+    if (id_node == nullptr || content == nullptr) {
+      return Invalid(source, absl::StrCat("added_tokens[", i, "] needs \"id\" and \"content\""));
     }
+    const std::string what = absl::StrCat("added_tokens[", i, "]");
+    AddedToken token;
+    ASSIGN_OR_RETURN(token.content, StringOf(*content, source, what + ".content"));
+    ASSIGN_OR_RETURN(const int64_t id, IntegerOf(*id_node, source, what + ".id"));
+    const int64_t max_allowed_id = static_cast<int64_t>(id_to_piece_.size()) + 4096;
+    if (id < 0 || id > max_allowed_id) {
+      return Invalid(source, absl::StrCat(what, " (\"", token.content, "\") id ", id,
+                                          " is outside [0, ", max_allowed_id, "]"));
+    }
+    if (token.content.empty()) return Invalid(source, absl::StrCat(what, " has empty content"));
+    token.id = static_cast<int>(id);
+    ASSIGN_OR_RETURN(token.special, BoolOr(Member(t, "special"), false, source, what));
+    ASSIGN_OR_RETURN(token.lstrip, BoolOr(Member(t, "lstrip"), false, source, what));
+    ASSIGN_OR_RETURN(token.rstrip, BoolOr(Member(t, "rstrip"), false, source, what));
+    ASSIGN_OR_RETURN(token.normalized,
+                     BoolOr(Member(t, "normalized"), !token.special, source, what));
+    ASSIGN_OR_RETURN(token.single_word, BoolOr(Member(t, "single_word"), false, source, what));
+    if (token.id >= static_cast<int>(id_to_piece_.size())) id_to_piece_.resize(token.id + 1);
+    if (!id_to_piece_[token.id].empty() && id_to_piece_[token.id] != token.content) {
+      return Invalid(source,
+                     absl::StrCat(what, " \"", token.content, "\" has id ", token.id,
+                                  ", which model.vocab gives to \"", id_to_piece_[token.id], "\""));
+    }
+    id_to_piece_[token.id] = token.content;
+    added_.push_back(std::move(token));
   }
   is_added_.assign(id_to_piece_.size(), false);
   is_special_.assign(id_to_piece_.size(), false);
@@ -239,28 +280,28 @@ absl::Status HfBpeTokenizer::ParseAddedTokens(const YAML::Node& added, const std
   return absl::OkStatus();
 }
 
-absl::Status HfBpeTokenizer::ParseNormalizer(const YAML::Node& node, const std::string& source) {
+absl::Status HfBpeTokenizer::ParseNormalizer(const Json& node, const std::string& source) {
   const std::string type = TypeOf(node);
   if (type.empty()) return absl::OkStatus();
   if (type == "Sequence") {
-    const YAML::Node list = node["normalizers"];
-    if (!list || !list.IsSequence())
-      return Invalid(source, "normalizer Sequence without \"normalizers\"");
-    for (const YAML::Node& child : list) {
-      if (absl::Status s = ParseNormalizer(child, source); !s.ok()) return s;
-    }
+    const Json& list = Member(node, "normalizers");
+    if (!list.is_array()) return Invalid(source, "normalizer Sequence without \"normalizers\"");
+    for (const Json& child : list) RETURN_IF_ERROR(ParseNormalizer(child, source));
     return absl::OkStatus();
   }
   if (type == "Prepend") {
-    normalizer_.push_back({true, "", node["prepend"].as<std::string>()});
+    ASSIGN_OR_RETURN(std::string prepend,
+                     StringOf(Member(node, "prepend"), source, "normalizer Prepend.prepend"));
+    normalizer_.push_back({true, "", std::move(prepend)});
     return absl::OkStatus();
   }
   if (type == "Replace") {
-    absl::StatusOr<std::string> pattern =
-        StringPattern(node["pattern"], absl::StrCat(source, ": normalizer Replace"));
-    if (!pattern.ok()) return pattern.status();
-    if (pattern->empty()) return Invalid(source, "normalizer Replace with an empty pattern");
-    normalizer_.push_back({false, *pattern, node["content"].as<std::string>()});
+    ASSIGN_OR_RETURN(std::string pattern,
+                     StringPattern(Member(node, "pattern"), source, "normalizer Replace"));
+    if (pattern.empty()) return Invalid(source, "normalizer Replace with an empty pattern");
+    ASSIGN_OR_RETURN(std::string content,
+                     StringOf(Member(node, "content"), source, "normalizer Replace.content"));
+    normalizer_.push_back({false, std::move(pattern), std::move(content)});
     return absl::OkStatus();
   }
   return Invalid(source,
@@ -268,25 +309,23 @@ absl::Status HfBpeTokenizer::ParseNormalizer(const YAML::Node& node, const std::
                               "\" is not supported (supported: Sequence, Prepend, Replace)"));
 }
 
-absl::Status HfBpeTokenizer::ParsePreTokenizer(const YAML::Node& node, const std::string& source) {
+absl::Status HfBpeTokenizer::ParsePreTokenizer(const Json& node, const std::string& source) {
   const std::string type = TypeOf(node);
   if (type.empty()) return absl::OkStatus();
   if (type == "Sequence") {
-    const YAML::Node list = node["pretokenizers"];
-    if (!list || !list.IsSequence())
+    const Json& list = Member(node, "pretokenizers");
+    if (!list.is_array())
       return Invalid(source, "pre_tokenizer Sequence without \"pretokenizers\"");
-    for (const YAML::Node& child : list) {
-      if (absl::Status s = ParsePreTokenizer(child, source); !s.ok()) return s;
-    }
+    for (const Json& child : list) RETURN_IF_ERROR(ParsePreTokenizer(child, source));
     return absl::OkStatus();
   }
   if (type == "Metaspace") {
     if (has_metaspace_) return Invalid(source, "more than one Metaspace pre_tokenizer");
     has_metaspace_ = true;
-    metaspace_.replacement =
-        node["replacement"] ? node["replacement"].as<std::string>() : std::string(kSpaceSymbol);
-    if (node["prepend_scheme"]) {
-      const std::string scheme = node["prepend_scheme"].as<std::string>();
+    const std::string what = "pre_tokenizer Metaspace";
+    ASSIGN_OR_RETURN(metaspace_.replacement, MetaspaceReplacement(node, source, what));
+    if (const Json* scheme_node = JsonMember(node, "prepend_scheme")) {
+      ASSIGN_OR_RETURN(const std::string scheme, StringOf(*scheme_node, source, what));
       if (scheme == "always") {
         metaspace_.prepend = PrependScheme::kAlways;
       } else if (scheme == "first") {
@@ -298,60 +337,63 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const YAML::Node& node, const std
                        absl::StrCat("Metaspace prepend_scheme \"", scheme, "\" is unknown"));
       }
     } else {
-      metaspace_.prepend =
-          BoolOr(node["add_prefix_space"], true) ? PrependScheme::kAlways : PrependScheme::kNever;
+      ASSIGN_OR_RETURN(const bool add_prefix_space,
+                       BoolOr(Member(node, "add_prefix_space"), true, source, what));
+      metaspace_.prepend = add_prefix_space ? PrependScheme::kAlways : PrependScheme::kNever;
     }
-    metaspace_.split = BoolOr(node["split"], true);
+    ASSIGN_OR_RETURN(metaspace_.split, BoolOr(Member(node, "split"), true, source, what));
     return absl::OkStatus();
   }
   return Invalid(source, absl::StrCat("pre_tokenizer \"", type,
                                       "\" is not supported (supported: Metaspace, Sequence)"));
 }
 
-absl::Status HfBpeTokenizer::ParseDecoder(const YAML::Node& node, const std::string& source) {
+absl::Status HfBpeTokenizer::ParseDecoder(const Json& node, const std::string& source) {
   const std::string type = TypeOf(node);
   if (type.empty()) return absl::OkStatus();
   if (type == "Sequence") {
-    const YAML::Node list = node["decoders"];
-    if (!list || !list.IsSequence())
-      return Invalid(source, "decoder Sequence without \"decoders\"");
-    for (const YAML::Node& child : list) {
-      if (absl::Status s = ParseDecoder(child, source); !s.ok()) return s;
-    }
+    const Json& list = Member(node, "decoders");
+    if (!list.is_array()) return Invalid(source, "decoder Sequence without \"decoders\"");
+    for (const Json& child : list) RETURN_IF_ERROR(ParseDecoder(child, source));
     return absl::OkStatus();
   }
+  const std::string what = absl::StrCat("decoder ", type);
   DecoderStep step;
   if (type == "Replace") {
-    absl::StatusOr<std::string> pattern =
-        StringPattern(node["pattern"], absl::StrCat(source, ": decoder Replace"));
-    if (!pattern.ok()) return pattern.status();
-    if (pattern->empty()) return Invalid(source, "decoder Replace with an empty pattern");
+    ASSIGN_OR_RETURN(step.pattern, StringPattern(Member(node, "pattern"), source, what));
+    if (step.pattern.empty()) return Invalid(source, "decoder Replace with an empty pattern");
     step.kind = DecoderStep::kReplace;
-    step.pattern = *pattern;
-    step.content = node["content"].as<std::string>();
+    ASSIGN_OR_RETURN(step.content, StringOf(Member(node, "content"), source, what + ".content"));
   } else if (type == "ByteFallback") {
     step.kind = DecoderStep::kByteFallback;
   } else if (type == "Fuse") {
     step.kind = DecoderStep::kFuse;
   } else if (type == "Strip") {
     step.kind = DecoderStep::kStrip;
-    step.pattern = node["content"].as<std::string>();
-    step.start = node["start"].as<int>();
-    step.stop = node["stop"].as<int>();
+    ASSIGN_OR_RETURN(step.pattern, StringOf(Member(node, "content"), source, what + ".content"));
+    ASSIGN_OR_RETURN(const int64_t start,
+                     IntegerOf(Member(node, "start"), source, what + ".start"));
+    ASSIGN_OR_RETURN(const int64_t stop, IntegerOf(Member(node, "stop"), source, what + ".stop"));
     if (step.pattern.empty() ||
-        Utf8CharLength(step.pattern, 0) != static_cast<int>(step.pattern.size()) ||
-        step.start < 0 || step.stop < 0) {
+        Utf8CharLength(step.pattern, 0) != static_cast<int>(step.pattern.size()) || start < 0 ||
+        stop < 0 || start > std::numeric_limits<int>::max() ||
+        stop > std::numeric_limits<int>::max()) {
       return Invalid(source,
                      absl::StrCat("decoder Strip needs one character and start/stop >= 0, got \"",
-                                  step.pattern, "\" ", step.start, "/", step.stop));
+                                  step.pattern, "\" ", start, "/", stop));
     }
+    step.start = static_cast<int>(start);
+    step.stop = static_cast<int>(stop);
   } else if (type == "Metaspace") {
     step.kind = DecoderStep::kMetaspace;
-    step.pattern =
-        node["replacement"] ? node["replacement"].as<std::string>() : std::string(kSpaceSymbol);
-    const std::string scheme =
-        node["prepend_scheme"] ? node["prepend_scheme"].as<std::string>() : "";
-    step.prepend = scheme == "never" || (scheme.empty() && !BoolOr(node["add_prefix_space"], true))
+    ASSIGN_OR_RETURN(step.pattern, MetaspaceReplacement(node, source, what));
+    std::string scheme;
+    if (const Json* scheme_node = JsonMember(node, "prepend_scheme")) {
+      ASSIGN_OR_RETURN(scheme, StringOf(*scheme_node, source, what));
+    }
+    ASSIGN_OR_RETURN(const bool add_prefix_space,
+                     BoolOr(Member(node, "add_prefix_space"), true, source, what));
+    step.prepend = scheme == "never" || (scheme.empty() && !add_prefix_space)
                        ? PrependScheme::kNever
                        : PrependScheme::kAlways;
   } else {
@@ -363,45 +405,42 @@ absl::Status HfBpeTokenizer::ParseDecoder(const YAML::Node& node, const std::str
   return absl::OkStatus();
 }
 
-absl::Status HfBpeTokenizer::ParsePostProcessor(const YAML::Node& node, const std::string& source) {
+absl::Status HfBpeTokenizer::ParsePostProcessor(const Json& node, const std::string& source) {
   const std::string type = TypeOf(node);
   if (type.empty() || type == "ByteLevel") return absl::OkStatus();
   if (type == "Sequence") {
-    const YAML::Node list = node["processors"];
-    if (!list || !list.IsSequence())
-      return Invalid(source, "post_processor Sequence without \"processors\"");
-    for (const YAML::Node& child : list) {
-      if (absl::Status s = ParsePostProcessor(child, source); !s.ok()) return s;
-    }
+    const Json& list = Member(node, "processors");
+    if (!list.is_array()) return Invalid(source, "post_processor Sequence without \"processors\"");
+    for (const Json& child : list) RETURN_IF_ERROR(ParsePostProcessor(child, source));
     return absl::OkStatus();
   }
-  const auto token_id = [&](const std::string& name, int* id) -> absl::Status {
+  const std::string what = absl::StrCat("post_processor ", type);
+  const auto token_id = [&](const Json& name_node) -> absl::StatusOr<int> {
+    ASSIGN_OR_RETURN(const std::string name, StringOf(name_node, source, what));
     // The id of a special token named by the template: its "special_tokens" entry, else the vocab.
-    const YAML::Node special = node["special_tokens"];
-    if (special && special.IsMap() && special[name] && special[name]["ids"] &&
-        special[name]["ids"].IsSequence() && special[name]["ids"].size() >= 1) {
-      *id = special[name]["ids"][0].as<int>();
+    const Json& ids = Member(Member(Member(node, "special_tokens"), name), "ids");
+    int id = -1;
+    if (ids.is_array() && !ids.empty()) {
+      ASSIGN_OR_RETURN(const int64_t first, IntegerOf(ids[0], source, what));
+      id = first < 0 || first >= vocab_size() ? -1 : static_cast<int>(first);
     } else {
-      *id = LookupId(name);
+      id = LookupId(name);
     }
-    if (*id < 0 || *id >= vocab_size()) {
+    if (id < 0) {
       return Invalid(source, absl::StrCat("post_processor names token \"", name,
                                           "\", which is not in the vocabulary"));
     }
-    return absl::OkStatus();
+    return id;
   };
   if (type == "TemplateProcessing") {
-    const YAML::Node single = node["single"];
-    if (!single || !single.IsSequence())
-      return Invalid(source, "TemplateProcessing without \"single\"");
+    const Json& single = Member(node, "single");
+    if (!single.is_array()) return Invalid(source, "TemplateProcessing without \"single\"");
     bool seen_sequence = false;
-    for (const YAML::Node& item : single) {
-      if (item["Sequence"]) {
+    for (const Json& item : single) {
+      if (JsonMember(item, "Sequence") != nullptr) {
         seen_sequence = true;
-      } else if (item["SpecialToken"]) {
-        int id;
-        if (absl::Status s = token_id(item["SpecialToken"]["id"].as<std::string>(), &id); !s.ok())
-          return s;
+      } else if (const Json* special = JsonMember(item, "SpecialToken")) {
+        ASSIGN_OR_RETURN(const int id, token_id(Member(*special, "id")));
         if (!seen_sequence && bos_id_ < 0) {
           bos_id_ = id;
           bos_source_ = "post_processor";
@@ -413,13 +452,13 @@ absl::Status HfBpeTokenizer::ParsePostProcessor(const YAML::Node& node, const st
     return absl::OkStatus();
   }
   if (type == "BertProcessing" || type == "RobertaProcessing") {
-    const YAML::Node cls = node["cls"], sep = node["sep"];
-    if (cls && cls.IsSequence() && cls.size() == 2) {
-      if (absl::Status s = token_id(cls[0].as<std::string>(), &bos_id_); !s.ok()) return s;
+    const Json &cls = Member(node, "cls"), &sep = Member(node, "sep");
+    if (cls.is_array() && cls.size() == 2) {
+      ASSIGN_OR_RETURN(bos_id_, token_id(cls[0]));
       bos_source_ = "post_processor";
     }
-    if (sep && sep.IsSequence() && sep.size() == 2) {
-      if (absl::Status s = token_id(sep[0].as<std::string>(), &eos_id_); !s.ok()) return s;
+    if (sep.is_array() && sep.size() == 2) {
+      ASSIGN_OR_RETURN(eos_id_, token_id(sep[0]));
     }
     return absl::OkStatus();
   }

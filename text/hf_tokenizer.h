@@ -40,8 +40,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "formats/json.h"
 #include "text/tokenizer.h"
-#include "yaml-cpp/yaml.h"
 
 namespace kvbench {
 
@@ -49,7 +49,7 @@ class HfBpeTokenizer : public Tokenizer {
  public:
   static absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> FromFile(const std::string& path);
   // The same from an already parsed tokenizer.json; `source` names it in error messages.
-  static absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> FromJson(const YAML::Node& root,
+  static absl::StatusOr<std::unique_ptr<HfBpeTokenizer>> FromJson(const Json& root,
                                                                   const std::string& source);
 
   std::vector<int> Encode(std::string_view text, bool add_bos) const override;
@@ -113,12 +113,12 @@ class HfBpeTokenizer : public Tokenizer {
   };
 
   HfBpeTokenizer() = default;
-  absl::Status ParseModel(const YAML::Node& model, const std::string& source);
-  absl::Status ParseAddedTokens(const YAML::Node& added, const std::string& source);
-  absl::Status ParseNormalizer(const YAML::Node& node, const std::string& source);
-  absl::Status ParsePreTokenizer(const YAML::Node& node, const std::string& source);
-  absl::Status ParseDecoder(const YAML::Node& node, const std::string& source);
-  absl::Status ParsePostProcessor(const YAML::Node& node, const std::string& source);
+  absl::Status ParseModel(const Json& model, const std::string& source);
+  absl::Status ParseAddedTokens(const Json& added, const std::string& source);
+  absl::Status ParseNormalizer(const Json& node, const std::string& source);
+  absl::Status ParsePreTokenizer(const Json& node, const std::string& source);
+  absl::Status ParseDecoder(const Json& node, const std::string& source);
+  absl::Status ParsePostProcessor(const Json& node, const std::string& source);
   void BuildMatchers();
   void ChooseDefaultSpecialIds();
 
