@@ -27,11 +27,13 @@ int Tokenize(int argc, char** argv) {
   const Tokenizer& tok = *(*model_or)->tokenizer;
   if (absl::GetFlag(FLAGS_decode)) {
     std::vector<int> ids;
-    for (absl::string_view part : absl::StrSplit(*text, absl::ByAnyChar(" ,[]\n\t"), absl::SkipEmpty())) {
+    for (absl::string_view part :
+         absl::StrSplit(*text, absl::ByAnyChar(" ,[]\n\t"), absl::SkipEmpty())) {
       int id;
       if (!absl::SimpleAtoi(part, &id) || id < 0 || id >= tok.vocab_size()) {
-        return ReportError("tokenize", absl::InvalidArgumentError(absl::StrCat(
-                                           "'", part, "' is not a token id in [0, ", tok.vocab_size(), ")")));
+        return ReportError("tokenize",
+                           absl::InvalidArgumentError(absl::StrCat(
+                               "'", part, "' is not a token id in [0, ", tok.vocab_size(), ")")));
       }
       ids.push_back(id);
     }

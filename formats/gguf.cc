@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <limits>
 #include <type_traits>
@@ -13,17 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
 #include "formats/atomic_file.h"
 #include "formats/half.h"
 
 namespace kvbench {
 namespace {
-
-#define GGUF_RETURN_IF_ERROR(expr)     \
-  do {                                 \
-    absl::Status status_ = (expr);     \
-    if (!status_.ok()) return status_; \
-  } while (0)
 
 constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 
@@ -298,10 +292,10 @@ class GgufFile::Parser {
   explicit Parser(GgufFile* file) : f_(file) {}
 
   absl::Status Run() {
-    GGUF_RETURN_IF_ERROR(ParseHeader());
-    for (uint64_t k = 0; k < n_kv_; ++k) GGUF_RETURN_IF_ERROR(ParseKv(k));
-    GGUF_RETURN_IF_ERROR(ReadAlignment());
-    for (uint64_t k = 0; k < n_tensors_; ++k) GGUF_RETURN_IF_ERROR(ParseTensorInfo(k));
+    RETURN_IF_ERROR(ParseHeader());
+    for (uint64_t k = 0; k < n_kv_; ++k) RETURN_IF_ERROR(ParseKv(k));
+    RETURN_IF_ERROR(ReadAlignment());
+    for (uint64_t k = 0; k < n_tensors_; ++k) RETURN_IF_ERROR(ParseTensorInfo(k));
     return PlaceTensors();
   }
 
@@ -324,7 +318,7 @@ class GgufFile::Parser {
 
   template <typename T>
   absl::Status Read(T* out, std::string_view what) {
-    GGUF_RETURN_IF_ERROR(Need(sizeof(T), what));
+    RETURN_IF_ERROR(Need(sizeof(T), what));
     *out = LoadLE<T>(f_->base_ + pos_);
     pos_ += sizeof(T);
     return absl::OkStatus();
@@ -332,7 +326,7 @@ class GgufFile::Parser {
 
   absl::Status ReadString(std::string_view* out, std::string_view what) {
     uint64_t len;
-    GGUF_RETURN_IF_ERROR(Read(&len, Cat("the length of ", what)));
+    RETURN_IF_ERROR(Read(&len, Cat("the length of ", what)));
     if (len > remaining()) {
       return absl::DataLossError(
           absl::StrFormat("%s: corrupt GGUF: %s at offset %d claims %d bytes, but only %d remain",
@@ -356,13 +350,13 @@ class GgufFile::Parser {
                           absl::CEscape(got)));
     }
     pos_ = 4;
-    GGUF_RETURN_IF_ERROR(Read(&f_->version_, "the version"));
+    RETURN_IF_ERROR(Read(&f_->version_, "the version"));
     if (f_->version_ != 2 && f_->version_ != 3) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: GGUF version %d is not supported (only 2 and 3)", f_->path_, f_->version_));
     }
-    GGUF_RETURN_IF_ERROR(Read(&n_tensors_, "the tensor count"));
-    GGUF_RETURN_IF_ERROR(Read(&n_kv_, "the metadata count"));
+    RETURN_IF_ERROR(Read(&n_tensors_, "the tensor count"));
+    RETURN_IF_ERROR(Read(&n_kv_, "the metadata count"));
     // Each entry needs at least its fixed-size fields; larger counts cannot be genuine.
     constexpr uint64_t kMinKv = 8 + 4 + 1;              // key length, type, 1-byte value
     constexpr uint64_t kMinTensor = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, ne[0], type, offset
@@ -379,14 +373,14 @@ class GgufFile::Parser {
 
   absl::Status ParseKv(uint64_t k) {
     std::string_view key;
-    GGUF_RETURN_IF_ERROR(ReadString(&key, absl::StrFormat("metadata key #%d", k)));
+    RETURN_IF_ERROR(ReadString(&key, absl::StrFormat("metadata key #%d", k)));
     uint32_t type;
-    GGUF_RETURN_IF_ERROR(Read(&type, Cat("the type of metadata '", key, "'")));
+    RETURN_IF_ERROR(Read(&type, Cat("the type of metadata '", key, "'")));
     if (!IsValidType(type)) {
       return Corrupt(absl::StrFormat("metadata '%s' has invalid value type %d", key, type));
     }
     GgufValue value;
-    GGUF_RETURN_IF_ERROR(ParseValue(static_cast<GgufType>(type), key, 0, &value));
+    RETURN_IF_ERROR(ParseValue(static_cast<GgufType>(type), key, 0, &value));
     std::string key_str(key);
     if (!f_->metadata_index_.emplace(key_str, f_->metadata_.size()).second) {
       return Corrupt(absl::StrFormat("duplicate metadata key '%s'", key));
@@ -402,7 +396,7 @@ class GgufFile::Parser {
     }
     if (type != GgufType::kArray) {
       const size_t n = ScalarSize(type);
-      GGUF_RETURN_IF_ERROR(Need(n, Cat("the value of '", key, "'")));
+      RETURN_IF_ERROR(Need(n, Cat("the value of '", key, "'")));
       DecodeScalar(type, f_->base_ + pos_, v);
       v->type = type;
       pos_ += n;
@@ -414,12 +408,12 @@ class GgufFile::Parser {
                           kGgufMaxArrayDepth));
     }
     uint32_t elem;
-    GGUF_RETURN_IF_ERROR(Read(&elem, Cat("the element type of array '", key, "'")));
+    RETURN_IF_ERROR(Read(&elem, Cat("the element type of array '", key, "'")));
     if (!IsValidType(elem)) {
       return Corrupt(absl::StrFormat("array '%s' has invalid element type %d", key, elem));
     }
     v->elem_type = static_cast<GgufType>(elem);
-    GGUF_RETURN_IF_ERROR(Read(&v->count, Cat("the count of array '", key, "'")));
+    RETURN_IF_ERROR(Read(&v->count, Cat("the count of array '", key, "'")));
     const size_t min_size = MinEncodedSize(v->elem_type);
     if (v->count > remaining() / min_size) {
       return Corrupt(absl::StrFormat(
@@ -429,13 +423,13 @@ class GgufFile::Parser {
     if (v->elem_type == GgufType::kString) {
       v->strings.resize(v->count);
       for (uint64_t k = 0; k < v->count; ++k) {
-        GGUF_RETURN_IF_ERROR(
+        RETURN_IF_ERROR(
             ReadString(&v->strings[k], absl::StrFormat("element %d of array '%s'", k, key)));
       }
     } else if (v->elem_type == GgufType::kArray) {
       v->arrays.resize(v->count);
       for (uint64_t k = 0; k < v->count; ++k) {
-        GGUF_RETURN_IF_ERROR(ParseValue(GgufType::kArray, key, depth + 1, &v->arrays[k]));
+        RETURN_IF_ERROR(ParseValue(GgufType::kArray, key, depth + 1, &v->arrays[k]));
       }
     } else {
       v->raw = f_->base_ + pos_;
@@ -461,10 +455,10 @@ class GgufFile::Parser {
   absl::Status ParseTensorInfo(uint64_t k) {
     GgufTensor t;
     std::string_view name;
-    GGUF_RETURN_IF_ERROR(ReadString(&name, absl::StrFormat("the name of tensor #%d", k)));
+    RETURN_IF_ERROR(ReadString(&name, absl::StrFormat("the name of tensor #%d", k)));
     t.name = std::string(name);
     uint32_t n_dims;
-    GGUF_RETURN_IF_ERROR(Read(&n_dims, Cat("n_dims of tensor '", name, "'")));
+    RETURN_IF_ERROR(Read(&n_dims, Cat("n_dims of tensor '", name, "'")));
     if (n_dims < 1 || n_dims > kGgufMaxDims) {
       return Corrupt(absl::StrFormat("tensor '%s' has n_dims = %d (must be 1..%d)", name, n_dims,
                                      kGgufMaxDims));
@@ -472,7 +466,7 @@ class GgufFile::Parser {
     t.ne.resize(n_dims);
     t.n_elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
-      GGUF_RETURN_IF_ERROR(Read(&t.ne[d], absl::StrFormat("ne[%d] of tensor '%s'", d, name)));
+      RETURN_IF_ERROR(Read(&t.ne[d], absl::StrFormat("ne[%d] of tensor '%s'", d, name)));
       // ggml keeps ne as int64: larger values are negative there.
       if (t.ne[d] == 0 || t.ne[d] > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         return Corrupt(absl::StrFormat("tensor '%s' has ne[%d] = %d", name, d, t.ne[d]));
@@ -484,8 +478,8 @@ class GgufFile::Parser {
       }
       t.n_elements *= t.ne[d];
     }
-    GGUF_RETURN_IF_ERROR(Read(&t.ggml_type, Cat("the type of tensor '", name, "'")));
-    GGUF_RETURN_IF_ERROR(Read(&t.offset, Cat("the offset of tensor '", name, "'")));
+    RETURN_IF_ERROR(Read(&t.ggml_type, Cat("the type of tensor '", name, "'")));
+    RETURN_IF_ERROR(Read(&t.offset, Cat("the offset of tensor '", name, "'")));
     if (!ToDType(t.ggml_type, &t.dtype)) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: tensor '%s' has type %s, which kvbench does not support (F32, F16, BF16, Q8_0 only)",
@@ -533,13 +527,9 @@ class GgufFile::Parser {
 };
 
 absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<MappedFile>> mapping = MappedFile::Open(path);
-  if (!mapping.ok()) return mapping.status();
-  const std::byte* data = (*mapping)->data();
-  const size_t size = (*mapping)->size();
-  absl::StatusOr<std::unique_ptr<GgufFile>> file = Parse(data, size, path);
-  if (!file.ok()) return file.status();
-  (*file)->mapping_ = std::move(*mapping);
+  ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> mapping, MappedFile::Open(path));
+  ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> file, Parse(mapping->data(), mapping->size(), path));
+  file->mapping_ = std::move(mapping);
   return file;
 }
 
@@ -550,7 +540,7 @@ absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(const std::byte* data,
   file->base_ = data;
   file->size_ = size;
   Parser parser(file.get());
-  GGUF_RETURN_IF_ERROR(parser.Run());
+  RETURN_IF_ERROR(parser.Run());
   return file;
 }
 
@@ -927,9 +917,8 @@ absl::StatusOr<std::string> GgufWriter::Serialize() const {
 }
 
 absl::Status GgufWriter::WriteFile(const std::string& path) const {
-  absl::StatusOr<std::string> image = Serialize();
-  if (!image.ok()) return image.status();
-  return WriteFileAtomically(path, *image);
+  ASSIGN_OR_RETURN(const std::string image, Serialize());
+  return WriteFileAtomically(path, image);
 }
 
 }  // namespace kvbench

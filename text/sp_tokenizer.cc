@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <queue>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
+#include "formats/read_file.h"
 #include "formats/utf8.h"
 
 namespace kvbench {
@@ -77,9 +77,9 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
     return absl::InvalidArgumentError(
         absl::StrCat("sentencepiece vocab: ", name, " id ", id, " outside [0, ", size, ")"));
   };
-  if (absl::Status s = check_id("bos", vocab.bos_id, false); !s.ok()) return s;
-  if (absl::Status s = check_id("eos", vocab.eos_id, false); !s.ok()) return s;
-  if (absl::Status s = check_id("unk", vocab.unk_id, true); !s.ok()) return s;
+  RETURN_IF_ERROR(check_id("bos", vocab.bos_id, false));
+  RETURN_IF_ERROR(check_id("eos", vocab.eos_id, false));
+  RETURN_IF_ERROR(check_id("unk", vocab.unk_id, true));
   for (size_t i = 0; i < n; ++i) {
     if (std::isnan(vocab.scores[i])) {
       return absl::InvalidArgumentError(absl::StrCat("sentencepiece vocab: token ", i, " (\"",
@@ -147,10 +147,7 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": vocab_size ", vocab_size, " outside [1, 2^24]"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open tokenizer file"));
-  const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
+  ASSIGN_OR_RETURN(const std::string data, ReadFile(path, "tokenizer file"));
 
   size_t offset = 0;
   const auto read_i32 = [&](int32_t* value) {
@@ -221,9 +218,7 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
         absl::StrCat(path, ": no <s>/</s> tokens (BOS/EOS) in the vocabulary"));
   }
   absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> tok = Create(std::move(vocab));
-  if (!tok.ok()) {
-    return absl::Status(tok.status().code(), absl::StrCat(path, ": ", tok.status().message()));
-  }
+  if (!tok.ok()) return Annotate(tok.status(), path);
   return tok;
 }
 
