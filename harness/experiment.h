@@ -18,7 +18,7 @@
 //   policies:                       # each entry may give lists: the cartesian product is run
 //     - name: window
 //       budget: [32, 64]            # any other key is a policy parameter (policies/registry.h)
-//       k_store: f32                # or `store:` for both K and V
+//       k_store: f32                # or `store:` for both K and V (harness/store_keys.h)
 //       k_params: {}                # store parameters: k_params, v_params, store_params (both)
 //   reference: {name: full, store: f32}   # divergence is measured against it (the default)
 //   measure: [divergence, latency, memory]
