@@ -9,29 +9,34 @@
 // Scores are SnapKV's (Ada-SnapKV, the paper's main variant); compared across heads as they are
 // (softmax probabilities share a scale). The layer holds at most budget * n_kv_heads entries; a
 // single head may hold more than `budget`. One-shot at the end of prefill, then full, like snapkv.
+// Each head's plan comes from the whole layer's scores, which every head recomputes (SelectKeep
+// plans without keeping state; it runs once per prompt).
 #ifndef KVBENCH_POLICIES_ADAKV_H_
 #define KVBENCH_POLICIES_ADAKV_H_
 
+#include <cstdint>
+#include <vector>
+
+#include "policies/policy_info.h"
 #include "policies/snapkv.h"
 
 namespace kvbench {
 
 class AdaKvPolicy : public SnapKvPolicy {
  public:
-  // 0 <= floor_ratio <= 1 (the registry checks).
+  // 0 <= floor_ratio <= 1 (AdaKvInfo checks).
   AdaKvPolicy(const CacheShape& shape, const SnapKvOptions& options, double floor_ratio);
 
-  std::string name() const override;
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override;
+                  std::vector<int>* keep) const override;
   int64_t max_entries(int layer) const override;
   int64_t max_layer_entries(int layer) const override;
 
  private:
-  double floor_ratio_;
-  int floor_;                           // prompt entries each head keeps by its own scores
-  std::vector<std::vector<int>> plan_;  // (kv_heads) keep lists of the layer being compacted
+  int floor_;  // prompt entries each head keeps by its own scores
 };
+
+PolicyInfo AdaKvInfo();
 
 }  // namespace kvbench
 

@@ -5,27 +5,42 @@
 // attention itself), and at the end of the step it asks which entries to keep. Budgets are per KV
 // head; entries of (layer, head) are ordered by position and indexed [0, size).
 //
-// A new policy is one header/source pair implementing this interface plus one row in the registry
-// (registry.cc); the decoder and the harness need no change.
+// Plan, then apply (llama.cpp's prepare() / apply_ubatch()): SelectKeep only plans; the cache
+// checks the plan, applies it to its cells and stores, and then tells the policy through OnKeep,
+// where a policy with per-entry state compacts it. EndStep closes the step.
+//
+// A new policy is one header/source pair implementing this interface and declaring its PolicyInfo
+// (policy_info.h), plus one line in the registry's list (registry.cc); the decoder and the harness
+// need no change.
 #ifndef KVBENCH_POLICIES_CACHE_POLICY_H_
 #define KVBENCH_POLICIES_CACHE_POLICY_H_
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "absl/types/span.h"
 #include "model/cache_shape.h"
+#include "policies/score_utils.h"
 
 namespace kvbench {
+
+// What a policy is, for tools that drive it without knowing its name (sim/replay.cc).
+struct PolicyTraits {
+  int budget = -1;  // entries per KV head it was built for; -1: none (full, none)
+  // How a KV head combines its query group's attention (kMean for a policy that reads none).
+  Aggregate aggregate = Aggregate::kMean;
+  // Sums the prompt's attention per query head and pools it over positions before aggregating
+  // the group (the snapkv family), by max or by average.
+  bool pools_prompt_scores = false;
+  bool max_pooling = false;
+};
 
 class CachePolicy {
  public:
   virtual ~CachePolicy() = default;
 
-  // The registry name with its parameters, e.g. "window(budget=64)".
-  virtual std::string name() const = 0;
-
+  // What this policy is, as built (its budget and aggregate are parameters).
+  virtual PolicyTraits traits() const { return {}; }
   // Whether OnAttention should be called (score-based policies); skipping it keeps `full` lean.
   virtual bool wants_attention() const { return false; }
   // False only for `none`: nothing survives a step, the caller recomputes the prefix.
@@ -36,14 +51,21 @@ class CachePolicy {
   virtual void OnAppend(int layer, int head, const float* keys, int n, int ld) {}
   // Attention probabilities of this step's queries t0 .. t0 + n_q / group - 1 over the entries of
   // (layer, head): probs[i * ld + j], i = (t - t0) * group + query head within the group, j < n.
-  // Rows of queries that cannot see an entry (causality inside a prefill block) hold 0 there. May be
-  // called several times per step with consecutive query ranges.
-  virtual void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n, int ld) {}
-  // At the end of a step: fills `keep` with the indices of entries to keep (strictly increasing)
-  // and returns true, or returns false to keep all. `positions` are the entries' absolute positions.
-  // A policy that keeps per-entry state compacts it here, with the same indices.
+  // Rows of queries that cannot see an entry (causality inside a prefill block) hold 0 there. May
+  // be called several times per step with consecutive query ranges.
+  virtual void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
+                           int ld) {}
+  // At the end of a step, the plan: fills `keep` with the indices of entries to keep (strictly
+  // increasing) and returns true, or returns false to keep all. `positions` are the entries'
+  // absolute positions. Changes nothing: the plan is applied by the caller.
   virtual bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                          std::vector<int>* keep) = 0;
+                          std::vector<int>* keep) const = 0;
+  // The plan SelectKeep returned for (layer, head) was applied: only the entries at `keep` remain,
+  // in order. A policy with per-entry state compacts it here, with the same indices.
+  virtual void OnKeep(int layer, int head, absl::Span<const int> keep) {}
+  // After every (layer, head) of the step was planned and applied: state only the step needed
+  // (a one-shot policy's prompt scores) can go.
+  virtual void EndStep() {}
 
   // Bytes of per-entry policy state (scores, counters) held for a layer, for memory reports.
   virtual uint64_t metadata_bytes(int layer) const { return 0; }

@@ -4,17 +4,19 @@
 #define KVBENCH_POLICIES_FULL_H_
 
 #include "policies/cache_policy.h"
+#include "policies/policy_info.h"
 
 namespace kvbench {
 
 class FullPolicy : public CachePolicy {
  public:
-  std::string name() const override { return "full"; }
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override {
+                  std::vector<int>* keep) const override {
     return false;
   }
 };
+
+PolicyInfo FullInfo();
 
 }  // namespace kvbench
 

@@ -2,31 +2,28 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
-#include "absl/strings/str_cat.h"
+#include "base/status.h"
 
 namespace kvbench {
+namespace {
+
+// Heavy hitters are the top-scored share of the budget; the rest is the recent window.
+int Recent(int budget, double heavy_ratio) {
+  return budget - std::clamp(static_cast<int>(std::lround(heavy_ratio * budget)), 0, budget);
+}
+
+}  // namespace
 
 H2oPolicy::H2oPolicy(const CacheShape& shape, int budget, double heavy_ratio, Aggregate aggregate)
-    : group_(shape.group_size()),
-      budget_(budget),
-      heavy_(std::clamp(static_cast<int>(std::lround(heavy_ratio * budget)), 0, budget)),
-      heavy_ratio_(heavy_ratio),
-      aggregate_(aggregate),
-      score_(shape.n_layers, shape.n_kv_heads) {}
-
-std::string H2oPolicy::name() const {
-  return absl::StrCat("h2o(aggregate=", AggregateName(aggregate_), ",budget=", budget_,
-                      ",heavy_ratio=", heavy_ratio_, ")");
-}
-
-void H2oPolicy::OnAppend(int layer, int head, const float* keys, int n, int ld) {
-  score_.Append(layer, head, n, 0.0f);
-}
+    : ScoredPolicy(shape, budget, Recent(budget, heavy_ratio)),
+      group_(shape.group_size()),
+      aggregate_(aggregate) {}
 
 void H2oPolicy::OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
                             int ld) {
-  std::vector<float>& s = score_.at(layer, head);
+  std::vector<float>& s = state_.at(layer, head);
   KVBENCH_CHECK(static_cast<int>(s.size()) == n, "h2o: %zu scores for %d entries", s.size(), n);
   row_.resize(n);
   for (int i = 0; i < n_q; i += group_) {
@@ -35,16 +32,29 @@ void H2oPolicy::OnAttention(int layer, int head, int t0, const float* probs, int
   }
 }
 
-bool H2oPolicy::SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                           std::vector<int>* keep) {
-  const int n = static_cast<int>(positions.size());
-  if (n <= budget_) return false;
-  const int recent = budget_ - heavy_;
-  const std::vector<float>& s = score_.at(layer, head);
-  TopK(absl::MakeConstSpan(s.data(), n - recent), heavy_, keep);
-  AppendRange(n - recent, n, keep);
-  score_.Compact(layer, head, *keep);
-  return true;
+absl::Span<const float> H2oPolicy::Scores(int layer, int head, int candidates,
+                                          std::vector<float>* scratch) const {
+  return absl::MakeConstSpan(state_.at(layer, head).data(), candidates);
+}
+
+PolicyInfo H2oInfo() {
+  return {
+      .name = "h2o",
+      .description = "heavy hitters (most attention received, accumulated) plus the most recent",
+      .paper = "arXiv:2306.14048",
+      .params = {BudgetSpec(),
+                 {.name = "heavy_ratio",
+                  .type = ParamType::kFloat,
+                  .default_value = "0.5",
+                  .help = "share of the budget for heavy hitters; the rest is the recent window",
+                  .choices = {}},
+                 AggregateSpec()},
+      .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
+        ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, "h2o", s));
+        RETURN_IF_ERROR(CheckUnitInterval(p, "h2o", "heavy_ratio"));
+        return std::make_unique<H2oPolicy>(s, budget, p.GetFloat("heavy_ratio"),
+                                           ParseAggregate(p.GetString("aggregate")));
+      }};
 }
 
 }  // namespace kvbench

@@ -10,35 +10,34 @@
 #ifndef KVBENCH_POLICIES_H2O_H_
 #define KVBENCH_POLICIES_H2O_H_
 
-#include "policies/cache_policy.h"
-#include "policies/score_utils.h"
+#include <vector>
+
+#include "policies/policy_info.h"
+#include "policies/scored_policy.h"
 
 namespace kvbench {
 
-class H2oPolicy : public CachePolicy {
+// The state is the accumulated attention per entry, which is also the score.
+class H2oPolicy : public ScoredPolicy<float> {
  public:
-  // 1 <= budget; 0 <= heavy_ratio <= 1 (the registry checks).
+  // 1 <= budget; 0 <= heavy_ratio <= 1 (H2oInfo checks).
   H2oPolicy(const CacheShape& shape, int budget, double heavy_ratio, Aggregate aggregate);
 
-  std::string name() const override;
+  PolicyTraits traits() const override { return {.budget = budget_, .aggregate = aggregate_}; }
   bool wants_attention() const override { return true; }
-  void OnAppend(int layer, int head, const float* keys, int n, int ld) override;
   void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
                    int ld) override;
-  bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override;
-  uint64_t metadata_bytes(int layer) const override { return score_.bytes(layer); }
-  int64_t max_entries(int layer) const override { return budget_; }
 
  private:
+  absl::Span<const float> Scores(int layer, int head, int candidates,
+                                 std::vector<float>* scratch) const override;
+
   int group_;
-  int budget_;
-  int heavy_;  // top-scored entries kept outside the recent window
-  double heavy_ratio_;
   Aggregate aggregate_;
-  PerEntry<float> score_;   // accumulated attention per entry
   std::vector<float> row_;  // scratch: one query token's aggregated probabilities
 };
+
+PolicyInfo H2oInfo();
 
 }  // namespace kvbench
 

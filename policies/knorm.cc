@@ -1,18 +1,14 @@
 #include "policies/knorm.h"
 
 #include <cmath>
+#include <memory>
 
-#include "absl/strings/str_cat.h"
+#include "base/status.h"
 
 namespace kvbench {
 
-KnormPolicy::KnormPolicy(const CacheShape& shape, int budget)
-    : head_dim_(shape.head_dim), budget_(budget), neg_norm_(shape.n_layers, shape.n_kv_heads) {}
-
-std::string KnormPolicy::name() const { return absl::StrCat("knorm(budget=", budget_, ")"); }
-
 void KnormPolicy::OnAppend(int layer, int head, const float* keys, int n, int ld) {
-  std::vector<float>& v = neg_norm_.at(layer, head);
+  std::vector<float>& v = state_.at(layer, head);
   for (int i = 0; i < n; ++i) {
     const float* k = keys + static_cast<size_t>(i) * ld;
     double ss = 0.0;
@@ -21,13 +17,15 @@ void KnormPolicy::OnAppend(int layer, int head, const float* keys, int n, int ld
   }
 }
 
-bool KnormPolicy::SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                             std::vector<int>* keep) {
-  const int n = static_cast<int>(positions.size());
-  if (n <= budget_) return false;
-  TopK(neg_norm_.at(layer, head), budget_, keep);
-  neg_norm_.Compact(layer, head, *keep);
-  return true;
+PolicyInfo KnormInfo() {
+  return {.name = "knorm",
+          .description = "keep the keys with the lowest L2 norm",
+          .paper = "arXiv:2406.11430",
+          .params = {BudgetSpec()},
+          .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
+            ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, "knorm", s));
+            return std::make_unique<KnormPolicy>(s, budget);
+          }};
 }
 
 }  // namespace kvbench

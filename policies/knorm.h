@@ -9,27 +9,32 @@
 #ifndef KVBENCH_POLICIES_KNORM_H_
 #define KVBENCH_POLICIES_KNORM_H_
 
-#include "policies/cache_policy.h"
-#include "policies/score_utils.h"
+#include <vector>
+
+#include "policies/policy_info.h"
+#include "policies/scored_policy.h"
 
 namespace kvbench {
 
-class KnormPolicy : public CachePolicy {
+// The state is -||k||_2 per entry, which is also the score: its top-k are the smallest norms.
+class KnormPolicy : public ScoredPolicy<float> {
  public:
-  KnormPolicy(const CacheShape& shape, int budget);
+  KnormPolicy(const CacheShape& shape, int budget)
+      : ScoredPolicy(shape, budget, /*recent=*/0), head_dim_(shape.head_dim) {}
 
-  std::string name() const override;
+  PolicyTraits traits() const override { return {.budget = budget_}; }
   void OnAppend(int layer, int head, const float* keys, int n, int ld) override;
-  bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override;
-  uint64_t metadata_bytes(int layer) const override { return neg_norm_.bytes(layer); }
-  int64_t max_entries(int layer) const override { return budget_; }
 
  private:
+  absl::Span<const float> Scores(int layer, int head, int candidates,
+                                 std::vector<float>* scratch) const override {
+    return absl::MakeConstSpan(state_.at(layer, head).data(), candidates);
+  }
+
   int head_dim_;
-  int budget_;
-  PerEntry<float> neg_norm_;  // -||k||_2 per entry: the top-k of it are the smallest norms
 };
+
+PolicyInfo KnormInfo();
 
 }  // namespace kvbench
 

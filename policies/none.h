@@ -5,20 +5,22 @@
 #define KVBENCH_POLICIES_NONE_H_
 
 #include "policies/cache_policy.h"
+#include "policies/policy_info.h"
 
 namespace kvbench {
 
 class NonePolicy : public CachePolicy {
  public:
-  std::string name() const override { return "none"; }
   bool retains_entries() const override { return false; }
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override {
+                  std::vector<int>* keep) const override {
     keep->clear();
     return true;
   }
   int64_t max_entries(int layer) const override { return 0; }
 };
+
+PolicyInfo NoneInfo();
 
 }  // namespace kvbench
 

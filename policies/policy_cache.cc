@@ -26,13 +26,14 @@ int64_t NowNs() {
 
 PolicyCache::PolicyCache(const CacheShape& shape, std::unique_ptr<CachePolicy> policy,
                          std::unique_ptr<KvStore> k_store, std::unique_ptr<KvStore> v_store,
-                         PositionMode positions)
+                         PolicyCacheOptions options)
     : shape_(shape),
       policy_(std::move(policy)),
       k_store_(std::move(k_store)),
       v_store_(std::move(v_store)),
-      position_mode_(positions),
-      cells_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads) {}
+      position_mode_(options.positions),
+      label_(std::move(options.label)),
+      cells_(shape.n_layers, shape.n_kv_heads, options.positions == PositionMode::kCache) {}
 
 void PolicyCache::BeginStep(int pos0, int n_tokens) {
   KVBENCH_CHECK(pos0 == n_past_ || !policy_->retains_entries(),
@@ -47,14 +48,11 @@ void PolicyCache::Append(int layer, const float* k, const float* v) {
   for (int h = 0; h < shape_.n_kv_heads; ++h) {
     k_store_->Append(layer, h, k + h * hd, n_tokens_, kv_dim);
     v_store_->Append(layer, h, v + h * hd, n_tokens_, kv_dim);
-    Cells& c = cell(layer, h);
-    for (int t = 0; t < n_tokens_; ++t) {
-      c.pos.push_back(pos0_ + t);
-      if (position_mode_ == PositionMode::kCache) c.rope_pos.push_back(pos0_ + t);
-    }
+    cells_.Append(layer, h, pos0_, n_tokens_);
   }
   const int64_t t0 = NowNs();
-  for (int h = 0; h < shape_.n_kv_heads; ++h) policy_->OnAppend(layer, h, k + h * hd, n_tokens_, kv_dim);
+  for (int h = 0; h < shape_.n_kv_heads; ++h)
+    policy_->OnAppend(layer, h, k + h * hd, n_tokens_, kv_dim);
   policy_ns_ += NowNs() - t0;
 }
 
@@ -66,7 +64,8 @@ void PolicyCache::Attend(int layer, const float* q, float* out) {
     const int n = k_store_->size(layer, h);
     // Entries appended this step are the last n_tokens_; older ones are visible to every query.
     const int n_old = n - n_tokens_;
-    const int chunk = static_cast<int>(std::clamp<int64_t>(kMaxScoresPerChunk / (int64_t{group} * n), 1, n_tokens_));
+    const int chunk = static_cast<int>(
+        std::clamp<int64_t>(kMaxScoresPerChunk / (int64_t{group} * n), 1, n_tokens_));
     for (int t0 = 0; t0 < n_tokens_; t0 += chunk) {
       const int nt = std::min(chunk, n_tokens_ - t0);
       const int n_q = nt * group;
@@ -92,8 +91,9 @@ void PolicyCache::Attend(int layer, const float* q, float* out) {
       }
       v_store_->Accumulate(layer, h, scores_.data(), n, n_q, out_group_.data());
       for (int t = 0; t < nt; ++t) {
-        std::copy_n(&out_group_[static_cast<size_t>(t) * group * hd], group * hd,
-                    out + static_cast<size_t>(t0 + t) * q_dim + static_cast<size_t>(h) * group * hd);
+        std::copy_n(
+            &out_group_[static_cast<size_t>(t) * group * hd], group * hd,
+            out + static_cast<size_t>(t0 + t) * q_dim + static_cast<size_t>(h) * group * hd);
       }
     }
   }
@@ -104,38 +104,32 @@ void PolicyCache::EndStep() {
   n_past_ = pos0_ + n_tokens_;
   for (int l = 0; l < shape_.n_layers; ++l) {
     for (int h = 0; h < shape_.n_kv_heads; ++h) {
-      Cells& c = cell(l, h);
       keep_.clear();
-      if (!policy_->SelectKeep(l, h, c.pos, &keep_)) continue;
-      for (size_t i = 0; i < keep_.size(); ++i) {
-        KVBENCH_CHECK(keep_[i] >= 0 && keep_[i] < static_cast<int>(c.pos.size()) &&
-                          (i == 0 || keep_[i] > keep_[i - 1]),
-                      "policy %s returned an invalid keep list", policy_->name().c_str());
-      }
-      if (keep_.size() == c.pos.size()) continue;
+      if (!policy_->SelectKeep(l, h, cells_.positions(l, h), &keep_)) continue;
+      const bool evicts = static_cast<int>(keep_.size()) < cells_.size(l, h);
+      const absl::Status applied = cells_.Apply(l, h, keep_);
+      KVBENCH_CHECK(applied.ok(), "policy %s returned an invalid keep list: %s", label_.c_str(),
+                    std::string(applied.message()).c_str());
+      policy_->OnKeep(l, h, keep_);
+      if (!evicts) continue;
       k_store_->Compact(l, h, keep_);
       v_store_->Compact(l, h, keep_);
-      for (size_t i = 0; i < keep_.size(); ++i) c.pos[i] = c.pos[keep_[i]];
-      c.pos.resize(keep_.size());
-      if (position_mode_ == PositionMode::kCache) {
-        for (size_t i = 0; i < keep_.size(); ++i) c.rope_pos[i] = c.rope_pos[keep_[i]];
-        c.rope_pos.resize(keep_.size());
-        ReRotate(l, h);
-      }
+      if (position_mode_ == PositionMode::kCache) ReRotate(l, h);
     }
   }
+  policy_->EndStep();
   policy_ns_ += NowNs() - start;
 }
 
 void PolicyCache::ReRotate(int layer, int head) {
-  Cells& c = cell(layer, head);
-  const int n = static_cast<int>(c.rope_pos.size());
+  absl::Span<int32_t> rope_pos = cells_.rope_positions(layer, head);
+  const int n = static_cast<int>(rope_pos.size());
   const int hd = shape_.head_dim, half = shape_.rope_dims / 2;
   std::vector<float> row(hd), cos(half), sin(half);
   int last_delta = 0;
   for (int i = 0; i < n; ++i) {
     const int target = (n_past_ - 1) - (n - 1 - i);
-    const int delta = target - c.rope_pos[i];
+    const int delta = target - rope_pos[i];
     if (delta == 0) continue;
     if (delta != last_delta) {
       RopeCosSin(delta, shape_.rope_dims, shape_.rope_theta, cos.data(), sin.data());
@@ -144,18 +138,13 @@ void PolicyCache::ReRotate(int layer, int head) {
     k_store_->Read(layer, head, i, row.data());
     ApplyRope(row.data(), 1, hd, shape_.rope_dims, cos.data(), sin.data());
     k_store_->Write(layer, head, i, row.data());
-    c.rope_pos[i] = target;
+    rope_pos[i] = target;
   }
 }
 
 KvMemory PolicyCache::memory(int layer) const {
   const KvMemory k = k_store_->memory(layer), v = v_store_->memory(layer);
-  uint64_t cells = 0, cells_allocated = 0;
-  for (int h = 0; h < shape_.n_kv_heads; ++h) {
-    const Cells& c = cell(layer, h);
-    cells += (c.pos.size() + c.rope_pos.size()) * sizeof(int32_t);
-    cells_allocated += (c.pos.capacity() + c.rope_pos.capacity()) * sizeof(int32_t);
-  }
+  const uint64_t cells = cells_.bytes(layer), cells_allocated = cells_.allocated_bytes(layer);
   const uint64_t meta = policy_->metadata_bytes(layer);
   return KvMemory{.logical = k.logical + v.logical + cells + meta,
                   .allocated = k.allocated + v.allocated + cells_allocated + meta,

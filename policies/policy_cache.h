@@ -1,7 +1,8 @@
 // PolicyCache joins a CachePolicy (which positions stay) with a key store and a value store (how
-// they are held) into the KvCache the decoder calls. It owns the cell metadata (each entry's
-// absolute position), computes attention through the stores, hands the probabilities to the policy,
-// and applies the policy's plan at the end of each step.
+// they are held) into the KvCache the decoder calls. It owns the cell metadata (KvCells: each
+// entry's absolute position), computes attention through the stores, hands the probabilities to the
+// policy, and at the end of each step checks the policy's plan, applies it to cells and stores and
+// tells the policy (OnKeep).
 //
 // Positions: by default keys keep the RoPE rotation of their original position. With
 // PositionMode::kCache (StreamingLLM's choice) entries are re-assigned contiguous positions ending
@@ -11,22 +12,30 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "base/aligned.h"
 #include "model/kv_cache.h"
 #include "policies/cache_policy.h"
+#include "policies/kv_cells.h"
 #include "stores/kv_store.h"
 
 namespace kvbench {
 
 enum class PositionMode { kOriginal, kCache };
 
+struct PolicyCacheOptions {
+  PositionMode positions = PositionMode::kOriginal;
+  // What the cache is, for messages: CacheSpec::Label() when the registry built it.
+  std::string label = "policy cache";
+};
+
 class PolicyCache : public KvCache {
  public:
   PolicyCache(const CacheShape& shape, std::unique_ptr<CachePolicy> policy,
               std::unique_ptr<KvStore> k_store, std::unique_ptr<KvStore> v_store,
-              PositionMode positions = PositionMode::kOriginal);
+              PolicyCacheOptions options = {});
 
   void BeginStep(int pos0, int n_tokens) override;
   void Append(int layer, const float* k, const float* v) override;
@@ -37,7 +46,10 @@ class PolicyCache : public KvCache {
   KvMemory memory(int layer) const override;
 
   // Absolute positions of the entries of (layer, head), in order.
-  absl::Span<const int32_t> positions(int layer, int head) const { return cell(layer, head).pos; }
+  absl::Span<const int32_t> positions(int layer, int head) const {
+    return cells_.positions(layer, head);
+  }
+  const std::string& label() const { return label_; }
   const CachePolicy& policy() const { return *policy_; }
   const KvStore& k_store() const { return *k_store_; }
   const KvStore& v_store() const { return *v_store_; }
@@ -47,12 +59,6 @@ class PolicyCache : public KvCache {
   int64_t policy_ns() const { return policy_ns_; }
 
  private:
-  struct Cells {
-    std::vector<int32_t> pos;       // absolute position of each entry
-    std::vector<int32_t> rope_pos;  // position its key is rotated to (kCache mode only)
-  };
-  const Cells& cell(int layer, int head) const { return cells_[layer * shape_.n_kv_heads + head]; }
-  Cells& cell(int layer, int head) { return cells_[layer * shape_.n_kv_heads + head]; }
   void ReRotate(int layer, int head);
 
   CacheShape shape_;
@@ -60,7 +66,8 @@ class PolicyCache : public KvCache {
   std::unique_ptr<KvStore> k_store_;
   std::unique_ptr<KvStore> v_store_;
   PositionMode position_mode_;
-  std::vector<Cells> cells_;  // (layers * kv_heads)
+  std::string label_;
+  KvCells cells_;
   int pos0_ = 0;
   int n_tokens_ = 0;
   int n_past_ = 0;

@@ -16,11 +16,9 @@ namespace kvbench {
 
 class PyramidKvPolicy : public SnapKvPolicy {
  public:
-  // beta >= 1 (the registry checks).
+  // beta >= 1 (PyramidKvInfo checks).
   PyramidKvPolicy(const CacheShape& shape, const SnapKvOptions& options, int beta)
       : SnapKvPolicy(shape, options), beta_(beta) {}
-
-  std::string name() const override;
 
  protected:
   int PrefixBudget(int layer, int prompt_len) const override;
@@ -28,6 +26,8 @@ class PyramidKvPolicy : public SnapKvPolicy {
  private:
   int beta_;
 };
+
+PolicyInfo PyramidKvInfo();
 
 }  // namespace kvbench
 

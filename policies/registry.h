@@ -12,33 +12,24 @@
 // the block is compressed at its EndStep. One-shot policies (snapkv, pyramidkv, adakv) compress the
 // prompt once, at the end of the first step, and keep every token decoded afterwards.
 //
-// Adding a policy: one header/source pair (policies/<name>.h) and one row in registry.cc.
+// Adding a policy: one header/source pair (policies/<name>.h) that declares its PolicyInfo
+// (parameters, defaults, checks, factory; policy_info.h) and one line in registry.cc's list.
 #ifndef KVBENCH_POLICIES_REGISTRY_H_
 #define KVBENCH_POLICIES_REGISTRY_H_
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "policies/cache_policy.h"
-#include "model/cache_shape.h"
 #include "base/params.h"
+#include "model/cache_shape.h"
 #include "policies/policy_cache.h"
+#include "policies/policy_info.h"
 
 namespace kvbench {
 
-struct PolicyInfo {
-  std::string name;
-  std::string description;        // one line: what it keeps
-  std::string paper;              // arXiv id or reference, empty for baselines
-  std::vector<ParamSpec> params;  // `positions` included
-  std::function<absl::StatusOr<std::unique_ptr<CachePolicy>>(const Params&, const CacheShape&)>
-      make;
-};
-
-// Every policy, in listing order.
+// Every policy, in listing order, each with `positions` added to its parameters.
 const std::vector<PolicyInfo>& PolicyRegistry();
 
 // The PolicyInfo named `name`, or NotFound listing the valid names.
@@ -61,7 +52,7 @@ struct CacheSpec {
 
 // Resolves the policy (NotFound listing valid names), parses its parameters (InvalidArgument naming
 // the parameter: unknown, malformed, out of range, budget beyond the context), builds both stores
-// (MakeStore) and the PolicyCache.
+// (MakeStore) and the PolicyCache, which names itself by spec.Label() in its messages.
 absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
                                                        const CacheShape& shape);
 

@@ -13,43 +13,42 @@
 #ifndef KVBENCH_POLICIES_SCISSORHANDS_H_
 #define KVBENCH_POLICIES_SCISSORHANDS_H_
 
-#include "policies/cache_policy.h"
-#include "policies/score_utils.h"
+#include <cstdint>
+#include <vector>
+
+#include "policies/policy_info.h"
+#include "policies/scored_policy.h"
 
 namespace kvbench {
 
-class ScissorhandsPolicy : public CachePolicy {
+// The state is a history of bits per entry: bit i set <=> the i-th most recent query found the
+// entry unimportant. The score is -I(p).
+class ScissorhandsPolicy : public ScoredPolicy<uint64_t> {
  public:
   static constexpr int kMaxHistory = 64;
 
-  // 1 <= history <= kMaxHistory, 0 <= recent_ratio <= 1 (the registry checks).
+  // 1 <= history <= kMaxHistory, 0 <= recent_ratio <= 1 (ScissorhandsInfo checks).
   ScissorhandsPolicy(const CacheShape& shape, int budget, int history, double recent_ratio,
                      Aggregate aggregate);
 
-  std::string name() const override;
+  PolicyTraits traits() const override { return {.budget = budget_, .aggregate = aggregate_}; }
   bool wants_attention() const override { return true; }
   void BeginStep(int pos0, int n_tokens) override { n_tokens_ = n_tokens; }
-  void OnAppend(int layer, int head, const float* keys, int n, int ld) override;
   void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
                    int ld) override;
-  bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override;
-  uint64_t metadata_bytes(int layer) const override { return low_.bytes(layer); }
-  int64_t max_entries(int layer) const override { return budget_; }
 
  private:
+  absl::Span<const float> Scores(int layer, int head, int candidates,
+                                 std::vector<float>* scratch) const override;
+
   int group_;
-  int budget_;
-  int history_;
-  int recent_;
-  double recent_ratio_;
+  uint64_t history_mask_;  // the last `history` bits
   Aggregate aggregate_;
   int n_tokens_ = 0;
-  // Bit i set <=> the i-th most recent query found the entry unimportant.
-  PerEntry<uint64_t> low_;
-  std::vector<float> row_;
-  std::vector<float> neg_count_;
+  std::vector<float> row_;  // scratch: one query token's aggregated probabilities
 };
+
+PolicyInfo ScissorhandsInfo();
 
 }  // namespace kvbench
 

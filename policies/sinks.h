@@ -10,23 +10,26 @@
 #define KVBENCH_POLICIES_SINKS_H_
 
 #include "policies/cache_policy.h"
+#include "policies/policy_info.h"
 
 namespace kvbench {
 
 class SinksPolicy : public CachePolicy {
  public:
-  // 0 <= n_sink < budget (the registry checks).
+  // 0 <= n_sink < budget (SinksInfo checks).
   SinksPolicy(int budget, int n_sink) : budget_(budget), n_sink_(n_sink) {}
 
-  std::string name() const override;
+  PolicyTraits traits() const override { return {.budget = budget_}; }
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override;
+                  std::vector<int>* keep) const override;
   int64_t max_entries(int layer) const override { return budget_; }
 
  private:
   int budget_;  // entries per KV head: sinks + recent
   int n_sink_;  // first positions never evicted
 };
+
+PolicyInfo SinksInfo();
 
 }  // namespace kvbench
 

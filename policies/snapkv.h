@@ -13,10 +13,14 @@
 #ifndef KVBENCH_POLICIES_SNAPKV_H_
 #define KVBENCH_POLICIES_SNAPKV_H_
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "base/params.h"
 #include "policies/cache_policy.h"
+#include "policies/policy_info.h"
 #include "policies/score_utils.h"
 
 namespace kvbench {
@@ -42,9 +46,10 @@ class SnapKvScorer {
   // Observation window for a prompt of n entries: min(window, n).
   int observed(int n) const { return std::min(options_.window, n); }
   void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n, int ld);
-  // out = pooled, aggregated score of entries [0, n - observed(n)) of (layer, head); frees the
-  // raw sums of (layer, head).
-  void PrefixScores(int layer, int head, int n, std::vector<float>* out);
+  // out = pooled, aggregated score of entries [0, n - observed(n)) of (layer, head).
+  void PrefixScores(int layer, int head, int n, std::vector<float>* out) const;
+  // Frees the raw sums once the prompt is compressed.
+  void Release();
   uint64_t bytes(int layer) const;
 
  private:
@@ -56,14 +61,13 @@ class SnapKvScorer {
   int prompt_len_ = 0;
   int n_past_ = 0;
   std::vector<std::vector<float>> sums_;  // (layers * kv_heads) -> (group, entries), prefill only
-  std::vector<float> pooled_;
 };
 
 class SnapKvPolicy : public CachePolicy {
  public:
   SnapKvPolicy(const CacheShape& shape, const SnapKvOptions& options);
 
-  std::string name() const override;
+  PolicyTraits traits() const override;
   bool wants_attention() const override { return scorer_.in_prefill(); }
   void BeginStep(int pos0, int n_tokens) override { scorer_.BeginStep(pos0, n_tokens); }
   void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
@@ -71,7 +75,8 @@ class SnapKvPolicy : public CachePolicy {
     scorer_.OnAttention(layer, head, t0, probs, n_q, n, ld);
   }
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override;
+                  std::vector<int>* keep) const override;
+  void EndStep() override;
   uint64_t metadata_bytes(int layer) const override { return scorer_.bytes(layer); }
   int64_t max_entries(int layer) const override;
 
@@ -80,14 +85,18 @@ class SnapKvPolicy : public CachePolicy {
   virtual int PrefixBudget(int layer, int prompt_len) const {
     return options_.budget - options_.window;
   }
-  // "budget=..,kernel=..": the parameters in name(), sorted.
-  std::string ParamText() const;
-
   CacheShape shape_;
   SnapKvOptions options_;
   SnapKvScorer scorer_;
-  std::vector<float> scores_;
 };
+
+// The parameters snapkv, pyramidkv and adakv share (budget, window, kernel, pooling, aggregate)
+// and their checks; `policy` names the policy in messages.
+std::vector<ParamSpec> SnapKvSpecs();
+absl::StatusOr<SnapKvOptions> SnapKvFromParams(const Params& p, const std::string& policy,
+                                               const CacheShape& shape);
+
+PolicyInfo SnapKvInfo();
 
 }  // namespace kvbench
 

@@ -1,8 +1,9 @@
 #include "policies/tova.h"
 
 #include <algorithm>
+#include <memory>
 
-#include "absl/strings/str_cat.h"
+#include "base/status.h"
 
 namespace kvbench {
 
@@ -16,12 +17,6 @@ TovaPolicy::TovaPolicy(const CacheShape& shape, int budget, bool per_layer, Aggr
       per_layer ? shape.n_layers : static_cast<size_t>(shape.n_layers) * shape.n_kv_heads;
   last_.resize(slots);
   last_step_.assign(slots, -1);
-  layer_keep_.resize(shape.n_layers);
-}
-
-std::string TovaPolicy::name() const {
-  return absl::StrCat("tova(aggregate=", AggregateName(aggregate_), ",budget=", budget_,
-                      ",scope=", per_layer_ ? "layer" : "head", ")");
 }
 
 void TovaPolicy::BeginStep(int pos0, int n_tokens) {
@@ -57,18 +52,13 @@ void TovaPolicy::OnAttention(int layer, int head, int t0, const float* probs, in
 }
 
 bool TovaPolicy::SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                            std::vector<int>* keep) {
+                            std::vector<int>* keep) const {
   const int n = static_cast<int>(positions.size());
   if (n <= budget_) return false;
-  if (per_layer_ && head > 0) {
-    *keep = layer_keep_[layer];
-    return true;
-  }
   const size_t slot = per_layer_ ? layer : static_cast<size_t>(layer) * n_kv_heads_ + head;
   KVBENCH_CHECK(last_step_[slot] == step_ && static_cast<int>(last_[slot].size()) == n,
                 "tova: no attention of the last query for layer %d head %d", layer, head);
   TopK(last_[slot], budget_, keep);
-  if (per_layer_) layer_keep_[layer] = *keep;
   return true;
 }
 
@@ -82,6 +72,26 @@ uint64_t TovaPolicy::metadata_bytes(int layer) const {
       b += last_[static_cast<size_t>(layer) * n_kv_heads_ + h].capacity() * sizeof(float);
   }
   return b;
+}
+
+PolicyInfo TovaInfo() {
+  return {
+      .name = "tova",
+      .description = "drop the positions the current query attends to least, averaged over heads",
+      .paper = "arXiv:2401.06104",
+      .params = {BudgetSpec(),
+                 {.name = "scope",
+                  .type = ParamType::kString,
+                  .default_value = "layer",
+                  .help = "average over all heads of a layer (one plan per layer, the paper) or "
+                          "per KV head",
+                  .choices = {"layer", "head"}},
+                 AggregateSpec()},
+      .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
+        ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, "tova", s));
+        return std::make_unique<TovaPolicy>(s, budget, p.GetString("scope") == "layer",
+                                            ParseAggregate(p.GetString("aggregate")));
+      }};
 }
 
 }  // namespace kvbench

@@ -9,6 +9,7 @@
 #define KVBENCH_POLICIES_WINDOW_H_
 
 #include "policies/cache_policy.h"
+#include "policies/policy_info.h"
 
 namespace kvbench {
 
@@ -16,14 +17,16 @@ class WindowPolicy : public CachePolicy {
  public:
   explicit WindowPolicy(int budget) : budget_(budget) {}
 
-  std::string name() const override;
+  PolicyTraits traits() const override { return {.budget = budget_}; }
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
-                  std::vector<int>* keep) override;
+                  std::vector<int>* keep) const override;
   int64_t max_entries(int layer) const override { return budget_; }
 
  private:
   int budget_;  // entries per KV head, >= 1
 };
+
+PolicyInfo WindowInfo();
 
 }  // namespace kvbench
 

@@ -25,12 +25,12 @@ class RecorderPolicy : public CachePolicy {
   // be fed from position 0, at most header.query_positions() tokens.
   RecorderPolicy(const Trace& trace, TraceSequence* sequence, int group);
 
-  std::string name() const override { return "full(recording)"; }
   bool wants_attention() const override { return true; }
   void BeginStep(int pos0, int n_tokens) override { pos0_ = pos0; }
   void OnAppend(int layer, int head, const float* keys, int n, int ld) override;
   void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n, int ld) override;
-  bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions, std::vector<int>* keep) override {
+  bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
+                  std::vector<int>* keep) const override {
     return false;
   }
 

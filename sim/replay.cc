@@ -8,21 +8,24 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/status.h"
 #include "harness/csv.h"
 #include "harness/metrics.h"
-#include "stores/store_registry.h"
-#include "sim/planner.h"
+#include "policies/kv_cells.h"
 #include "policies/spec_text.h"
+#include "sim/planner.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 
 const char kReplayCaveat[] =
-    "simulated: replays recorded full-cache attention; it ignores that evictions change later hidden "
+    "simulated: replays recorded full-cache attention; it ignores that evictions change later "
+    "hidden "
     "states, queries and keys, so recall is an optimistic screen, not a quality measurement";
 
 namespace {
@@ -34,7 +37,11 @@ class HeadBytes {
       : store_(std::move(store)), params_(std::move(params)), role_(role), head_dim_(head_dim) {}
   absl::StatusOr<uint64_t> operator()(int entries) {
     if (auto it = memo_.find(entries); it != memo_.end()) return it->second;
-    CacheShape one{.n_layers = 1, .n_heads = 1, .n_kv_heads = 1, .head_dim = head_dim_, .rope_dims = head_dim_};
+    CacheShape one{.n_layers = 1,
+                   .n_heads = 1,
+                   .n_kv_heads = 1,
+                   .head_dim = head_dim_,
+                   .rope_dims = head_dim_};
     auto b = StoreBytes(store_, params_, role_, one, entries);
     if (b.ok()) memo_[entries] = *b;
     return b;
@@ -66,15 +73,12 @@ RecallStats Summarize(std::vector<double>& samples) {
 
 }  // namespace
 
-absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& spec, const ReplayOptions& options) {
+absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& spec,
+                                          const ReplayOptions& options) {
   const TraceHeader& h = trace.header();
-  if (spec.policy == "none") {
-    return absl::InvalidArgumentError("policy none keeps nothing between steps: there is nothing to replay");
-  }
-  auto info = FindPolicy(spec.policy);
-  if (!info.ok()) return info.status();
-  auto params = Params::Parse(absl::StrCat("policy ", spec.policy), (*info)->params, spec.policy_params);
-  if (!params.ok()) return params.status();
+  ASSIGN_OR_RETURN(const PolicyInfo* info, FindPolicy(spec.policy));
+  ASSIGN_OR_RETURN(const Params params, Params::Parse(absl::StrCat("policy ", spec.policy),
+                                                      info->params, spec.policy_params));
   // One query head per KV head, one value per key: the hooks receive aggregated rows and norms.
   const CacheShape shape{.n_layers = h.n_layers,
                          .n_heads = h.n_kv_heads,
@@ -82,51 +86,48 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
                          .head_dim = 1,
                          .rope_dims = 0,
                          .context_tokens = h.context_tokens()};
+  // A policy built up front says what it is; each sequence then gets a fresh one.
+  ASSIGN_OR_RETURN(const std::unique_ptr<CachePolicy> probe, info->make(params, shape));
+  if (!probe->retains_entries()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy ", spec.policy, " keeps nothing between steps: there is nothing to replay"));
+  }
+  const PolicyTraits traits = probe->traits();
   // Validate the stores up front, so a bad store fails before any work.
   HeadBytes k_bytes(spec.k_store, spec.k_params, KvRole::kKey, h.head_dim);
   HeadBytes v_bytes(spec.v_store, spec.v_params, KvRole::kValue, h.head_dim);
-  if (auto s = k_bytes(0); !s.ok()) return absl::Status(s.status().code(), absl::StrCat("k_store: ", s.status().message()));
-  if (auto s = v_bytes(0); !s.ok()) return absl::Status(s.status().code(), absl::StrCat("v_store: ", s.status().message()));
-
-  const bool has = [&] {
-    for (const ParamSpec& p : (*info)->params) if (p.name == "aggregate") return true;
-    return false;
-  }();
-  const bool use_max = has && params->GetString("aggregate") == "max";
+  RETURN_IF_ERROR(Annotate(k_bytes(0).status(), "k_store"));
+  RETURN_IF_ERROR(Annotate(v_bytes(0).status(), "v_store"));
+  const bool use_max = traits.aggregate == Aggregate::kMax;
 
   ReplayResult result;
   result.label = spec.Label();
   result.policy = spec.policy;
-  for (const ParamSpec& p : (*info)->params) {
-    if (p.name == "budget") result.budget = params->GetBudget("budget", shape.context_tokens);
-  }
+  result.budget = traits.budget;
 
   const int L = h.n_layers, H = h.n_kv_heads, P = h.prompt_tokens, T = h.query_positions();
   std::vector<double> recall;
   recall.reserve(static_cast<size_t>(h.n_sequences) * (T - P) * L * H);
   double entries_sum = 0, bytes_sum = 0;
-  std::vector<std::vector<int32_t>> kept(static_cast<size_t>(L) * H);
   std::vector<float> probs;
   std::vector<int> keep;
   bool renormalized = false;  // an attention row was restricted to kept entries and rescaled
 
   for (int si = 0; si < h.n_sequences; ++si) {
-    auto made = (*info)->make(*params, shape);
-    if (!made.ok()) return made.status();
-    std::unique_ptr<CachePolicy> policy = *std::move(made);
-    for (auto& k : kept) k.clear();
+    ASSIGN_OR_RETURN(const std::unique_ptr<CachePolicy> policy, info->make(params, shape));
+    KvCells cells(L, H, /*rope_positions=*/false);
     for (int pos0 = 0; pos0 < T;) {
       const int n = pos0 == 0 ? P : 1;
       policy->BeginStep(pos0, n);
-      const bool attention = policy->wants_attention();  // asked per step, as PolicyCache::Attend does
+      // Asked per step, as PolicyCache::Attend does.
+      const bool attention = policy->wants_attention();
       for (int l = 0; l < L; ++l) {
         for (int hd = 0; hd < H; ++hd) {
-          std::vector<int32_t>& cell = kept[static_cast<size_t>(l) * H + hd];
-          for (int t = 0; t < n; ++t) cell.push_back(pos0 + t);
+          cells.Append(l, hd, pos0, n);
           policy->OnAppend(l, hd, trace.KeyNorms(si, l, hd) + pos0, n, 1);
         }
         for (int hd = 0; hd < H; ++hd) {
-          const std::vector<int32_t>& cell = kept[static_cast<size_t>(l) * H + hd];
+          absl::Span<const int32_t> cell = cells.positions(l, hd);
           const int m = static_cast<int>(cell.size());
           if (attention) probs.assign(static_cast<size_t>(n) * m, 0.0f);
           for (int t = 0; t < n; ++t) {
@@ -162,31 +163,30 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
       const int step_end = pos0 + n;
       for (int l = 0; l < L; ++l) {
         for (int hd = 0; hd < H; ++hd) {
-          std::vector<int32_t>& cell = kept[static_cast<size_t>(l) * H + hd];
           keep.clear();
-          if (policy->SelectKeep(l, hd, cell, &keep)) {
-            for (size_t i = 0; i < keep.size(); ++i) {
-              if (keep[i] < 0 || keep[i] >= static_cast<int>(cell.size()) || (i > 0 && keep[i] <= keep[i - 1])) {
-                return absl::InternalError(absl::StrCat("policy ", policy->name(), " returned an invalid keep list"));
-              }
+          if (policy->SelectKeep(l, hd, cells.positions(l, hd), &keep)) {
+            if (absl::Status s = cells.Apply(l, hd, keep); !s.ok()) {
+              return absl::InternalError(absl::StrCat(
+                  "policy ", result.label, " returned an invalid keep list: ", s.message()));
             }
-            for (size_t i = 0; i < keep.size(); ++i) cell[i] = cell[keep[i]];
-            cell.resize(keep.size());
+            policy->OnKeep(l, hd, keep);
           }
-          if (options.on_keep) options.on_keep(si, step_end, l, hd, cell);
+          if (options.on_keep) options.on_keep(si, step_end, l, hd, cells.positions(l, hd));
         }
       }
+      policy->EndStep();
       pos0 = step_end;
     }
     uint64_t bytes = 0;
     int64_t entries = 0;
-    for (const auto& cell : kept) {
-      auto kb = k_bytes(static_cast<int>(cell.size()));
-      auto vb = v_bytes(static_cast<int>(cell.size()));
-      if (!kb.ok()) return kb.status();
-      if (!vb.ok()) return vb.status();
-      bytes += *kb + *vb;
-      entries += static_cast<int64_t>(cell.size());
+    for (int l = 0; l < L; ++l) {
+      for (int hd = 0; hd < H; ++hd) {
+        const int kept = cells.size(l, hd);
+        ASSIGN_OR_RETURN(const uint64_t kb, k_bytes(kept));
+        ASSIGN_OR_RETURN(const uint64_t vb, v_bytes(kept));
+        bytes += kb + vb;
+        entries += kept;
+      }
     }
     entries_sum += static_cast<double>(entries) / (static_cast<double>(L) * H);
     bytes_sum += static_cast<double>(bytes);
@@ -200,15 +200,15 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
   std::vector<std::string> notes;
   if (renormalized && h.n_heads != h.n_kv_heads) notes.push_back("GQA renormalization");
   if (renormalized && use_max) notes.push_back("max rows renormalized by the mean mass");
-  const bool pooled = spec.policy == "snapkv" || spec.policy == "pyramidkv" || spec.policy == "adakv";
-  if (pooled && h.n_heads != h.n_kv_heads && (use_max || params->GetString("pooling") == "max")) {
+  if (traits.pools_prompt_scores && h.n_heads != h.n_kv_heads && (use_max || traits.max_pooling)) {
     notes.push_back("prompt scores aggregated before summing/pooling");
   }
   result.approximation = absl::StrJoin(notes, "; ");
   return result;
 }
 
-std::vector<absl::StatusOr<ReplayResult>> ReplayAll(const Trace& trace, const std::vector<CacheSpec>& specs,
+std::vector<absl::StatusOr<ReplayResult>> ReplayAll(const Trace& trace,
+                                                    const std::vector<CacheSpec>& specs,
                                                     int threads) {
   std::vector<absl::StatusOr<ReplayResult>> out(specs.size(), absl::UnknownError("not run"));
   (void)FindPolicy("full");  // build the registries before the threads start
@@ -220,76 +220,92 @@ std::vector<absl::StatusOr<ReplayResult>> ReplayAll(const Trace& trace, const st
 
 namespace {
 
-absl::StatusOr<std::vector<std::string>> ExpandValue(const std::string& value, const std::string& context) {
+absl::StatusOr<std::vector<std::string>> ExpandValue(const std::string& value,
+                                                     const std::string& context) {
   const size_t dots = value.find("..");
   if (dots == std::string::npos) return std::vector<std::string>{value};
   const std::string a_text = value.substr(0, dots);
   std::string rest = value.substr(dots + 2);
   const size_t op_at = rest.find_first_of("+*");
   if (op_at == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": range '", value, "' needs a step: a..b+step or a..b*factor"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": range '", value, "' needs a step: a..b+step or a..b*factor"));
   }
   const char op = rest[op_at];
   int64_t a, b, s;
   if (!absl::SimpleAtoi(a_text, &a) || !absl::SimpleAtoi(rest.substr(0, op_at), &b) ||
       !absl::SimpleAtoi(rest.substr(op_at + 1), &s)) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": range '", value, "' is not integers a..b+step or a..b*factor"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": range '", value, "' is not integers a..b+step or a..b*factor"));
   }
   if (a < 1 || b < a || (op == '+' && s < 1) || (op == '*' && s < 2) || b > (int64_t{1} << 30)) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": range '", value, "' is empty or does not advance"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": range '", value, "' is empty or does not advance"));
   }
   std::vector<std::string> out;
   for (int64_t v = a; v <= b; v = op == '+' ? v + s : v * s) {
     out.push_back(absl::StrCat(v));
-    if (out.size() > 100000) return absl::InvalidArgumentError(absl::StrCat(context, ": range '", value, "' is too long"));
+    if (out.size() > 100000)
+      return absl::InvalidArgumentError(absl::StrCat(context, ": range '", value, "' is too long"));
   }
   return out;
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text, const std::string& k_store,
+absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text,
+                                                        const std::string& k_store,
                                                         const std::string& v_store) {
-  auto k = ParseNamedParams(k_store);
-  if (!k.ok()) return k.status();
-  auto v = ParseNamedParams(v_store);
-  if (!v.ok()) return v.status();
+  ASSIGN_OR_RETURN(const auto k, ParseNamedParams(k_store));
+  ASSIGN_OR_RETURN(const auto v, ParseNamedParams(v_store));
   std::vector<CacheSpec> specs;
   for (absl::string_view part_view : absl::StrSplit(text, ';', absl::SkipWhitespace())) {
     const std::string part(absl::StripAsciiWhitespace(part_view));
     const size_t colon = part.find(':');
     const std::string name(absl::StripAsciiWhitespace(part.substr(0, colon)));
-    if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("--policies: '", part, "' has no policy name"));
+    if (name.empty())
+      return absl::InvalidArgumentError(
+          absl::StrCat("--policies: '", part, "' has no policy name"));
     std::vector<std::pair<std::string, std::vector<std::string>>> axes;
     if (colon != std::string::npos) {
-      for (absl::string_view item_view : absl::StrSplit(part.substr(colon + 1), ',', absl::SkipWhitespace())) {
+      for (absl::string_view item_view :
+           absl::StrSplit(part.substr(colon + 1), ',', absl::SkipWhitespace())) {
         const std::string item(absl::StripAsciiWhitespace(item_view));
         std::string value = item;
         if (const size_t eq = item.find('='); eq != std::string::npos) {
           axes.push_back({std::string(absl::StripAsciiWhitespace(item.substr(0, eq))), {}});
           value = std::string(absl::StripAsciiWhitespace(item.substr(eq + 1)));
         } else if (axes.empty()) {
-          return absl::InvalidArgumentError(absl::StrCat("--policies: in '", part, "', value '", item,
-                                                         "' comes before any parameter (write name:param=value,...)"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("--policies: in '", part, "', value '", item,
+                           "' comes before any parameter (write name:param=value,...)"));
         }
-        auto values = ExpandValue(value, absl::StrCat("--policies: ", name, " ", axes.back().first));
-        if (!values.ok()) return values.status();
-        for (std::string& x : *values) axes.back().second.push_back(std::move(x));
+        ASSIGN_OR_RETURN(
+            std::vector<std::string> values,
+            ExpandValue(value, absl::StrCat("--policies: ", name, " ", axes.back().first)));
+        for (std::string& x : values) axes.back().second.push_back(std::move(x));
       }
     }
     for (const auto& [param, values] : axes) {
       if (values.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("--policies: ", name, " parameter '", param, "' has no value"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--policies: ", name, " parameter '", param, "' has no value"));
       }
     }
     // Cartesian product, the first parameter varying slowest.
     std::vector<size_t> index(axes.size(), 0);
     while (true) {
-      CacheSpec spec{.policy = name, .policy_params = {}, .k_store = k->first, .k_params = k->second,
-                     .v_store = v->first, .v_params = v->second};
-      for (size_t a = 0; a < axes.size(); ++a) spec.policy_params[axes[a].first] = axes[a].second[index[a]];
+      CacheSpec spec{.policy = name,
+                     .policy_params = {},
+                     .k_store = k.first,
+                     .k_params = k.second,
+                     .v_store = v.first,
+                     .v_params = v.second};
+      for (size_t a = 0; a < axes.size(); ++a)
+        spec.policy_params[axes[a].first] = axes[a].second[index[a]];
       specs.push_back(std::move(spec));
-      if (specs.size() > 1000000) return absl::InvalidArgumentError("--policies expands to more than 10^6 configurations");
+      if (specs.size() > 1000000)
+        return absl::InvalidArgumentError("--policies expands to more than 10^6 configurations");
       int a = static_cast<int>(axes.size()) - 1;
       while (a >= 0 && ++index[a] == axes[a].second.size()) index[a--] = 0;
       if (a < 0) break;
@@ -302,39 +318,46 @@ absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text,
 std::string ReplayTable(const TraceHeader& h, const std::vector<CacheSpec>& specs,
                         const std::vector<absl::StatusOr<ReplayResult>>& results) {
   std::string out = absl::StrFormat(
-      "trace: model %s, experiment %s, %d sequences, prompt %d + %d scored tokens; %d layers x %d KV heads\n"
+      "trace: model %s, experiment %s, %d sequences, prompt %d + %d scored tokens; %d layers x %d "
+      "KV heads\n"
       "%s.\n\n",
-      h.model, h.experiment, h.n_sequences, h.prompt_tokens, h.score_tokens, h.n_layers, h.n_kv_heads, kReplayCaveat);
-  absl::StrAppendFormat(&out, "%-60s %7s %7s %7s %7s %7s %9s %12s  %s\n", "policy", "recall", "p1", "p5", "p10",
-                        "min", "entries", "KV bytes", "approximation");
+      h.model, h.experiment, h.n_sequences, h.prompt_tokens, h.score_tokens, h.n_layers,
+      h.n_kv_heads, kReplayCaveat);
+  absl::StrAppendFormat(&out, "%-60s %7s %7s %7s %7s %7s %9s %12s  %s\n", "policy", "recall", "p1",
+                        "p5", "p10", "min", "entries", "KV bytes", "approximation");
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].ok()) {
-      absl::StrAppendFormat(&out, "%-60s error: %s\n", specs[i].Label(), results[i].status().message());
+      absl::StrAppendFormat(&out, "%-60s error: %s\n", specs[i].Label(),
+                            results[i].status().message());
       continue;
     }
     const ReplayResult& r = *results[i];
-    absl::StrAppendFormat(&out, "%-60s %7.4f %7.4f %7.4f %7.4f %7.4f %9.1f %12s  %s\n", r.label, r.recall.mean,
-                          r.recall.p1, r.recall.p5, r.recall.p10, r.recall.min, r.entries_mean,
-                          FormatBytes(r.kv_bytes_mean), r.approximation.empty() ? "-" : r.approximation);
+    absl::StrAppendFormat(&out, "%-60s %7.4f %7.4f %7.4f %7.4f %7.4f %9.1f %12s  %s\n", r.label,
+                          r.recall.mean, r.recall.p1, r.recall.p5, r.recall.p10, r.recall.min,
+                          r.entries_mean, FormatBytes(r.kv_bytes_mean),
+                          r.approximation.empty() ? "-" : r.approximation);
   }
   return out;
 }
 
-std::string ReplayCsv(const std::vector<CacheSpec>& specs, const std::vector<absl::StatusOr<ReplayResult>>& results) {
+std::string ReplayCsv(const std::vector<CacheSpec>& specs,
+                      const std::vector<absl::StatusOr<ReplayResult>>& results) {
   std::string out =
-      "label,policy,budget,recall_mean,recall_p1,recall_p5,recall_p10,recall_p50,recall_min,samples,"
+      "label,policy,budget,recall_mean,recall_p1,recall_p5,recall_p10,recall_p50,recall_min,"
+      "samples,"
       "entries_mean,kv_bytes_mean,approximation,simulated,error\n";
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].ok()) {
-      out += absl::StrCat(CsvEscape(specs[i].Label()), ",", CsvEscape(specs[i].policy), ",,,,,,,,,,,,true,",
+      out += absl::StrCat(CsvEscape(specs[i].Label()), ",", CsvEscape(specs[i].policy),
+                          ",,,,,,,,,,,,true,",
                           CsvEscape(std::string(results[i].status().message())), "\n");
       continue;
     }
     const ReplayResult& r = *results[i];
-    out += absl::StrFormat("%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.1f,%s,true,\n", CsvEscape(r.label),
-                           CsvEscape(r.policy), r.budget, r.recall.mean, r.recall.p1, r.recall.p5, r.recall.p10,
-                           r.recall.p50, r.recall.min, r.recall.n, r.entries_mean, r.kv_bytes_mean,
-                           CsvEscape(r.approximation));
+    out += absl::StrFormat("%s,%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.3f,%.1f,%s,true,\n",
+                           CsvEscape(r.label), CsvEscape(r.policy), r.budget, r.recall.mean,
+                           r.recall.p1, r.recall.p5, r.recall.p10, r.recall.p50, r.recall.min,
+                           r.recall.n, r.entries_mean, r.kv_bytes_mean, CsvEscape(r.approximation));
   }
   return out;
 }

@@ -4,15 +4,17 @@
 //
 // Decisions come from the real policy classes, built by the registry and driven through their
 // CachePolicy hooks in PolicyCache's order (BeginStep; per layer OnAppend then OnAttention; per
-// (layer, KV head) SelectKeep), with the same step structure as the harness: one prefill step of
-// prompt_tokens, then one token per step. What the hooks receive:
+// (layer, KV head) SelectKeep, applied to the same KvCells PolicyCache keeps, then OnKeep;
+// EndStep), with the same step structure as the harness: one prefill step of prompt_tokens, then
+// one token per step. The policy's traits (policies/cache_policy.h), not its name, say which
+// attention rows it reads and where the replay approximates. What the hooks receive:
 //   OnAppend     a one-value "key" per position holding the recorded key norm (the policy is
 //                built for head_dim 1, so KnormPolicy's norm of it is the recorded norm exactly);
 //   OnAttention  one row per query over the kept entries: the recorded group mean (aggregate=mean)
 //                or group max (aggregate=max), for a shape with one query head per KV head. Once
 //                an entry the query could see has been evicted, the row is renormalized over the
-//                kept entries by the mean row's kept mass: softmax restricted to a subset, exact for
-//                a query group of one head, an approximation for GQA groups (per-head masses
+//                kept entries by the mean row's kept mass: softmax restricted to a subset, exact
+//                for a query group of one head, an approximation for GQA groups (per-head masses
 //                differ) and for max rows.
 // So h2o, tova, scissorhands, window, sinks and knorm make the decisions they would make on those
 // attention rows bit for bit (tests/replay_test.cc compares kept sets with real runs); snapkv and
@@ -48,18 +50,20 @@ struct RecallStats {
 };
 
 struct ReplayResult {
-  std::string label;            // CacheSpec::Label()
-  std::string policy;           // registry name
-  int budget = -1;              // tokens per KV head (-1: the policy has none)
+  std::string label;   // CacheSpec::Label()
+  std::string policy;  // registry name
+  int budget = -1;     // tokens per KV head (-1: the policy has none)
   RecallStats recall;
-  double entries_mean = 0;      // entries per (layer, KV head) at the end of a sequence
-  double kv_bytes_mean = 0;     // K + V store bytes at the end of a sequence
-  std::string approximation;    // empty when decisions match a real run on the same attention
+  double entries_mean = 0;    // entries per (layer, KV head) at the end of a sequence
+  double kv_bytes_mean = 0;   // K + V store bytes at the end of a sequence
+  std::string approximation;  // empty when decisions match a real run on the same attention
 };
 
 struct ReplayOptions {
   // Called after every step's SelectKeep with the positions (layer, head) keeps; for tests.
-  std::function<void(int sequence, int step_end, int layer, int head, absl::Span<const int32_t> kept)> on_keep;
+  std::function<void(int sequence, int step_end, int layer, int head,
+                     absl::Span<const int32_t> kept)>
+      on_keep;
 };
 
 // Replays one cache spec (policy + stores; the stores only size the bytes). InvalidArgument /
@@ -68,7 +72,8 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
                                           const ReplayOptions& options = {});
 
 // Replays every spec, `threads` at a time; one failed spec is a result with its status.
-std::vector<absl::StatusOr<ReplayResult>> ReplayAll(const Trace& trace, const std::vector<CacheSpec>& specs,
+std::vector<absl::StatusOr<ReplayResult>> ReplayAll(const Trace& trace,
+                                                    const std::vector<CacheSpec>& specs,
                                                     int threads);
 
 // Parses a sweep: policies separated by ';', each "name:param=v1,v2,...,param2=..." where a
@@ -76,13 +81,15 @@ std::vector<absl::StatusOr<ReplayResult>> ReplayAll(const Trace& trace, const st
 // be a range "a..b+step" or "a..b*factor" (integers, b included). The cartesian product of each
 // policy's values is expanded, in order. Stores come from `k_store` / `v_store` (name(params)).
 // InvalidArgument naming the offending text.
-absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text, const std::string& k_store,
+absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text,
+                                                        const std::string& k_store,
                                                         const std::string& v_store);
 
 // The results as a table (sorted as given) or as CSV with a header.
 std::string ReplayTable(const TraceHeader& header, const std::vector<CacheSpec>& specs,
                         const std::vector<absl::StatusOr<ReplayResult>>& results);
-std::string ReplayCsv(const std::vector<CacheSpec>& specs, const std::vector<absl::StatusOr<ReplayResult>>& results);
+std::string ReplayCsv(const std::vector<CacheSpec>& specs,
+                      const std::vector<absl::StatusOr<ReplayResult>>& results);
 
 // What every report of simulated numbers says about them.
 extern const char kReplayCaveat[];

@@ -1,7 +1,7 @@
 // Each policy's keep rule on hand-made attention probabilities: the CachePolicy hooks are called
-// directly on a tiny cache shape, and the test checks exactly which entries stay. Then the
-// registry's parameter checks (bad budgets, windows, sinks, unknown names) and its canonical
-// labels.
+// directly on a tiny cache shape, and the test checks exactly which entries stay. Then the cells'
+// keep-list check, the registry's parameter checks (bad budgets, windows, sinks, unknown names),
+// the policies' traits and the canonical labels.
 #include <memory>
 #include <numeric>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "policies/kv_cells.h"
 #include "policies/registry.h"
 
 namespace kvbench {
@@ -46,13 +47,16 @@ void AppendAll(CachePolicy& p, const CacheShape& s, int n) {
   }
 }
 
-// The kept entry indices for entries at `positions` (all of them when the policy keeps all).
+// The kept entry indices for entries at `positions` (all of them when the policy keeps all); the
+// plan is applied (OnKeep) as PolicyCache does.
 std::vector<int> Keep(CachePolicy& p, int layer, int head, const std::vector<int32_t>& positions) {
   std::vector<int> keep;
   if (!p.SelectKeep(layer, head, positions, &keep)) {
     keep.resize(positions.size());
     std::iota(keep.begin(), keep.end(), 0);
+    return keep;
   }
+  p.OnKeep(layer, head, keep);
   return keep;
 }
 
@@ -303,6 +307,21 @@ TEST(AdaKvPolicyTest, OneTopKAcrossHeadsWithAFloor) {
   EXPECT_EQ(p->max_layer_entries(0), 8);
 }
 
+TEST(KvCellsTest, AppliesAValidKeepListAndRejectsOthers) {
+  KvCells cells(/*n_layers=*/1, /*n_kv_heads=*/2, /*rope_positions=*/true);
+  cells.Append(0, 1, 10, 5);  // positions 10 .. 14
+  EXPECT_EQ(cells.size(0, 0), 0);
+  ASSERT_TRUE(cells.Apply(0, 1, std::vector<int>{0, 2, 4}).ok());
+  EXPECT_THAT(cells.positions(0, 1), ElementsAre(10, 12, 14));
+  EXPECT_THAT(cells.rope_positions(0, 1), ElementsAre(10, 12, 14));
+  for (const std::vector<int>& bad : {std::vector<int>{0, 0}, {2, 1}, {-1}, {3}}) {
+    const absl::Status s = cells.Apply(0, 1, bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("layer 0 head 1"));
+  }
+  EXPECT_THAT(cells.positions(0, 1), ElementsAre(10, 12, 14));  // a rejected plan changes nothing
+}
+
 // ---- Registry: parameters, errors, labels ----
 
 CacheSpec Spec(const std::string& policy, ParamMap params) {
@@ -400,9 +419,32 @@ TEST(RegistryTest, LabelIsCanonical) {
   EXPECT_EQ(Spec("nope", {{"x", "1"}}).Label(), "nope(x=1) k=f32 v=f32");
 }
 
-TEST(RegistryTest, PoliciesNameThemselves) {
-  auto cache = MakeCache(Spec("h2o", {{"budget", "16"}}), Shape(1, 1, 1)).value();
-  EXPECT_EQ(cache->policy().name(), "h2o(aggregate=mean,budget=16,heavy_ratio=0.5)");
+TEST(RegistryTest, TraitsSayWhatAPolicyIs) {
+  const CacheShape s = Shape(1, 2, 1);
+  const PolicyTraits full = Make("full", {}, s)->traits();
+  EXPECT_EQ(full.budget, -1);
+  EXPECT_FALSE(full.pools_prompt_scores);
+  const PolicyTraits h2o = Make("h2o", {{"budget", "8"}, {"aggregate", "max"}}, s)->traits();
+  EXPECT_EQ(h2o.budget, 8);
+  EXPECT_EQ(h2o.aggregate, Aggregate::kMax);
+  EXPECT_FALSE(h2o.pools_prompt_scores);
+  EXPECT_EQ(Make("knorm", {{"budget", "0.25"}}, s)->traits().budget, 16);
+  for (const char* name : {"snapkv", "pyramidkv", "adakv"}) {
+    const PolicyTraits t =
+        Make(name, {{"budget", "16"}, {"window", "4"}, {"pooling", "max"}}, s)->traits();
+    EXPECT_EQ(t.budget, 16) << name;
+    EXPECT_EQ(t.aggregate, Aggregate::kMean) << name;
+    EXPECT_TRUE(t.pools_prompt_scores) << name;
+    EXPECT_TRUE(t.max_pooling) << name;
+  }
+}
+
+TEST(RegistryTest, CacheIsNamedByItsLabel) {
+  const CacheSpec spec = Spec("h2o", {{"budget", "16"}});
+  auto cache = MakeCache(spec, Shape(1, 1, 1)).value();
+  EXPECT_EQ(cache->label(), spec.Label());
+  EXPECT_EQ(cache->label(),
+            "h2o(aggregate=mean,budget=16,heavy_ratio=0.5,positions=original) k=f32 v=f32");
 }
 
 }  // namespace
