@@ -16,9 +16,6 @@ namespace kvbench {
 // UTF-8 sequence (shortest form, no surrogates, <= U+10FFFF), else 1. Requires pos < text.size().
 int Utf8CharLength(std::string_view text, size_t pos);
 
-// Appends the UTF-8 encoding of code point `cp` (must be <= 0x10FFFF) to `out`.
-void AppendUtf8(uint32_t cp, std::string* out);
-
 // Replaces every occurrence of `from` (non-empty) in `text` by `to`.
 std::string ReplaceAll(std::string_view text, std::string_view from, std::string_view to);
 
