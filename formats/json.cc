@@ -43,17 +43,14 @@ class StrictJsonBuilder final : public nlohmann::json_sax<Json> {
  public:
   explicit StrictJsonBuilder(int max_depth) : max_depth_(max_depth) {}
 
-  bool null() override { return Place(nullptr) != nullptr; }
-  bool boolean(bool value) override { return Place(value) != nullptr; }
-  bool number_integer(number_integer_t value) override { return Place(value) != nullptr; }
-  bool number_unsigned(number_unsigned_t value) override { return Place(value) != nullptr; }
-  bool number_float(number_float_t value, const string_t& /*text*/) override {
-    return Place(value) != nullptr;
-  }
-  bool string(string_t& value) override { return Place(std::move(value)) != nullptr; }
-  bool binary(binary_t& value) override {  // not produced by JSON text
-    return Place(Json::binary(std::move(value))) != nullptr;
-  }
+  bool null() override { return Add(nullptr); }
+  bool boolean(bool value) override { return Add(value); }
+  bool number_integer(number_integer_t value) override { return Add(value); }
+  bool number_unsigned(number_unsigned_t value) override { return Add(value); }
+  bool number_float(number_float_t value, const string_t& /*text*/) override { return Add(value); }
+  bool string(string_t& value) override { return Add(std::move(value)); }
+  // Only the binary formats (CBOR, MessagePack, ...) produce this event, never JSON text.
+  bool binary(binary_t& value) override { return Add(Json::binary(std::move(value))); }
   bool start_object(std::size_t /*elements*/) override { return Open(Json::object()); }
   bool key(string_t& key) override {
     if (open_.back()->contains(key)) {
@@ -105,6 +102,10 @@ class StrictJsonBuilder final : public nlohmann::json_sax<Json> {
       return &parent.back();
     }
     return &(parent[key_] = std::move(value));
+  }
+  bool Add(Json&& value) {
+    Place(std::move(value));
+    return true;
   }
   bool Open(Json&& container) {
     if (static_cast<int>(open_.size()) >= max_depth_) {
