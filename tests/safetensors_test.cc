@@ -123,6 +123,17 @@ TEST(SafetensorsTest, RoundTripsF32F16Bf16) {
   EXPECT_EQ(a->data, m.data() + m.size() - 40);
 }
 
+// yaml-cpp, which parsed headers before, called a key over 1024 characters malformed JSON.
+TEST(SafetensorsTest, LongTensorNamesParse) {
+  const std::string name(3000, 'w');
+  const std::string header =
+      absl::StrCat(R"({")", name, R"(":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})");
+  absl::StatusOr<SafetensorsContents> c = ParseString(Assemble(header, Raw(std::vector<float>{7})));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->tensors.size(), 1u);
+  EXPECT_EQ(c->tensors[0].name, name);
+}
+
 TEST(SafetensorsTest, EmptyTensorAndScalarAreValid) {
   const std::string header = R"({"empty":{"dtype":"F32","shape":[0,5],"data_offsets":[0,0]},)"
                              R"("scalar":{"dtype":"F32","shape":[],"data_offsets":[0,4]}})";
