@@ -169,7 +169,7 @@ void KiviKeyStore::WriteQuantized(int layer, int head, int j, const float* row) 
 uint64_t KiviKeyStore::QuantizedBytes(int layer, int head) const {
   uint64_t bytes = 0;
   for (const KeyGroup& group : at(layer, head)) {
-    bytes += key_group_param_bytes() + static_cast<uint64_t>(group.n) * code_bytes();
+    bytes += group_param_bytes() + static_cast<uint64_t>(group.n) * code_bytes();
   }
   return bytes;
 }

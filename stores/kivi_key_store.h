@@ -22,10 +22,10 @@ class KiviKeyStore final : public KiviStore {
 
   // Key groups of (layer, head) holding its quantized tokens (partly evicted ones included).
   int n_key_groups(int layer, int head) const { return static_cast<int>(at(layer, head).size()); }
-  // Bytes of one key group's params: (scale, min) fp16 per channel.
-  size_t key_group_param_bytes() const { return 4 * static_cast<size_t>(head_dim()); }
 
  private:
+  // Bytes of one key group's params: (scale, min) fp16 per channel.
+  size_t group_param_bytes() const { return 4 * static_cast<size_t>(head_dim()); }
   struct KeyGroup {
     std::vector<uint16_t> params;  // (2, head_dim) fp16: scales, then mins
     std::vector<uint8_t> codes;    // (n, code_bytes)

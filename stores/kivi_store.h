@@ -83,8 +83,6 @@ class KiviStore : public KvStore {
   // For accounting checks: f32 residual rows and quantized rows.
   int n_residual(int layer, int head) const { return at(layer, head).n_residual; }
   int n_quantized(int layer, int head) const { return at(layer, head).n_quantized; }
-  // Bytes of one packed code row: head_dim * bits / 8.
-  size_t code_bytes() const { return code_bytes_; }
 
  protected:
   KiviStore(const CacheShape& shape, KvRole role, KiviOptions options);
@@ -109,6 +107,8 @@ class KiviStore : public KvStore {
   const KiviOptions& options() const { return options_; }
   int n_kv_heads() const { return n_kv_heads_; }
   int head_dim() const { return head_dim_; }
+  // Bytes of one packed code row: head_dim * bits / 8.
+  size_t code_bytes() const { return code_bytes_; }
 
  private:
   // The f32 residual of one (layer, KV head) and how many tokens precede it, quantized.

@@ -17,7 +17,6 @@ class KiviValueStore final : public KiviStore {
 
   // Bytes of one value row: (scale, min) fp16 per channel group, then the packed codes.
   static size_t RowBytes(const KiviOptions& options, int head_dim);
-  size_t value_row_bytes() const { return row_bytes_; }
 
  private:
   // One (layer, head)'s quantized rows: (n_quantized, row_bytes_), each

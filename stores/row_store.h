@@ -59,8 +59,6 @@ class RowStore : public KvStore {
   void Write(int layer, int head, int j, const float* row) override;
   KvMemory memory(int layer) const override;
 
-  const RowCodec& codec() const { return *codec_; }
-
  protected:
   // The store scale the rows of (layer, head) are encoded with: 1 for formats without one.
   virtual float scale(int layer, int head) const { return 1.0f; }
