@@ -30,8 +30,11 @@ class KvCells {
   int size(int layer, int head) const { return static_cast<int>(cell(layer, head).pos.size()); }
   // Absolute positions of the entries of (layer, head), in order.
   absl::Span<const int32_t> positions(int layer, int head) const { return cell(layer, head).pos; }
-  // Positions the keys of (layer, head) are rotated to (rope_positions only); the cache updates
-  // them when it re-rotates its keys.
+  // RoPE positions the keys of (layer, head) are attended at (rope_positions only); the cache
+  // re-assigns them after an eviction.
+  absl::Span<const int32_t> rope_positions(int layer, int head) const {
+    return cell(layer, head).rope_pos;
+  }
   absl::Span<int32_t> rope_positions(int layer, int head) {
     return absl::MakeSpan(cell(layer, head).rope_pos);
   }
@@ -42,7 +45,7 @@ class KvCells {
  private:
   struct Cell {
     std::vector<int32_t> pos;       // absolute position of each entry
-    std::vector<int32_t> rope_pos;  // position its key is rotated to (rope_positions only)
+    std::vector<int32_t> rope_pos;  // RoPE position its key is attended at (rope_positions only)
   };
   const Cell& cell(int layer, int head) const { return cells_[layer * n_kv_heads_ + head]; }
   Cell& cell(int layer, int head) { return cells_[layer * n_kv_heads_ + head]; }

@@ -62,6 +62,7 @@ void PolicyCache::Attend(int layer, const float* q, float* out) {
   const bool report = policy_->wants_attention();
   for (int h = 0; h < shape_.n_kv_heads; ++h) {
     const int n = k_store_->size(layer, h);
+    const bool moved = position_mode_ == PositionMode::kCache && RotatedKeys(layer, h, n);
     // Entries appended this step are the last n_tokens_; older ones are visible to every query.
     const int n_old = n - n_tokens_;
     const int chunk = static_cast<int>(
@@ -76,7 +77,19 @@ void PolicyCache::Attend(int layer, const float* q, float* out) {
         std::copy_n(q + static_cast<size_t>(t0 + t) * q_dim + static_cast<size_t>(h) * group * hd,
                     group * hd, &q_group_[static_cast<size_t>(t) * group * hd]);
       }
-      k_store_->Dot(layer, h, q_group_.data(), n_q, scores_.data(), n);
+      if (moved) {
+        for (int i = 0; i < n_q; ++i) {
+          const float* qi = &q_group_[static_cast<size_t>(i) * hd];
+          for (int j = 0; j < n; ++j) {
+            const float* kj = &keys_[static_cast<size_t>(j) * hd];
+            float dot = 0.0f;
+            for (int d = 0; d < hd; ++d) dot += qi[d] * kj[d];
+            scores_[static_cast<size_t>(i) * n + j] = dot;
+          }
+        }
+      } else {
+        k_store_->Dot(layer, h, q_group_.data(), n_q, scores_.data(), n);
+      }
       for (int i = 0; i < n_q; ++i) {
         float* s = &scores_[static_cast<size_t>(i) * n];
         const int visible = n_old + t0 + i / group + 1;
@@ -114,32 +127,42 @@ void PolicyCache::EndStep() {
       if (!evicts) continue;
       k_store_->Compact(l, h, keep_);
       v_store_->Compact(l, h, keep_);
-      if (position_mode_ == PositionMode::kCache) ReRotate(l, h);
+      if (position_mode_ == PositionMode::kCache) ReassignPositions(l, h);
     }
   }
   policy_->EndStep();
   policy_ns_ += NowNs() - start;
 }
 
-void PolicyCache::ReRotate(int layer, int head) {
+void PolicyCache::ReassignPositions(int layer, int head) {
   absl::Span<int32_t> rope_pos = cells_.rope_positions(layer, head);
   const int n = static_cast<int>(rope_pos.size());
-  const int hd = shape_.head_dim, half = shape_.rope_dims / 2;
-  std::vector<float> row(hd), cos(half), sin(half);
+  for (int i = 0; i < n; ++i) rope_pos[i] = (n_past_ - 1) - (n - 1 - i);
+}
+
+bool PolicyCache::RotatedKeys(int layer, int head, int n) {
+  absl::Span<const int32_t> pos = cells_.positions(layer, head);
+  absl::Span<const int32_t> rope_pos = cells_.rope_positions(layer, head);
+  bool moved = false;
+  for (int j = 0; j < n && !moved; ++j) moved = rope_pos[j] != pos[j];
+  if (!moved) return false;
+  const int hd = shape_.head_dim;
+  rope_cos_.resize(shape_.rope_dims / 2);
+  rope_sin_.resize(shape_.rope_dims / 2);
+  keys_.resize(static_cast<size_t>(n) * hd);
   int last_delta = 0;
-  for (int i = 0; i < n; ++i) {
-    const int target = (n_past_ - 1) - (n - 1 - i);
-    const int delta = target - rope_pos[i];
+  for (int j = 0; j < n; ++j) {
+    float* key = &keys_[static_cast<size_t>(j) * hd];
+    k_store_->Read(layer, head, j, key);
+    const int delta = rope_pos[j] - pos[j];
     if (delta == 0) continue;
-    if (delta != last_delta) {
-      RopeCosSin(delta, shape_.rope_dims, shape_.rope_theta, cos.data(), sin.data());
+    if (delta != last_delta) {  // kept keys move in runs of one delta: few cos/sin evaluations
+      RopeCosSin(delta, shape_.rope_dims, shape_.rope_theta, rope_cos_.data(), rope_sin_.data());
       last_delta = delta;
     }
-    k_store_->Read(layer, head, i, row.data());
-    ApplyRope(row.data(), 1, hd, shape_.rope_dims, cos.data(), sin.data());
-    k_store_->Write(layer, head, i, row.data());
-    rope_pos[i] = target;
+    ApplyRope(key, 1, hd, shape_.rope_dims, rope_cos_.data(), rope_sin_.data());
   }
+  return true;
 }
 
 KvMemory PolicyCache::memory(int layer) const {

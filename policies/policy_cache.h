@@ -6,7 +6,12 @@
 //
 // Positions: by default keys keep the RoPE rotation of their original position. With
 // PositionMode::kCache (StreamingLLM's choice) entries are re-assigned contiguous positions ending
-// at the newest token after every eviction, and the affected keys are re-rotated in the store.
+// at the newest token after every eviction. The K store keeps each key as it was appended (rotated
+// to its original position, encoded once); attention rotates a key whose position changed by the
+// difference as it reads it, so re-assigning positions never re-encodes a key and a quantized
+// store's rounding error cannot compound from one eviction to the next (StreamingLLM caches keys
+// before RoPE for the same reason). Until the first eviction nothing moves, and attention is the
+// store's own kernel, bit for bit the same as with original positions.
 #ifndef KVBENCH_POLICIES_POLICY_CACHE_H_
 #define KVBENCH_POLICIES_POLICY_CACHE_H_
 
@@ -59,7 +64,11 @@ class PolicyCache : public KvCache {
   int64_t policy_ns() const { return policy_ns_; }
 
  private:
-  void ReRotate(int layer, int head);
+  // positions=cache: the positions the keys of (layer, head) are rotated to after an eviction.
+  void ReassignPositions(int layer, int head);
+  // positions=cache: whether a key of (layer, head) sits at another position than it was stored
+  // at; if so keys_ = the n keys, each rotated by the difference.
+  bool RotatedKeys(int layer, int head, int n);
 
   CacheShape shape_;
   std::unique_ptr<CachePolicy> policy_;
@@ -77,6 +86,9 @@ class PolicyCache : public KvCache {
   AlignedVector<float> scores_;   // (tokens * group, entries)
   AlignedVector<float> out_group_;
   std::vector<int> keep_;
+  // positions=cache only.
+  std::vector<float> rope_cos_, rope_sin_;  // (rope_dims / 2): one rotation
+  AlignedVector<float> keys_;               // (entries, head_dim)
 };
 
 }  // namespace kvbench
