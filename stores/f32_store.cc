@@ -47,10 +47,6 @@ void F32Store::Read(int layer, int head, int j, float* out) const {
   std::memcpy(out, row(layer, head, j), head_dim_ * sizeof(float));
 }
 
-void F32Store::Write(int layer, int head, int j, const float* in) {
-  std::memcpy(at(layer, head).row(j), in, head_dim_ * sizeof(float));
-}
-
 KvMemory F32Store::memory(int layer) const {
   KvMemory m;
   for (int h = 0; h < n_kv_heads_; ++h) {

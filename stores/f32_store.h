@@ -31,7 +31,6 @@ class F32Store : public KvStore {
   void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
                   float* out) const override;
   void Read(int layer, int head, int j, float* row) const override;
-  void Write(int layer, int head, int j, const float* row) override;
   KvMemory memory(int layer) const override;
 
  private:

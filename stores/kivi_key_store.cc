@@ -159,13 +159,6 @@ void KiviKeyStore::ReadQuantized(int layer, int head, int j, float* row) const {
   }
 }
 
-void KiviKeyStore::WriteQuantized(int layer, int head, int j, const float* row) {
-  for (KeyGroup& group : at(layer, head)) {
-    if (j < group.n) return EncodeRow(row, group, &group.codes[j * code_bytes()]);
-    j -= group.n;
-  }
-}
-
 uint64_t KiviKeyStore::QuantizedBytes(int layer, int head) const {
   uint64_t bytes = 0;
   for (const KeyGroup& group : at(layer, head)) {

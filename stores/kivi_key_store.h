@@ -43,7 +43,6 @@ class KiviKeyStore final : public KiviStore {
   void AccumulateQuantized(int layer, int head, const float* w, int ld_w, int n_q,
                            float* out) const override;
   void ReadQuantized(int layer, int head, int j, float* row) const override;
-  void WriteQuantized(int layer, int head, int j, const float* row) override;
   uint64_t QuantizedBytes(int layer, int head) const override;
   uint64_t QuantizedCapacity(int layer, int head) const override;
 

@@ -164,15 +164,6 @@ void KiviStore::Read(int layer, int head, int j, float* row) const {
               head_dim_ * sizeof(float));
 }
 
-void KiviStore::Write(int layer, int head, int j, const float* row) {
-  Residual& h = at(layer, head);
-  KVBENCH_CHECK(j >= 0 && j < h.n_quantized + h.n_residual, "kivi: row %d of %d", j,
-                h.n_quantized + h.n_residual);
-  if (j < h.n_quantized) return WriteQuantized(layer, head, j, row);
-  std::memcpy(&h.rows[static_cast<size_t>(j - h.n_quantized) * head_dim_], row,
-              head_dim_ * sizeof(float));
-}
-
 KvMemory KiviStore::memory(int layer) const {
   KvMemory m;
   for (int head = 0; head < n_kv_heads_; ++head) {

@@ -21,10 +21,7 @@
 //
 // Eviction (Compact) never re-quantizes: a key group's per-channel (scale, min) stay valid for its
 // remaining tokens, so dropping tokens drops their code rows; a group's params are freed with its
-// last token (memory therefore includes the params of partly evicted groups, honestly). Write (key
-// re-rotation) re-quantizes just that row: a residual row is overwritten in f32, a value row gets
-// fresh params, a key row in a group is re-encoded with the group's existing per-channel params,
-// codes clamped to [0, 2^b - 1] (a rotated value outside the group's range saturates).
+// last token (memory therefore includes the params of partly evicted groups, honestly).
 //
 // Attention: keys are scored as q . k_hat = (q * scale) . codes + q . min per group, so the kernel
 // reads the packed codes, never a dequantized key; values are decoded tile by tile.
@@ -77,7 +74,6 @@ class KiviStore : public KvStore {
   void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
                   float* out) const override;
   void Read(int layer, int head, int j, float* row) const override;
-  void Write(int layer, int head, int j, const float* row) override;
   KvMemory memory(int layer) const override;
 
   // For accounting checks: f32 residual rows and quantized rows.
@@ -97,9 +93,8 @@ class KiviStore : public KvStore {
                             int ld_scores) const = 0;
   virtual void AccumulateQuantized(int layer, int head, const float* w, int ld_w, int n_q,
                                    float* out) const = 0;
-  // Scalar reference decoding of quantized entry j, and its re-quantization.
+  // Scalar reference decoding of quantized entry j.
   virtual void ReadQuantized(int layer, int head, int j, float* row) const = 0;
-  virtual void WriteQuantized(int layer, int head, int j, const float* row) = 0;
   // Bytes the quantized entries need (logical) and reserve (capacity).
   virtual uint64_t QuantizedBytes(int layer, int head) const = 0;
   virtual uint64_t QuantizedCapacity(int layer, int head) const = 0;

@@ -122,10 +122,6 @@ void KiviValueStore::ReadQuantized(int layer, int head, int j, float* row) const
   DecodeRow(&at(layer, head)[j * row_bytes_], row);
 }
 
-void KiviValueStore::WriteQuantized(int layer, int head, int j, const float* row) {
-  EncodeRow(row, &at(layer, head)[j * row_bytes_]);
-}
-
 uint64_t KiviValueStore::QuantizedBytes(int layer, int head) const {
   return static_cast<uint64_t>(n_quantized(layer, head)) * row_bytes_;
 }

@@ -40,10 +40,9 @@ class KvStore {
   virtual void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
                           float* out) const = 0;
 
-  // Row j as f32 (dequantized), and an overwrite of row j (used to re-rotate keys; quantized
-  // formats re-quantize the row, which callers must report).
+  // Row j as f32 (dequantized). Rows are encoded once, when appended: nothing re-encodes a row
+  // (positions=cache rotates keys as they are read, see PolicyCache).
   virtual void Read(int layer, int head, int j, float* row) const = 0;
-  virtual void Write(int layer, int head, int j, const float* row) = 0;
 
   // Bytes for this layer (all heads): logical = what the live rows need (payload + scales + mins
   // + full-precision residual); allocated = reserved capacity; peak = largest allocated so far.

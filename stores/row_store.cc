@@ -91,12 +91,6 @@ void RowStore::Read(int layer, int head, int j, float* out) const {
   codec_->DecodeReference(rows.row(j), scale(layer, head), out);
 }
 
-void RowStore::Write(int layer, int head, int j, const float* in) {
-  RowBuffer& rows = at(layer, head);
-  KVBENCH_CHECK(j >= 0 && j < rows.size(), "%s: row %d of %d", name_.c_str(), j, rows.size());
-  codec_->Encode(in, scale(layer, head), rows.row(j));  // re-quantizes this row only
-}
-
 KvMemory RowStore::memory(int layer) const {
   KvMemory m;
   for (int h = 0; h < n_kv_heads_; ++h) {

@@ -154,34 +154,11 @@ TEST(KvStoreConformance, AttentionCompactWriteOnEveryStore) {
         s.Append(1, 0, more.data(), 50, hd);
         CheckAttention(s, 1, 0, hd, rng, label + " window+append");
 
-        // Write changes one row only, to (roughly) the value written.
-        const std::vector<float> snapshot = ReadAll(s, 1, 0, hd);
-        const int j = s.size(1, 0) / 3;
-        std::vector<float> row(hd), back(hd);
-        s.Read(1, 0, j, row.data());
-        for (float& v : row) v *= 0.5f;
-        s.Write(1, 0, j, row.data());
-        s.Read(1, 0, j, back.data());
-        float amax = 0;
-        for (float v : row) amax = std::max(amax, std::fabs(v));
-        // A KIVI key row inside a group keeps the group's per-channel range and saturates outside
-        // it (documented), so only the other rows are checked there.
-        const bool clamps = c.store == "kivi" && role == KvRole::kKey &&
-                            j < static_cast<KiviStore&>(s).n_quantized(1, 0);
-        for (int d = 0; d < hd && !clamps; ++d)
-          ASSERT_NEAR(back[d], row[d], 0.7 * amax + 1e-6) << label << " write";
-        const std::vector<float> now = ReadAll(s, 1, 0, hd);
-        for (int r = 0; r < s.size(1, 0); ++r) {
-          if (r == j) continue;
-          for (int d = 0; d < hd; ++d)
-            ASSERT_EQ(now[r * hd + d], snapshot[r * hd + d]) << label << " row " << r;
-        }
-
         // Empty everything: no entries, no logical bytes beyond store constants.
         s.Compact(0, 0, {});
         ASSERT_EQ(s.size(0, 0), 0) << label;
-        std::vector<float> none(3);
-        s.Dot(0, 0, row.data(), 1, none.data(), 0);
+        std::vector<float> query(hd), none(3);
+        s.Dot(0, 0, query.data(), 1, none.data(), 0);
       }
     }
   }
