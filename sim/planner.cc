@@ -18,7 +18,7 @@
 namespace kvbench {
 namespace {
 
-constexpr uint64_t kIndexBytesPerEntry = sizeof(int32_t);  // PolicyCache::Cells::pos
+constexpr uint64_t kIndexBytesPerEntry = sizeof(int32_t);  // a KvCells position
 
 std::string StoreLabel(const std::string& store, const Params& params) {
   const std::string text = params.ToString();

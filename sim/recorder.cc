@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "base/status.h"
 #include "model/session.h"
 #include "policies/policy_cache.h"
 #include "policies/score_utils.h"
@@ -75,12 +76,11 @@ absl::StatusOr<Trace> RecordTrace(Decoder& decoder, const std::vector<std::vecto
     TraceSequence& seq = trace.AddSequence();
     const std::vector<int>& tokens = sequences[si];
     std::copy_n(tokens.begin(), context, seq.tokens.begin());
-    auto k = MakeStore("f32", {}, KvRole::kKey, shape);
-    auto v = MakeStore("f32", {}, KvRole::kValue, shape);
-    if (!k.ok()) return k.status();
-    if (!v.ok()) return v.status();
+    ASSIGN_OR_RETURN(auto k, MakeStore("f32", {}, KvRole::kKey, shape));
+    ASSIGN_OR_RETURN(auto v, MakeStore("f32", {}, KvRole::kValue, shape));
     Session session(std::make_unique<PolicyCache>(
-        shape, std::make_unique<RecorderPolicy>(trace, &seq, c.group_size()), *std::move(k), *std::move(v)));
+        shape, std::make_unique<RecorderPolicy>(trace, &seq, c.group_size()), std::move(k),
+        std::move(v)));
     std::vector<float> logits(c.vocab_size);
     Feed(decoder, session, absl::MakeConstSpan(tokens.data(), h.prompt_tokens), false, logits.data());
     for (int t = h.prompt_tokens; t < h.query_positions(); ++t) {
