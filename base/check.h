@@ -6,14 +6,14 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define KVBENCH_CHECK(cond, ...)                                                  \
-  do {                                                                            \
-    if (!(cond)) [[unlikely]] {                                                   \
+#define KVBENCH_CHECK(cond, ...)                                                   \
+  do {                                                                             \
+    if (!(cond)) [[unlikely]] {                                                    \
       std::fprintf(stderr, "%s:%d: check failed: %s ", __FILE__, __LINE__, #cond); \
-      __VA_OPT__(std::fprintf(stderr, __VA_ARGS__);)                              \
-      std::fprintf(stderr, "\n");                                                 \
-      std::abort();                                                               \
-    }                                                                             \
+      __VA_OPT__(std::fprintf(stderr, __VA_ARGS__);)                               \
+      std::fprintf(stderr, "\n");                                                  \
+      std::abort();                                                                \
+    }                                                                              \
   } while (0)
 
 #endif  // KVBENCH_BASE_CHECK_H_

@@ -25,7 +25,7 @@ enum class ParamType {
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::kInt;
-  std::string default_value;         // as text; empty = required
+  std::string default_value;  // as text; empty = required
   std::string help;
   std::vector<std::string> choices;  // for kString, empty = any
 };

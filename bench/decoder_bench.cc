@@ -1,6 +1,6 @@
 // Decoder micro-benchmarks: the memory-bandwidth probe, MatMul per weight dtype and shape, and one
-// full decode step per preset shape and context. Every bytes/s figure is also reported as a fraction
-// of the bandwidth probe measured at start-up in the same process ("bw_fraction").
+// full decode step per preset shape and context. Every bytes/s figure is also reported as a
+// fraction of the bandwidth probe measured at start-up in the same process ("bw_fraction").
 //
 //   build/bench/decoder_bench [--benchmark_filter=...] [--shapes=tinyllama-1.1b,...]
 //
@@ -19,9 +19,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "bandwidth_probe.h"
-#include "benchmark/benchmark.h"
 #include "base/aligned.h"
+#include "benchmark/benchmark.h"
+#include "harness/bandwidth_probe.h"
 #include "model/decoder.h"
 #include "model/loader.h"
 #include "model/ops.h"
@@ -44,14 +44,16 @@ void ReportBandwidth(benchmark::State& state, double bytes_per_iteration) {
 }
 
 void BM_MemoryBandwidth(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(g_bandwidth = MeasureReadBandwidth(size_t{2} << 30, 3));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(g_bandwidth = MeasureReadBandwidth(size_t{2} << 30, 3));
   state.counters["GB/s"] = g_bandwidth / 1e9;
 }
 
 struct MatMulCase {
   DType dtype;
   int rows, cols;
-  int vectors;  // input vectors per call: 1 = decode, 17 = a lockstep sweep of 16 policies + reference
+  int vectors;  // input vectors per call: 1 = decode, 17 = a lockstep sweep of 16 policies +
+                // reference
 };
 
 void BM_MatMul(benchmark::State& state, MatMulCase c) {
@@ -66,7 +68,8 @@ void BM_MatMul(benchmark::State& state, MatMulCase c) {
     QuantizeRow(c.dtype, row.data(), c.cols, data + RowBytes(c.dtype, c.cols) * r);
   }
   WeightMatrix w{.dtype = c.dtype, .rows = c.rows, .cols = c.cols, .data = data};
-  AlignedVector<float> x(static_cast<size_t>(c.cols) * c.vectors, 0.5f), y(static_cast<size_t>(c.rows) * c.vectors);
+  AlignedVector<float> x(static_cast<size_t>(c.cols) * c.vectors, 0.5f),
+      y(static_cast<size_t>(c.rows) * c.vectors);
   for (auto _ : state) {
     MatMul(w, x.data(), c.vectors, y.data());
     benchmark::ClobberMemory();
@@ -74,8 +77,9 @@ void BM_MatMul(benchmark::State& state, MatMulCase c) {
   state.SetItemsProcessed(state.iterations() * c.vectors);
   ReportBandwidth(state, static_cast<double>(bytes));
   // Multiply-adds per second: what bounds a call once enough vectors share each weight read.
-  state.counters["GFMA/s"] = benchmark::Counter(static_cast<double>(c.rows) * c.cols * c.vectors / 1e9,
-                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFMA/s"] =
+      benchmark::Counter(static_cast<double>(c.rows) * c.cols * c.vectors / 1e9,
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // One model at a time stays in memory (the 1B-class shapes take gigabytes).
@@ -151,7 +155,8 @@ int main(int argc, char** argv) {
   using namespace kvbench;
   std::string shapes = "stories260K,stories110M,smollm-135m,tinyllama-1.1b,llama-3.2-1b";
   std::string dtypes = "f32,f16,bf16,q8_0";
-  // Per-token cost against context under each policy (budget 512): full grows, the others stay flat.
+  // Per-token cost against context under each policy (budget 512): full grows, the others stay
+  // flat.
   std::string policy_shape = "stories110M";
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
@@ -170,16 +175,20 @@ int main(int argc, char** argv) {
   g_bandwidth = MeasureReadBandwidth();
   std::fprintf(stderr, "bandwidth probe: %.2f GB/s read (2 GiB buffer, %d threads); kernels: %s\n",
                g_bandwidth / 1e9, NumThreads(), kSimdName);
-  benchmark::RegisterBenchmark("BM_MemoryBandwidth", BM_MemoryBandwidth)->Iterations(1)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_MemoryBandwidth", BM_MemoryBandwidth)
+      ->Iterations(1)
+      ->UseRealTime();
   const std::map<std::string, DType> kDTypes = {
       {"f32", DType::kF32}, {"f16", DType::kF16}, {"bf16", DType::kBF16}, {"q8_0", DType::kQ8_0}};
   std::vector<DType> dtype_list;
-  for (absl::string_view d : absl::StrSplit(dtypes, ',')) dtype_list.push_back(kDTypes.at(std::string(d)));
+  for (absl::string_view d : absl::StrSplit(dtypes, ','))
+    dtype_list.push_back(kDTypes.at(std::string(d)));
   for (DType d : dtype_list) {
-    for (auto [rows, cols] : std::vector<std::pair<int, int>>{{2048, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}}) {
+    for (auto [rows, cols] : std::vector<std::pair<int, int>>{
+             {2048, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}}) {
       for (int vectors : {1, 2, 17}) {
-        benchmark::RegisterBenchmark(absl::StrCat("BM_MatMul/dtype:", DTypeName(d), "/rows:", rows, "/cols:", cols,
-                                                  "/vectors:", vectors)
+        benchmark::RegisterBenchmark(absl::StrCat("BM_MatMul/dtype:", DTypeName(d), "/rows:", rows,
+                                                  "/cols:", cols, "/vectors:", vectors)
                                          .c_str(),
                                      BM_MatMul, MatMulCase{d, rows, cols, vectors})
             ->UseRealTime();
@@ -192,7 +201,8 @@ int main(int argc, char** argv) {
       if (shape == "stories260K" && d != DType::kF32) continue;  // the real file is f32
       for (int ctx : {0, 512, 2048, 8192}) {
         benchmark::RegisterBenchmark(
-            absl::StrCat("BM_DecodeStep/shape:", shape, "/dtype:", DTypeName(d), "/ctx:", ctx).c_str(),
+            absl::StrCat("BM_DecodeStep/shape:", shape, "/dtype:", DTypeName(d), "/ctx:", ctx)
+                .c_str(),
             BM_DecodeStep, shape, d, ctx, CacheSpec{})
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
@@ -204,10 +214,10 @@ int main(int argc, char** argv) {
     spec.policy = policy;
     if (spec.policy != "full") spec.policy_params["budget"] = "512";
     for (int ctx : {512, 1024, 2048, 4096, 8192}) {
-      benchmark::RegisterBenchmark(absl::StrCat("BM_PolicyDecodeStep/shape:", policy_shape, "/policy:", policy,
-                                                "/ctx:", ctx)
-                                       .c_str(),
-                                   BM_DecodeStep, policy_shape, DType::kF32, ctx, spec)
+      benchmark::RegisterBenchmark(
+          absl::StrCat("BM_PolicyDecodeStep/shape:", policy_shape, "/policy:", policy, "/ctx:", ctx)
+              .c_str(),
+          BM_DecodeStep, policy_shape, DType::kF32, ctx, spec)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }

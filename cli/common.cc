@@ -25,14 +25,15 @@ namespace kvbench::cli {
 
 std::vector<std::string> ParseFlags(std::string_view command, std::string_view usage, int argc,
                                     char** argv) {
-  absl::SetProgramUsageMessage(absl::StrCat("kvbench ", std::string(command), " ", std::string(usage)));
+  absl::SetProgramUsageMessage(
+      absl::StrCat("kvbench ", std::string(command), " ", std::string(usage)));
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   return std::vector<std::string>(positional.begin() + 1, positional.end());
 }
 
 int ReportError(std::string_view command, const absl::Status& status) {
-  std::fprintf(stderr, "kvbench %.*s: error: %s\n", static_cast<int>(command.size()), command.data(),
-               status.ToString().c_str());
+  std::fprintf(stderr, "kvbench %.*s: error: %s\n", static_cast<int>(command.size()),
+               command.data(), status.ToString().c_str());
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
@@ -47,7 +48,8 @@ int ReportError(std::string_view command, const absl::Status& status) {
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModelFromFlags() {
   const int threads = absl::GetFlag(FLAGS_threads);
-  if (threads < 1) return absl::InvalidArgumentError(absl::StrCat("--threads ", threads, " must be >= 1"));
+  if (threads < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--threads ", threads, " must be >= 1"));
   SetNumThreads(threads);
   return LoadModel(absl::GetFlag(FLAGS_model));
 }

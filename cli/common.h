@@ -38,7 +38,6 @@ absl::StatusOr<std::string> ReadTextFlag();
 // -o if given, else `fallback`.
 std::string OutputPath(const std::string& fallback);
 
-
 }  // namespace kvbench::cli
 
 #endif  // KVBENCH_CLI_COMMON_H_

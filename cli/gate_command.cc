@@ -12,17 +12,21 @@ ABSL_FLAG(std::string, current, "", "gate: the fresh results CSV to judge");
 ABSL_FLAG(std::string, rules, "", "gate: the rules YAML (configs/gates/X.yaml)");
 ABSL_FLAG(std::string, markdown, "", "gate: also write a Markdown summary here");
 ABSL_FLAG(std::string, junit, "", "gate: also write JUnit XML here");
-ABSL_FLAG(bool, update, false, "gate: rewrite the baseline from the current results (a deliberate change)");
+ABSL_FLAG(bool, update, false,
+          "gate: rewrite the baseline from the current results (a deliberate change)");
 
 namespace kvbench::cli {
 
 int Gate(int argc, char** argv) {
   const std::vector<std::string> positional =
-      ParseFlags("gate", "--baseline B.csv --current C.csv --rules R.yaml [--markdown M.md] [--junit J.xml] [--update]",
+      ParseFlags("gate",
+                 "--baseline B.csv --current C.csv --rules R.yaml [--markdown M.md] [--junit "
+                 "J.xml] [--update]",
                  argc, argv);
   if (!positional.empty()) {
-    return ReportError("gate", absl::InvalidArgumentError("unexpected positional argument '" + positional[0] +
-                                                          "' (every input is a flag)"));
+    return ReportError(
+        "gate", absl::InvalidArgumentError("unexpected positional argument '" + positional[0] +
+                                           "' (every input is a flag)"));
   }
   GateRunOptions options;
   options.baseline_path = absl::GetFlag(FLAGS_baseline);

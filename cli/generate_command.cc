@@ -1,8 +1,8 @@
 // kvbench generate: continue a prompt with the real decoder; prints the text and tokens/s.
 #include <chrono>
 #include <cstdio>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -23,10 +23,12 @@ ABSL_FLAG(int, top_k, 0, "sample among the k most likely tokens (0: all)");
 ABSL_FLAG(float, top_p, 1.0f, "nucleus sampling mass (1: off)");
 ABSL_FLAG(uint64_t, seed, 0, "RNG seed for sampling");
 ABSL_FLAG(bool, stop_at_eos, true, "stop when the model emits EOS");
-ABSL_FLAG(std::string, policy, "full", "cache policy with parameters, e.g. sinks(budget=64,n_sink=4)");
+ABSL_FLAG(std::string, policy, "full",
+          "cache policy with parameters, e.g. sinks(budget=64,n_sink=4)");
 ABSL_FLAG(std::string, k_store, "f32", "key store with parameters, e.g. q8_0 or kivi(bits=4)");
 ABSL_FLAG(std::string, v_store, "f32", "value store with parameters");
-ABSL_FLAG(bool, print_ids, false, "also print the generated token ids (a JSON array) after the text");
+ABSL_FLAG(bool, print_ids, false,
+          "also print the generated token ids (a JSON array) after the text");
 
 namespace kvbench::cli {
 
@@ -107,7 +109,8 @@ int Generate(int argc, char** argv) {
                decode_steps > 0 ? decode_steps / decode_s : 0.0);
   const KvMemory kv = session.cache().total_memory(model.config.n_layers);
   std::fprintf(stderr, "kv cache: %llu bytes held (%llu allocated, peak %llu)\n",
-               static_cast<unsigned long long>(kv.logical), static_cast<unsigned long long>(kv.allocated),
+               static_cast<unsigned long long>(kv.logical),
+               static_cast<unsigned long long>(kv.allocated),
                static_cast<unsigned long long>(kv.peak));
   return 0;
 }

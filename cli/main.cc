@@ -24,9 +24,11 @@ constexpr Command kCommands[] = {
     {"policies", kvbench::cli::Policies, "list cache policies and KV stores with their parameters"},
     {"gate", kvbench::cli::Gate, "compare a results CSV with its baseline under YAML rules (CI)"},
     {"trace", kvbench::cli::Trace, "record a full run's attention and key norms for replay (.kvt)"},
-    {"simulate", kvbench::cli::Simulate, "replay eviction policies on a trace: attention recall per budget"},
+    {"simulate", kvbench::cli::Simulate,
+     "replay eviction policies on a trace: attention recall per budget"},
     {"plan", kvbench::cli::Plan, "KV cache bytes, what fits in memory, decode-time lower bound"},
-    {"prefix", kvbench::cli::Prefix, "prefix cache across requests: hit rate and TTFT per budget x strategy"},
+    {"prefix", kvbench::cli::Prefix,
+     "prefix cache across requests: hit rate and TTFT per budget x strategy"},
 };
 
 void PrintUsage(FILE* out) {

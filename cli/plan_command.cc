@@ -6,9 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status.h"
-#include "bench/bandwidth_probe.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "harness/bandwidth_probe.h"
 #include "model/loader.h"
 #include "model/presets.h"
 #include "policies/spec_text.h"
@@ -35,7 +35,7 @@ const std::vector<ArgSpec>& Specs() {
       {"memory", false, "device memory, e.g. 80GiB: what fits next to the weights"},
       {"bandwidth", false, "memory bandwidth in GB/s for the decode-time lower bound"},
       {"measure_bandwidth", true,
-       "measure this machine's read bandwidth (bench/bandwidth_probe.h)"},
+       "measure this machine's read bandwidth (harness/bandwidth_probe.h)"},
       {"csv", true, "print CSV instead of a table"},
       {"list_shapes", true, "list the preset shapes with their sources"},
       {"help", true, "this message"},

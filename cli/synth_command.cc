@@ -33,14 +33,19 @@ absl::StatusOr<ModelConfig> ParseDims(const std::string& text) {
     std::pair<std::string, std::string> kv = absl::StrSplit(part, '=');
     double v;
     if (!absl::SimpleAtod(kv.second, &v)) {
-      return absl::InvalidArgumentError(absl::StrCat("--dims: '", std::string(part), "' is not key=number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dims: '", std::string(part), "' is not key=number"));
     }
     values[kv.first] = v;
   }
-  const std::map<std::string, int*> ints = {{"dim", &c.dim},          {"layers", &c.n_layers},
-                                            {"heads", &c.n_heads},      {"kv_heads", &c.n_kv_heads},
-                                            {"ffn", &c.hidden_dim},     {"vocab", &c.vocab_size},
-                                            {"context", &c.context_length}, {"head_dim", &c.head_dim}};
+  const std::map<std::string, int*> ints = {{"dim", &c.dim},
+                                            {"layers", &c.n_layers},
+                                            {"heads", &c.n_heads},
+                                            {"kv_heads", &c.n_kv_heads},
+                                            {"ffn", &c.hidden_dim},
+                                            {"vocab", &c.vocab_size},
+                                            {"context", &c.context_length},
+                                            {"head_dim", &c.head_dim}};
   for (const auto& [key, v] : values) {
     if (key == "theta") {
       c.rope_theta = static_cast<float>(v);
@@ -48,7 +53,8 @@ absl::StatusOr<ModelConfig> ParseDims(const std::string& text) {
       *it->second = static_cast<int>(v);
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--dims: unknown key '", key, "'; valid: dim, layers, heads, kv_heads, ffn, vocab, context, head_dim, theta"));
+          "--dims: unknown key '", key,
+          "'; valid: dim, layers, heads, kv_heads, ffn, vocab, context, head_dim, theta"));
     }
   }
   if (c.n_kv_heads == 0) c.n_kv_heads = c.n_heads;
@@ -61,12 +67,14 @@ absl::StatusOr<ModelConfig> ParseDims(const std::string& text) {
 }  // namespace
 
 int Synth(int argc, char** argv) {
-  ParseFlags("synth", "--shape NAME|--dims ... --dtype f32|f16|bf16|q8_0 --seed S -o FILE.gguf", argc, argv);
+  ParseFlags("synth", "--shape NAME|--dims ... --dtype f32|f16|bf16|q8_0 --seed S -o FILE.gguf",
+             argc, argv);
   if (absl::GetFlag(FLAGS_list_shapes)) {
     for (const ShapePreset& p : ShapePresets()) {
       const ModelConfig& c = p.config;
-      std::printf("%-16s dim %5d  layers %3d  heads %3d  kv %2d  ffn %6d  vocab %6d   %s\n", p.name.c_str(),
-                  c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.hidden_dim, c.vocab_size, p.source.c_str());
+      std::printf("%-16s dim %5d  layers %3d  heads %3d  kv %2d  ffn %6d  vocab %6d   %s\n",
+                  p.name.c_str(), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.hidden_dim,
+                  c.vocab_size, p.source.c_str());
     }
     return 0;
   }
@@ -74,12 +82,14 @@ int Synth(int argc, char** argv) {
       {"f32", DType::kF32}, {"f16", DType::kF16}, {"bf16", DType::kBF16}, {"q8_0", DType::kQ8_0}};
   auto dtype = kDTypes.find(absl::GetFlag(FLAGS_dtype));
   if (dtype == kDTypes.end()) {
-    return ReportError("synth", absl::InvalidArgumentError(absl::StrCat(
-                                    "--dtype ", absl::GetFlag(FLAGS_dtype), ": valid are f32, f16, bf16, q8_0")));
+    return ReportError(
+        "synth", absl::InvalidArgumentError(absl::StrCat("--dtype ", absl::GetFlag(FLAGS_dtype),
+                                                         ": valid are f32, f16, bf16, q8_0")));
   }
   const std::string shape = absl::GetFlag(FLAGS_shape), dims = absl::GetFlag(FLAGS_dims);
   if (shape.empty() == dims.empty()) {
-    return ReportError("synth", absl::InvalidArgumentError("give exactly one of --shape or --dims"));
+    return ReportError("synth",
+                       absl::InvalidArgumentError("give exactly one of --shape or --dims"));
   }
   ModelConfig config;
   std::string name = shape;
@@ -94,14 +104,18 @@ int Synth(int argc, char** argv) {
     name = "custom";
   }
   const std::string out = OutputPath("");
-  if (out.empty()) return ReportError("synth", absl::InvalidArgumentError("-o FILE.gguf is required"));
+  if (out.empty())
+    return ReportError("synth", absl::InvalidArgumentError("-o FILE.gguf is required"));
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   auto model = MakeSyntheticModel(config, dtype->second, seed);
   if (!model.ok()) return ReportError("synth", model.status());
-  const std::string label = absl::StrCat("kvbench-synthetic-", name, "-", absl::GetFlag(FLAGS_dtype), "-seed", seed);
-  if (absl::Status s = WriteModelAsGguf(**model, label, out); !s.ok()) return ReportError("synth", s);
+  const std::string label =
+      absl::StrCat("kvbench-synthetic-", name, "-", absl::GetFlag(FLAGS_dtype), "-seed", seed);
+  if (absl::Status s = WriteModelAsGguf(**model, label, out); !s.ok())
+    return ReportError("synth", s);
   std::fprintf(stderr, "wrote %s: %s, %s weights, %.1f MB of weights read per token\n", out.c_str(),
-               name.c_str(), absl::GetFlag(FLAGS_dtype).c_str(), (*model)->weights.bytes_per_token() / 1e6);
+               name.c_str(), absl::GetFlag(FLAGS_dtype).c_str(),
+               (*model)->weights.bytes_per_token() / 1e6);
   return 0;
 }
 

@@ -28,7 +28,8 @@ const std::vector<ArgSpec>& Specs() {
   return *kSpecs;
 }
 
-constexpr char kUsage[] = "usage: kvbench trace EXPERIMENT.yaml [-o FILE.kvt] [--prob-format f16|f32]\n";
+constexpr char kUsage[] =
+    "usage: kvbench trace EXPERIMENT.yaml [-o FILE.kvt] [--prob-format f16|f32]\n";
 
 }  // namespace
 
@@ -40,11 +41,13 @@ int Trace(int argc, char** argv) {
     return 0;
   }
   if (args->positional().size() != 1) {
-    return ReportError("trace", absl::InvalidArgumentError(absl::StrCat("expected one experiment file\n", kUsage)));
+    return ReportError("trace", absl::InvalidArgumentError(
+                                    absl::StrCat("expected one experiment file\n", kUsage)));
   }
   const std::string format = args->Get("prob_format", "f16");
   if (format != "f16" && format != "f32") {
-    return ReportError("trace", absl::InvalidArgumentError(absl::StrCat("--prob-format ", format, ": valid are f16, f32")));
+    return ReportError("trace", absl::InvalidArgumentError(absl::StrCat("--prob-format ", format,
+                                                                        ": valid are f16, f32")));
   }
   auto experiment = LoadExperiment(args->positional()[0]);
   if (!experiment.ok()) return ReportError("trace", experiment.status());
@@ -55,31 +58,41 @@ int Trace(int argc, char** argv) {
   if (!sequences.ok()) return ReportError("trace", sequences.status());
 
   const ModelConfig& c = (*model)->config;
-  TraceHeader h{.n_layers = c.n_layers, .n_heads = c.n_heads, .n_kv_heads = c.n_kv_heads, .head_dim = c.head_dim,
-                .prompt_tokens = experiment->prompt_tokens, .score_tokens = experiment->score_tokens,
+  TraceHeader h{.n_layers = c.n_layers,
+                .n_heads = c.n_heads,
+                .n_kv_heads = c.n_kv_heads,
+                .head_dim = c.head_dim,
+                .prompt_tokens = experiment->prompt_tokens,
+                .score_tokens = experiment->score_tokens,
                 .n_sequences = static_cast<int>(sequences->size()),
                 .prob_format = format == "f32" ? ProbFormat::kF32 : ProbFormat::kF16,
-                .model = experiment->model, .experiment = experiment->name};
+                .model = experiment->model,
+                .experiment = experiment->name};
   if (absl::Status s = ValidateHeader(h, "trace"); !s.ok()) {
     return ReportError("trace", absl::InvalidArgumentError(s.message()));
   }
   const std::string out = args->Get("o", absl::StrCat("results/", experiment->name, ".kvt"));
-  std::fprintf(stderr,
-               "recording %d sequences x %d query positions, %d layers x %d KV heads, %s probabilities: "
-               "trace will be %s (%s in memory while recording)\n",
-               h.n_sequences, h.query_positions(), h.n_layers, h.n_kv_heads, format.c_str(),
-               FormatBytes(static_cast<double>(h.FileBytes())).c_str(),
-               FormatBytes(static_cast<double>(h.n_sequences) * h.n_layers * h.n_kv_heads *
-                           static_cast<double>(h.query_positions()) * (h.query_positions() + 1) * 4)
-                   .c_str());
+  std::fprintf(
+      stderr,
+      "recording %d sequences x %d query positions, %d layers x %d KV heads, %s probabilities: "
+      "trace will be %s (%s in memory while recording)\n",
+      h.n_sequences, h.query_positions(), h.n_layers, h.n_kv_heads, format.c_str(),
+      FormatBytes(static_cast<double>(h.FileBytes())).c_str(),
+      FormatBytes(static_cast<double>(h.n_sequences) * h.n_layers * h.n_kv_heads *
+                  static_cast<double>(h.query_positions()) * (h.query_positions() + 1) * 4)
+          .c_str());
   Decoder decoder(**model);
   auto trace = RecordTrace(decoder, *sequences,
-                           {.prompt_tokens = h.prompt_tokens, .score_tokens = h.score_tokens,
-                            .prob_format = h.prob_format, .model_name = h.model, .experiment_name = h.experiment,
+                           {.prompt_tokens = h.prompt_tokens,
+                            .score_tokens = h.score_tokens,
+                            .prob_format = h.prob_format,
+                            .model_name = h.model,
+                            .experiment_name = h.experiment,
                             .log = stderr});
   if (!trace.ok()) return ReportError("trace", trace.status());
   if (absl::Status s = WriteTrace(*trace, out); !s.ok()) return ReportError("trace", s);
-  std::printf("wrote %s (%s)\n", out.c_str(), FormatBytes(static_cast<double>(h.FileBytes())).c_str());
+  std::printf("wrote %s (%s)\n", out.c_str(),
+              FormatBytes(static_cast<double>(h.FileBytes())).c_str());
   return 0;
 }
 

@@ -15,7 +15,9 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
     fs::create_directories(parent, ec);
-    if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create folder ", parent.string(), ": ", ec.message()));
+    if (ec)
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create folder ", parent.string(), ": ", ec.message()));
   }
   // The pid keeps two concurrent writers of the same path from sharing a temporary file.
   const std::string tmp = absl::StrCat(path, ".", ::getpid(), ".tmp");

@@ -22,10 +22,13 @@ const char* DTypeName(DType type);
 // Bytes that `n` consecutive values of `type` occupy. For Q8_0, n must be a multiple of 32.
 inline size_t RowBytes(DType type, int64_t n) {
   switch (type) {
-    case DType::kF32: return static_cast<size_t>(n) * 4;
+    case DType::kF32:
+      return static_cast<size_t>(n) * 4;
     case DType::kF16:
-    case DType::kBF16: return static_cast<size_t>(n) * 2;
-    case DType::kQ8_0: return static_cast<size_t>(n / kQ8_0BlockSize) * kQ8_0BlockBytes;
+    case DType::kBF16:
+      return static_cast<size_t>(n) * 2;
+    case DType::kQ8_0:
+      return static_cast<size_t>(n / kQ8_0BlockSize) * kQ8_0BlockBytes;
   }
   return 0;
 }

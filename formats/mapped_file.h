@@ -1,5 +1,5 @@
-// A read-only memory mapping of a whole file. Model weights point into it, so F32 (and F16/BF16/Q8_0)
-// tensors are never copied: the page cache is the only copy.
+// A read-only memory mapping of a whole file. Model weights point into it, so F32 (and
+// F16/BF16/Q8_0) tensors are never copied: the page cache is the only copy.
 #ifndef KVBENCH_FORMATS_MAPPED_FILE_H_
 #define KVBENCH_FORMATS_MAPPED_FILE_H_
 

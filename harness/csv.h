@@ -39,7 +39,6 @@ absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string_view source
 // Reads and parses a file; NotFound when it does not exist.
 absl::StatusOr<CsvTable> ReadCsvFile(const std::string& path);
 
-
 }  // namespace kvbench
 
 #endif  // KVBENCH_HARNESS_CSV_H_

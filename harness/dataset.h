@@ -40,7 +40,8 @@ struct SequenceOptions {
   bool concatenate = true;
 };
 
-// Token sequences, each exactly context_tokens long. OutOfRange when the texts do not make even one.
+// Token sequences, each exactly context_tokens long. OutOfRange when the texts do not make even
+// one.
 absl::StatusOr<std::vector<std::vector<int>>> BuildSequences(const std::vector<std::string>& texts,
                                                              const Tokenizer& tokenizer,
                                                              const SequenceOptions& options);

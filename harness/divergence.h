@@ -50,7 +50,8 @@ struct DivergenceRun {
 absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSpec& reference,
                                                  const std::vector<CacheSpec>& policies,
                                                  const std::vector<std::vector<int>>& sequences,
-                                                 int context_tokens, const DivergenceOptions& options);
+                                                 int context_tokens,
+                                                 const DivergenceOptions& options);
 
 }  // namespace kvbench
 

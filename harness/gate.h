@@ -44,7 +44,14 @@
 
 namespace kvbench {
 
-enum class GateLimitKind { kMaxIncrease, kMaxIncreaseRatio, kMaxDecrease, kMaxDecreaseRatio, kMax, kMin };
+enum class GateLimitKind {
+  kMaxIncrease,
+  kMaxIncreaseRatio,
+  kMaxDecrease,
+  kMaxDecreaseRatio,
+  kMax,
+  kMin
+};
 
 // The YAML name of a limit kind ("max_increase_ratio").
 std::string_view GateLimitName(GateLimitKind kind);
@@ -91,13 +98,13 @@ enum class GateCheckKind {
 // One (row, rule) verdict.
 struct GateCheck {
   GateCheckKind kind = GateCheckKind::kRule;
-  std::string metric;       // rule's MetricLabel(); "(row)" for row checks
-  std::string rule;         // rule's Describe(); the row check's name otherwise
-  std::string row;          // "model=stories260K policy=h2o ..." (key columns)
+  std::string metric;  // rule's MetricLabel(); "(row)" for row checks
+  std::string rule;    // rule's Describe(); the row check's name otherwise
+  std::string row;     // "model=stories260K policy=h2o ..." (key columns)
   std::optional<double> baseline, current;
-  std::string limit;        // "<= 0.0105 (+5%)"
+  std::string limit;  // "<= 0.0105 (+5%)"
   bool passed = false;
-  std::string message;      // why it failed (or why a row check was allowed)
+  std::string message;  // why it failed (or why a row check was allowed)
 };
 
 struct GateReport {

@@ -20,7 +20,8 @@ std::string Change(const GateCheck& c) {
   if (!c.baseline || !c.current) return "-";
   const double delta = *c.current - *c.baseline;
   std::string s = absl::StrFormat("%+.4g", delta);
-  if (*c.baseline != 0) absl::StrAppend(&s, absl::StrFormat(" (%+.2f%%)", 100 * delta / std::fabs(*c.baseline)));
+  if (*c.baseline != 0)
+    absl::StrAppend(&s, absl::StrFormat(" (%+.2f%%)", 100 * delta / std::fabs(*c.baseline)));
   return s;
 }
 
@@ -39,7 +40,8 @@ std::vector<std::vector<std::string>> Cells(const GateReport& report, bool failu
   return rows;
 }
 
-const std::vector<std::string> kHeader = {"status", "metric", "row", "baseline", "current", "change", "limit"};
+const std::vector<std::string> kHeader = {"status",  "metric", "row",  "baseline",
+                                          "current", "change", "limit"};
 
 std::string Verdict(const GateReport& report) {
   return absl::StrCat(report.passed() ? "PASS" : "FAIL", ": ", report.checks.size(), " checks, ",
@@ -92,7 +94,8 @@ std::string FormatGateTable(const GateReport& report) {
     for (size_t i = 0; i < cells.size(); ++i) {
       const bool right = i >= 3 && i <= 5;  // numbers
       const std::string pad(width[i] - cells[i].size(), ' ');
-      absl::StrAppend(&out, i ? "  " : "", right ? pad : "", cells[i], right || i + 1 == cells.size() ? "" : pad);
+      absl::StrAppend(&out, i ? "  " : "", right ? pad : "", cells[i],
+                      right || i + 1 == cells.size() ? "" : pad);
     }
     return absl::StrCat(out, "\n");
   };
@@ -110,14 +113,15 @@ std::string FormatGateTable(const GateReport& report) {
 }
 
 std::string FormatGateMarkdown(const GateReport& report) {
-  std::string out = absl::StrCat("## kvbench gate: ", report.passed() ? "PASS" : "FAIL", "\n\n",
-                                 report.checks.size(), " checks, ", report.failures, " failed. Baseline `",
-                                 report.baseline_source, "`, current `", report.current_source, "`, rules `",
-                                 report.rules_source, "`.\n\n");
+  std::string out = absl::StrCat(
+      "## kvbench gate: ", report.passed() ? "PASS" : "FAIL", "\n\n", report.checks.size(),
+      " checks, ", report.failures, " failed. Baseline `", report.baseline_source, "`, current `",
+      report.current_source, "`, rules `", report.rules_source, "`.\n\n");
   if (!report.passed()) {
     out += "### Failures\n\n";
     for (const GateCheck& c : report.checks) {
-      if (!c.passed) absl::StrAppend(&out, "- `", MarkdownCell(c.row), "`: ", MarkdownCell(c.message), "\n");
+      if (!c.passed)
+        absl::StrAppend(&out, "- `", MarkdownCell(c.row), "`: ", MarkdownCell(c.message), "\n");
     }
     out += "\n";
   }
@@ -132,15 +136,40 @@ std::string XmlEscape(std::string_view text) {
     const char ch = text[i];
     const unsigned char u = static_cast<unsigned char>(ch);
     switch (ch) {
-      case '&': out += "&amp;"; ++i; continue;
-      case '<': out += "&lt;"; ++i; continue;
-      case '>': out += "&gt;"; ++i; continue;
-      case '"': out += "&quot;"; ++i; continue;
-      case '\'': out += "&apos;"; ++i; continue;
-      case '\n': out += "&#10;"; ++i; continue;  // kept through attribute normalisation
-      case '\t': out += "&#9;"; ++i; continue;
-      case '\r': out += "&#13;"; ++i; continue;
-      default: break;
+      case '&':
+        out += "&amp;";
+        ++i;
+        continue;
+      case '<':
+        out += "&lt;";
+        ++i;
+        continue;
+      case '>':
+        out += "&gt;";
+        ++i;
+        continue;
+      case '"':
+        out += "&quot;";
+        ++i;
+        continue;
+      case '\'':
+        out += "&apos;";
+        ++i;
+        continue;
+      case '\n':
+        out += "&#10;";
+        ++i;
+        continue;  // kept through attribute normalisation
+      case '\t':
+        out += "&#9;";
+        ++i;
+        continue;
+      case '\r':
+        out += "&#13;";
+        ++i;
+        continue;
+      default:
+        break;
     }
     if (u < 0x20) {  // forbidden in XML 1.0, even as a character reference
       out += "\xEF\xBF\xBD";
@@ -163,8 +192,9 @@ std::string FormatGateJUnit(const GateReport& report) {
   const std::string suite = XmlEscape(report.rules_source);
   std::string out = absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kvbench gate\" tests=\"",
-      report.checks.size(), "\" failures=\"", report.failures, "\" errors=\"0\">\n  <testsuite name=\"", suite,
-      "\" tests=\"", report.checks.size(), "\" failures=\"", report.failures, "\" errors=\"0\" skipped=\"0\">\n");
+      report.checks.size(), "\" failures=\"", report.failures,
+      "\" errors=\"0\">\n  <testsuite name=\"", suite, "\" tests=\"", report.checks.size(),
+      "\" failures=\"", report.failures, "\" errors=\"0\" skipped=\"0\">\n");
   for (const GateCheck& c : report.checks) {
     absl::StrAppend(&out, "    <testcase classname=\"", XmlEscape(c.row), "\" name=\"",
                     XmlEscape(absl::StrCat(c.metric, " ", c.rule)), "\"");
@@ -172,17 +202,20 @@ std::string FormatGateJUnit(const GateReport& report) {
       out += "/>\n";
       continue;
     }
-    const std::string details = absl::StrCat("baseline: ", Num(c.baseline), "\ncurrent: ", Num(c.current),
-                                             "\nchange: ", Change(c), "\nlimit: ", c.limit.empty() ? "-" : c.limit);
-    absl::StrAppend(&out, ">\n      <failure message=\"", XmlEscape(c.message), "\" type=\"regression\">",
-                    XmlEscape(details), "</failure>\n    </testcase>\n");
+    const std::string details =
+        absl::StrCat("baseline: ", Num(c.baseline), "\ncurrent: ", Num(c.current),
+                     "\nchange: ", Change(c), "\nlimit: ", c.limit.empty() ? "-" : c.limit);
+    absl::StrAppend(&out, ">\n      <failure message=\"", XmlEscape(c.message),
+                    "\" type=\"regression\">", XmlEscape(details), "</failure>\n    </testcase>\n");
   }
   out += "  </testsuite>\n</testsuites>\n";
   return out;
 }
 
-std::string DescribeBaselineUpdate(const GateRules& rules, const CsvTable& baseline, const CsvTable& current) {
-  if (baseline.header.empty()) return absl::StrCat("new baseline with ", current.rows.size(), " rows\n");
+std::string DescribeBaselineUpdate(const GateRules& rules, const CsvTable& baseline,
+                                   const CsvTable& current) {
+  if (baseline.header.empty())
+    return absl::StrCat("new baseline with ", current.rows.size(), " rows\n");
   // Rows are matched on the key; the caller has validated the key columns on both sides.
   auto keys_of = [&rules](const CsvTable& t) {
     std::unordered_map<std::string, size_t> m;

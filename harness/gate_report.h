@@ -31,7 +31,8 @@ std::string XmlEscape(std::string_view text);
 
 // What replacing `baseline` by `current` changes: rows added and removed, and for rows on both
 // sides every column a rule reads whose value differs ("  kld_mean: 0.012 -> 0.015").
-std::string DescribeBaselineUpdate(const GateRules& rules, const CsvTable& baseline, const CsvTable& current);
+std::string DescribeBaselineUpdate(const GateRules& rules, const CsvTable& baseline,
+                                   const CsvTable& current);
 
 }  // namespace kvbench
 

@@ -30,33 +30,41 @@ int RunGate(const GateRunOptions& o) {
   if (!baseline.ok()) {
     if (!o.update || !absl::IsNotFound(baseline.status())) return Fail(o, baseline.status());
     // Bootstrap: the first baseline of a new experiment.
-    if (absl::Status s = WriteFileAtomically(o.baseline_path, FormatCsv(*current)); !s.ok()) return Fail(o, s);
-    std::fprintf(o.out, "created baseline %s from %s (%zu rows)\n", o.baseline_path.c_str(), o.current_path.c_str(),
-                 current->rows.size());
+    if (absl::Status s = WriteFileAtomically(o.baseline_path, FormatCsv(*current)); !s.ok())
+      return Fail(o, s);
+    std::fprintf(o.out, "created baseline %s from %s (%zu rows)\n", o.baseline_path.c_str(),
+                 o.current_path.c_str(), current->rows.size());
     return 0;
   }
-  absl::StatusOr<GateReport> report = EvaluateGate(*rules, *baseline, o.baseline_path, *current, o.current_path);
+  absl::StatusOr<GateReport> report =
+      EvaluateGate(*rules, *baseline, o.baseline_path, *current, o.current_path);
   if (!report.ok()) return Fail(o, report.status());
   Print(o.out, FormatGateTable(*report));
   if (!o.markdown_path.empty()) {
-    if (absl::Status s = WriteFileAtomically(o.markdown_path, FormatGateMarkdown(*report)); !s.ok()) return Fail(o, s);
+    if (absl::Status s = WriteFileAtomically(o.markdown_path, FormatGateMarkdown(*report)); !s.ok())
+      return Fail(o, s);
   }
   if (!o.junit_path.empty()) {
-    if (absl::Status s = WriteFileAtomically(o.junit_path, FormatGateJUnit(*report)); !s.ok()) return Fail(o, s);
+    if (absl::Status s = WriteFileAtomically(o.junit_path, FormatGateJUnit(*report)); !s.ok())
+      return Fail(o, s);
   }
   if (!o.update) return report->passed() ? 0 : 1;
 
   // A baseline must be a complete, healthy run: never freeze an error row into it.
   for (const GateCheck& c : report->checks) {
     if (c.kind == GateCheckKind::kErrorRow && !rules->allow_errors) {
-      std::fprintf(o.err, "kvbench gate: --update refused: %s has error rows (%s: %s); baseline %s unchanged\n",
-                   o.current_path.c_str(), c.row.c_str(), c.message.c_str(), o.baseline_path.c_str());
+      std::fprintf(
+          o.err,
+          "kvbench gate: --update refused: %s has error rows (%s: %s); baseline %s unchanged\n",
+          o.current_path.c_str(), c.row.c_str(), c.message.c_str(), o.baseline_path.c_str());
       return 1;
     }
   }
   const std::string changes = DescribeBaselineUpdate(*rules, *baseline, *current);
-  if (absl::Status s = WriteFileAtomically(o.baseline_path, FormatCsv(*current)); !s.ok()) return Fail(o, s);
-  Print(o.out, absl::StrCat("\nupdated baseline ", o.baseline_path, " from ", o.current_path, ":\n", changes));
+  if (absl::Status s = WriteFileAtomically(o.baseline_path, FormatCsv(*current)); !s.ok())
+    return Fail(o, s);
+  Print(o.out, absl::StrCat("\nupdated baseline ", o.baseline_path, " from ", o.current_path, ":\n",
+                            changes));
   return 0;
 }
 

@@ -1,6 +1,6 @@
 // `kvbench gate` as a function: reads the three files, evaluates, prints the table, writes the
-// optional Markdown and JUnit files, and with `update` replaces the baseline by the current results.
-// Kept out of cli/ so that tests can check exit codes and files.
+// optional Markdown and JUnit files, and with `update` replaces the baseline by the current
+// results. Kept out of cli/ so that tests can check exit codes and files.
 //
 // Exit codes: 0 pass (or baseline updated), 1 regression (or an update refused because current
 // has error rows), 2 bad input: a missing or malformed file, a rule naming an unknown column,

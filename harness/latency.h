@@ -1,7 +1,7 @@
 // Speed and footprint of one cache policy running alone (no batching with others), on the same
-// teacher-forced tokens as the divergence runs: the prompt prefilled in one step, then one token per
-// decode step. One call is one repetition over every sequence; the caller runs warmup calls first
-// and discards them.
+// teacher-forced tokens as the divergence runs: the prompt prefilled in one step, then one token
+// per decode step. One call is one repetition over every sequence; the caller runs warmup calls
+// first and discards them.
 #ifndef KVBENCH_HARNESS_LATENCY_H_
 #define KVBENCH_HARNESS_LATENCY_H_
 
@@ -20,13 +20,13 @@ struct LatencyOptions {
 };
 
 struct LatencyResult {
-  double prefill_ms = 0;          // mean over sequences
-  double decode_ms_p50 = 0;       // per decode step (one token), over all steps of all sequences
+  double prefill_ms = 0;     // mean over sequences
+  double decode_ms_p50 = 0;  // per decode step (one token), over all steps of all sequences
   double decode_ms_p95 = 0;
   double decode_ms_p99 = 0;
-  double decode_tokens_per_s = 0; // decode steps / total decode time
-  double bookkeeping_share = 0;   // PolicyCache::policy_ns() during decode / decode time
-  KvMemory memory_end;            // at the end of each sequence: mean logical/allocated, max peak
+  double decode_tokens_per_s = 0;  // decode steps / total decode time
+  double bookkeeping_share = 0;    // PolicyCache::policy_ns() during decode / decode time
+  KvMemory memory_end;             // at the end of each sequence: mean logical/allocated, max peak
 };
 
 // InvalidArgument (etc.) when the cache cannot be built; OutOfRange for a too-short sequence.

@@ -78,21 +78,23 @@ std::string RunMetadataJson(const Experiment& e, const Model& model, const RunIn
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   const ModelConfig& c = model.config;
   return absl::StrCat(
-      "{\n  \"experiment\": ", e.ToJson(),
-      ",\n  \"model\": {\"name\": ", JsonQuote(e.model), ", \"path\": ", JsonQuote(model.path),
-      ", \"format\": ", JsonQuote(model.format), ", \"dim\": ", c.dim, ", \"n_layers\": ", c.n_layers,
-      ", \"n_heads\": ", c.n_heads, ", \"n_kv_heads\": ", c.n_kv_heads, ", \"head_dim\": ", c.head_dim,
+      "{\n  \"experiment\": ", e.ToJson(), ",\n  \"model\": {\"name\": ", JsonQuote(e.model),
+      ", \"path\": ", JsonQuote(model.path), ", \"format\": ", JsonQuote(model.format),
+      ", \"dim\": ", c.dim, ", \"n_layers\": ", c.n_layers, ", \"n_heads\": ", c.n_heads,
+      ", \"n_kv_heads\": ", c.n_kv_heads, ", \"head_dim\": ", c.head_dim,
       ", \"vocab_size\": ", c.vocab_size, ", \"context_length\": ", c.context_length, "}",
-      ",\n  \"run\": {\"started\": ", JsonQuote(info.started), ", \"finished\": ", JsonQuote(info.finished),
-      ", \"cases_total\": ", info.cases_total, ", \"cases_skipped\": ", info.cases_skipped,
-      ", \"cases_failed\": ", info.cases_failed, ", \"n_sequences\": ", info.n_sequences, "}",
-      ",\n  \"versions\": {\"git_sha\": ", JsonQuote(GitSha()), ", \"compiler\": ", JsonQuote(__VERSION__),
-      ", \"cplusplus\": ", __cplusplus, ", \"yaml_cpp\": \"0.7\", \"abseil\": ", ABSL_LTS_RELEASE_VERSION,
-      "}",
+      ",\n  \"run\": {\"started\": ", JsonQuote(info.started),
+      ", \"finished\": ", JsonQuote(info.finished), ", \"cases_total\": ", info.cases_total,
+      ", \"cases_skipped\": ", info.cases_skipped, ", \"cases_failed\": ", info.cases_failed,
+      ", \"n_sequences\": ", info.n_sequences, "}",
+      ",\n  \"versions\": {\"git_sha\": ", JsonQuote(GitSha()),
+      ", \"compiler\": ", JsonQuote(__VERSION__), ", \"cplusplus\": ", __cplusplus,
+      ", \"yaml_cpp\": \"0.7\", \"abseil\": ", ABSL_LTS_RELEASE_VERSION, "}",
       ",\n  \"machine\": {\"hostname\": ", JsonQuote(host), ", \"cpu\": ", JsonQuote(CpuModel()),
-      ", \"hardware_threads\": ", std::thread::hardware_concurrency(), ", \"threads_used\": ", NumThreads(),
-      ", \"simd\": ", JsonQuote(kSimdName),
-      ", \"os\": ", JsonQuote(have_uts ? absl::StrCat(uts.sysname, " ", uts.release, " ", uts.machine) : "unknown"),
+      ", \"hardware_threads\": ", std::thread::hardware_concurrency(),
+      ", \"threads_used\": ", NumThreads(), ", \"simd\": ", JsonQuote(kSimdName), ", \"os\": ",
+      JsonQuote(have_uts ? absl::StrCat(uts.sysname, " ", uts.release, " ", uts.machine)
+                         : "unknown"),
       "}\n}\n");
 }
 

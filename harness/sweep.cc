@@ -9,11 +9,12 @@ absl::StatusOr<std::vector<SweepPoint>> ExpandSweep(const std::vector<SweepAxis>
   size_t total = 1;
   for (const SweepAxis& axis : axes) {
     if (axis.values.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("'", axis.key, "' is an empty list: nothing to sweep"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", axis.key, "' is an empty list: nothing to sweep"));
     }
     if (total > max_points / axis.values.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the sweep has more than ", max_points, " points (at axis '", axis.key, "')"));
+      return absl::InvalidArgumentError(absl::StrCat("the sweep has more than ", max_points,
+                                                     " points (at axis '", axis.key, "')"));
     }
     total *= axis.values.size();
   }
@@ -23,7 +24,8 @@ absl::StatusOr<std::vector<SweepPoint>> ExpandSweep(const std::vector<SweepAxis>
   for (size_t n = 0; n < total; ++n) {
     SweepPoint point;
     point.reserve(axes.size());
-    for (size_t a = 0; a < axes.size(); ++a) point.emplace_back(axes[a].key, axes[a].values[index[a]]);
+    for (size_t a = 0; a < axes.size(); ++a)
+      point.emplace_back(axes[a].key, axes[a].values[index[a]]);
     points.push_back(std::move(point));
     // Odometer: the last axis turns fastest.
     for (size_t a = axes.size(); a-- > 0;) {

@@ -31,14 +31,15 @@ absl::Status YamlReader::CheckKeys(const YAML::Node& map, absl::string_view wher
   for (auto it = map.begin(); it != map.end(); ++it) {
     const std::string key = it->first.Scalar();
     if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
-      return Error(it->first, absl::StrCat("unknown key '", key, "' in ", where, "; valid: ",
-                                           absl::StrJoin(valid, ", ")));
+      return Error(it->first, absl::StrCat("unknown key '", key, "' in ", where,
+                                           "; valid: ", absl::StrJoin(valid, ", ")));
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> YamlReader::String(const YAML::Node& node, absl::string_view key) const {
+absl::StatusOr<std::string> YamlReader::String(const YAML::Node& node,
+                                               absl::string_view key) const {
   if (!node.IsScalar()) return Error(node, absl::StrCat("'", key, "' must be a single value"));
   return node.Scalar();
 }
@@ -51,7 +52,8 @@ absl::StatusOr<int64_t> YamlReader::Int(const YAML::Node& node, absl::string_vie
     return Error(node, absl::StrCat("'", key, "' must be an integer, got '", node.Scalar(), "'"));
   }
   if (v < min || v > max) {
-    return Error(node, absl::StrCat("'", key, "' = ", v, " is out of range [", min, ", ", max, "]"));
+    return Error(node,
+                 absl::StrCat("'", key, "' = ", v, " is out of range [", min, ", ", max, "]"));
   }
   return v;
 }

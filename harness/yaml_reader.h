@@ -48,7 +48,8 @@ class YamlReader {
   // Anything absl::SimpleAtob accepts (true/false, yes/no, 1/0, ...).
   absl::StatusOr<bool> Bool(const YAML::Node& node, absl::string_view key) const;
   // A scalar or a non-empty list of scalars: the values of one sweep axis.
-  absl::StatusOr<std::vector<std::string>> Values(const YAML::Node& node, absl::string_view key) const;
+  absl::StatusOr<std::vector<std::string>> Values(const YAML::Node& node,
+                                                  absl::string_view key) const;
 
  private:
   std::string source_;

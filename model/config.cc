@@ -6,7 +6,8 @@ namespace kvbench {
 
 absl::Status ModelConfig::Validate() const {
   auto bad = [](std::string_view what, int value) {
-    return absl::InvalidArgumentError(absl::StrFormat("model config: %s = %d is invalid", what, value));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("model config: %s = %d is invalid", what, value));
   };
   // Upper bounds keep every size product well inside int64 and reject absurd headers early.
   if (dim <= 0 || dim > (1 << 16)) return bad("dim", dim);
@@ -20,9 +21,12 @@ absl::Status ModelConfig::Validate() const {
   if (head_dim <= 0 || head_dim % 2 != 0 || head_dim > 1024) return bad("head_dim", head_dim);
   if (hidden_dim <= 0 || hidden_dim > (1 << 18)) return bad("hidden_dim", hidden_dim);
   if (vocab_size <= 0 || vocab_size > (1 << 22)) return bad("vocab_size", vocab_size);
-  if (context_length <= 0 || context_length > (1 << 24)) return bad("context_length", context_length);
-  if (rope_dims <= 0 || rope_dims > head_dim || rope_dims % 2 != 0) return bad("rope_dims", rope_dims);
-  if (!(rope_theta > 0.0f)) return absl::InvalidArgumentError("model config: rope_theta must be > 0");
+  if (context_length <= 0 || context_length > (1 << 24))
+    return bad("context_length", context_length);
+  if (rope_dims <= 0 || rope_dims > head_dim || rope_dims % 2 != 0)
+    return bad("rope_dims", rope_dims);
+  if (!(rope_theta > 0.0f))
+    return absl::InvalidArgumentError("model config: rope_theta must be > 0");
   if (!(rms_eps > 0.0f) || rms_eps > 1.0f) {
     return absl::InvalidArgumentError("model config: rms_eps must be in (0, 1]");
   }

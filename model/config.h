@@ -10,12 +10,12 @@ namespace kvbench {
 
 struct ModelConfig {
   std::string architecture = "llama";
-  int dim = 0;             // residual stream width (embedding_length)
-  int n_layers = 0;        // block_count
-  int n_heads = 0;         // query heads
-  int n_kv_heads = 0;      // key/value heads (GQA when < n_heads)
-  int head_dim = 0;        // dim / n_heads
-  int hidden_dim = 0;      // SwiGLU inner width (feed_forward_length)
+  int dim = 0;         // residual stream width (embedding_length)
+  int n_layers = 0;    // block_count
+  int n_heads = 0;     // query heads
+  int n_kv_heads = 0;  // key/value heads (GQA when < n_heads)
+  int head_dim = 0;    // dim / n_heads
+  int hidden_dim = 0;  // SwiGLU inner width (feed_forward_length)
   int vocab_size = 0;
   int context_length = 0;  // what the file declares; the model may have been trained on less
   int rope_dims = 0;       // rotary dimensions per head (rope.dimension_count), <= head_dim

@@ -4,7 +4,8 @@
 //                                                     ./models and ../shared/models
 //   path/to/file.gguf                                 GGUF v2/v3
 //   path/to/model.bin [+ tokenizer.bin beside it]     llama2.c legacy checkpoint
-//   path/to/hf_dir/                                   config.json + model.safetensors + tokenizer.json
+//   path/to/hf_dir/                                   config.json + model.safetensors +
+//   tokenizer.json
 #ifndef KVBENCH_MODEL_LOADER_H_
 #define KVBENCH_MODEL_LOADER_H_
 

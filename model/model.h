@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "model/config.h"
 #include "formats/dtype.h"
 #include "formats/mapped_file.h"
-#include "text/tokenizer.h"
+#include "model/config.h"
 #include "model/weights.h"
+#include "text/tokenizer.h"
 
 namespace kvbench {
 

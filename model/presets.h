@@ -1,5 +1,6 @@
-// Shapes of well-known open models, for synthetic speed tests (`kvbench synth`, bench/) and capacity
-// planning. Each entry names its source (the model's published config). Shapes only: no weights.
+// Shapes of well-known open models, for synthetic speed tests (`kvbench synth`, bench/) and
+// capacity planning. Each entry names its source (the model's published config). Shapes only: no
+// weights.
 #ifndef KVBENCH_MODEL_PRESETS_H_
 #define KVBENCH_MODEL_PRESETS_H_
 

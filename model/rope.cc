@@ -13,7 +13,8 @@ void RopeCosSin(double pos, int rope_dims, float theta, float* cos, float* sin) 
   }
 }
 
-void ApplyRope(float* x, int n_heads, int head_dim, int rope_dims, const float* cos, const float* sin) {
+void ApplyRope(float* x, int n_heads, int head_dim, int rope_dims, const float* cos,
+               const float* sin) {
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + h * head_dim;
     for (int i = 0; i < rope_dims / 2; ++i) {

@@ -12,7 +12,8 @@ namespace kvbench {
 void RopeCosSin(double pos, int rope_dims, float theta, float* cos, float* sin);
 
 // Rotates the first rope_dims values of each of n_heads heads of x (n_heads * head_dim floats).
-void ApplyRope(float* x, int n_heads, int head_dim, int rope_dims, const float* cos, const float* sin);
+void ApplyRope(float* x, int n_heads, int head_dim, int rope_dims, const float* cos,
+               const float* sin);
 
 }  // namespace kvbench
 

@@ -15,11 +15,13 @@ Sampler::Sampler(SamplerOptions options) : options_(options), rng_(options.seed)
 
 absl::Status Sampler::Validate() const {
   if (!(options_.temperature >= 0.0f) || !std::isfinite(options_.temperature)) {
-    return absl::InvalidArgumentError(absl::StrFormat("temperature %g must be >= 0", options_.temperature));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("temperature %g must be >= 0", options_.temperature));
   }
   if (options_.top_k < 0) return absl::InvalidArgumentError("top_k must be >= 0");
   if (!(options_.top_p > 0.0f && options_.top_p <= 1.0f)) {
-    return absl::InvalidArgumentError(absl::StrFormat("top_p %g must be in (0, 1]", options_.top_p));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("top_p %g must be in (0, 1]", options_.top_p));
   }
   return absl::OkStatus();
 }

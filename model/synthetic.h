@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "model/config.h"
 #include "formats/dtype.h"
+#include "model/config.h"
 #include "model/model.h"
 
 namespace kvbench {

@@ -10,7 +10,8 @@ absl::StatusOr<std::pair<std::string, ParamMap>> ParseNamedParams(const std::str
   std::string t(absl::StripAsciiWhitespace(text));
   std::string name = t, rest;
   if (const size_t open = t.find('('); open != std::string::npos) {
-    if (t.back() != ')') return absl::InvalidArgumentError(absl::StrCat("'", text, "': missing ')'"));
+    if (t.back() != ')')
+      return absl::InvalidArgumentError(absl::StrCat("'", text, "': missing ')'"));
     name = t.substr(0, open);
     rest = t.substr(open + 1, t.size() - open - 2);
   } else if (const size_t colon = t.find(':'); colon != std::string::npos) {

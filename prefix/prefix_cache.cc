@@ -43,7 +43,8 @@ absl::StatusOr<PrefixCache> PrefixCache::Create(const PrefixCacheOptions& option
                                                    options.block_tokens, " tokens x ",
                                                    options.floats_per_token, " floats)"));
   }
-  if (options.hash == nullptr) return absl::InvalidArgumentError("prefix cache: null hash function");
+  if (options.hash == nullptr)
+    return absl::InvalidArgumentError("prefix cache: null hash function");
   return PrefixCache(options, options.bytes_per_token * b);
 }
 
@@ -56,7 +57,8 @@ BlockId PrefixCache::Find(BlockId parent, BlockKey key, absl::Span<const int> to
   const auto it = index_.find(key);
   if (it == index_.end()) return kNoBlock;
   const Block& b = blocks_[it->second];
-  if (b.parent != parent || !std::equal(b.tokens.begin(), b.tokens.end(), tokens.begin(), tokens.end())) {
+  if (b.parent != parent ||
+      !std::equal(b.tokens.begin(), b.tokens.end(), tokens.begin(), tokens.end())) {
     *collision = true;
     return kNoBlock;
   }
@@ -159,7 +161,8 @@ void PrefixCache::Evict(BlockId id) {
   stats_.evictions += 1;
 }
 
-InsertResult PrefixCache::Insert(absl::Span<const int> tokens, const FillFn& fill, bool allow_evict) {
+InsertResult PrefixCache::Insert(absl::Span<const int> tokens, const FillFn& fill,
+                                 bool allow_evict) {
   InsertResult r;
   const size_t bt = options_.block_tokens;
   const size_t n_blocks = tokens.size() / bt;

@@ -3,8 +3,8 @@
 // SGLang's RadixAttention keeps the same information as a radix tree).
 //
 // Blocks: a sequence is cut into blocks of B tokens; only whole blocks are cached. A block is keyed
-// by the hash chain of block_hash.h and confirmed by comparing its tokens and its parent block, so a
-// hash collision can only cost a hit. Blocks form a tree (each block's parent is the block before
+// by the hash chain of block_hash.h and confirmed by comparing its tokens and its parent block, so
+// a hash collision can only cost a hit. Blocks form a tree (each block's parent is the block before
 // it); sequences with a common prefix share the blocks of that prefix.
 //
 // References: Acquire() takes a reference on every block of the match for as long as a request uses
@@ -15,9 +15,9 @@
 // child), one at a time, by rule:
 //   lru  the least recently used (a use is a request acquiring the block, or inserting it)
 //   lfu  the least frequently used (fewest uses), ties by least recent
-// Evicting leaves only keeps every cached block reachable from the root (a child is never orphaned);
-// it costs nothing in LRU order, since using a block uses its parents too (a parent is never older
-// than its child), and in LFU order a parent has at least its children's count.
+// Evicting leaves only keeps every cached block reachable from the root (a child is never
+// orphaned); it costs nothing in LRU order, since using a block uses its parents too (a parent is
+// never older than its child), and in LFU order a parent has at least its children's count.
 //
 // Payload: each block holds block_tokens * floats_per_token floats that the caller fills on insert
 // (the serving loop keeps the decoder's f32 K/V rows there; see serve.h). Accounting (bytes) and
@@ -48,10 +48,10 @@ absl::StatusOr<EvictionRule> ParseEvictionRule(std::string_view name);
 const char* EvictionRuleName(EvictionRule rule);
 
 struct PrefixCacheOptions {
-  int block_tokens = 16;          // B
-  uint64_t budget_bytes = 0;      // accounted bytes of all cached blocks, at most
-  uint64_t bytes_per_token = 1;   // accounted bytes of one cached token (all layers, K and V)
-  int floats_per_token = 0;       // payload floats kept per token (0: accounting only)
+  int block_tokens = 16;         // B
+  uint64_t budget_bytes = 0;     // accounted bytes of all cached blocks, at most
+  uint64_t bytes_per_token = 1;  // accounted bytes of one cached token (all layers, K and V)
+  int floats_per_token = 0;      // payload floats kept per token (0: accounting only)
   EvictionRule eviction = EvictionRule::kLru;
   BlockHashFn hash = HashBlock;
 };
@@ -77,7 +77,7 @@ struct PrefixCacheStats {
   int64_t blocks = 0;        // cached now
   int64_t blocks_added = 0;  // ever
   int64_t evictions = 0;
-  int64_t collisions = 0;    // keys found holding other tokens (lookups and inserts)
+  int64_t collisions = 0;  // keys found holding other tokens (lookups and inserts)
 };
 
 class PrefixCache {
@@ -86,8 +86,8 @@ class PrefixCache {
   // whose bytes or payload size overflows.
   static absl::StatusOr<PrefixCache> Create(const PrefixCacheOptions& options);
 
-  // The longest chain of cached blocks that is a prefix of `tokens` (whole blocks of `tokens` only).
-  // No side effects.
+  // The longest chain of cached blocks that is a prefix of `tokens` (whole blocks of `tokens`
+  // only). No side effects.
   PrefixMatch Lookup(absl::Span<const int> tokens) const;
 
   // Lookup, then one reference on each matched block and a recorded use (LRU time, LFU count).
@@ -124,12 +124,12 @@ class PrefixCache {
     bool live = false;
     BlockKey key = 0;
     BlockId parent = kNoBlock;
-    std::vector<int> tokens;   // (block_tokens)
-    std::vector<float> data;   // (block_tokens, floats_per_token)
+    std::vector<int> tokens;  // (block_tokens)
+    std::vector<float> data;  // (block_tokens, floats_per_token)
     int refs = 0;
     int children = 0;
-    uint64_t uses = 0;         // LFU count
-    uint64_t last_use = 0;     // LRU clock value
+    uint64_t uses = 0;      // LFU count
+    uint64_t last_use = 0;  // LRU clock value
   };
   // Eviction order: (LFU count or 0, last use, id), smallest first.
   using EvictKey = std::tuple<uint64_t, uint64_t, BlockId>;

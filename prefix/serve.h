@@ -2,9 +2,9 @@
 // cache saved: hit rates, prefill tokens, time to first token (TTFT), bytes, evictions.
 //
 // One request: look up the longest cached block chain of its prompt (all but the last token: the
-// last is always computed, its logits are the first token's), take references on those blocks, build
-// the request's own KV cache (CacheSpec, policy `full`, any stores) and append the cached K/V of
-// positions 0 .. P-1 into it (KvCache BeginStep(0, P) / Append / EndStep, no attention), then
+// last is always computed, its logits are the first token's), take references on those blocks,
+// build the request's own KV cache (CacheSpec, policy `full`, any stores) and append the cached K/V
+// of positions 0 .. P-1 into it (KvCache BeginStep(0, P) / Append / EndStep, no attention), then
 // prefill only tokens P .. n-1 at pos0 = P. TTFT is the wall time from the lookup to the logits,
 // replay included. Then, if the strategy fills on a miss, the request's new whole blocks are cached
 // (evicting unreferenced leaves), and its references are dropped.
@@ -12,12 +12,12 @@
 // What a block holds: the f32 K and V rows the decoder produced (RoPE applied), layout
 // (layer, K|V, token, n_kv_heads * head_dim). Replaying them through the store's own Append
 // reproduces what the request's store would hold had it computed the prefix itself: quantization
-// is deterministic and row-local (f16, bf16, q*_*, int8, fp8 with a fixed scale), and KIVI quantizes
-// the same oldest-first groups whatever the step sizes. Not exact: fp8 with calibrate=true (its
-// scale comes from the first rows appended, here the prefix alone). The budget counts each cached
-// token at the stores' own rate (BytesPerValue: the quantized size, without KIVI's f32 residual
-// or fp8's per-store scales), i.e. as the format would hold it; the f32 payload actually kept in
-// memory is reported separately (cache_f32_bytes).
+// is deterministic and row-local (f16, bf16, q*_*, int8, fp8 with a fixed scale), and KIVI
+// quantizes the same oldest-first groups whatever the step sizes. Not exact: fp8 with
+// calibrate=true (its scale comes from the first rows appended, here the prefix alone). The budget
+// counts each cached token at the stores' own rate (BytesPerValue: the quantized size, without
+// KIVI's f32 residual or fp8's per-store scales), i.e. as the format would hold it; the f32 payload
+// actually kept in memory is reported separately (cache_f32_bytes).
 //
 // Strategies:
 //   none    no prefix cache: every request prefills its whole prompt (the baseline)
@@ -58,10 +58,10 @@ struct ServeOptions {
   uint64_t budget_bytes = 0;
   EvictionRule eviction = EvictionRule::kLru;
   int warmup_requests = 0;
-  int active_top_k = 4;                              // active/hybrid: frequent prefixes to warm
-  std::vector<std::vector<int>> declared_prefixes;   // active/hybrid: warmed first (BOS first)
-  int context_tokens = 0;                            // cache shape; 0 = the model's context length
-  bool keep_logits = false;                          // keep each measured request's logits
+  int active_top_k = 4;                             // active/hybrid: frequent prefixes to warm
+  std::vector<std::vector<int>> declared_prefixes;  // active/hybrid: warmed first (BOS first)
+  int context_tokens = 0;                           // cache shape; 0 = the model's context length
+  bool keep_logits = false;                         // keep each measured request's logits
 };
 
 struct RequestResult {
@@ -83,13 +83,13 @@ struct ServeReport {
   double hit_rate_blocks = 0;    // blocks_hit / blocks_eligible (0 when none eligible)
   double hit_rate_tokens = 0;    // tokens_cached / tokens_requested
   double ttft_ms_p50 = 0, ttft_ms_p95 = 0, ttft_ms_mean = 0;
-  uint64_t bytes_per_token = 0;     // accounted bytes per cached token
-  uint64_t cache_bytes_end = 0;     // accounted, at the end
+  uint64_t bytes_per_token = 0;  // accounted bytes per cached token
+  uint64_t cache_bytes_end = 0;  // accounted, at the end
   uint64_t cache_bytes_peak = 0;
-  uint64_t cache_f32_bytes_end = 0; // the f32 payload actually held
+  uint64_t cache_f32_bytes_end = 0;  // the f32 payload actually held
   int64_t blocks_end = 0, blocks_added = 0, evictions = 0, collisions = 0;
-  int warm_prefixes = 0;            // active/hybrid: prefixes warmed
-  int64_t warm_tokens_computed = 0; // prefill done before the trace to warm the cache
+  int warm_prefixes = 0;             // active/hybrid: prefixes warmed
+  int64_t warm_tokens_computed = 0;  // prefill done before the trace to warm the cache
 };
 
 // Accounted bytes of one cached token: layers x KV heads x head_dim x (BytesPerValue of the K store

@@ -1,5 +1,5 @@
-// Request traces for the prefix cache: what arrives, in order. A request is a prompt (token ids, BOS
-// first); the serving loop (serve.h) prefills it and produces the first token's logits.
+// Request traces for the prefix cache: what arrives, in order. A request is a prompt (token ids,
+// BOS first); the serving loop (serve.h) prefills it and produces the first token's logits.
 //
 // Sources:
 //   JSONL, one object per line:
@@ -38,10 +38,11 @@ struct TraceRequest {
 };
 
 // Reads a JSONL trace. DataLoss naming file:line for a malformed record (not an object, no string
-// "id", neither a string "prompt" nor a list of string "turns", both, an empty prompt or turn list);
-// OutOfRange naming the request when it exceeds max_tokens; NotFound for a missing file.
+// "id", neither a string "prompt" nor a list of string "turns", both, an empty prompt or turn
+// list); OutOfRange naming the request when it exceeds max_tokens; NotFound for a missing file.
 absl::StatusOr<std::vector<TraceRequest>> LoadTraceJsonl(const std::string& path,
-                                                         const Tokenizer& tokenizer, int max_tokens);
+                                                         const Tokenizer& tokenizer,
+                                                         int max_tokens);
 
 struct WorkloadOptions {
   uint64_t seed = 0;
@@ -53,9 +54,9 @@ struct WorkloadOptions {
   int chat_turns = 4;             // turns per conversation (fewer if max_tokens is reached)
   double fewshot_share = 0.2;     // fraction of requests that use a few-shot template
   int fewshot_templates = 2;
-  int fewshot_examples = 3;       // example stories' opening sentences per template
-  int turn_tokens = 24;           // user texts, questions and chat turns: at least this long
-  int max_tokens = 448;           // no request is longer (stories260K was trained on 512)
+  int fewshot_examples = 3;  // example stories' opening sentences per template
+  int turn_tokens = 24;      // user texts, questions and chat turns: at least this long
+  int max_tokens = 448;      // no request is longer (stories260K was trained on 512)
 };
 
 // InvalidArgument naming the option for out-of-range options; FailedPrecondition when `stories`

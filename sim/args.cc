@@ -30,7 +30,8 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::vector<ArgSpe
       has_value = true;
     }
     std::replace(name.begin(), name.end(), '-', '_');
-    auto spec = std::find_if(specs.begin(), specs.end(), [&](const ArgSpec& s) { return s.name == name; });
+    auto spec =
+        std::find_if(specs.begin(), specs.end(), [&](const ArgSpec& s) { return s.name == name; });
     if (spec == specs.end()) {
       std::vector<std::string> names;
       for (const ArgSpec& s : specs) names.push_back(absl::StrCat("--", s.name));
@@ -40,10 +41,12 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::vector<ArgSpe
     if (spec->boolean) {
       if (!has_value) value = "true";
       if (value != "true" && value != "false") {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, "=", value, ": expected true or false"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, "=", value, ": expected true or false"));
       }
     } else if (!has_value) {
-      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       value = argv[++i];
     }
     args.values_[name] = value;
@@ -61,7 +64,8 @@ absl::StatusOr<int64_t> Args::GetInt(const std::string& name, int64_t fallback) 
   if (it == values_.end()) return fallback;
   int64_t v = 0;
   if (!absl::SimpleAtoi(it->second, &v)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " ", it->second, " is not an integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " ", it->second, " is not an integer"));
   }
   return v;
 }
@@ -71,7 +75,8 @@ absl::StatusOr<double> Args::GetDouble(const std::string& name, double fallback)
   if (it == values_.end()) return fallback;
   double v = 0;
   if (!absl::SimpleAtod(it->second, &v)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " ", it->second, " is not a number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " ", it->second, " is not a number"));
   }
   return v;
 }

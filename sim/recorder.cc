@@ -25,7 +25,8 @@ void RecorderPolicy::OnAppend(int layer, int head, const float* keys, int n, int
   int& count = appended_[static_cast<size_t>(layer) * trace_.header().n_kv_heads + head];
   const int t = trace_.header().query_positions();
   KVBENCH_CHECK(count + n <= t, "recorder: %d keys for %d positions", count + n, t);
-  float* out = &sequence_->key_norm[(static_cast<size_t>(layer) * trace_.header().n_kv_heads + head) * t];
+  float* out =
+      &sequence_->key_norm[(static_cast<size_t>(layer) * trace_.header().n_kv_heads + head) * t];
   for (int i = 0; i < n; ++i) {
     // The norm exactly as KnormPolicy computes it: a double sum of squares, rounded once.
     const float* k = keys + static_cast<size_t>(i) * ld;
@@ -36,14 +37,18 @@ void RecorderPolicy::OnAppend(int layer, int head, const float* keys, int n, int
   count += n;
 }
 
-void RecorderPolicy::OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n, int ld) {
+void RecorderPolicy::OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
+                                 int ld) {
   for (int i = 0; i < n_q; i += group_) {
-    const int q = pos0_ + t0 + i / group_;  // absolute position of this query (full cache: entry j = position j)
+    const int q = pos0_ + t0 +
+                  i / group_;  // absolute position of this query (full cache: entry j = position j)
     const int visible = q + 1;
-    KVBENCH_CHECK(visible <= n && q < trace_.header().query_positions(), "recorder: query %d over %d entries", q, n);
+    KVBENCH_CHECK(visible <= n && q < trace_.header().query_positions(),
+                  "recorder: query %d over %d entries", q, n);
     float* mean = &sequence_->probs[trace_.RowOffset(q, layer, head)];
     AggregateRows(probs + static_cast<size_t>(i) * ld, group_, visible, ld, Aggregate::kMean, mean);
-    AggregateRows(probs + static_cast<size_t>(i) * ld, group_, visible, ld, Aggregate::kMax, mean + visible);
+    AggregateRows(probs + static_cast<size_t>(i) * ld, group_, visible, ld, Aggregate::kMax,
+                  mean + visible);
   }
 }
 
@@ -66,8 +71,9 @@ absl::StatusOr<Trace> RecordTrace(Decoder& decoder, const std::vector<std::vecto
   const int context = h.context_tokens();
   for (size_t i = 0; i < sequences.size(); ++i) {
     if (static_cast<int>(sequences[i].size()) < context) {
-      return absl::InvalidArgumentError(absl::StrCat("sequence ", i, " has ", sequences[i].size(),
-                                                     " tokens, fewer than prompt_tokens + score_tokens = ", context));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequence ", i, " has ", sequences[i].size(),
+                       " tokens, fewer than prompt_tokens + score_tokens = ", context));
     }
   }
   Trace trace(h);
@@ -82,7 +88,8 @@ absl::StatusOr<Trace> RecordTrace(Decoder& decoder, const std::vector<std::vecto
         shape, std::make_unique<RecorderPolicy>(trace, &seq, c.group_size()), std::move(k),
         std::move(v)));
     std::vector<float> logits(c.vocab_size);
-    Feed(decoder, session, absl::MakeConstSpan(tokens.data(), h.prompt_tokens), false, logits.data());
+    Feed(decoder, session, absl::MakeConstSpan(tokens.data(), h.prompt_tokens), false,
+         logits.data());
     for (int t = h.prompt_tokens; t < h.query_positions(); ++t) {
       Feed(decoder, session, absl::MakeConstSpan(&tokens[t], 1), false, logits.data());
     }

@@ -28,7 +28,8 @@ class RecorderPolicy : public CachePolicy {
   bool wants_attention() const override { return true; }
   void BeginStep(int pos0, int n_tokens) override { pos0_ = pos0; }
   void OnAppend(int layer, int head, const float* keys, int n, int ld) override;
-  void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n, int ld) override;
+  void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
+                   int ld) override;
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
                   std::vector<int>* keep) const override {
     return false;
@@ -52,9 +53,9 @@ struct RecordOptions {
   FILE* log = nullptr;  // progress lines, one per sequence
 };
 
-// Runs every sequence (each at least prompt_tokens + score_tokens long; longer ones are cut) through
-// a full cache as the harness's teacher forcing does and records the trace. InvalidArgument for
-// token counts that do not fit the sequences or the format's limits.
+// Runs every sequence (each at least prompt_tokens + score_tokens long; longer ones are cut)
+// through a full cache as the harness's teacher forcing does and records the trace. InvalidArgument
+// for token counts that do not fit the sequences or the format's limits.
 absl::StatusOr<Trace> RecordTrace(Decoder& decoder, const std::vector<std::vector<int>>& sequences,
                                   const RecordOptions& options);
 

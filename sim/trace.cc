@@ -8,11 +8,11 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "base/status.h"
+#include "formats/half.h"
 #include "formats/read_file.h"
 #include "harness/csv.h"
-#include "base/check.h"
-#include "formats/half.h"
 
 namespace kvbench {
 namespace {
@@ -59,8 +59,9 @@ class Cursor {
   }
   size_t pos() const { return pos_; }
   absl::Status Truncated(std::string_view field) const {
-    return absl::DataLossError(absl::StrCat(std::string(source_), ": truncated at byte ", pos_, " reading ",
-                                            std::string(field), " (file has ", bytes_.size(), " bytes)"));
+    return absl::DataLossError(absl::StrCat(std::string(source_), ": truncated at byte ", pos_,
+                                            " reading ", std::string(field), " (file has ",
+                                            bytes_.size(), " bytes)"));
   }
 
  private:
@@ -106,25 +107,29 @@ TraceSequence& Trace::AddSequence() {
 absl::Status ValidateHeader(const TraceHeader& h, std::string_view source) {
   auto range = [&](std::string_view field, int64_t v, int64_t lo, int64_t hi) -> absl::Status {
     if (v < lo || v > hi) {
-      return Bad(source, absl::StrCat("header field ", std::string(field), " = ", v, " is outside [", lo, ", ", hi, "]"));
+      return Bad(source, absl::StrCat("header field ", std::string(field), " = ", v,
+                                      " is outside [", lo, ", ", hi, "]"));
     }
     return absl::OkStatus();
   };
-  for (absl::Status s : {range("n_layers", h.n_layers, 1, 1024), range("n_heads", h.n_heads, 1, 1024),
-                         range("n_kv_heads", h.n_kv_heads, 1, 1024), range("head_dim", h.head_dim, 1, 1024),
-                         range("prompt_tokens", h.prompt_tokens, 1, 65535),
-                         range("score_tokens", h.score_tokens, 1, 65535),
-                         range("prompt_tokens + score_tokens", int64_t{h.prompt_tokens} + h.score_tokens, 2, 65536),
-                         range("n_sequences", h.n_sequences, 0, 65536),
-                         range("model name length", static_cast<int64_t>(h.model.size()), 0, kMaxName),
-                         range("experiment name length", static_cast<int64_t>(h.experiment.size()), 0, kMaxName)}) {
+  for (absl::Status s :
+       {range("n_layers", h.n_layers, 1, 1024), range("n_heads", h.n_heads, 1, 1024),
+        range("n_kv_heads", h.n_kv_heads, 1, 1024), range("head_dim", h.head_dim, 1, 1024),
+        range("prompt_tokens", h.prompt_tokens, 1, 65535),
+        range("score_tokens", h.score_tokens, 1, 65535),
+        range("prompt_tokens + score_tokens", int64_t{h.prompt_tokens} + h.score_tokens, 2, 65536),
+        range("n_sequences", h.n_sequences, 0, 65536),
+        range("model name length", static_cast<int64_t>(h.model.size()), 0, kMaxName),
+        range("experiment name length", static_cast<int64_t>(h.experiment.size()), 0, kMaxName)}) {
     if (!s.ok()) return s;
   }
   if (h.n_heads % h.n_kv_heads != 0) {
-    return Bad(source, absl::StrCat("n_heads ", h.n_heads, " is not a multiple of n_kv_heads ", h.n_kv_heads));
+    return Bad(source, absl::StrCat("n_heads ", h.n_heads, " is not a multiple of n_kv_heads ",
+                                    h.n_kv_heads));
   }
   if (h.prob_format != ProbFormat::kF16 && h.prob_format != ProbFormat::kF32) {
-    return Bad(source, absl::StrCat("prob_format ", static_cast<uint32_t>(h.prob_format), " is not 1 (f16) or 2 (f32)"));
+    return Bad(source, absl::StrCat("prob_format ", static_cast<uint32_t>(h.prob_format),
+                                    " is not 1 (f16) or 2 (f32)"));
   }
   return absl::OkStatus();
 }
@@ -133,17 +138,19 @@ absl::StatusOr<std::string> SerializeTrace(const Trace& trace) {
   const TraceHeader& h = trace.header();
   RETURN_IF_ERROR(ValidateHeader(h, "trace to write"));
   if (static_cast<int>(trace.sequences().size()) != h.n_sequences) {
-    return absl::InternalError(absl::StrCat("trace: header says ", h.n_sequences, " sequences, holds ",
-                                            trace.sequences().size()));
+    return absl::InternalError(absl::StrCat("trace: header says ", h.n_sequences,
+                                            " sequences, holds ", trace.sequences().size()));
   }
   const uint64_t total = h.FileBytes();
-  if (total > (uint64_t{1} << 40)) return absl::ResourceExhaustedError(absl::StrCat("trace of ", total, " bytes"));
+  if (total > (uint64_t{1} << 40))
+    return absl::ResourceExhaustedError(absl::StrCat("trace of ", total, " bytes"));
   std::string out;
   out.reserve(total);
   out.append(kMagic, 8);
   PutU32(&out, kVersion);
   PutU32(&out, static_cast<uint32_t>(kFixedHeaderBytes + 8 + h.model.size() + h.experiment.size()));
-  for (int v : {h.n_layers, h.n_heads, h.n_kv_heads, h.head_dim, h.prompt_tokens, h.score_tokens, h.n_sequences}) {
+  for (int v : {h.n_layers, h.n_heads, h.n_kv_heads, h.head_dim, h.prompt_tokens, h.score_tokens,
+                h.n_sequences}) {
     PutU32(&out, static_cast<uint32_t>(v));
   }
   PutU32(&out, static_cast<uint32_t>(h.prob_format));
@@ -183,15 +190,19 @@ absl::StatusOr<Trace> ParseTrace(std::string_view bytes, std::string_view source
   }
   ASSIGN_OR_RETURN(auto version, c.U32("version"));
   if (version != kVersion) {
-    return Bad(source, absl::StrCat("trace version ", version, " is not supported (this build reads version ", kVersion, ")"));
+    return Bad(source, absl::StrCat("trace version ", version,
+                                    " is not supported (this build reads version ", kVersion, ")"));
   }
   ASSIGN_OR_RETURN(auto header_bytes, c.U32("header_bytes"));
   TraceHeader h;
-  int* fields[] = {&h.n_layers, &h.n_heads, &h.n_kv_heads, &h.head_dim, &h.prompt_tokens, &h.score_tokens, &h.n_sequences};
-  const char* names[] = {"n_layers", "n_heads", "n_kv_heads", "head_dim", "prompt_tokens", "score_tokens", "n_sequences"};
+  int* fields[] = {&h.n_layers,      &h.n_heads,      &h.n_kv_heads, &h.head_dim,
+                   &h.prompt_tokens, &h.score_tokens, &h.n_sequences};
+  const char* names[] = {"n_layers",      "n_heads",      "n_kv_heads", "head_dim",
+                         "prompt_tokens", "score_tokens", "n_sequences"};
   for (int i = 0; i < 7; ++i) {
     ASSIGN_OR_RETURN(auto v, c.U32(names[i]));
-    if (v > (1u << 20)) return Bad(source, absl::StrCat("header field ", names[i], " = ", v, " is out of range"));
+    if (v > (1u << 20))
+      return Bad(source, absl::StrCat("header field ", names[i], " = ", v, " is out of range"));
     *fields[i] = static_cast<int>(v);
   }
   ASSIGN_OR_RETURN(auto format, c.U32("prob_format"));
@@ -199,18 +210,21 @@ absl::StatusOr<Trace> ParseTrace(std::string_view bytes, std::string_view source
   for (std::string* name : {&h.model, &h.experiment}) {
     const char* field = name == &h.model ? "model name" : "experiment name";
     ASSIGN_OR_RETURN(auto len, c.U32(absl::StrCat(field, " length")));
-    if (len > kMaxName) return Bad(source, absl::StrCat(field, " length ", len, " exceeds ", kMaxName));
+    if (len > kMaxName)
+      return Bad(source, absl::StrCat(field, " length ", len, " exceeds ", kMaxName));
     ASSIGN_OR_RETURN(auto text, c.Bytes(len, field));
     *name = std::move(text);
   }
   RETURN_IF_ERROR(ValidateHeader(h, source));
   if (header_bytes != c.pos()) {
-    return Bad(source, absl::StrCat("header_bytes says ", header_bytes, ", the header ends at byte ", c.pos()));
+    return Bad(source, absl::StrCat("header_bytes says ", header_bytes,
+                                    ", the header ends at byte ", c.pos()));
   }
   if (h.FileBytes() != bytes.size()) {
-    return Bad(source, absl::StrCat("file has ", bytes.size(), " bytes; the header (", h.n_sequences, " sequences of ",
-                                    h.SequenceBytes(), " bytes) implies ", h.FileBytes(),
-                                    h.FileBytes() > bytes.size() ? " (truncated?)" : " (trailing data?)"));
+    return Bad(source,
+               absl::StrCat("file has ", bytes.size(), " bytes; the header (", h.n_sequences,
+                            " sequences of ", h.SequenceBytes(), " bytes) implies ", h.FileBytes(),
+                            h.FileBytes() > bytes.size() ? " (truncated?)" : " (trailing data?)"));
   }
   Trace trace(h);
   const int vocab_bound = std::numeric_limits<int32_t>::max();
@@ -220,13 +234,15 @@ absl::StatusOr<Trace> ParseTrace(std::string_view bytes, std::string_view source
     std::memcpy(s.tokens.data(), p, s.tokens.size() * 4);
     p += s.tokens.size() * 4;
     for (int32_t tok : s.tokens) {
-      if (tok < 0 || tok >= vocab_bound) return Bad(source, absl::StrCat("sequence ", si, ": token id ", tok));
+      if (tok < 0 || tok >= vocab_bound)
+        return Bad(source, absl::StrCat("sequence ", si, ": token id ", tok));
     }
     std::memcpy(s.key_norm.data(), p, s.key_norm.size() * 4);
     p += s.key_norm.size() * 4;
     for (size_t i = 0; i < s.key_norm.size(); ++i) {
       if (!std::isfinite(s.key_norm[i]) || s.key_norm[i] < 0) {
-        return Bad(source, absl::StrCat("sequence ", si, ": key norm ", i, " = ", s.key_norm[i], " is not a finite norm"));
+        return Bad(source, absl::StrCat("sequence ", si, ": key norm ", i, " = ", s.key_norm[i],
+                                        " is not a finite norm"));
       }
     }
     if (h.prob_format == ProbFormat::kF32) {
@@ -241,7 +257,8 @@ absl::StatusOr<Trace> ParseTrace(std::string_view bytes, std::string_view source
     for (size_t i = 0; i < s.probs.size(); ++i) {
       const float v = s.probs[i];
       if (!(v >= 0.0f && v <= 1.0f)) {
-        return Bad(source, absl::StrCat("sequence ", si, ": probability ", i, " = ", v, " is not in [0, 1]"));
+        return Bad(source, absl::StrCat("sequence ", si, ": probability ", i, " = ", v,
+                                        " is not in [0, 1]"));
       }
     }
   }

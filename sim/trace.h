@@ -42,7 +42,7 @@ enum class ProbFormat : uint32_t { kF16 = 1, kF32 = 2 };
 struct TraceHeader {
   uint32_t version = 1;
   int n_layers = 0;
-  int n_heads = 0;     // query heads
+  int n_heads = 0;  // query heads
   int n_kv_heads = 0;
   int head_dim = 0;
   int prompt_tokens = 0;
@@ -82,12 +82,15 @@ class Trace {
   // Offset of the (q, layer, head) mean row within TraceSequence::probs; the max row follows it.
   size_t RowOffset(int q, int layer, int head) const {
     const size_t lh = static_cast<size_t>(header_.n_layers) * header_.n_kv_heads;
-    return static_cast<size_t>(q) * (q + 1) * lh + (static_cast<size_t>(layer) * header_.n_kv_heads + head) * 2 * (q + 1);
+    return static_cast<size_t>(q) * (q + 1) * lh +
+           (static_cast<size_t>(layer) * header_.n_kv_heads + head) * 2 * (q + 1);
   }
   const float* Mean(int seq, int q, int layer, int head) const {
     return &sequences_[seq].probs[RowOffset(q, layer, head)];
   }
-  const float* Max(int seq, int q, int layer, int head) const { return Mean(seq, q, layer, head) + q + 1; }
+  const float* Max(int seq, int q, int layer, int head) const {
+    return Mean(seq, q, layer, head) + q + 1;
+  }
   const float* KeyNorms(int seq, int layer, int head) const {
     return &sequences_[seq].key_norm[(static_cast<size_t>(layer) * header_.n_kv_heads + head) *
                                      header_.query_positions()];

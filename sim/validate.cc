@@ -54,20 +54,26 @@ double SpearmanRho(absl::Span<const double> x, absl::Span<const double> y) {
   return sxy / std::sqrt(sxx * syy);
 }
 
-absl::StatusOr<std::vector<std::vector<int>>> ExperimentSequences(const Experiment& e, const Model& model) {
+absl::StatusOr<std::vector<std::vector<int>>> ExperimentSequences(const Experiment& e,
+                                                                  const Model& model) {
   ASSIGN_OR_RETURN(auto texts, LoadTexts(e.dataset));
   return BuildSequences(texts, *model.tokenizer,
-                        {.context_tokens = e.context_tokens, .max_sequences = e.max_sequences,
+                        {.context_tokens = e.context_tokens,
+                         .max_sequences = e.max_sequences,
                          .concatenate = e.dataset.concatenate});
 }
 
 absl::StatusOr<ValidationReport> ValidateReplay(Decoder& decoder, const Experiment& e,
-                                                const std::vector<std::vector<int>>& sequences, FILE* log) {
+                                                const std::vector<std::vector<int>>& sequences,
+                                                FILE* log) {
   ValidationReport report;
   auto t0 = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(auto trace, RecordTrace(decoder, sequences,
-                           {.prompt_tokens = e.prompt_tokens, .score_tokens = e.score_tokens,
-                            .prob_format = ProbFormat::kF16, .model_name = e.model, .experiment_name = e.name}));
+                                           {.prompt_tokens = e.prompt_tokens,
+                                            .score_tokens = e.score_tokens,
+                                            .prob_format = ProbFormat::kF16,
+                                            .model_name = e.model,
+                                            .experiment_name = e.name}));
   // Round-trip through the file format, so the check covers exactly what `simulate` reads.
   ASSIGN_OR_RETURN(auto bytes, SerializeTrace(trace));
   ASSIGN_OR_RETURN(auto read, ParseTrace(bytes, "in-memory trace"));
@@ -78,18 +84,25 @@ absl::StatusOr<ValidationReport> ValidateReplay(Decoder& decoder, const Experime
   t0 = std::chrono::steady_clock::now();
   const auto simulated = ReplayAll(read, specs, e.threads);
   report.replay_seconds = Seconds(t0);
-  if (log != nullptr) std::fprintf(log, "replayed %zu configurations in %.2f s\n", specs.size(), report.replay_seconds);
+  if (log != nullptr)
+    std::fprintf(log, "replayed %zu configurations in %.2f s\n", specs.size(),
+                 report.replay_seconds);
 
   t0 = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(auto real, EvaluateDivergence(decoder, e.reference, specs, sequences, e.context_tokens,
-                                 {.prompt_tokens = e.prompt_tokens, .score_tokens = e.score_tokens}));
+  ASSIGN_OR_RETURN(
+      auto real,
+      EvaluateDivergence(decoder, e.reference, specs, sequences, e.context_tokens,
+                         {.prompt_tokens = e.prompt_tokens, .score_tokens = e.score_tokens}));
   report.real_seconds = Seconds(t0);
-  if (log != nullptr) std::fprintf(log, "ran %zu configurations for real in %.2f s\n", specs.size(), report.real_seconds);
+  if (log != nullptr)
+    std::fprintf(log, "ran %zu configurations for real in %.2f s\n", specs.size(),
+                 report.real_seconds);
 
   std::vector<double> recall, recall_p5, kld;
   for (size_t i = 0; i < specs.size(); ++i) {
     if (!simulated[i].ok() || !real.policies[i].ok()) {
-      const absl::Status& s = !simulated[i].ok() ? simulated[i].status() : real.policies[i].status();
+      const absl::Status& s =
+          !simulated[i].ok() ? simulated[i].status() : real.policies[i].status();
       report.failed.push_back(absl::StrCat(specs[i].Label(), ": ", s.message()));
       continue;
     }
@@ -108,18 +121,21 @@ absl::StatusOr<ValidationReport> ValidateReplay(Decoder& decoder, const Experime
 }
 
 std::string ValidationTable(const ValidationReport& r) {
-  std::string out = absl::StrFormat("%-62s %12s %12s %12s\n", "policy", "sim recall", "sim p5", "real KL");
+  std::string out =
+      absl::StrFormat("%-62s %12s %12s %12s\n", "policy", "sim recall", "sim p5", "real KL");
   for (const ValidationPoint& p : r.points) {
-    absl::StrAppendFormat(&out, "%-62s %12.5f %12.5f %12.6f\n", p.label, p.recall_mean, p.recall_p5, p.kld_mean);
+    absl::StrAppendFormat(&out, "%-62s %12.5f %12.5f %12.6f\n", p.label, p.recall_mean, p.recall_p5,
+                          p.kld_mean);
   }
   for (const std::string& f : r.failed) absl::StrAppendFormat(&out, "not compared: %s\n", f);
-  absl::StrAppendFormat(&out,
-                        "\nSpearman rho(simulated mean recall, measured KL) = %.3f over %zu configurations\n"
-                        "Spearman rho(simulated p5 recall, measured KL)   = %.3f\n"
-                        "(a useful screen has rho near -1: more recall, less divergence)\n"
-                        "times: record %.2f s, replay %.2f s, real runs %.2f s\n%s.\n",
-                        r.rho_mean_recall_kld, r.points.size(), r.rho_p5_recall_kld, r.record_seconds,
-                        r.replay_seconds, r.real_seconds, kReplayCaveat);
+  absl::StrAppendFormat(
+      &out,
+      "\nSpearman rho(simulated mean recall, measured KL) = %.3f over %zu configurations\n"
+      "Spearman rho(simulated p5 recall, measured KL)   = %.3f\n"
+      "(a useful screen has rho near -1: more recall, less divergence)\n"
+      "times: record %.2f s, replay %.2f s, real runs %.2f s\n%s.\n",
+      r.rho_mean_recall_kld, r.points.size(), r.rho_p5_recall_kld, r.record_seconds,
+      r.replay_seconds, r.real_seconds, kReplayCaveat);
   return out;
 }
 

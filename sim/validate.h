@@ -1,7 +1,7 @@
 // The honesty check of trace-driven replay: for a sweep, simulated attention recall (sim/replay.h)
 // against the KL divergence measured by really running each policy (harness/divergence.h, teacher
-// forcing against `full`), summarized as a Spearman rank correlation. A screen is useful when higher
-// recall ranks with lower KL, i.e. rho(recall, KL) is strongly negative.
+// forcing against `full`), summarized as a Spearman rank correlation. A screen is useful when
+// higher recall ranks with lower KL, i.e. rho(recall, KL) is strongly negative.
 #ifndef KVBENCH_SIM_VALIDATE_H_
 #define KVBENCH_SIM_VALIDATE_H_
 
@@ -22,7 +22,8 @@ namespace kvbench {
 double SpearmanRho(absl::Span<const double> x, absl::Span<const double> y);
 
 // The experiment's evaluation sequences (harness/dataset.h), tokenized with the model's tokenizer.
-absl::StatusOr<std::vector<std::vector<int>>> ExperimentSequences(const Experiment& experiment, const Model& model);
+absl::StatusOr<std::vector<std::vector<int>>> ExperimentSequences(const Experiment& experiment,
+                                                                  const Model& model);
 
 struct ValidationPoint {
   std::string label;
@@ -42,7 +43,8 @@ struct ValidationReport {
 // Records a trace of the experiment's sequences (full cache, f16 probabilities as `kvbench trace`
 // writes them), replays every policy of the experiment, runs each for real, and correlates.
 absl::StatusOr<ValidationReport> ValidateReplay(Decoder& decoder, const Experiment& experiment,
-                                                const std::vector<std::vector<int>>& sequences, FILE* log);
+                                                const std::vector<std::vector<int>>& sequences,
+                                                FILE* log);
 
 std::string ValidationTable(const ValidationReport& report);
 

@@ -23,7 +23,9 @@ policies:
   - name: full
 )";
 
-absl::StatusOr<Experiment> Parse(const std::string& yaml) { return ParseExperiment(yaml, "exp.yaml", "exp"); }
+absl::StatusOr<Experiment> Parse(const std::string& yaml) {
+  return ParseExperiment(yaml, "exp.yaml", "exp");
+}
 
 TEST(ExperimentTest, MinimalGetsDefaults) {
   auto e = Parse(kMinimal);
@@ -125,7 +127,8 @@ TEST(ExperimentTest, UnknownDatasetKey) {
 TEST(ExperimentTest, WrongTypes) {
   auto threads = Parse(std::string(kMinimal) + "threads: many\n");
   ASSERT_FALSE(threads.ok());
-  EXPECT_THAT(threads.status().message(), HasSubstr("exp.yaml:6: 'threads' must be an integer, got 'many'"));
+  EXPECT_THAT(threads.status().message(),
+              HasSubstr("exp.yaml:6: 'threads' must be an integer, got 'many'"));
   auto reps = Parse(std::string(kMinimal) + "repetitions: [1, 2]\n");
   ASSERT_FALSE(reps.ok());
   EXPECT_THAT(reps.status().message(), HasSubstr("exp.yaml:6: 'repetitions' must be an integer"));
@@ -156,21 +159,26 @@ policies:
 TEST(ExperimentTest, UnknownNamesListValidOnes) {
   auto policy = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: lru\n");
   ASSERT_FALSE(policy.ok());
-  EXPECT_THAT(policy.status().message(), HasSubstr("exp.yaml:3: unknown policy 'lru'; valid: full"));
+  EXPECT_THAT(policy.status().message(),
+              HasSubstr("exp.yaml:3: unknown policy 'lru'; valid: full"));
   auto store = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n    store: [f32, q9]\n");
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(), HasSubstr("exp.yaml:4: unknown store 'q9'"));
-  auto store_param = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n    k_store: kivi\n"
-                           "    k_params: {bitz: 2}\n");
+  auto store_param = Parse(
+      "dataset: {prompts: [a]}\npolicies:\n  - name: full\n    k_store: kivi\n"
+      "    k_params: {bitz: 2}\n");
   ASSERT_FALSE(store_param.ok());
-  EXPECT_THAT(store_param.status().message(), HasSubstr("exp.yaml:5: unknown store parameter 'bitz'"));
+  EXPECT_THAT(store_param.status().message(),
+              HasSubstr("exp.yaml:5: unknown store parameter 'bitz'"));
 }
 
 TEST(ExperimentTest, DuplicateCasesAndMixedStoreKeys) {
-  auto dup = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n  - name: full\n    store: f32\n");
+  auto dup =
+      Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n  - name: full\n    store: f32\n");
   ASSERT_FALSE(dup.ok());
   EXPECT_THAT(dup.status().message(), HasSubstr("appears twice (also from line 3)"));
-  auto mixed = Parse("dataset: {prompts: [a]}\npolicies:\n  - name: full\n    store: f32\n    k_store: f32\n");
+  auto mixed = Parse(
+      "dataset: {prompts: [a]}\npolicies:\n  - name: full\n    store: f32\n    k_store: f32\n");
   ASSERT_FALSE(mixed.ok());
   EXPECT_THAT(mixed.status().message(), HasSubstr("not both"));
 }
@@ -183,7 +191,8 @@ TEST(ExperimentTest, TokenCounts) {
   auto two = Parse(std::string(kMinimal) + "prompt_tokens: 10\nscore_tokens: 5\n");
   ASSERT_TRUE(two.ok());
   EXPECT_EQ(two->context_tokens, 15);
-  auto bad = Parse(std::string(kMinimal) + "context_tokens: 10\nprompt_tokens: 5\nscore_tokens: 6\n");
+  auto bad =
+      Parse(std::string(kMinimal) + "context_tokens: 10\nprompt_tokens: 5\nscore_tokens: 6\n");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("must equal prompt_tokens (5) + score_tokens (6)"));
   auto lonely = Parse(std::string(kMinimal) + "prompt_tokens: 10\n");
@@ -203,7 +212,9 @@ TEST(ExperimentTest, SyntaxErrorHasLine) {
 }
 
 TEST(ExperimentTest, ToJsonMentionsEveryCase) {
-  auto e = Parse("dataset: {prompts: [\"say \\\"hi\\\"\"]}\npolicies:\n  - name: window\n    budget: [8, 16]\n");
+  auto e = Parse(
+      "dataset: {prompts: [\"say \\\"hi\\\"\"]}\npolicies:\n  - name: window\n    budget: [8, "
+      "16]\n");
   ASSERT_TRUE(e.ok()) << e.status();
   const std::string json = e->ToJson();
   EXPECT_THAT(json, HasSubstr("\"budget\": \"8\""));
@@ -237,7 +248,8 @@ TEST(SweepTest, EmptyAxisAndTooManyPoints) {
 }
 
 TEST(DatasetTest, SplitOnSeparator) {
-  EXPECT_THAT(SplitOnSeparator("one\n<|endoftext|>\n two \n<|endoftext|>\n\n<|endoftext|>", "<|endoftext|>"),
+  EXPECT_THAT(SplitOnSeparator("one\n<|endoftext|>\n two \n<|endoftext|>\n\n<|endoftext|>",
+                               "<|endoftext|>"),
               ElementsAre("one", "two"));
   EXPECT_THAT(SplitOnSeparator("no separator", "##"), ElementsAre("no separator"));
 }
@@ -270,7 +282,8 @@ TEST(DatasetTest, BuildSequences) {
   const Tokenizer& tok = *(*model)->tokenizer;
   const std::vector<std::string> texts = {"Once upon a time there was a cat.", "The dog ran.",
                                           "Lily liked to play in the park with her friends."};
-  auto seqs = BuildSequences(texts, tok, {.context_tokens = 8, .max_sequences = 100, .concatenate = true});
+  auto seqs =
+      BuildSequences(texts, tok, {.context_tokens = 8, .max_sequences = 100, .concatenate = true});
   ASSERT_TRUE(seqs.ok()) << seqs.status();
   size_t total = 0;
   for (const auto& t : texts) total += tok.Encode(t, true).size();
@@ -279,16 +292,19 @@ TEST(DatasetTest, BuildSequences) {
     EXPECT_EQ(s.size(), 8u);
     EXPECT_EQ(s[0], tok.bos_id());
   }
-  auto capped = BuildSequences(texts, tok, {.context_tokens = 8, .max_sequences = 1, .concatenate = true});
+  auto capped =
+      BuildSequences(texts, tok, {.context_tokens = 8, .max_sequences = 1, .concatenate = true});
   ASSERT_TRUE(capped.ok());
   EXPECT_EQ(capped->size(), 1u);
   // One per text: only texts of at least 10 tokens make a sequence.
-  auto separate = BuildSequences(texts, tok, {.context_tokens = 10, .max_sequences = 100, .concatenate = false});
+  auto separate = BuildSequences(
+      texts, tok, {.context_tokens = 10, .max_sequences = 100, .concatenate = false});
   ASSERT_TRUE(separate.ok());
   EXPECT_EQ(separate->size(), 2u);
   const std::vector<int> third = tok.Encode(texts[2], true);
   EXPECT_EQ((*separate)[1], std::vector<int>(third.begin(), third.begin() + 10));
-  auto too_long = BuildSequences(texts, tok, {.context_tokens = 1000, .max_sequences = 1, .concatenate = true});
+  auto too_long =
+      BuildSequences(texts, tok, {.context_tokens = 1000, .max_sequences = 1, .concatenate = true});
   ASSERT_FALSE(too_long.ok());
   EXPECT_EQ(too_long.status().code(), absl::StatusCode::kOutOfRange);
 }

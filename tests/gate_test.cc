@@ -28,7 +28,8 @@ using ::testing::Not;
 
 // A run with the reference and two policies. decode_ms_p50 of h2o is 1.2x the reference's.
 constexpr char kBaseline[] =
-    "experiment,model,policy,k_store,v_store,params,kld_mean,top1_agree,decode_ms_p50,kv_bytes_peak,error\n"
+    "experiment,model,policy,k_store,v_store,params,kld_mean,top1_agree,decode_ms_p50,kv_bytes_"
+    "peak,error\n"
     "ci,m,full,f32,f32,,0,1,10.0,1000,\n"
     "ci,m,h2o,f32,f32,budget=64,0.020,0.95,12.0,500,\n"
     "ci,m,window,f32,f32,window=64,0.030,0.90,11.0,500,\n";
@@ -59,8 +60,10 @@ std::string WithCell(const std::string& csv, const std::string& policy, const st
   return FormatCsv(t);
 }
 
-GateReport Evaluate(const std::string& rules_yaml, const std::string& baseline, const std::string& current) {
-  absl::StatusOr<GateReport> r = EvaluateGate(Rules(rules_yaml), Parse(baseline), "base.csv", Parse(current), "cur.csv");
+GateReport Evaluate(const std::string& rules_yaml, const std::string& baseline,
+                    const std::string& current) {
+  absl::StatusOr<GateReport> r =
+      EvaluateGate(Rules(rules_yaml), Parse(baseline), "base.csv", Parse(current), "cur.csv");
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : GateReport{};
 }
@@ -100,8 +103,9 @@ TEST_P(GateKindTest, CatchesRegressionAndAcceptsChangeWithinLimit) {
   const KindCase& k = GetParam();
   std::string current = WithCell(kBaseline, "h2o", k.column, k.h2o_value);
   current = WithCell(current, "window", k.column, k.window_value);
-  const GateReport r = Evaluate(absl::StrCat(kKey, "rules:\n  - {metric: ", k.column, ", ", k.rule, "}\n"),
-                                kBaseline, current);
+  const GateReport r =
+      Evaluate(absl::StrCat(kKey, "rules:\n  - {metric: ", k.column, ", ", k.rule, "}\n"),
+               kBaseline, current);
   const auto failures = Failures(r);
   ASSERT_EQ(failures.size(), 1u) << FormatGateTable(r);
   EXPECT_EQ(failures[0]->row, "model=m policy=h2o k_store=f32 v_store=f32 params=budget=64");
@@ -109,8 +113,8 @@ TEST_P(GateKindTest, CatchesRegressionAndAcceptsChangeWithinLimit) {
   EXPECT_THAT(failures[0]->limit, HasSubstr(k.limit_text));
   EXPECT_THAT(failures[0]->message, HasSubstr(k.column));
   // The unchanged run passes the same rule.
-  EXPECT_TRUE(Evaluate(absl::StrCat(kKey, "rules:\n  - {metric: ", k.column, ", ", k.rule, "}\n"), kBaseline,
-                       kBaseline)
+  EXPECT_TRUE(Evaluate(absl::StrCat(kKey, "rules:\n  - {metric: ", k.column, ", ", k.rule, "}\n"),
+                       kBaseline, kBaseline)
                   .passed());
 }
 
@@ -130,8 +134,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(GateTest, RatioToIgnoresMachineSpeedButCatchesRelativeSlowdown) {
   const std::string ratio_rule = absl::StrCat(
-      kKey, "rules:\n  - {metric: decode_ms_p50, max_increase_ratio: 0.10, ratio_to: {policy: full}}\n");
-  const std::string absolute_rule = absl::StrCat(kKey, "rules:\n  - {metric: decode_ms_p50, max_increase_ratio: 0.10}\n");
+      kKey,
+      "rules:\n  - {metric: decode_ms_p50, max_increase_ratio: 0.10, ratio_to: {policy: full}}\n");
+  const std::string absolute_rule =
+      absl::StrCat(kKey, "rules:\n  - {metric: decode_ms_p50, max_increase_ratio: 0.10}\n");
   // A machine twice as slow: every time doubles, every ratio stays.
   std::string slow = WithCell(kBaseline, "full", "decode_ms_p50", "20");
   slow = WithCell(slow, "h2o", "decode_ms_p50", "24");
@@ -139,7 +145,8 @@ TEST(GateTest, RatioToIgnoresMachineSpeedButCatchesRelativeSlowdown) {
   EXPECT_TRUE(Evaluate(ratio_rule, kBaseline, slow).passed());
   EXPECT_EQ(Evaluate(absolute_rule, kBaseline, slow).failures, 3);
   // h2o alone gets slower: 12/10 = 1.2 -> 14/10 = 1.4.
-  const GateReport r = Evaluate(ratio_rule, kBaseline, WithCell(kBaseline, "h2o", "decode_ms_p50", "14"));
+  const GateReport r =
+      Evaluate(ratio_rule, kBaseline, WithCell(kBaseline, "h2o", "decode_ms_p50", "14"));
   const auto failures = Failures(r);
   ASSERT_EQ(failures.size(), 1u) << FormatGateTable(r);
   EXPECT_THAT(failures[0]->row, HasSubstr("policy=h2o"));
@@ -151,77 +158,94 @@ TEST(GateTest, RatioToIgnoresMachineSpeedButCatchesRelativeSlowdown) {
 TEST(GateTest, RatioToWithoutUniqueReferenceFails) {
   // Two rows hold k_store=f32 and policy... the filter {k_store: f32} matches all three.
   const GateReport r = Evaluate(
-      absl::StrCat(kKey, "rules:\n  - {metric: decode_ms_p50, max: 5, ratio_to: {k_store: f32}}\n"), kBaseline,
-      kBaseline);
+      absl::StrCat(kKey, "rules:\n  - {metric: decode_ms_p50, max: 5, ratio_to: {k_store: f32}}\n"),
+      kBaseline, kBaseline);
   ASSERT_EQ(r.failures, 3);
   EXPECT_THAT(Failures(r)[0]->message, HasSubstr("matches 3 rows"));
   // A reference whose value is 0 cannot divide.
   const GateReport zero = Evaluate(
-      absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 5, ratio_to: {policy: full}}\n"), kBaseline, kBaseline);
+      absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 5, ratio_to: {policy: full}}\n"),
+      kBaseline, kBaseline);
   EXPECT_EQ(zero.failures, 3);
   EXPECT_THAT(Failures(zero)[0]->message, HasSubstr("kld_mean is 0"));
 }
 
 TEST(GateTest, WhereSelectsRowsAndARuleMatchingNothingFails) {
   const GateReport r = Evaluate(
-      absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 0.025, where: {policy: [h2o, full]}}\n"), kBaseline,
-      kBaseline);
+      absl::StrCat(kKey,
+                   "rules:\n  - {metric: kld_mean, max: 0.025, where: {policy: [h2o, full]}}\n"),
+      kBaseline, kBaseline);
   EXPECT_TRUE(r.passed());
   EXPECT_EQ(r.checks.size(), 2u);  // window (0.030) is not selected
-  const GateReport typo = Evaluate(
-      absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1, where: {policy: h20}}\n"), kBaseline, kBaseline);
+  const GateReport typo =
+      Evaluate(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1, where: {policy: h20}}\n"),
+               kBaseline, kBaseline);
   ASSERT_EQ(typo.failures, 1);
   EXPECT_EQ(typo.checks[0].kind, GateCheckKind::kRuleMatchedNone);
   EXPECT_THAT(typo.checks[0].message, HasSubstr("rules.yaml:3"));
 }
 
 TEST(GateTest, MissingRowFailsUnlessAllowed) {
-  const std::string current = "experiment,model,policy,k_store,v_store,params,kld_mean,top1_agree,decode_ms_p50,"
-                              "kv_bytes_peak,error\n"
-                              "ci,m,full,f32,f32,,0,1,10.0,1000,\n"
-                              "ci,m,h2o,f32,f32,budget=64,0.020,0.95,12.0,500,\n";
+  const std::string current =
+      "experiment,model,policy,k_store,v_store,params,kld_mean,top1_agree,decode_ms_p50,"
+      "kv_bytes_peak,error\n"
+      "ci,m,full,f32,f32,,0,1,10.0,1000,\n"
+      "ci,m,h2o,f32,f32,budget=64,0.020,0.95,12.0,500,\n";
   const std::string rules = "rules:\n  - {metric: kld_mean, max_increase: 0.01}\n";
   const GateReport r = Evaluate(absl::StrCat(kKey, rules), kBaseline, current);
   ASSERT_EQ(r.failures, 1);
   EXPECT_EQ(Failures(r)[0]->kind, GateCheckKind::kMissingRow);
   EXPECT_THAT(Failures(r)[0]->row, HasSubstr("policy=window"));
   EXPECT_THAT(Failures(r)[0]->message, HasSubstr("missing in cur.csv"));
-  EXPECT_TRUE(Evaluate(absl::StrCat(kKey, "allow_missing: true\n", rules), kBaseline, current).passed());
-  EXPECT_TRUE(Evaluate(absl::StrCat(kKey, "allow_missing_in_current: true\n", rules), kBaseline, current).passed());
+  EXPECT_TRUE(
+      Evaluate(absl::StrCat(kKey, "allow_missing: true\n", rules), kBaseline, current).passed());
+  EXPECT_TRUE(
+      Evaluate(absl::StrCat(kKey, "allow_missing_in_current: true\n", rules), kBaseline, current)
+          .passed());
   // allow_new_rows says nothing about missing ones.
-  EXPECT_FALSE(Evaluate(absl::StrCat(kKey, "allow_new_rows: true\n", rules), kBaseline, current).passed());
+  EXPECT_FALSE(
+      Evaluate(absl::StrCat(kKey, "allow_new_rows: true\n", rules), kBaseline, current).passed());
 }
 
 TEST(GateTest, NewRowFailsUnlessAllowedAndBoundsStillApply) {
-  const std::string current = absl::StrCat(kBaseline, "ci,m,tova,f32,f32,budget=64,0.5,0.9,12.0,500,\n");
-  const std::string rules = "rules:\n  - {metric: kld_mean, max_increase: 0.01}\n  - {metric: kld_mean, max: 0.1}\n";
+  const std::string current =
+      absl::StrCat(kBaseline, "ci,m,tova,f32,f32,budget=64,0.5,0.9,12.0,500,\n");
+  const std::string rules =
+      "rules:\n  - {metric: kld_mean, max_increase: 0.01}\n  - {metric: kld_mean, max: 0.1}\n";
   const GateReport r = Evaluate(absl::StrCat(kKey, rules), kBaseline, current);
   // The new row itself, and its kld_mean over the absolute bound.
   ASSERT_EQ(r.failures, 2) << FormatGateTable(r);
   EXPECT_EQ(Failures(r)[0]->kind, GateCheckKind::kNewRow);
   EXPECT_THAT(Failures(r)[1]->message, HasSubstr("kld_mean = 0.5 exceeds the limit <= 0.1"));
-  const GateReport allowed = Evaluate(absl::StrCat(kKey, "allow_new_rows: true\n", rules), kBaseline, current);
+  const GateReport allowed =
+      Evaluate(absl::StrCat(kKey, "allow_new_rows: true\n", rules), kBaseline, current);
   ASSERT_EQ(allowed.failures, 1);
   EXPECT_EQ(Failures(allowed)[0]->kind, GateCheckKind::kRule);
-  EXPECT_TRUE(Evaluate(absl::StrCat(kKey, "allow_missing: true\nrules:\n  - {metric: kld_mean, max_increase: 0.01}\n"),
-                       kBaseline, current)
-                  .passed());
+  EXPECT_TRUE(
+      Evaluate(
+          absl::StrCat(kKey,
+                       "allow_missing: true\nrules:\n  - {metric: kld_mean, max_increase: 0.01}\n"),
+          kBaseline, current)
+          .passed());
 }
 
 TEST(GateTest, ErrorRowFailsOnceWithItsMessage) {
   std::string current = WithCell(kBaseline, "h2o", "error", "Internal: store rejected the shape");
   current = WithCell(current, "h2o", "kld_mean", "");
-  const std::string rules = "rules:\n  - {metric: kld_mean, max_increase: 0.01}\n  - {metric: top1_agree, min: 0.5}\n";
+  const std::string rules =
+      "rules:\n  - {metric: kld_mean, max_increase: 0.01}\n  - {metric: top1_agree, min: 0.5}\n";
   const GateReport r = Evaluate(absl::StrCat(kKey, rules), kBaseline, current);
   ASSERT_EQ(r.failures, 1) << FormatGateTable(r);
   EXPECT_EQ(Failures(r)[0]->kind, GateCheckKind::kErrorRow);
   EXPECT_THAT(Failures(r)[0]->message, HasSubstr("store rejected the shape"));
   // Allowed: the error row is reported, its metric rules are not evaluated.
-  EXPECT_TRUE(Evaluate(absl::StrCat(kKey, "allow_errors: true\n", rules), kBaseline, current).passed());
+  EXPECT_TRUE(
+      Evaluate(absl::StrCat(kKey, "allow_errors: true\n", rules), kBaseline, current).passed());
 }
 
 TEST(GateTest, EmptyOrNaNValueFailsWithReason) {
-  const std::string rules = absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max_increase: 0.01}\n");
+  const std::string rules =
+      absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max_increase: 0.01}\n");
   GateReport r = Evaluate(rules, kBaseline, WithCell(kBaseline, "h2o", "kld_mean", "nan"));
   ASSERT_EQ(r.failures, 1);
   EXPECT_THAT(Failures(r)[0]->message, HasSubstr("current: kld_mean is NaN"));
@@ -232,7 +256,8 @@ TEST(GateTest, EmptyOrNaNValueFailsWithReason) {
   ASSERT_EQ(r.failures, 1);
   EXPECT_THAT(Failures(r)[0]->message, HasSubstr("baseline: kld_mean 'abc' is not a number"));
   // An infinite metric is a broken measurement, even when the baseline was broken the same way.
-  r = Evaluate(rules, WithCell(kBaseline, "h2o", "kld_mean", "inf"), WithCell(kBaseline, "h2o", "kld_mean", "inf"));
+  r = Evaluate(rules, WithCell(kBaseline, "h2o", "kld_mean", "inf"),
+               WithCell(kBaseline, "h2o", "kld_mean", "inf"));
   ASSERT_EQ(r.failures, 1);
   EXPECT_THAT(Failures(r)[0]->message, HasSubstr("kld_mean is +inf"));
 }
@@ -254,9 +279,12 @@ TEST(GateRulesTest, MalformedRulesNameLineAndProblem) {
   ExpectRulesError(absl::StrCat(kKey, "tolerance: 3\nrules:\n  - {metric: kld_mean, max: 1}\n"),
                    "rules.yaml:2: unknown key 'tolerance'");
   ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean}\n"), "has 0 limits");
-  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1, min: 0}\n"), "has 2 limits");
-  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: lots}\n"), "'lots' is not a finite number");
-  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max_increase: -0.1}\n"), "is negative");
+  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1, min: 0}\n"),
+                   "has 2 limits");
+  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: lots}\n"),
+                   "'lots' is not a finite number");
+  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max_increase: -0.1}\n"),
+                   "is negative");
   ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {max: 1}\n"), "without 'metric'");
   ExpectRulesError("rules:\n  - {metric: kld_mean, max: 1}\n", "missing 'key'");
   ExpectRulesError(kKey, "missing 'rules'");
@@ -266,8 +294,10 @@ TEST(GateRulesTest, MalformedRulesNameLineAndProblem) {
                    "ratio_same without ratio_to");
   ExpectRulesError("key: [model, model]\nrules:\n  - {metric: a, max: 1}\n", "listed twice");
   ExpectRulesError("- just\n- a list\n", "expected a map");
-  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: a, max: 1, where: [policy]}\n"), "where: expected a map");
-  ExpectRulesError(absl::StrCat(kKey, "? [a, b]\n: 1\nrules:\n  - {metric: a, max: 1}\n"), "rules.yaml:");
+  ExpectRulesError(absl::StrCat(kKey, "rules:\n  - {metric: a, max: 1, where: [policy]}\n"),
+                   "where: expected a map");
+  ExpectRulesError(absl::StrCat(kKey, "? [a, b]\n: 1\nrules:\n  - {metric: a, max: 1}\n"),
+                   "rules.yaml:");
 }
 
 TEST(GateRulesTest, UnknownColumnsAreNamed) {
@@ -278,22 +308,27 @@ TEST(GateRulesTest, UnknownColumnsAreNamed) {
       eval(absl::StrCat(kKey, "rules:\n  - {metric: kld_meen, max: 1}\n"), kBaseline, kBaseline);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("rules.yaml:3: metric 'kld_meen' is not a column of cur.csv"));
-  r = eval(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1, where: {polcy: h2o}}\n"), kBaseline, kBaseline);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("rules.yaml:3: metric 'kld_meen' is not a column of cur.csv"));
+  r = eval(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1, where: {polcy: h2o}}\n"),
+           kBaseline, kBaseline);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("where column 'polcy'"));
   r = eval("key: [model, budget]\nrules:\n  - {metric: kld_mean, max: 1}\n", kBaseline, kBaseline);
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("key column 'budget' is not a column of base.csv"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("key column 'budget' is not a column of base.csv"));
   // A relative rule needs the column in the baseline too; a bound does not.
   const std::string old_baseline = FormatCsv([] {
     CsvTable t = Parse(kBaseline);
     t.header[t.Column("kld_mean")] = "kl";
     return t;
   }());
-  r = eval(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max_increase: 1}\n"), old_baseline, kBaseline);
+  r = eval(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max_increase: 1}\n"), old_baseline,
+           kBaseline);
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("'kld_mean' is not a column of base.csv"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("'kld_mean' is not a column of base.csv"));
   r = eval(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1}\n"), old_baseline, kBaseline);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->passed());
@@ -301,7 +336,8 @@ TEST(GateRulesTest, UnknownColumnsAreNamed) {
   r = eval(absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max: 1}\n"), kBaseline,
            absl::StrCat(kBaseline, "ci,m,h2o,f32,f32,budget=64,0.020,0.95,12.0,500,\n"));
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("cur.csv: data rows 2 and 4 have the same key"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("cur.csv: data rows 2 and 4 have the same key"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,8 +346,9 @@ TEST(GateRulesTest, UnknownColumnsAreNamed) {
 class GateRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("gate_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ =
+        std::filesystem::path(::testing::TempDir()) /
+        absl::StrCat("gate_test_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
@@ -350,7 +387,8 @@ class GateRunTest : public ::testing::Test {
     return code;
   }
 
-  GateRunOptions Options(const std::string& baseline, const std::string& current, const std::string& rules) {
+  GateRunOptions Options(const std::string& baseline, const std::string& current,
+                         const std::string& rules) {
     GateRunOptions o;
     o.baseline_path = Write("base.csv", baseline);
     o.current_path = Write("cur.csv", current);
@@ -378,8 +416,9 @@ TEST_F(GateRunTest, ExitCodesAndTable) {
 
   EXPECT_EQ(Run(Options(kBaseline, WithCell(kBaseline, "h2o", "kld_mean", "0.03"), kRules)), 1);
   EXPECT_THAT(out_, HasSubstr("\nFAIL    kld_mean "));
-  EXPECT_THAT(out_, HasSubstr("failures:\n  model=m policy=h2o k_store=f32 v_store=f32 params=budget=64: "
-                              "kld_mean = 0.03 exceeds the limit <= 0.025 (+0.005) (baseline 0.02)"));
+  EXPECT_THAT(out_,
+              HasSubstr("failures:\n  model=m policy=h2o k_store=f32 v_store=f32 params=budget=64: "
+                        "kld_mean = 0.03 exceeds the limit <= 0.025 (+0.005) (baseline 0.02)"));
   EXPECT_THAT(out_, HasSubstr("FAIL: 5 checks, 1 failed"));
 }
 
@@ -395,9 +434,13 @@ TEST_F(GateRunTest, BadInputsExitTwo) {
   EXPECT_THAT(err_, HasSubstr("base.csv"));
   EXPECT_EQ(Run(Options(kBaseline, kBaseline, "key: [model\n")), 2);
   EXPECT_THAT(err_, HasSubstr("malformed YAML"));
-  EXPECT_EQ(Run(Options(kBaseline, kBaseline, absl::StrCat(kKey, "rules:\n  - {metric: kld, bogus: 1}\n"))), 2);
+  EXPECT_EQ(Run(Options(kBaseline, kBaseline,
+                        absl::StrCat(kKey, "rules:\n  - {metric: kld, bogus: 1}\n"))),
+            2);
   EXPECT_THAT(err_, HasSubstr("rules.yaml:3: unknown rule key 'bogus'"));
-  EXPECT_EQ(Run(Options(kBaseline, kBaseline, absl::StrCat(kKey, "rules:\n  - {metric: kld, max: 1}\n"))), 2);
+  EXPECT_EQ(
+      Run(Options(kBaseline, kBaseline, absl::StrCat(kKey, "rules:\n  - {metric: kld, max: 1}\n"))),
+      2);
   EXPECT_THAT(err_, HasSubstr("metric 'kld' is not a column"));
   EXPECT_EQ(Run(Options(kBaseline, "", kRules)), 2);  // empty CSV: no header, no key columns
   EXPECT_EQ(Run({}), 2);
@@ -413,8 +456,9 @@ TEST_F(GateRunTest, UpdateRewritesBaselineAndReportsChanges) {
   EXPECT_EQ(Read(o.baseline_path), FormatCsv(Parse(current)));
   ASSERT_THAT(out_, HasSubstr("updated baseline"));
   const std::string changes = out_.substr(out_.find("updated baseline"));
-  EXPECT_THAT(changes, HasSubstr("changed model=m policy=h2o k_store=f32 v_store=f32 params=budget=64\n"
-                              "  kld_mean: 0.020 -> 0.03\n"));
+  EXPECT_THAT(changes,
+              HasSubstr("changed model=m policy=h2o k_store=f32 v_store=f32 params=budget=64\n"
+                        "  kld_mean: 0.020 -> 0.03\n"));
   EXPECT_THAT(changes, HasSubstr("added   model=m policy=tova"));
   EXPECT_THAT(changes, Not(HasSubstr("policy=window")));  // unchanged
   // The gate now passes against the new baseline.
@@ -423,7 +467,8 @@ TEST_F(GateRunTest, UpdateRewritesBaselineAndReportsChanges) {
 }
 
 TEST_F(GateRunTest, UpdateRefusesErrorRowsAndBootstrapsAMissingBaseline) {
-  GateRunOptions o = Options(kBaseline, WithCell(kBaseline, "h2o", "error", "Internal: boom"), kRules);
+  GateRunOptions o =
+      Options(kBaseline, WithCell(kBaseline, "h2o", "error", "Internal: boom"), kRules);
   o.update = true;
   EXPECT_EQ(Run(o), 1);
   EXPECT_THAT(err_, HasSubstr("--update refused"));
@@ -451,36 +496,42 @@ TEST_F(GateRunTest, UpdateRefusesErrorRowsAndBootstrapsAMissingBaseline) {
     if (semi == std::string::npos) return false;
     const std::string e = xml.substr(i + 1, semi - i - 1);
     if (e == "amp" || e == "lt" || e == "gt" || e == "quot" || e == "apos") return true;
-    if (e.size() > 1 && e[0] == '#') return e.find_first_not_of("0123456789", 1) == std::string::npos ||
-                                            (e[1] == 'x' && e.size() > 2 &&
-                                             e.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string::npos);
+    if (e.size() > 1 && e[0] == '#')
+      return e.find_first_not_of("0123456789", 1) == std::string::npos ||
+             (e[1] == 'x' && e.size() > 2 &&
+              e.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string::npos);
     return false;
   };
   int roots = 0;
   for (size_t i = 0; i < xml.size();) {
     const unsigned char u = static_cast<unsigned char>(xml[i]);
-    if (u < 0x20 && u != '\n' && u != '\r' && u != '\t') return ::testing::AssertionFailure() << "control char at " << i;
+    if (u < 0x20 && u != '\n' && u != '\r' && u != '\t')
+      return ::testing::AssertionFailure() << "control char at " << i;
     if (xml[i] == '&') {
       if (!entity_ok(i)) return ::testing::AssertionFailure() << "bad entity at " << i;
       ++i;
       continue;
     }
     if (xml[i] != '<') {
-      if (xml[i] == '>') return ::testing::AssertionFailure() << "raw '>' in text at " << i;  // legal, but we escape it
+      if (xml[i] == '>')
+        return ::testing::AssertionFailure()
+               << "raw '>' in text at " << i;  // legal, but we escape it
       ++i;
       continue;
     }
     if (xml.compare(i, 5, "<?xml") == 0) {
       if (i != 0) return ::testing::AssertionFailure() << "XML declaration not first";
       i = xml.find("?>", i);
-      if (i == std::string::npos) return ::testing::AssertionFailure() << "unterminated declaration";
+      if (i == std::string::npos)
+        return ::testing::AssertionFailure() << "unterminated declaration";
       i += 2;
       continue;
     }
     const bool closing = xml[i + 1] == '/';
     size_t j = i + (closing ? 2 : 1);
     const size_t name_start = j;
-    while (j < xml.size() && (std::isalnum(static_cast<unsigned char>(xml[j])) || xml[j] == '_')) ++j;
+    while (j < xml.size() && (std::isalnum(static_cast<unsigned char>(xml[j])) || xml[j] == '_'))
+      ++j;
     const std::string name = xml.substr(name_start, j - name_start);
     if (name.empty()) return ::testing::AssertionFailure() << "empty tag name at " << i;
     // Attributes: name="value" with no raw '<' and valid entities.
@@ -490,21 +541,26 @@ TEST_F(GateRunTest, UpdateRefusesErrorRowsAndBootstrapsAMissingBaseline) {
         continue;
       }
       const size_t eq = xml.find('=', j);
-      if (eq == std::string::npos || xml[eq + 1] != '"') return ::testing::AssertionFailure() << "bad attribute at " << j;
+      if (eq == std::string::npos || xml[eq + 1] != '"')
+        return ::testing::AssertionFailure() << "bad attribute at " << j;
       const size_t end = xml.find('"', eq + 2);
-      if (end == std::string::npos) return ::testing::AssertionFailure() << "unterminated attribute at " << j;
+      if (end == std::string::npos)
+        return ::testing::AssertionFailure() << "unterminated attribute at " << j;
       for (size_t k = eq + 2; k < end; ++k) {
         if (xml[k] == '<') return ::testing::AssertionFailure() << "raw '<' in attribute at " << k;
-        if (xml[k] == '&' && !entity_ok(k)) return ::testing::AssertionFailure() << "bad entity in attribute at " << k;
+        if (xml[k] == '&' && !entity_ok(k))
+          return ::testing::AssertionFailure() << "bad entity in attribute at " << k;
       }
       j = end + 1;
     }
     if (j >= xml.size()) return ::testing::AssertionFailure() << "unterminated tag " << name;
     const bool self_closing = xml[j] == '/';
-    if (self_closing && (j + 1 >= xml.size() || xml[j + 1] != '>')) return ::testing::AssertionFailure() << "bad '/'";
+    if (self_closing && (j + 1 >= xml.size() || xml[j + 1] != '>'))
+      return ::testing::AssertionFailure() << "bad '/'";
     i = j + (self_closing ? 2 : 1);
     if (closing) {
-      if (stack.empty() || stack.back() != name) return ::testing::AssertionFailure() << "mismatched </" << name << ">";
+      if (stack.empty() || stack.back() != name)
+        return ::testing::AssertionFailure() << "mismatched </" << name << ">";
       stack.pop_back();
     } else if (!self_closing) {
       if (stack.empty()) ++roots;
@@ -525,7 +581,8 @@ size_t Count(const std::string& text, const std::string& what) {
 TEST_F(GateRunTest, JUnitIsWellFormedWithOneFailurePerFailedCheck) {
   // Hostile text in a key column and in an error message.
   std::string baseline = WithCell(kBaseline, "window", "params", "w=<64>&\"q\"'s");
-  std::string current = WithCell(baseline, "window", "error", "Internal: bad \x01 <tag> & \xff byte");
+  std::string current =
+      WithCell(baseline, "window", "error", "Internal: bad \x01 <tag> & \xff byte");
   current = WithCell(current, "h2o", "kld_mean", "0.5");
   GateRunOptions o = Options(baseline, current, kRules);
   o.junit_path = (dir_ / "out" / "junit.xml").string();
@@ -540,7 +597,8 @@ TEST_F(GateRunTest, JUnitIsWellFormedWithOneFailurePerFailedCheck) {
   EXPECT_FALSE(WellFormedXml("<a>\x01</a>"));
   // Failures: the error row, h2o's kld_mean; window's rules are skipped (error row).
   EXPECT_EQ(Count(xml, "<failure "), 2u) << xml;
-  EXPECT_EQ(Count(xml, "<testcase "), 4u) << xml;  // error row + kld (full, h2o) + decode ratio (h2o)
+  EXPECT_EQ(Count(xml, "<testcase "), 4u)
+      << xml;  // error row + kld (full, h2o) + decode ratio (h2o)
   EXPECT_THAT(xml, HasSubstr("tests=\"4\" failures=\"2\""));
   EXPECT_THAT(xml, HasSubstr("params=w=&lt;64&gt;&amp;&quot;q&quot;&apos;s"));
   EXPECT_THAT(xml, HasSubstr("bad \xEF\xBF\xBD &lt;tag&gt; &amp; \xEF\xBF\xBD byte"));
@@ -549,8 +607,11 @@ TEST_F(GateRunTest, JUnitIsWellFormedWithOneFailurePerFailedCheck) {
   EXPECT_THAT(md, HasSubstr("## kvbench gate: FAIL"));
   EXPECT_THAT(md, HasSubstr("4 checks, 2 failed"));
   EXPECT_THAT(md, HasSubstr("| status | metric | row | baseline | current | change | limit |\n"));
-  EXPECT_THAT(md, HasSubstr("| **FAIL** | kld_mean | model=m policy=h2o k_store=f32 v_store=f32 params=budget=64 | "
-                            "0.02 | 0.5 | +0.48 (+2400.00%) | <= 0.025 (+0.005) |"));
+  EXPECT_THAT(
+      md,
+      HasSubstr(
+          "| **FAIL** | kld_mean | model=m policy=h2o k_store=f32 v_store=f32 params=budget=64 | "
+          "0.02 | 0.5 | +0.48 (+2400.00%) | <= 0.025 (+0.005) |"));
   EXPECT_THAT(md, HasSubstr("| **PASS** | decode_ms_p50/[policy=full] |"));
 }
 
@@ -558,7 +619,7 @@ TEST(GateReportTest, XmlEscapeKeepsUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(XmlEscape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
   EXPECT_EQ(XmlEscape("caf\xC3\xA9 \xE2\x86\x92"), "caf\xC3\xA9 \xE2\x86\x92");
   EXPECT_EQ(XmlEscape("\x02"), "\xEF\xBF\xBD");
-  EXPECT_EQ(XmlEscape("\xC3"), "\xEF\xBF\xBD");      // truncated sequence
+  EXPECT_EQ(XmlEscape("\xC3"), "\xEF\xBF\xBD");  // truncated sequence
   EXPECT_EQ(XmlEscape("\xE2\x28\xA1"), "\xEF\xBF\xBD(\xEF\xBF\xBD");
   EXPECT_EQ(XmlEscape("a\nb"), "a&#10;b");
 }
@@ -566,7 +627,8 @@ TEST(GateReportTest, XmlEscapeKeepsUtf8AndReplacesInvalidBytes) {
 // The project's CI rules parse and name only columns the harness writes: a results table with the
 // runner's exact header passes against itself.
 TEST(GateConfigTest, CiRulesMatchTheHarnessColumns) {
-  absl::StatusOr<GateRules> rules = ReadGateRulesFile(KVBENCH_TESTDATA_DIR "/../../configs/gates/ci.yaml");
+  absl::StatusOr<GateRules> rules =
+      ReadGateRulesFile(KVBENCH_TESTDATA_DIR "/../../configs/gates/ci.yaml");
   ASSERT_TRUE(rules.ok()) << rules.status();
   CsvTable t;
   t.header = ResultColumns();

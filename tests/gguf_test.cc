@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "formats/half.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "formats/half.h"
 #include "model/loader.h"
 #include "tests/test_util.h"
 

@@ -13,11 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "formats/half.h"
+#include "formats/safetensors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "formats/half.h"
 #include "model/loader.h"
-#include "formats/safetensors.h"
 #include "tests/test_util.h"
 
 namespace kvbench {

@@ -60,8 +60,8 @@ TEST(ComparePositionTest, IdenticalDistributionsGiveZero) {
 TEST(PercentileTest, InterpolatesBetweenRanks) {
   const std::vector<double> v = {1, 2, 3, 4};
   EXPECT_DOUBLE_EQ(Percentile(v, 0.0), 1);
-  EXPECT_DOUBLE_EQ(Percentile(v, 0.5), 2.5);   // rank 1.5
-  EXPECT_DOUBLE_EQ(Percentile(v, 0.9), 3.7);   // rank 2.7
+  EXPECT_DOUBLE_EQ(Percentile(v, 0.5), 2.5);  // rank 1.5
+  EXPECT_DOUBLE_EQ(Percentile(v, 0.9), 3.7);  // rank 2.7
   EXPECT_DOUBLE_EQ(Percentile(v, 1.0), 4);
   EXPECT_DOUBLE_EQ(Percentile(std::vector<double>{5}, 0.99), 5);
 }
@@ -109,7 +109,8 @@ TEST(SummarizeTest, EmptyIsZero) {
 }
 
 TEST(CompareGreedyTest, PrefixAndRate) {
-  const GreedyMatch m = CompareGreedy(std::vector<int>{1, 2, 3, 4, 5}, std::vector<int>{1, 2, 9, 4, 5});
+  const GreedyMatch m =
+      CompareGreedy(std::vector<int>{1, 2, 3, 4, 5}, std::vector<int>{1, 2, 9, 4, 5});
   EXPECT_EQ(m.common_prefix, 2);
   EXPECT_EQ(m.matches, 4);
   EXPECT_EQ(m.n, 5);

@@ -13,8 +13,8 @@
 #include "model/loader.h"
 #include "model/session.h"
 #include "policies/registry.h"
-#include "stores/store_registry.h"
 #include "policies/spec_text.h"
+#include "stores/store_registry.h"
 
 namespace kvbench {
 namespace {
@@ -27,8 +27,8 @@ struct RuntimeBytes {
 };
 
 // Runs `tokens` through a fresh cache: one prefill block of `prompt`, then one token per step.
-absl::StatusOr<RuntimeBytes> RunCache(Decoder& decoder, const CacheSpec& spec, const std::vector<int>& tokens,
-                                      int prompt) {
+absl::StatusOr<RuntimeBytes> RunCache(Decoder& decoder, const CacheSpec& spec,
+                                      const std::vector<int>& tokens, int prompt) {
   const ModelConfig& c = decoder.config();
   auto cache = MakeCache(spec, CacheShape::ForModel(c, static_cast<int>(tokens.size())));
   if (!cache.ok()) return cache.status();
@@ -80,12 +80,18 @@ TEST_P(PlannerRuntimeTest, StoreBytesEqualPolicyCacheForEveryStore) {
     SCOPED_TRACE(text);
     auto named = ParseNamedParams(text);
     ASSERT_TRUE(named.ok()) << named.status();
-    CacheSpec spec{.policy = "full", .policy_params = {}, .k_store = named->first, .k_params = named->second,
-                   .v_store = named->first, .v_params = named->second};
+    CacheSpec spec{.policy = "full",
+                   .policy_params = {},
+                   .k_store = named->first,
+                   .k_params = named->second,
+                   .v_store = named->first,
+                   .v_params = named->second};
     auto runtime = RunCache(decoder, spec, tokens, 64);
     const CacheShape shape = CacheShape::ForModel(c, static_cast<int>(tokens.size()));
-    auto k = StoreBytes(named->first, named->second, KvRole::kKey, shape, runtime.ok() ? runtime->entries : 1);
-    auto v = StoreBytes(named->first, named->second, KvRole::kValue, shape, runtime.ok() ? runtime->entries : 1);
+    auto k = StoreBytes(named->first, named->second, KvRole::kKey, shape,
+                        runtime.ok() ? runtime->entries : 1);
+    auto v = StoreBytes(named->first, named->second, KvRole::kValue, shape,
+                        runtime.ok() ? runtime->entries : 1);
     if (!runtime.ok()) {
       // A store that rejects the shape at run time must be rejected by the planner too.
       EXPECT_FALSE(k.ok() && v.ok()) << "runtime: " << runtime.status();
@@ -99,15 +105,20 @@ TEST_P(PlannerRuntimeTest, StoreBytesEqualPolicyCacheForEveryStore) {
 
     // The whole plan: K + V + positions equals the cache's logical bytes (full keeps no scores).
     PlannedModel pm = PlannedModelFromModel(**model, GetParam());
-    PlanRequest q{.context = static_cast<int64_t>(tokens.size()), .batch = 3, .k_store = named->first,
-                  .k_params = named->second, .v_store = named->first, .v_params = named->second};
+    PlanRequest q{.context = static_cast<int64_t>(tokens.size()),
+                  .batch = 3,
+                  .k_store = named->first,
+                  .k_params = named->second,
+                  .v_store = named->first,
+                  .v_params = named->second};
     auto plan = MakePlan(pm, q);
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(plan->kv_bytes_per_sequence, runtime->total);
     EXPECT_EQ(plan->kv_bytes_total, 3 * runtime->total);
     ++checked;
   }
-  EXPECT_GE(checked, static_cast<int>(StoreRegistry().size()) - 2) << "too many stores rejected the model";
+  EXPECT_GE(checked, static_cast<int>(StoreRegistry().size()) - 2)
+      << "too many stores rejected the model";
 }
 
 TEST_P(PlannerRuntimeTest, BudgetedPlanEqualsWindowCacheForRowStores) {
@@ -118,12 +129,20 @@ TEST_P(PlannerRuntimeTest, BudgetedPlanEqualsWindowCacheForRowStores) {
   PlannedModel pm = PlannedModelFromModel(**model, GetParam());
   for (const std::string store : {"f32", "f16", "q8_0", "q4_0", "int8", "fp8_e5m2"}) {
     SCOPED_TRACE(store);
-    CacheSpec spec{.policy = "window", .policy_params = {{"budget", "48"}}, .k_store = store, .k_params = {},
-                   .v_store = store, .v_params = {}};
+    CacheSpec spec{.policy = "window",
+                   .policy_params = {{"budget", "48"}},
+                   .k_store = store,
+                   .k_params = {},
+                   .v_store = store,
+                   .v_params = {}};
     auto runtime = RunCache(decoder, spec, tokens, 32);
     ASSERT_TRUE(runtime.ok()) << runtime.status();
     EXPECT_EQ(runtime->entries, 48);
-    PlanRequest q{.context = 150, .batch = 1, .k_store = store, .v_store = store, .policy = "window",
+    PlanRequest q{.context = 150,
+                  .batch = 1,
+                  .k_store = store,
+                  .v_store = store,
+                  .policy = "window",
                   .budget = "48"};
     auto plan = MakePlan(pm, q);
     ASSERT_TRUE(plan.ok()) << plan.status();
@@ -134,7 +153,8 @@ TEST_P(PlannerRuntimeTest, BudgetedPlanEqualsWindowCacheForRowStores) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(RealModels, PlannerRuntimeTest, ::testing::Values("stories260K", "tinystories656k"));
+INSTANTIATE_TEST_SUITE_P(RealModels, PlannerRuntimeTest,
+                         ::testing::Values("stories260K", "tinystories656k"));
 
 // Llama-3-8B: 32 layers x 8 KV heads x 128 dims. f16 K and V: 2 * 32 * 8 * 128 * 2 = 131072 bytes
 // per token, plus 32 * 8 * 4 = 1024 bytes of positions.
@@ -149,8 +169,12 @@ TEST(PlannerTest, Llama3_8bByHand) {
   EXPECT_EQ(m->weight_bytes, 32 * layer + 2 * embedding + norms);
   EXPECT_EQ(m->weight_read_bytes, 32 * layer + embedding + norms + 2 * 4096);
 
-  PlanRequest q{.context = 8192, .batch = 4, .k_store = "f16", .v_store = "f16",
-                .memory_bytes = 80ull << 30, .bandwidth = 1e12};
+  PlanRequest q{.context = 8192,
+                .batch = 4,
+                .k_store = "f16",
+                .v_store = "f16",
+                .memory_bytes = 80ull << 30,
+                .bandwidth = 1e12};
   auto p = MakePlan(*m, q);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_DOUBLE_EQ(p->kv_bytes_per_token, 131072 + 1024);
@@ -200,12 +224,15 @@ TEST(PlannerTest, ErrorsNameTheField) {
   auto m = PlannedModelFromPreset("mistral-7b", DType::kBF16);
   ASSERT_TRUE(m.ok());
   EXPECT_THAT(MakePlan(*m, {.context = 0}).status().message(), HasSubstr("--context"));
-  EXPECT_THAT(MakePlan(*m, {.context = 10, .k_store = "q3"}).status().message(), HasSubstr("unknown store 'q3'"));
-  EXPECT_THAT(MakePlan(*m, {.context = 10, .policy = "h2o"}).status().message(), HasSubstr("needs --budget"));
+  EXPECT_THAT(MakePlan(*m, {.context = 10, .k_store = "q3"}).status().message(),
+              HasSubstr("unknown store 'q3'"));
+  EXPECT_THAT(MakePlan(*m, {.context = 10, .policy = "h2o"}).status().message(),
+              HasSubstr("needs --budget"));
   EXPECT_THAT(MakePlan(*m, {.context = 10, .policy = "full", .budget = "4"}).status().message(),
               HasSubstr("takes no budget"));
   EXPECT_THAT(MakePlan(*m, {.context = 10, .policy = "lru"}).status().message(), HasSubstr("lru"));
-  EXPECT_EQ(PlannedModelFromPreset("llama-9", DType::kF16).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(PlannedModelFromPreset("llama-9", DType::kF16).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(PlannerTest, ParseByteSize) {

@@ -17,12 +17,13 @@ using ::testing::ElementsAre;
 
 PrefixCache MakeCache(int block_tokens, int budget_blocks, EvictionRule rule = EvictionRule::kLru,
                       int floats_per_token = 0, BlockHashFn hash = HashBlock) {
-  auto c = PrefixCache::Create({.block_tokens = block_tokens,
-                                .budget_bytes = static_cast<uint64_t>(budget_blocks) * block_tokens * 10,
-                                .bytes_per_token = 10,
-                                .floats_per_token = floats_per_token,
-                                .eviction = rule,
-                                .hash = hash});
+  auto c =
+      PrefixCache::Create({.block_tokens = block_tokens,
+                           .budget_bytes = static_cast<uint64_t>(budget_blocks) * block_tokens * 10,
+                           .bytes_per_token = 10,
+                           .floats_per_token = floats_per_token,
+                           .eviction = rule,
+                           .hash = hash});
   EXPECT_TRUE(c.ok()) << c.status();
   return *std::move(c);
 }
@@ -61,9 +62,9 @@ TEST(PrefixCacheTest, MatchesWholeBlocksOnly) {
   EXPECT_EQ(c.stats().blocks, 2);
   EXPECT_EQ(c.stats().bytes_used, 2u * 4 * 10);
   EXPECT_EQ(c.Lookup(Range(0, 8)).tokens, 8);
-  EXPECT_EQ(c.Lookup(Range(0, 7)).tokens, 4);   // the second block is not whole
+  EXPECT_EQ(c.Lookup(Range(0, 7)).tokens, 4);  // the second block is not whole
   EXPECT_EQ(c.Lookup(Range(0, 20)).tokens, 8);
-  EXPECT_EQ(c.Lookup(Range(1, 9)).tokens, 0);   // same tokens, other offset
+  EXPECT_EQ(c.Lookup(Range(1, 9)).tokens, 0);  // same tokens, other offset
   std::vector<int> other = Range(0, 8);
   other[5] = 99;
   EXPECT_EQ(c.Lookup(other).tokens, 4);

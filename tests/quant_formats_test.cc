@@ -6,9 +6,9 @@
 #include <random>
 #include <vector>
 
+#include "formats/half.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "formats/half.h"
 #include "stores/block_store.h"
 #include "stores/fp8.h"
 #include "stores/half_store.h"
@@ -70,12 +70,12 @@ TEST(BlockLayout, Q4_0HandComputed) {
   // Largest magnitude is -8 -> d = -8 / -8 = 1 (0x3C00); q = min(15, (int8)(x / d + 8.5)).
   // qs[j] = q_j | q_{j+16} << 4.
   std::vector<float> x(32, 0.0f);
-  x[0] = -8.0f;  // 0.5 -> 0
-  x[16] = 7.0f;  // 15.5 -> 15
-  x[1] = 0.5f;   // 9.0 -> 9
-  x[17] = 3.0f;  // 11.5 -> 11
-  x[2] = -0.5f;  // 8.0 -> 8
-  x[18] = 0.4f;  // 8.9 -> 8
+  x[0] = -8.0f;                             // 0.5 -> 0
+  x[16] = 7.0f;                             // 15.5 -> 15
+  x[1] = 0.5f;                              // 9.0 -> 9
+  x[17] = 3.0f;                             // 11.5 -> 11
+  x[2] = -0.5f;                             // 8.0 -> 8
+  x[18] = 0.4f;                             // 8.9 -> 8
   std::vector<uint8_t> expected(18, 0x88);  // zeros: 8 | 8 << 4
   expected[0] = 0x00;
   expected[1] = 0x3c;
@@ -113,7 +113,8 @@ TEST(BlockLayout, Q4_1HandComputed) {
 }
 
 TEST(BlockLayout, Q5_0HandComputed) {
-  // Largest magnitude -16 -> d = 1; q = min(31, (int8)(x + 16.5)); zeros -> 16 (nibble 0, qh bit 1).
+  // Largest magnitude -16 -> d = 1; q = min(31, (int8)(x + 16.5)); zeros -> 16 (nibble 0, qh bit
+  // 1).
   std::vector<float> x(32, 0.0f);
   x[0] = -16.0f;  // 0
   x[16] = 15.0f;  // 31: nibble 15, high bit 1
@@ -190,7 +191,8 @@ void CheckBlockBound(BlockType type, int qk, uint32_t seed) {
 }
 
 TEST(RoundTrip, LlamaCppBlocksWithinBound) {
-  for (BlockType t : {BlockType::kQ8_0, BlockType::kQ4_0, BlockType::kQ4_1, BlockType::kQ5_0, BlockType::kQ5_1}) {
+  for (BlockType t :
+       {BlockType::kQ8_0, BlockType::kQ4_0, BlockType::kQ4_1, BlockType::kQ5_0, BlockType::kQ5_1}) {
     for (int qk : {8, 16, 32}) CheckBlockBound(t, qk, 17 + qk);
   }
 }
@@ -234,7 +236,7 @@ TEST(Fp8, KnownValues) {
   EXPECT_EQ(Fp8Encode(Fp8Format::kE4M3, 1.0f), 0x38);   // 0.0111.000
   EXPECT_EQ(Fp8Encode(Fp8Format::kE5M2, 1.0f), 0x3c);   // 0.01111.00
   EXPECT_EQ(Fp8Encode(Fp8Format::kE4M3, -2.5f), 0xc2);  // 1.1000.010 = -(1 + 2/8) * 2
-  EXPECT_EQ(Fp8Decode(Fp8Format::kE4M3, 0x01), std::ldexp(1.0f, -9));   // smallest subnormal
+  EXPECT_EQ(Fp8Decode(Fp8Format::kE4M3, 0x01), std::ldexp(1.0f, -9));  // smallest subnormal
   EXPECT_EQ(Fp8Decode(Fp8Format::kE5M2, 0x01), std::ldexp(1.0f, -16));
   // Saturation, infinities included; NaN stays NaN.
   EXPECT_EQ(Fp8Encode(Fp8Format::kE4M3, 1e6f), 0x7e);
@@ -255,7 +257,8 @@ TEST(Fp8, EveryCodeRoundTripsAndTiesGoToEven) {
       }
       if (c == max_code) break;
       // The midpoint between neighbours rounds to the even code; just off it, to the nearer one.
-      const float lo = Fp8Decode(f, static_cast<uint8_t>(c)), hi = Fp8Decode(f, static_cast<uint8_t>(c + 1));
+      const float lo = Fp8Decode(f, static_cast<uint8_t>(c)),
+                  hi = Fp8Decode(f, static_cast<uint8_t>(c + 1));
       const float mid = (lo + hi) / 2;
       ASSERT_EQ(Fp8Encode(f, mid), c % 2 == 0 ? c : c + 1) << "midpoint after code " << c;
       ASSERT_EQ(Fp8Encode(f, std::nextafter(mid, 0.0f)), c);
@@ -285,7 +288,8 @@ TEST(Kernels, DotAndAccumulateMatchReference) {
   for (int hd : {8, 16, 24, 48, 64, 128, 200}) {
     for (int n : {1, 5, 63, 64, 130}) {
       const int n_q = 5, ld = n + 3;
-      std::vector<float> rows = RandomVector(rng, n * hd, 1.0f), q = RandomVector(rng, n_q * hd, 1.0f);
+      std::vector<float> rows = RandomVector(rng, n * hd, 1.0f),
+                         q = RandomVector(rng, n_q * hd, 1.0f);
       std::vector<float> s(n_q * ld, -1), s_ref(n_q * ld, -1);
       DotRowsF32(rows.data(), n, hd, q.data(), n_q, s.data(), ld);
       DotRowsF32Reference(rows.data(), n, hd, q.data(), n_q, s_ref.data(), ld);
@@ -334,7 +338,8 @@ TEST(Kernels, HalfDecodersAreExact) {
 
 TEST(Kernels, BlockDecodersAreExact) {
   std::mt19937 rng(9);
-  for (BlockType t : {BlockType::kQ8_0, BlockType::kQ4_0, BlockType::kQ4_1, BlockType::kQ5_0, BlockType::kQ5_1}) {
+  for (BlockType t :
+       {BlockType::kQ8_0, BlockType::kQ4_0, BlockType::kQ4_1, BlockType::kQ5_0, BlockType::kQ5_1}) {
     for (int hd : {8, 16, 32, 64, 128}) {
       auto codec = MakeBlockCodec(t, hd);
       const int n = 7;
@@ -343,8 +348,10 @@ TEST(Kernels, BlockDecodersAreExact) {
       for (int j = 0; j < n; ++j) codec->Encode(&x[j * hd], 1.0f, &rows[j * codec->row_bytes()]);
       std::vector<float> fast(n * hd), ref(n * hd);
       codec->DecodeRows(rows.data(), n, 1.0f, fast.data());
-      for (int j = 0; j < n; ++j) codec->DecodeReference(&rows[j * codec->row_bytes()], 1.0f, &ref[j * hd]);
-      ASSERT_EQ(std::memcmp(fast.data(), ref.data(), fast.size() * 4), 0) << codec->name() << " hd " << hd;
+      for (int j = 0; j < n; ++j)
+        codec->DecodeReference(&rows[j * codec->row_bytes()], 1.0f, &ref[j * hd]);
+      ASSERT_EQ(std::memcmp(fast.data(), ref.data(), fast.size() * 4), 0)
+          << codec->name() << " hd " << hd;
     }
   }
 }

@@ -9,16 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "formats/json.h"
 #include "gtest/gtest.h"
 #include "model/decoder.h"
-#include "formats/json.h"
 #include "model/loader.h"
 #include "model/sampler.h"
 #include "model/session.h"
-#include "stores/f32_store.h"
 #include "policies/full.h"
 #include "policies/none.h"
 #include "policies/policy_cache.h"
+#include "stores/f32_store.h"
 #include "tests/test_util.h"
 
 namespace kvbench {
@@ -68,10 +68,11 @@ TEST(RealModelTest, Stories260KGreedyMatchesPublishedOutput) {
   }
   EXPECT_EQ(got, want);
   const std::string text = m.tokenizer->Decode(got);
-  EXPECT_EQ(text.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside "
-                       "in the park. One day, she saw a big, red ball.",
-                       0),
-            0u)
+  EXPECT_EQ(
+      text.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside "
+                 "in the park. One day, she saw a big, red ball.",
+                 0),
+      0u)
       << text;
 }
 
@@ -94,8 +95,8 @@ class EveryRealModel : public testing::TestWithParam<std::string> {};
 
 // Cached decoding equals recomputation from scratch without any cache at every position of a
 // 256-token sequence (the `none` path re-runs the prefix as one block every step). Tolerance: the
-// largest logit difference within 1e-5 of the largest logit (a block's causal attention and a single
-// query's may round differently; no policy effect is that small).
+// largest logit difference within 1e-5 of the largest logit (a block's causal attention and a
+// single query's may round differently; no policy effect is that small).
 TEST_P(EveryRealModel, CachedDecodingEqualsRecomputation) {
   auto model = LoadModel(GetParam());
   ASSERT_TRUE(model.ok()) << model.status();
@@ -137,8 +138,10 @@ INSTANTIATE_TEST_SUITE_P(Models, EveryRealModel,
                                          kModels + "aidreams260K/aidreams260K.bin"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            const std::string& p = info.param;
-                           if (p.find("stories260K") != std::string::npos) return std::string("stories260K");
-                           if (p.find("656k") != std::string::npos) return std::string("tinystories656k");
+                           if (p.find("stories260K") != std::string::npos)
+                             return std::string("stories260K");
+                           if (p.find("656k") != std::string::npos)
+                             return std::string("tinystories656k");
                            return std::string("aidreams260K");
                          });
 

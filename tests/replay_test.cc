@@ -26,7 +26,8 @@ namespace kvbench {
 namespace {
 
 using ::testing::HasSubstr;
-using Kept = std::map<std::tuple<int, int, int, int>, std::vector<int32_t>>;  // (seq, step_end, layer, head)
+using Kept =
+    std::map<std::tuple<int, int, int, int>, std::vector<int32_t>>;  // (seq, step_end, layer, head)
 
 class ReplayTest : public ::testing::Test {
  protected:
@@ -36,9 +37,11 @@ class ReplayTest : public ::testing::Test {
     ASSERT_TRUE(m.ok()) << m.status();
     model_ = m->release();
     decoder_ = new Decoder(*model_);
-    sequences_ = new std::vector<std::vector<int>>(PatternSequences(2, kPrompt + kScore, model_->config.vocab_size));
-    auto t = RecordTrace(*decoder_, *sequences_,
-                         {.prompt_tokens = kPrompt, .score_tokens = kScore, .prob_format = ProbFormat::kF32});
+    sequences_ = new std::vector<std::vector<int>>(
+        PatternSequences(2, kPrompt + kScore, model_->config.vocab_size));
+    auto t = RecordTrace(
+        *decoder_, *sequences_,
+        {.prompt_tokens = kPrompt, .score_tokens = kScore, .prob_format = ProbFormat::kF32});
     ASSERT_TRUE(t.ok()) << t.status();
     trace_ = new Trace(*std::move(t));
   }
@@ -90,8 +93,9 @@ Trace* ReplayTest::trace_ = nullptr;
 // Policies whose decisions do not depend on attention keep exactly what a real run keeps, at every
 // step and layer (knorm: in layer 0, whose keys no eviction can change; everywhere after prefill).
 TEST_F(ReplayTest, AttentionFreePoliciesKeepWhatRealRunsKeep) {
-  for (const CacheSpec& spec : {PolicySpec("window", {{"budget", "12"}}), PolicySpec("sinks", {{"budget", "12"}}),
-                                PolicySpec("knorm", {{"budget", "12"}})}) {
+  for (const CacheSpec& spec :
+       {PolicySpec("window", {{"budget", "12"}}), PolicySpec("sinks", {{"budget", "12"}}),
+        PolicySpec("knorm", {{"budget", "12"}})}) {
     SCOPED_TRACE(spec.Label());
     const Kept real = RealKept(spec), sim = ReplayKept(spec);
     ASSERT_EQ(real.size(), sim.size());
@@ -110,12 +114,14 @@ TEST_F(ReplayTest, AttentionFreePoliciesKeepWhatRealRunsKeep) {
 // score-based policies see the recorded attention exactly: same kept sets (h2o, tova and
 // scissorhands bit for bit; snapkv and pyramidkv sum per query head in a real run, so up to ties).
 TEST_F(ReplayTest, ScoreBasedPoliciesKeepWhatRealRunsKeepAfterPrefill) {
-  for (const CacheSpec& spec :
-       {PolicySpec("h2o", {{"budget", "12"}}), PolicySpec("h2o", {{"budget", "12"}, {"aggregate", "max"}}),
-        PolicySpec("tova", {{"budget", "12"}}), PolicySpec("tova", {{"budget", "12"}, {"scope", "head"}}),
-        PolicySpec("scissorhands", {{"budget", "12"}, {"history", "8"}}),
-        PolicySpec("snapkv", {{"budget", "16"}, {"window", "4"}}), PolicySpec("pyramidkv", {{"budget", "16"}, {"window", "4"}}),
-        PolicySpec("adakv", {{"budget", "16"}, {"window", "4"}})}) {
+  for (const CacheSpec& spec : {PolicySpec("h2o", {{"budget", "12"}}),
+                                PolicySpec("h2o", {{"budget", "12"}, {"aggregate", "max"}}),
+                                PolicySpec("tova", {{"budget", "12"}}),
+                                PolicySpec("tova", {{"budget", "12"}, {"scope", "head"}}),
+                                PolicySpec("scissorhands", {{"budget", "12"}, {"history", "8"}}),
+                                PolicySpec("snapkv", {{"budget", "16"}, {"window", "4"}}),
+                                PolicySpec("pyramidkv", {{"budget", "16"}, {"window", "4"}}),
+                                PolicySpec("adakv", {{"budget", "16"}, {"window", "4"}})}) {
     SCOPED_TRACE(spec.Label());
     const Kept real = RealKept(spec), sim = ReplayKept(spec);
     size_t same = 0, total = 0;
@@ -126,8 +132,10 @@ TEST_F(ReplayTest, ScoreBasedPoliciesKeepWhatRealRunsKeepAfterPrefill) {
       std::set<int32_t> a(positions.begin(), positions.end());
       for (int32_t p : mine) same += a.count(p);
       total += positions.size();
-      const bool exact = spec.policy == "h2o" || spec.policy == "tova" || spec.policy == "scissorhands";
-      if (exact) ASSERT_EQ(mine, positions) << "layer " << std::get<2>(key) << " head " << std::get<3>(key);
+      const bool exact =
+          spec.policy == "h2o" || spec.policy == "tova" || spec.policy == "scissorhands";
+      if (exact)
+        ASSERT_EQ(mine, positions) << "layer " << std::get<2>(key) << " head " << std::get<3>(key);
     }
     EXPECT_GE(static_cast<double>(same), 0.98 * total);
   }
@@ -176,21 +184,26 @@ TEST_F(ReplayTest, WindowRecallMatchesHandComputation) {
 
 TEST_F(ReplayTest, ErrorsNameTheProblem) {
   EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("none", {})).status().message(), HasSubstr("none"));
-  EXPECT_EQ(ReplayPolicy(*trace_, PolicySpec("lru", {})).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("h2o", {{"budget", "12"}, {"heavy", "3"}})).status().message(),
+  EXPECT_EQ(ReplayPolicy(*trace_, PolicySpec("lru", {})).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("h2o", {{"budget", "12"}, {"heavy", "3"}}))
+                  .status()
+                  .message(),
               HasSubstr("heavy"));
   CacheSpec bad_store = PolicySpec("window", {{"budget", "8"}});
   bad_store.k_store = "q3";
   EXPECT_THAT(ReplayPolicy(*trace_, bad_store).status().message(), HasSubstr("k_store"));
   // A failed spec in a sweep is one failed result, the others run.
-  auto all = ReplayAll(*trace_, {PolicySpec("window", {{"budget", "8"}}), PolicySpec("sinks", {{"budget", "0"}})}, 2);
+  auto all = ReplayAll(
+      *trace_, {PolicySpec("window", {{"budget", "8"}}), PolicySpec("sinks", {{"budget", "0"}})},
+      2);
   EXPECT_TRUE(all[0].ok());
   EXPECT_FALSE(all[1].ok());
 }
 
 TEST(PolicySweepTest, ExpandsListsRangesAndProducts) {
-  auto s = ParsePolicySweep("window:budget=16,32;h2o:budget=8..32*2,heavy_ratio=0.25,0.5;full", "q8_0",
-                            "kivi(bits=4)");
+  auto s = ParsePolicySweep("window:budget=16,32;h2o:budget=8..32*2,heavy_ratio=0.25,0.5;full",
+                            "q8_0", "kivi(bits=4)");
   ASSERT_TRUE(s.ok()) << s.status();
   ASSERT_EQ(s->size(), 2u + 3 * 2 + 1);
   EXPECT_EQ((*s)[0].policy_params.at("budget"), "16");
@@ -205,18 +218,24 @@ TEST(PolicySweepTest, ExpandsListsRangesAndProducts) {
   auto r = ParsePolicySweep("sinks:budget=4..40+4", "f32", "f32");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->size(), 10u);
-  EXPECT_THAT(ParsePolicySweep("h2o:32", "f32", "f32").status().message(), HasSubstr("before any parameter"));
-  EXPECT_THAT(ParsePolicySweep("h2o:budget=8..32", "f32", "f32").status().message(), HasSubstr("needs a step"));
-  EXPECT_THAT(ParsePolicySweep("h2o:budget=32..8+1", "f32", "f32").status().message(), HasSubstr("empty"));
+  EXPECT_THAT(ParsePolicySweep("h2o:32", "f32", "f32").status().message(),
+              HasSubstr("before any parameter"));
+  EXPECT_THAT(ParsePolicySweep("h2o:budget=8..32", "f32", "f32").status().message(),
+              HasSubstr("needs a step"));
+  EXPECT_THAT(ParsePolicySweep("h2o:budget=32..8+1", "f32", "f32").status().message(),
+              HasSubstr("empty"));
   EXPECT_THAT(ParsePolicySweep(" ; ", "f32", "f32").status().message(), HasSubstr("empty"));
   EXPECT_FALSE(ParsePolicySweep("h2o:budget=8", "kivi(bits=4", "f32").ok());
 }
 
 TEST(SpearmanTest, RanksWithTies) {
-  EXPECT_DOUBLE_EQ(SpearmanRho(std::vector<double>{1, 2, 3, 4}, std::vector<double>{10, 20, 30, 400}), 1.0);
-  EXPECT_DOUBLE_EQ(SpearmanRho(std::vector<double>{1, 2, 3, 4}, std::vector<double>{4, 3, 2, 1}), -1.0);
+  EXPECT_DOUBLE_EQ(
+      SpearmanRho(std::vector<double>{1, 2, 3, 4}, std::vector<double>{10, 20, 30, 400}), 1.0);
+  EXPECT_DOUBLE_EQ(SpearmanRho(std::vector<double>{1, 2, 3, 4}, std::vector<double>{4, 3, 2, 1}),
+                   -1.0);
   // Ties share the average rank: x ranks (1.5, 1.5, 3), y ranks (1, 2, 3): rho = 0.866.
-  EXPECT_NEAR(SpearmanRho(std::vector<double>{5, 5, 7}, std::vector<double>{1, 2, 3}), std::sqrt(3.0) / 2, 1e-12);
+  EXPECT_NEAR(SpearmanRho(std::vector<double>{5, 5, 7}, std::vector<double>{1, 2, 3}),
+              std::sqrt(3.0) / 2, 1e-12);
   EXPECT_TRUE(std::isnan(SpearmanRho(std::vector<double>{1, 1}, std::vector<double>{1, 2})));
   EXPECT_TRUE(std::isnan(SpearmanRho(std::vector<double>{1}, std::vector<double>{1})));
 }
@@ -238,11 +257,12 @@ TEST(ReplaySpeedTest, ScreensOverAThousandConfigurationsPerMinute) {
   ASSERT_TRUE(specs.ok()) << specs.status();
   const auto t0 = std::chrono::steady_clock::now();
   const auto results = ReplayAll(*trace, *specs, 1);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.status();
   const double per_minute = specs->size() * 60.0 / seconds;
-  std::printf("screened %zu configurations in %.2f s: %.0f configurations/minute (1 thread)\n", specs->size(),
-              seconds, per_minute);
+  std::printf("screened %zu configurations in %.2f s: %.0f configurations/minute (1 thread)\n",
+              specs->size(), seconds, per_minute);
   EXPECT_GE(per_minute, 1000.0);
 }
 

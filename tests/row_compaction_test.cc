@@ -1,10 +1,11 @@
 // CompactRows against the obvious reference (copy the kept rows out in order), on every keep list
 // of small sizes, plus the cost claims: a window moves nothing, sinks move only the sinks.
+#include "stores/row_compaction.h"
+
 #include <cstring>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "stores/row_compaction.h"
 
 namespace kvbench {
 namespace {

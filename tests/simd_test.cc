@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "formats/half.h"
+#include "gtest/gtest.h"
 
 namespace kvbench {
 namespace {

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "formats/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "formats/utf8.h"
 #include "tests/sentencepiece_oracle.h"
 #include "tests/test_util.h"
 

@@ -15,12 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "model/cache_shape.h"
 #include "model/config.h"
 #include "model/session.h"
-#include "model/cache_shape.h"
-#include "stores/f32_store.h"
 #include "policies/policy_cache.h"
 #include "policies/registry.h"
+#include "stores/f32_store.h"
 
 namespace kvbench {
 

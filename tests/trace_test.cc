@@ -31,9 +31,13 @@ class TraceTest : public ::testing::Test {
     decoder_ = std::make_unique<Decoder>(*model_);
   }
   Trace Record(int prompt, int score, ProbFormat format, int n_seq = 2) {
-    auto t = RecordTrace(*decoder_, PatternSequences(n_seq, prompt + score, model_->config.vocab_size),
-                         {.prompt_tokens = prompt, .score_tokens = score, .prob_format = format,
-                          .model_name = "stories260K", .experiment_name = "trace_test"});
+    auto t =
+        RecordTrace(*decoder_, PatternSequences(n_seq, prompt + score, model_->config.vocab_size),
+                    {.prompt_tokens = prompt,
+                     .score_tokens = score,
+                     .prob_format = format,
+                     .model_name = "stories260K",
+                     .experiment_name = "trace_test"});
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *std::move(t) : Trace();
   }
@@ -58,7 +62,8 @@ TEST_F(TraceTest, RowsAreDistributionsAndMaxBoundsMean) {
             ASSERT_GE(max[j], mean[j] * (1 - 1e-6f));
             ASSERT_LE(max[j], mean[j] * group * (1 + 1e-6f) + 1e-30f);
           }
-          ASSERT_NEAR(sum, 1.0, 1e-5) << "seq " << s << " q " << q << " layer " << l << " head " << hd;
+          ASSERT_NEAR(sum, 1.0, 1e-5)
+              << "seq " << s << " q " << q << " layer " << l << " head " << hd;
         }
       }
     }
@@ -80,9 +85,11 @@ TEST_F(TraceTest, DecodeStepsRecordWhatOnePrefillRecords) {
   const auto& b = block.sequences()[1];
   ASSERT_EQ(a.probs.size(), b.probs.size());
   double worst = 0;
-  for (size_t i = 0; i < a.probs.size(); ++i) worst = std::max(worst, std::fabs(double{a.probs[i]} - b.probs[i]));
+  for (size_t i = 0; i < a.probs.size(); ++i)
+    worst = std::max(worst, std::fabs(double{a.probs[i]} - b.probs[i]));
   EXPECT_LT(worst, 2e-5);
-  for (size_t i = 0; i < a.key_norm.size(); ++i) EXPECT_NEAR(a.key_norm[i], b.key_norm[i], 1e-4 * a.key_norm[i]);
+  for (size_t i = 0; i < a.key_norm.size(); ++i)
+    EXPECT_NEAR(a.key_norm[i], b.key_norm[i], 1e-4 * a.key_norm[i]);
   EXPECT_EQ(a.tokens, b.tokens);
 }
 
@@ -128,7 +135,8 @@ TEST_F(TraceTest, WriteIsAtomicAndReadNamesMissingFiles) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->sequences()[0].tokens, t.sequences()[0].tokens);
   int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/sub")) files += e.is_regular_file();
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/sub"))
+    files += e.is_regular_file();
   EXPECT_EQ(files, 1) << "a temporary file was left behind";
   auto missing = ReadTrace(dir + "/nope.kvt");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
@@ -136,7 +144,8 @@ TEST_F(TraceTest, WriteIsAtomicAndReadNamesMissingFiles) {
 }
 
 TEST_F(TraceTest, TooFewTokensIsAnError) {
-  auto t = RecordTrace(*decoder_, PatternSequences(1, 10, 512), {.prompt_tokens = 8, .score_tokens = 8});
+  auto t =
+      RecordTrace(*decoder_, PatternSequences(1, 10, 512), {.prompt_tokens = 8, .score_tokens = 8});
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(t.status().message(), HasSubstr("sequence 0 has 10 tokens"));
 }

@@ -2,8 +2,8 @@
 // last-level cache, with every thread reading its share (the way a decode step streams weights).
 // Every decoder benchmark reports its bytes/s as a fraction of this number, measured in the same
 // process.
-#ifndef KVBENCH_BENCH_BANDWIDTH_PROBE_H_
-#define KVBENCH_BENCH_BANDWIDTH_PROBE_H_
+#ifndef KVBENCH_HARNESS_BANDWIDTH_PROBE_H_
+#define KVBENCH_HARNESS_BANDWIDTH_PROBE_H_
 
 #include <omp.h>
 #include <sys/mman.h>
@@ -68,4 +68,4 @@ inline double MeasureReadBandwidth(size_t bytes = size_t{2} << 30, int passes = 
 
 }  // namespace kvbench
 
-#endif  // KVBENCH_BENCH_BANDWIDTH_PROBE_H_
+#endif  // KVBENCH_HARNESS_BANDWIDTH_PROBE_H_
