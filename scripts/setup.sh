@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+PACKAGES=(build-essential cmake libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libgtest-dev libgmock-dev
           libbenchmark-dev libsentencepiece-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
