@@ -16,6 +16,7 @@
 #include "base/status.h"
 #include "harness/csv.h"
 #include "harness/metrics.h"
+#include "harness/sweep.h"
 #include "policies/kv_cells.h"
 #include "policies/spec_text.h"
 #include "sim/planner.h"
@@ -220,6 +221,9 @@ std::vector<absl::StatusOr<ReplayResult>> ReplayAll(const Trace& trace,
 
 namespace {
 
+// What one --policies text may expand to, in all.
+constexpr size_t kMaxConfigurations = 1000000;
+
 absl::StatusOr<std::vector<std::string>> ExpandValue(const std::string& value,
                                                      const std::string& context) {
   const size_t dots = value.find("..");
@@ -266,7 +270,7 @@ absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text,
     if (name.empty())
       return absl::InvalidArgumentError(
           absl::StrCat("--policies: '", part, "' has no policy name"));
-    std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+    std::vector<SweepAxis> axes;
     if (colon != std::string::npos) {
       for (absl::string_view item_view :
            absl::StrSplit(part.substr(colon + 1), ',', absl::SkipWhitespace())) {
@@ -282,33 +286,28 @@ absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text,
         }
         ASSIGN_OR_RETURN(
             std::vector<std::string> values,
-            ExpandValue(value, absl::StrCat("--policies: ", name, " ", axes.back().first)));
-        for (std::string& x : values) axes.back().second.push_back(std::move(x));
+            ExpandValue(value, absl::StrCat("--policies: ", name, " ", axes.back().key)));
+        for (std::string& x : values) axes.back().values.push_back(std::move(x));
       }
     }
-    for (const auto& [param, values] : axes) {
-      if (values.empty()) {
+    for (const SweepAxis& axis : axes) {
+      if (axis.values.empty()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("--policies: ", name, " parameter '", param, "' has no value"));
+            absl::StrCat("--policies: ", name, " parameter '", axis.key, "' has no value"));
       }
     }
-    // Cartesian product, the first parameter varying slowest.
-    std::vector<size_t> index(axes.size(), 0);
-    while (true) {
+    // The same expansion as a YAML sweep's (the first parameter varies slowest).
+    auto points = ExpandSweep(axes, kMaxConfigurations - specs.size());
+    if (!points.ok()) return Annotate(points.status(), "--policies");
+    for (const SweepPoint& point : *points) {
       CacheSpec spec{.policy = name,
                      .policy_params = {},
                      .k_store = k.first,
                      .k_params = k.second,
                      .v_store = v.first,
                      .v_params = v.second};
-      for (size_t a = 0; a < axes.size(); ++a)
-        spec.policy_params[axes[a].first] = axes[a].second[index[a]];
+      for (const auto& [param, value] : point) spec.policy_params[param] = value;
       specs.push_back(std::move(spec));
-      if (specs.size() > 1000000)
-        return absl::InvalidArgumentError("--policies expands to more than 10^6 configurations");
-      int a = static_cast<int>(axes.size()) - 1;
-      while (a >= 0 && ++index[a] == axes[a].second.size()) index[a--] = 0;
-      if (a < 0) break;
     }
   }
   if (specs.empty()) return absl::InvalidArgumentError("--policies is empty");
