@@ -141,9 +141,10 @@ class GgufModelLoader {
   absl::Status Matrix(const std::string& name, int64_t rows, int64_t cols, WeightMatrix* out) {
     ASSIGN_OR_RETURN(const GgufTensor* t,
                      Get(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
-    if (t->dtype == DType::kQ8_0 && cols % kQ8_0BlockSize != 0) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: Q8_0 tensor '%s' has %d columns, not a multiple of 32", file_.path(), name, cols));
+    if (cols % BlockValues(t->dtype) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: %s tensor '%s' has %d columns, not a multiple of its block of %d",
+                          file_.path(), DTypeName(t->dtype), name, cols, BlockValues(t->dtype)));
     }
     *out = WeightMatrix{.dtype = t->dtype, .rows = rows, .cols = cols, .data = t->data};
     return absl::OkStatus();
@@ -170,6 +171,13 @@ class GgufModelLoader {
         return absl::OkStatus();
       }
       case DType::kQ8_0:
+      case DType::kQ4_0:
+      case DType::kQ4_1:
+      case DType::kQ5_0:
+      case DType::kQ5_1:
+      case DType::kQ4_K:
+      case DType::kQ5_K:
+      case DType::kQ6_K:
         break;
     }
     return absl::InvalidArgumentError(
