@@ -209,8 +209,8 @@ TEST_F(HfTokenizerFileTest, RefusesUnsupportedComponentsAndBadModels) {
   const std::string model =
       R"("model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]})";
   EXPECT_EQ(error("{" + model + "}"), "ok");
-  EXPECT_THAT(error(R"({"pre_tokenizer":{"type":"ByteLevel"},)" + model + "}"),
-              HasSubstr("pre_tokenizer \"ByteLevel\" is not supported"));
+  EXPECT_THAT(error(R"({"pre_tokenizer":{"type":"Whitespace"},)" + model + "}"),
+              HasSubstr("pre_tokenizer \"Whitespace\" is not supported"));
   EXPECT_THAT(error(R"({"normalizer":{"type":"NFKC"},)" + model + "}"),
               HasSubstr("normalizer \"NFKC\" is not supported"));
   EXPECT_THAT(error(R"({"decoder":{"type":"WordPiece"},)" + model + "}"),

@@ -12,6 +12,8 @@
 #include "base/status.h"
 #include "formats/json.h"
 #include "formats/utf8.h"
+#include "text/byte_level.h"
+#include "text/regex_split.h"
 
 namespace kvbench {
 namespace {
@@ -319,8 +321,20 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const Json& node, const std::stri
     for (const Json& child : list) RETURN_IF_ERROR(ParsePreTokenizer(child, source));
     return absl::OkStatus();
   }
+  if (type == "Split") return ParseSplit(node, source);
+  if (type == "ByteLevel") {
+    const std::string what = "pre_tokenizer ByteLevel";
+    ASSIGN_OR_RETURN(const bool add_prefix_space,
+                     BoolOr(Member(node, "add_prefix_space"), true, source, what));
+    ASSIGN_OR_RETURN(const bool use_regex, BoolOr(Member(node, "use_regex"), true, source, what));
+    if (has_metaspace_) return Invalid(source, "pre_tokenizer ByteLevel after a Metaspace");
+    return pre_tokenizer_.AddByteLevel(add_prefix_space, use_regex);
+  }
   if (type == "Metaspace") {
     if (has_metaspace_) return Invalid(source, "more than one Metaspace pre_tokenizer");
+    if (!pre_tokenizer_.empty()) {
+      return Invalid(source, "pre_tokenizer Metaspace after a Split or ByteLevel");
+    }
     has_metaspace_ = true;
     const std::string what = "pre_tokenizer Metaspace";
     ASSIGN_OR_RETURN(metaspace_.replacement, MetaspaceReplacement(node, source, what));
@@ -344,8 +358,34 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const Json& node, const std::stri
     ASSIGN_OR_RETURN(metaspace_.split, BoolOr(Member(node, "split"), true, source, what));
     return absl::OkStatus();
   }
-  return Invalid(source, absl::StrCat("pre_tokenizer \"", type,
-                                      "\" is not supported (supported: Metaspace, Sequence)"));
+  return Invalid(source,
+                 absl::StrCat("pre_tokenizer \"", type,
+                              "\" is not supported (supported: Metaspace, Split, ByteLevel, "
+                              "Sequence)"));
+}
+
+absl::Status HfBpeTokenizer::ParseSplit(const Json& node, const std::string& source) {
+  const std::string what = "pre_tokenizer Split";
+  if (has_metaspace_) return Invalid(source, "pre_tokenizer Split after a Metaspace");
+  RegexSplitter::Options options;
+  const Json& pattern = Member(node, "pattern");
+  if (const Json* regex = JsonMember(pattern, "Regex")) {
+    ASSIGN_OR_RETURN(options.pattern, StringOf(*regex, source, what + " pattern.Regex"));
+  } else if (const Json* text = JsonMember(pattern, "String")) {
+    ASSIGN_OR_RETURN(options.pattern, StringOf(*text, source, what + " pattern.String"));
+    options.literal = true;
+  } else {
+    return Invalid(source, what + " needs a pattern {\"Regex\": ...} or {\"String\": ...}");
+  }
+  ASSIGN_OR_RETURN(const std::string behavior,
+                   StringOf(Member(node, "behavior"), source, what + ".behavior"));
+  absl::StatusOr<SplitBehavior> parsed = ParseSplitBehavior(behavior);
+  if (!parsed.ok()) return Annotate(parsed.status(), absl::StrCat(source, ": ", what));
+  options.behavior = *parsed;
+  ASSIGN_OR_RETURN(options.invert, BoolOr(Member(node, "invert"), false, source, what + ".invert"));
+  const absl::Status added = pre_tokenizer_.AddSplit(options);
+  if (!added.ok()) return Annotate(added, absl::StrCat(source, ": ", what));
+  return absl::OkStatus();
 }
 
 absl::Status HfBpeTokenizer::ParseDecoder(const Json& node, const std::string& source) {
@@ -384,6 +424,8 @@ absl::Status HfBpeTokenizer::ParseDecoder(const Json& node, const std::string& s
     }
     step.start = static_cast<int>(start);
     step.stop = static_cast<int>(stop);
+  } else if (type == "ByteLevel") {
+    step.kind = DecoderStep::kByteLevel;
   } else if (type == "Metaspace") {
     step.kind = DecoderStep::kMetaspace;
     ASSIGN_OR_RETURN(step.pattern, MetaspaceReplacement(node, source, what));
@@ -399,7 +441,7 @@ absl::Status HfBpeTokenizer::ParseDecoder(const Json& node, const std::string& s
   } else {
     return Invalid(source, absl::StrCat("decoder \"", type,
                                         "\" is not supported (supported: Sequence, Replace, "
-                                        "ByteFallback, Fuse, Strip, Metaspace)"));
+                                        "ByteFallback, Fuse, Strip, Metaspace, ByteLevel)"));
   }
   decoder_.push_back(std::move(step));
   return absl::OkStatus();
@@ -603,6 +645,12 @@ std::vector<int> HfBpeTokenizer::Encode(std::string_view text, bool add_bos) con
 
 void HfBpeTokenizer::EncodeNormalized(std::string_view normalized, bool at_origin,
                                       std::vector<int>* ids) const {
+  if (!pre_tokenizer_.empty()) {
+    std::vector<std::string> words;
+    pre_tokenizer_.Run(normalized, &words);
+    for (const std::string& word : words) EncodeWord(word, ids);
+    return;
+  }
   if (!has_metaspace_) {
     EncodeWord(normalized, ids);
     return;
@@ -775,6 +823,16 @@ std::string HfBpeTokenizer::Decode(absl::Span<const int> ids, bool skip_special_
           t = t.substr(begin, end - begin);
         }
         break;
+      case DecoderStep::kByteLevel: {
+        // All tokens become one text; a token with a character outside the alphabet (an added
+        // token) is kept as written, as the library does.
+        std::string bytes;
+        for (const std::string& t : tokens) {
+          if (!AppendBytesOfByteLevel(t, &bytes)) bytes += t;
+        }
+        tokens.assign(1, std::move(bytes));
+        break;
+      }
       case DecoderStep::kMetaspace:
         // As the library: every replacement character in the first token is dropped (unless the
         // prepend scheme is "never"), elsewhere it becomes a space.
@@ -800,7 +858,9 @@ std::string HfBpeTokenizer::Summary() const {
     return id < 0 ? std::string("none") : absl::StrCat(id, " ", id_to_piece_[id]);
   };
   std::string fallback;
-  if (byte_fallback_ && all_bytes_present_) {
+  if (pre_tokenizer_.byte_level()) {
+    fallback = "byte-level";
+  } else if (byte_fallback_ && all_bytes_present_) {
     fallback = "byte fallback";
   } else if (byte_fallback_) {
     fallback = "byte fallback without <0xNN> pieces (unknown characters -> <unk>)";

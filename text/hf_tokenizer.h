@@ -1,16 +1,20 @@
 // Hugging Face BPE from tokenizer.json: merge ranks, the normalizer (prepend "▁", replace " " by
-// "▁"), byte fallback, the decoder chain, and added/special tokens.
+// "▁"), byte fallback, byte-level BPE (GPT-2, Llama-3, Qwen2, SmolLM), the decoder chain, and
+// added/special tokens.
 //
-// Supported (the Llama / Mistral / TinyStories family of tokenizer.json files):
+// Supported (the Llama / Mistral / TinyStories SentencePiece-style files and the byte-level ones):
 //   model:          BPE (vocab, merges as "a b" strings or [a, b] pairs, unk_token, fuse_unk,
 //                   byte_fallback, ignore_merges). WordPiece, Unigram, WordLevel are refused.
 //   normalizer:     null, Sequence, Prepend, Replace (string patterns).
 //   pre_tokenizer:  null, Metaspace (replacement, prepend_scheme always/first/never or the older
-//                   add_prefix_space, split), Sequence of those.
-//   decoder:        null, Sequence, Replace, ByteFallback, Fuse, Strip, Metaspace.
+//                   add_prefix_space, split); Split (Regex or String pattern, behavior, invert)
+//                   and ByteLevel (add_prefix_space, use_regex; trim_offsets only moves offsets)
+//                   through text/pre_tokenizer.h; Sequence of those (Metaspace not mixed with the
+//                   other two).
+//   decoder:        null, Sequence, Replace, ByteFallback, Fuse, Strip, Metaspace, ByteLevel.
 //   post_processor: TemplateProcessing (the special token before $A is BOS, one after it EOS),
 //                   Bert/RobertaProcessing (cls is BOS, sep is EOS), Sequence, ByteLevel, null.
-// Anything else (ByteLevel pre-tokenizer, regex patterns, NFC/NFKC normalizers, ...) is an
+// Anything else (Digits or Whitespace pre-tokenizers, NFC/NFKC normalizers, ...) is an
 // InvalidArgument error naming the component, never a silent approximation.
 //
 // Encode follows tokenizers' pipeline: added tokens with normalized=false are split out of the raw
@@ -18,10 +22,12 @@
 // normalized text (their patterns are normalized too, so with a Prepend("▁") normalizer
 // "<|end_story|>" is only recognised as "▁<|end_story|>", i.e. after a space or at the start,
 // exactly as the Python/Rust library does); the pre-tokenizer splits words; each word is merged
-// by rank (lowest first, ties leftmost). Matching of added tokens is leftmost-longest;
-// lstrip/rstrip absorb ASCII whitespace. Deviations: text bytes that are not UTF-8 are treated as
-// one-byte characters (the library only accepts valid UTF-8), and the ByteFallback decoder keeps
-// raw bytes rather than writing U+FFFD for byte runs that are not valid UTF-8.
+// by rank (lowest first, ties leftmost), or taken whole when ignore_merges is set and the word is
+// itself a token. Matching of added tokens is leftmost-longest; lstrip/rstrip absorb ASCII
+// whitespace. Deviations: text bytes that are not UTF-8 are treated as one-byte characters (the
+// library only accepts valid UTF-8), and the ByteFallback and ByteLevel decoders keep raw bytes
+// rather than writing U+FFFD for byte runs that are not valid UTF-8 (so Decode(Encode(x)) == x for
+// any bytes x with a byte-level vocabulary).
 //
 // BOS/EOS come from the post_processor; when it names none, the first present of "<s>",
 // "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>" is BOS, and the first present of "</s>",
@@ -41,6 +47,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "formats/json.h"
+#include "text/pre_tokenizer.h"
 #include "text/tokenizer.h"
 
 namespace kvbench {
@@ -95,7 +102,7 @@ class HfBpeTokenizer : public Tokenizer {
     std::string content;
   };
   struct DecoderStep {
-    enum Kind { kReplace, kByteFallback, kFuse, kStrip, kMetaspace } kind;
+    enum Kind { kReplace, kByteFallback, kFuse, kStrip, kMetaspace, kByteLevel } kind;
     std::string pattern;  // Replace; Strip: the character; Metaspace: the replacement
     std::string content;  // Replace
     int start = 0;        // Strip
@@ -117,6 +124,7 @@ class HfBpeTokenizer : public Tokenizer {
   absl::Status ParseAddedTokens(const Json& added, const std::string& source);
   absl::Status ParseNormalizer(const Json& node, const std::string& source);
   absl::Status ParsePreTokenizer(const Json& node, const std::string& source);
+  absl::Status ParseSplit(const Json& node, const std::string& source);
   absl::Status ParseDecoder(const Json& node, const std::string& source);
   absl::Status ParsePostProcessor(const Json& node, const std::string& source);
   void BuildMatchers();
@@ -154,6 +162,7 @@ class HfBpeTokenizer : public Tokenizer {
   std::vector<NormalizerStep> normalizer_;
   bool has_metaspace_ = false;
   Metaspace metaspace_;
+  PreTokenizer pre_tokenizer_;  // Split / ByteLevel steps; empty for SentencePiece-style files
   std::vector<DecoderStep> decoder_;
   int bos_id_ = -1;
   int eos_id_ = -1;
