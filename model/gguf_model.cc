@@ -23,6 +23,7 @@
 #include "formats/half.h"
 #include "model/loader.h"
 #include "model/model.h"
+#include "text/gguf_bpe.h"
 #include "text/sp_tokenizer.h"
 
 namespace kvbench {
@@ -233,9 +234,11 @@ class GgufModelLoader {
 
   absl::Status ReadTokenizer() {
     ASSIGN_OR_RETURN(const std::string kind, file_.GetString("tokenizer.ggml.model"));
+    if (kind == "gpt2") return ReadByteLevelTokenizer();
     if (kind != "llama") {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: tokenizer.ggml.model is \"%s\"; only \"llama\" (SentencePiece BPE) is supported",
+          "%s: tokenizer.ggml.model is \"%s\"; supported: \"llama\" (SentencePiece BPE), \"gpt2\" "
+          "(byte-level BPE)",
           file_.path(), kind));
     }
     SentencePieceTokenizer::Vocab vocab;
@@ -291,6 +294,18 @@ class GgufModelLoader {
         SentencePieceTokenizer::Create(std::move(vocab));
     if (!tok.ok()) return Annotate(tok.status(), absl::StrCat(file_.path(), ": tokenizer"));
     model_.tokenizer = std::move(*tok);
+    return absl::OkStatus();
+  }
+
+  // tokenizer.ggml.model = "gpt2": Llama-3, Qwen2, SmolLM, GPT-2 vocabularies (text/gguf_bpe.h).
+  absl::Status ReadByteLevelTokenizer() {
+    ASSIGN_OR_RETURN(const GgufBpeVocab vocab, ReadGgufBpeVocab(file_));
+    if (vocab.tokens.size() != static_cast<size_t>(model_.config.vocab_size)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: tokenizer.ggml.tokens has %d entries but token_embd.weight has %d rows",
+          file_.path(), vocab.tokens.size(), model_.config.vocab_size));
+    }
+    ASSIGN_OR_RETURN(model_.tokenizer, BuildGgufBpeTokenizer(vocab, file_.path()));
     return absl::OkStatus();
   }
 
