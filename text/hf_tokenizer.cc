@@ -648,7 +648,21 @@ void HfBpeTokenizer::EncodeNormalized(std::string_view normalized, bool at_origi
   if (!pre_tokenizer_.empty()) {
     std::vector<std::string> words;
     pre_tokenizer_.Run(normalized, &words);
-    for (const std::string& word : words) EncodeWord(word, ids);
+    // Text repeats its words (spaces, "the", indentation): a word seen before in this text copies
+    // the ids it got then, which are already in `ids`, instead of being merged again.
+    absl::flat_hash_map<std::string_view, std::pair<size_t, size_t>> seen;  // word -> ids range
+    seen.reserve(words.size());
+    for (const std::string& word : words) {
+      const auto [it, inserted] = seen.try_emplace(word);
+      if (!inserted) {
+        const auto [begin, end] = it->second;
+        for (size_t i = begin; i < end; ++i) ids->push_back((*ids)[i]);
+        continue;
+      }
+      const size_t begin = ids->size();
+      EncodeWord(word, ids);
+      it->second = {begin, ids->size()};
+    }
     return;
   }
   if (!has_metaspace_) {
