@@ -233,6 +233,11 @@ absl::Status HfBpeTokenizer::ParseModel(const Json& model, const std::string& so
     }
   }
   all_bytes_present_ = n_bytes == 256;
+  short_char_ids_.assign(kShortCharLimit, -1);
+  for (const auto& [piece, id] : vocab_) {
+    const int cp = ShortCodePoint(piece);
+    if (cp >= 0) short_char_ids_[cp] = id;
+  }
   return absl::OkStatus();
 }
 
@@ -553,6 +558,23 @@ void HfBpeTokenizer::ChooseDefaultSpecialIds() {
   }
 }
 
+int HfBpeTokenizer::ShortCodePoint(std::string_view character) {
+  const auto lead = character.empty() ? 0 : static_cast<uint8_t>(character[0]);
+  if (character.size() == 1 && lead < 0x80) return lead;
+  if (character.size() == 2 && lead >= 0xC2 && lead < 0xE0 &&
+      (static_cast<uint8_t>(character[1]) & 0xC0) == 0x80) {
+    return ((lead & 0x1F) << 6) | (static_cast<uint8_t>(character[1]) & 0x3F);
+  }
+  return -1;
+}
+
+int HfBpeTokenizer::CharacterId(std::string_view character) const {
+  const int cp = ShortCodePoint(character);
+  if (cp >= 0) return short_char_ids_[cp];
+  const auto it = vocab_.find(Sv(character));
+  return it == vocab_.end() ? -1 : it->second;
+}
+
 int HfBpeTokenizer::LookupId(std::string_view piece) const {
   for (const AddedToken& token : added_) {
     if (token.content == piece) return token.id;
@@ -723,10 +745,10 @@ void HfBpeTokenizer::EncodeWord(std::string_view word, std::vector<int>* ids) co
     const int length = Utf8CharLength(word, pos);
     const std::string_view character = word.substr(pos, length);
     pos += length;
-    const auto it = vocab_.find(Sv(character));
-    if (it != vocab_.end()) {
+    const int id = CharacterId(character);
+    if (id >= 0) {
       flush_unk();
-      add(it->second, length);
+      add(id, length);
       continue;
     }
     if (byte_fallback_) {

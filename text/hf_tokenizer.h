@@ -137,6 +137,12 @@ class HfBpeTokenizer : public Tokenizer {
   void EncodeNormalized(std::string_view normalized, bool at_origin, std::vector<int>* ids) const;
   void EncodeWord(std::string_view word, std::vector<int>* ids) const;
   int LookupId(std::string_view piece) const;
+  // The vocabulary id of one character, -1 when it is no piece. Characters of one or two UTF-8
+  // bytes (the whole byte-level alphabet) are looked up in short_char_ids_, without hashing.
+  int CharacterId(std::string_view character) const;
+  // The code point of a well-formed one- or two-byte UTF-8 character, else -1.
+  static int ShortCodePoint(std::string_view character);
+  static constexpr int kShortCharLimit = 0x800;
   static uint64_t PairKey(int left, int right) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
            static_cast<uint32_t>(right);
@@ -150,7 +156,8 @@ class HfBpeTokenizer : public Tokenizer {
   bool fuse_unk_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
-  int byte_ids_[256];  // <0xNN> ids, -1 when absent
+  int byte_ids_[256];                // <0xNN> ids, -1 when absent
+  std::vector<int> short_char_ids_;  // (kShortCharLimit) code point -> id of that piece, or -1
   bool all_bytes_present_ = false;
 
   std::vector<AddedToken> added_;
