@@ -133,43 +133,53 @@ bool IntValue(const GgufValue& v, int64_t* out) {
   return true;
 }
 
-// Bytes of `n` elements of a supported ggml type, or false on overflow / partial Q8_0 block.
+// Bytes of `n` elements of a supported ggml type, or false on overflow / a row (ne[0]) that is not
+// whole blocks.
 bool TensorBytes(DType dtype, uint64_t ne0, uint64_t n, uint64_t* bytes) {
-  switch (dtype) {
-    case DType::kF32:
-      if (n > std::numeric_limits<uint64_t>::max() / 4) return false;
-      *bytes = n * 4;
-      return true;
-    case DType::kF16:
-    case DType::kBF16:
-      if (n > std::numeric_limits<uint64_t>::max() / 2) return false;
-      *bytes = n * 2;
-      return true;
-    case DType::kQ8_0:
-      if (ne0 % kQ8_0BlockSize != 0) return false;
-      *bytes = n / kQ8_0BlockSize * kQ8_0BlockBytes;  // n / 32 * 34 < n * 2: no overflow
-      return true;
-  }
-  return false;
+  const uint64_t block_values = BlockValues(dtype), block_bytes = BlockBytes(dtype);
+  if (ne0 % block_values != 0) return false;
+  if (n / block_values > std::numeric_limits<uint64_t>::max() / block_bytes) return false;
+  *bytes = n / block_values * block_bytes;
+  return true;
 }
 
 bool ToDType(uint32_t ggml_type, DType* out) {
-  switch (ggml_type) {
-    case 0:
+  switch (static_cast<GgmlType>(ggml_type)) {
+    case GgmlType::kF32:
       *out = DType::kF32;
       return true;
-    case 1:
+    case GgmlType::kF16:
       *out = DType::kF16;
       return true;
-    case 8:
+    case GgmlType::kQ4_0:
+      *out = DType::kQ4_0;
+      return true;
+    case GgmlType::kQ4_1:
+      *out = DType::kQ4_1;
+      return true;
+    case GgmlType::kQ5_0:
+      *out = DType::kQ5_0;
+      return true;
+    case GgmlType::kQ5_1:
+      *out = DType::kQ5_1;
+      return true;
+    case GgmlType::kQ8_0:
       *out = DType::kQ8_0;
       return true;
-    case 30:
+    case GgmlType::kQ4_K:
+      *out = DType::kQ4_K;
+      return true;
+    case GgmlType::kQ5_K:
+      *out = DType::kQ5_K;
+      return true;
+    case GgmlType::kQ6_K:
+      *out = DType::kQ6_K;
+      return true;
+    case GgmlType::kBF16:
       *out = DType::kBF16;
       return true;
-    default:
-      return false;
   }
+  return false;
 }
 
 }  // namespace
@@ -482,14 +492,18 @@ class GgufFile::Parser {
     RETURN_IF_ERROR(Read(&t.offset, Cat("the offset of tensor '", name, "'")));
     if (!ToDType(t.ggml_type, &t.dtype)) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: tensor '%s' has type %s, which kvbench does not support (F32, F16, BF16, Q8_0 only)",
+          "%s: tensor '%s' has type %s, which kvbench does not support (F32, F16, BF16, Q8_0, "
+          "Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
           f_->path_, name, DescribeGgmlType(t.ggml_type)));
     }
     if (!TensorBytes(t.dtype, t.ne[0], t.n_elements, &t.bytes)) {
       return Corrupt(
           absl::StrFormat("tensor '%s' (%s, ne = [%s]) has no valid byte size%s", name,
                           DTypeName(t.dtype), absl::StrJoin(t.ne, ", "),
-                          t.dtype == DType::kQ8_0 ? ": ne[0] is not a multiple of 32" : ""));
+                          BlockValues(t.dtype) > 1 && t.ne[0] % BlockValues(t.dtype) != 0
+                              ? absl::StrFormat(": ne[0] is not a multiple of %s's block of %d",
+                                                DTypeName(t.dtype), BlockValues(t.dtype))
+                              : ""));
     }
     if (!f_->tensor_index_.emplace(t.name, f_->tensors_.size()).second) {
       return Corrupt(absl::StrFormat("duplicate tensor name '%s'", name));
@@ -821,8 +835,8 @@ absl::Status GgufWriter::AddTensor(std::string_view name, GgmlType type, std::ve
   uint64_t bytes;
   if (!TensorBytes(dtype, ne[0], n, &bytes)) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("GGUF writer: tensor '%s' (%s) ne[0] = %d is not a multiple of 32", name,
-                        DTypeName(dtype), ne[0]));
+        absl::StrFormat("GGUF writer: tensor '%s' (%s) ne[0] = %d is not a multiple of %d", name,
+                        DTypeName(dtype), ne[0], BlockValues(dtype)));
   }
   if (bytes != data.size()) {
     return absl::InvalidArgumentError(
@@ -865,6 +879,17 @@ absl::Status GgufWriter::AddTensorFromF32(std::string_view name, GgmlType type,
       }
       break;
     }
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+    case GgmlType::kQ6_K:
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "GGUF writer: tensor '%s': %s is not quantized from f32 here (write its blocks with "
+          "AddTensor)",
+          name, DescribeGgmlType(static_cast<uint32_t>(type))));
   }
   return AddTensor(
       name, type, std::move(ne),

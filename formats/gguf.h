@@ -55,7 +55,19 @@ enum class GgufType : uint32_t {
 std::string_view GgufTypeName(GgufType type);  // "UINT8", ..., "FLOAT64"
 
 // ggml tensor type ids that kvbench reads; the others are named by GgmlTypeName only.
-enum class GgmlType : uint32_t { kF32 = 0, kF16 = 1, kQ8_0 = 8, kBF16 = 30 };
+enum class GgmlType : uint32_t {
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kBF16 = 30,
+};
 // The ggml name of a tensor type id ("Q4_K" for 12), or "" when the id is not a ggml type.
 std::string_view GgmlTypeName(uint32_t type);
 // "Q4_K (12)", or "unknown (99)".
@@ -212,7 +224,8 @@ class GgufWriter {
   absl::Status AddTensor(std::string_view name, GgmlType type, std::vector<uint64_t> ne,
                          absl::Span<const std::byte> data);
   // Converts f32 values to `type` (F16/BF16 round to nearest even; Q8_0 as llama.cpp's
-  // quantize_row_q8_0_ref) and adds the tensor.
+  // quantize_row_q8_0_ref) and adds the tensor. The other block types are an error: their blocks
+  // are written with AddTensor.
   absl::Status AddTensorFromF32(std::string_view name, GgmlType type, std::vector<uint64_t> ne,
                                 absl::Span<const float> values);
 

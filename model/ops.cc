@@ -8,6 +8,8 @@
 
 #include "base/check.h"
 #include "formats/half.h"
+#include "model/quant_decode.h"
+#include "model/quant_weights.h"
 #include "model/simd.h"
 
 namespace kvbench {
@@ -52,11 +54,49 @@ inline float Q8_0Scale(const std::byte* block) {
   return HalfToF32(h);
 }
 
+// fn.template operator()<T>() for the run-time `dtype`: one switch for every typed entry point.
+template <typename Fn>
+decltype(auto) WithDType(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::kF32:
+      return fn.template operator()<DType::kF32>();
+    case DType::kF16:
+      return fn.template operator()<DType::kF16>();
+    case DType::kBF16:
+      return fn.template operator()<DType::kBF16>();
+    case DType::kQ8_0:
+      return fn.template operator()<DType::kQ8_0>();
+    case DType::kQ4_0:
+      return fn.template operator()<DType::kQ4_0>();
+    case DType::kQ4_1:
+      return fn.template operator()<DType::kQ4_1>();
+    case DType::kQ5_0:
+      return fn.template operator()<DType::kQ5_0>();
+    case DType::kQ5_1:
+      return fn.template operator()<DType::kQ5_1>();
+    case DType::kQ4_K:
+      return fn.template operator()<DType::kQ4_K>();
+    case DType::kQ5_K:
+      return fn.template operator()<DType::kQ5_K>();
+    case DType::kQ6_K:
+      return fn.template operator()<DType::kQ6_K>();
+  }
+  KVBENCH_CHECK(false, "unknown DType %d", static_cast<int>(dtype));
+  return fn.template operator()<DType::kF32>();
+}
+
 // The scalar reference: one weight row with one input vector, summed in column order.
 template <DType T>
 float RowDotReference(const std::byte* row, const float* x, int64_t n) {
   float acc = 0.0f;
-  if constexpr (T == DType::kQ8_0) {
+  if constexpr (IsGgmlBlockType(T)) {
+    constexpr int kValues = BlockValues(T);
+    float values[kValues];
+    for (int64_t b = 0; b < n / kValues; ++b) {
+      DequantizeBlocks(T, row + b * BlockBytes(T), kValues, values);
+      for (int j = 0; j < kValues; ++j) acc += values[j] * x[b * kValues + j];
+    }
+  } else if constexpr (T == DType::kQ8_0) {
     for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
       const std::byte* block = row + b * kQ8_0BlockBytes;
       const auto* q = reinterpret_cast<const int8_t*>(block + 2);
@@ -131,6 +171,24 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
       block_dots(b + 1, acc[1]);
     }
     if (b < n_blocks) block_dots(b, acc[0]);
+  } else if constexpr (IsGgmlBlockType(T)) {
+    // 32 values at a time, decoded row by row (one row's chunk live, as for Q8_0). A chunk's two
+    // halves add into accumulators 0 and 1, as the F32 kernel adds the same columns: a row's dot
+    // is bit for bit that of its dequantized f32 copy.
+    constexpr int64_t kChunkBytes = int64_t{BlockBytes(T)} * 32 / BlockValues(T);  // on average
+    for (int64_t c = 0; c < cols / 32; ++c) {
+      for (int r = 0; r < R; ++r) {
+        const std::byte* row = w + r * row_bytes;
+        Prefetch(row + c * kChunkBytes + kPrefetchBytes);
+        simd::F32x16 w0, w1;
+        quant_decode::DecodeChunk<T>(row, c, &w0, &w1);
+        for (int v = 0; v < V; ++v) {
+          const float* xv = x + v * cols + c * 32;
+          acc[0][r * V + v] = simd::MulAdd(w0, simd::Load(xv), acc[0][r * V + v]);
+          acc[1][r * V + v] = simd::MulAdd(w1, simd::Load(xv + 16), acc[1][r * V + v]);
+        }
+      }
+    }
   } else {
     constexpr int kBytes = T == DType::kF32 ? 4 : 2;
     auto chunk = [&](int64_t i, int n, simd::F32x16* a) {
@@ -208,16 +266,7 @@ void BlockRows(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, in
 
 void BlockRowsAny(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end,
                   float* y) {
-  switch (w.dtype) {
-    case DType::kF32:
-      return BlockRows<DType::kF32>(w, r0, r1, x, v0, v_end, y);
-    case DType::kF16:
-      return BlockRows<DType::kF16>(w, r0, r1, x, v0, v_end, y);
-    case DType::kBF16:
-      return BlockRows<DType::kBF16>(w, r0, r1, x, v0, v_end, y);
-    case DType::kQ8_0:
-      return BlockRows<DType::kQ8_0>(w, r0, r1, x, v0, v_end, y);
-  }
+  WithDType(w.dtype, [&]<DType T>() { BlockRows<T>(w, r0, r1, x, v0, v_end, y); });
 }
 
 template <DType T>
@@ -270,16 +319,7 @@ void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y) {
 }
 
 void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  switch (w.dtype) {
-    case DType::kF32:
-      return MatMulReferenceTyped<DType::kF32>(w, x, n_vec, y);
-    case DType::kF16:
-      return MatMulReferenceTyped<DType::kF16>(w, x, n_vec, y);
-    case DType::kBF16:
-      return MatMulReferenceTyped<DType::kBF16>(w, x, n_vec, y);
-    case DType::kQ8_0:
-      return MatMulReferenceTyped<DType::kQ8_0>(w, x, n_vec, y);
-  }
+  WithDType(w.dtype, [&]<DType T>() { MatMulReferenceTyped<T>(w, x, n_vec, y); });
 }
 
 void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out) {
@@ -300,6 +340,15 @@ void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out) {
         const auto* q = reinterpret_cast<const int8_t*>(block + 2);
         for (int j = 0; j < kQ8_0BlockSize; ++j) out[b * kQ8_0BlockSize + j] = d * q[j];
       }
+      return;
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
+      DequantizeBlocks(dtype, row, n, out);
       return;
   }
 }
@@ -337,7 +386,17 @@ void QuantizeRow(DType dtype, const float* x, int64_t n, std::byte* out) {
         }
       }
       return;
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
+      break;
   }
+  KVBENCH_CHECK(false, "QuantizeRow to %s: the ggml block types are read, never written",
+                DTypeName(dtype));
 }
 
 void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) {

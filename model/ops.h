@@ -37,11 +37,13 @@ inline constexpr size_t kMaxMatMulOutputs = 4;
 void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec);
 void MatMulReference(const WeightMatrix& w, const float* x, int n_vec, float* y);
 
-// out[i] = row[i] as f32, for one row of `n` values of `dtype`.
+// out[i] = row[i] as f32, for one row of `n` values of `dtype` (whole blocks of a block type).
 void DequantizeRow(DType dtype, const std::byte* row, int64_t n, float* out);
 
 // The inverse: n f32 values encoded as `dtype` (round to nearest even for F16/BF16; Q8_0 as
 // llama.cpp's reference quantize_row_q8_0: d = amax / 127, q = round(x / d)). n % 32 == 0 for Q8_0.
+// F32, F16, BF16 and Q8_0 only: the other block types (model/quant_weights.h) are read from files
+// that llama-quantize wrote, whose choice of scales kvbench does not reproduce.
 void QuantizeRow(DType dtype, const float* x, int64_t n, std::byte* out);
 
 // out = x / rms(x) * weight, over n values.
