@@ -204,6 +204,23 @@ TEST_F(GgufBpeVocabTest, BuildsAndEncodes) {
   EXPECT_THAT((*tok)->Summary(), HasSubstr("byte-level"));
 }
 
+// Each pre-tokenizer name cuts digits its own way: runs of up to 3 (llama-bpe), single digits
+// (qwen2, smollm), whole runs (gpt-2; default then cuts runs into threes). With the merges
+// 1+2 and 12+3, "1234" is [123, 4] where "123" stays one word and [1, 2, 3, 4] where digits are
+// single words.
+TEST_F(GgufBpeVocabTest, PreTokenizerNamesSplitDigitsAsLlamaCppDoes) {
+  GgufBpeVocab v = {.tokens = {"1", "2", "3", "4", "12", "123"}, .merges = {"1 2", "12 3"}};
+  const std::vector<int> grouped = {5, 3}, single = {0, 1, 2, 3};
+  for (const auto& [pre, expected] :
+       {std::pair{"llama-bpe", grouped}, std::pair{"qwen2", single}, std::pair{"smollm", single},
+        std::pair{"gpt-2", grouped}, std::pair{"default", grouped}}) {
+    v.pre = pre;
+    auto tok = BuildGgufBpeTokenizer(v, "t.gguf");
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    EXPECT_EQ((*tok)->Encode("1234", false), expected) << pre;
+  }
+}
+
 TEST_F(GgufBpeVocabTest, HostileVocabulariesAreNamedErrors) {
   GgufBpeVocab v = Small();
   v.pre = "tekken";

@@ -1,6 +1,7 @@
 // Text <-> token ids. Two implementations: SentencePiece-style BPE driven by scores (GGUF
 // `tokenizer.ggml.model = llama`, llama2.c tokenizer.bin) in sp_tokenizer.h, and Hugging Face BPE
-// from tokenizer.json in hf_tokenizer.h.
+// from tokenizer.json in hf_tokenizer.h, which also runs the byte-level vocabularies of GGUF
+// `tokenizer.ggml.model = gpt2` (gguf_bpe.h).
 #ifndef KVBENCH_TEXT_TOKENIZER_H_
 #define KVBENCH_TEXT_TOKENIZER_H_
 
