@@ -2,6 +2,8 @@
 #ifndef KVBENCH_MODEL_CACHE_SHAPE_H_
 #define KVBENCH_MODEL_CACHE_SHAPE_H_
 
+#include <vector>
+
 #include "model/config.h"
 
 namespace kvbench {
@@ -14,6 +16,7 @@ struct CacheShape {
   int rope_dims = 0;
   float rope_theta = 10000.0f;
   int context_tokens = 0;  // tokens the run will feed at most; budgets given as ratios scale by it
+  std::vector<float> rope_freq_factors;  // (rope_dims / 2) or empty: ModelConfig's
 
   int group_size() const { return n_heads / n_kv_heads; }
   int kv_dim() const { return n_kv_heads * head_dim; }
@@ -25,7 +28,8 @@ struct CacheShape {
                       .head_dim = c.head_dim,
                       .rope_dims = c.rope_dims,
                       .rope_theta = c.rope_theta,
-                      .context_tokens = context_tokens};
+                      .context_tokens = context_tokens,
+                      .rope_freq_factors = c.rope_freq_factors};
   }
 };
 

@@ -1,5 +1,7 @@
 #include "model/config.h"
 
+#include <cmath>
+
 #include "absl/strings/str_format.h"
 
 namespace kvbench {
@@ -25,8 +27,23 @@ absl::Status ModelConfig::Validate() const {
     return bad("context_length", context_length);
   if (rope_dims <= 0 || rope_dims > head_dim || rope_dims % 2 != 0)
     return bad("rope_dims", rope_dims);
-  if (!(rope_theta > 0.0f))
-    return absl::InvalidArgumentError("model config: rope_theta must be > 0");
+  if (!(rope_theta > 0.0f) || !std::isfinite(rope_theta))
+    return absl::InvalidArgumentError("model config: rope_theta must be a positive finite number");
+  if (!rope_freq_factors.empty()) {
+    if (static_cast<int>(rope_freq_factors.size()) != rope_dims / 2) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("model config: %zu RoPE frequency factors for %d rotary pairs",
+                          rope_freq_factors.size(), rope_dims / 2));
+    }
+    for (size_t i = 0; i < rope_freq_factors.size(); ++i) {
+      // Also refuses NaN; the upper bound keeps a frequency from vanishing into denormals.
+      if (!(rope_freq_factors[i] > 0.0f && rope_freq_factors[i] < 1e30f)) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "model config: RoPE frequency factor %zu = %g is not a positive finite number", i,
+            rope_freq_factors[i]));
+      }
+    }
+  }
   if (!(rms_eps > 0.0f) || rms_eps > 1.0f) {
     return absl::InvalidArgumentError("model config: rms_eps must be in (0, 1]");
   }

@@ -3,6 +3,7 @@
 #define KVBENCH_MODEL_CONFIG_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -20,6 +21,11 @@ struct ModelConfig {
   int context_length = 0;  // what the file declares; the model may have been trained on less
   int rope_dims = 0;       // rotary dimensions per head (rope.dimension_count), <= head_dim
   float rope_theta = 10000.0f;
+  // RoPE frequency scaling (model/rope.h): the divisor of each pair's frequency, (rope_dims / 2)
+  // values, or empty for plain RoPE. rope_type says where they came from, for reports:
+  // "default", "linear", "llama3" (transformers' rope_type) or "rope_freqs" (a GGUF tensor).
+  std::string rope_type = "default";
+  std::vector<float> rope_freq_factors;
   float rms_eps = 1e-5f;
 
   int q_dim() const { return n_heads * head_dim; }

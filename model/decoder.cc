@@ -18,7 +18,10 @@ void AddResidual(const float* delta, size_t n, float* x) {
 
 }  // namespace
 
-Decoder::Decoder(const Model& model) : model_(model) {}
+Decoder::Decoder(const Model& model)
+    : model_(model),
+      rope_freqs_(RopeFrequencies(model.config.rope_dims, model.config.rope_theta,
+                                  model.config.rope_freq_factors)) {}
 
 // llama2.c's forward pass, over every row of the batch at once.
 void Decoder::Forward(absl::Span<const StepInput> inputs) {
@@ -102,8 +105,7 @@ void Decoder::Embed(absl::Span<const StepInput> inputs) {
       const int token = in.tokens[t];
       KVBENCH_CHECK(token >= 0 && token < c.vocab_size, "token id %d out of range", token);
       DequantizeRow(embedding.dtype, embedding.row(token), dim, &x_[row * dim]);
-      RopeCosSin(in.pos0 + t, c.rope_dims, c.rope_theta, &cos_[row * half_rope],
-                 &sin_[row * half_rope]);
+      RopeCosSin(in.pos0 + t, rope_freqs_, &cos_[row * half_rope], &sin_[row * half_rope]);
     }
   }
 }

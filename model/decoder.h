@@ -72,6 +72,7 @@ class Decoder {
   void Reserve(int n_rows, int n_logit_rows);
 
   const Model& model_;
+  const std::vector<double> rope_freqs_;  // (rope_dims / 2) each pair's frequency (model/rope.h)
   StepPlan plan_;
   // Activations, grown on demand and reused: no allocation on the steady-state decode path.
   int capacity_rows_ = 0;

@@ -33,7 +33,8 @@ PolicyCache::PolicyCache(const CacheShape& shape, std::unique_ptr<CachePolicy> p
       v_store_(std::move(v_store)),
       position_mode_(options.positions),
       label_(std::move(options.label)),
-      cells_(shape.n_layers, shape.n_kv_heads, options.positions == PositionMode::kCache) {}
+      cells_(shape.n_layers, shape.n_kv_heads, options.positions == PositionMode::kCache),
+      rope_freqs_(RopeFrequencies(shape.rope_dims, shape.rope_theta, shape.rope_freq_factors)) {}
 
 void PolicyCache::BeginStep(int pos0, int n_tokens) {
   KVBENCH_CHECK(pos0 == n_past_ || !policy_->retains_entries(),
@@ -157,7 +158,7 @@ bool PolicyCache::RotatedKeys(int layer, int head, int n) {
     const int delta = rope_pos[j] - pos[j];
     if (delta == 0) continue;
     if (delta != last_delta) {  // kept keys move in runs of one delta: few cos/sin evaluations
-      RopeCosSin(delta, shape_.rope_dims, shape_.rope_theta, rope_cos_.data(), rope_sin_.data());
+      RopeCosSin(delta, rope_freqs_, rope_cos_.data(), rope_sin_.data());
       last_delta = delta;
     }
     ApplyRope(key, 1, hd, shape_.rope_dims, rope_cos_.data(), rope_sin_.data());

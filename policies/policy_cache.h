@@ -87,6 +87,9 @@ class PolicyCache : public KvCache {
   AlignedVector<float> out_group_;
   std::vector<int> keep_;
   // positions=cache only.
+  // (rope_dims / 2) the model's pair frequencies, scaling included, so that a moved key turns by
+  // the angle its new position gives in the decoder.
+  std::vector<double> rope_freqs_;
   std::vector<float> rope_cos_, rope_sin_;  // (rope_dims / 2): one rotation
   AlignedVector<float> keys_;               // (entries, head_dim)
 };
