@@ -6,9 +6,10 @@
 //
 // Decode steps use synthetic weights (speed only) with a cache pre-filled with random K/V to the
 // stated context (`full` f32, or each policy at budget 512 for BM_PolicyDecodeStep); stories260K
-// runs on its real weights.
+// and the --model_files (default: kvb-docs-12M-Q4_K_M.gguf, whose Q4_K / Q6_K / Q5_0 / Q8_0
+// matrices no synthetic model has) run on their real weights, in their file types.
 //
-//   --shapes=a,b  --dtypes=f32,f16,bf16,q8_0  --policy_shape=stories110M
+//   --shapes=a,b  --dtypes=f32,f16,bf16,q8_0  --policy_shape=stories110M  --model_files=a.gguf,b
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -82,15 +83,16 @@ void BM_MatMul(benchmark::State& state, MatMulCase c) {
                          benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// One model at a time stays in memory (the 1B-class shapes take gigabytes).
+// One model at a time stays in memory (the 1B-class shapes take gigabytes). stories260K and a .gguf
+// path are loaded as stored (`dtype` is then only part of the key).
 const Model& SyntheticModel(const std::string& shape, DType dtype) {
   static std::string key;
   static std::unique_ptr<Model> model;
   const std::string want = absl::StrCat(shape, "/", DTypeName(dtype));
   if (key != want) {
     model.reset();
-    if (shape == "stories260K") {
-      model = LoadModel("stories260K").value();
+    if (shape == "stories260K" || shape.ends_with(".gguf")) {
+      model = LoadModel(shape).value();
     } else {
       model = MakeSyntheticModel(FindShapePreset(shape).value().config, dtype, 7).value();
     }
@@ -158,6 +160,8 @@ int main(int argc, char** argv) {
   // Per-token cost against context under each policy (budget 512): full grows, the others stay
   // flat.
   std::string policy_shape = "stories110M";
+  std::string model_files =
+      std::string(KVBENCH_SHARED_DIR) + "/models/kvb-docs-12M/kvb-docs-12M-Q4_K_M.gguf";
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     if (std::strncmp(argv[i], "--shapes=", 9) == 0) {
@@ -166,6 +170,8 @@ int main(int argc, char** argv) {
       policy_shape = argv[i] + 15;
     } else if (std::strncmp(argv[i], "--dtypes=", 9) == 0) {
       dtypes = argv[i] + 9;
+    } else if (std::strncmp(argv[i], "--model_files=", 14) == 0) {
+      model_files = argv[i] + 14;
     } else {
       rest.push_back(argv[i]);
     }
@@ -207,6 +213,16 @@ int main(int argc, char** argv) {
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
       }
+    }
+  }
+  for (absl::string_view f : absl::StrSplit(model_files, ',', absl::SkipEmpty())) {
+    const std::string path(f);
+    const std::string name = path.substr(path.find_last_of('/') + 1);
+    for (int ctx : {0, 512, 2048}) {
+      benchmark::RegisterBenchmark(absl::StrCat("BM_DecodeStep/model:", name, "/ctx:", ctx).c_str(),
+                                   BM_DecodeStep, path, DType::kF32, ctx, CacheSpec{})
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     }
   }
   for (const char* policy : {"full", "window", "sinks", "h2o"}) {
