@@ -14,15 +14,12 @@
 // permuted q/k matrices live in buffers the Model owns, in the file's dtype; everything else points
 // into the file mapping, except norm vectors that are widened to f32 when stored as F16/BF16.
 //
-// Mistral checkpoints have the same tensors and are accepted; a sliding window caps the context
-// length instead of being implemented (within the window, sliding-window attention is full
-// attention).
-#include <algorithm>
+// config.json is read by model/hf_config.h (every key implemented or refused by name). Mistral
+// checkpoints have the same tensors and are accepted; a sliding window caps the context length
+// instead of being implemented (within the window, sliding-window attention is full attention).
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <limits>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,169 +31,13 @@
 #include "formats/half.h"
 #include "formats/json.h"
 #include "formats/safetensors.h"
+#include "model/hf_config.h"
 #include "model/loader.h"
 #include "model/model.h"
 #include "text/hf_tokenizer.h"
 
 namespace kvbench {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// config.json
-
-// Typed, checked access to the keys of config.json. A key that is absent or JSON null takes the
-// default; one of the wrong type is an error naming key and value.
-class ConfigReader {
- public:
-  ConfigReader(const Json& root, std::string path) : root_(root), path_(std::move(path)) {}
-
-  // The value of `key`; nullptr when it is absent or null.
-  const Json* Find(const char* key) const {
-    const Json* n = JsonMember(root_, key);
-    return n == nullptr || n->is_null() ? nullptr : n;
-  }
-  bool Has(const char* key) const { return Find(key) != nullptr; }
-
-  absl::StatusOr<int> Int(const char* key, std::optional<int> fallback) const {
-    const Json* n = Find(key);
-    if (n == nullptr) {
-      if (fallback.has_value()) return *fallback;
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": required key \"", key, "\" is missing"));
-    }
-    const std::optional<int> v = JsonInteger<int>(*n);
-    if (!v.has_value()) return Bad(key, *n, "an integer");
-    return *v;
-  }
-
-  absl::StatusOr<double> Float(const char* key, double fallback) const {
-    const Json* n = Find(key);
-    if (n == nullptr) return fallback;
-    if (!n->is_number()) return Bad(key, *n, "a number");
-    return n->get<double>();
-  }
-
-  absl::StatusOr<bool> Bool(const char* key, bool fallback) const {
-    const Json* n = Find(key);
-    if (n == nullptr) return fallback;
-    if (!n->is_boolean()) return Bad(key, *n, "true or false");
-    return n->get<bool>();
-  }
-
-  absl::StatusOr<std::string> String(const char* key) const {
-    const Json* n = Find(key);
-    if (n == nullptr) return std::string();
-    if (!n->is_string()) return Bad(key, *n, "a string");
-    return n->get<std::string>();
-  }
-
-  absl::StatusOr<std::vector<std::string>> StringList(const char* key) const {
-    const Json* n = Find(key);
-    std::vector<std::string> out;
-    if (n == nullptr) return out;
-    if (!n->is_array()) return Bad(key, *n, "a list of strings");
-    for (const Json& item : *n) {
-      if (!item.is_string()) return Bad(key, *n, "a list of strings");
-      out.push_back(item.get<std::string>());
-    }
-    return out;
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  absl::Status Bad(const char* key, const Json& n, const std::string& expected) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path_, ": \"", key, "\" = ", JsonShow(n), " is not ", expected));
-  }
-
-  const Json& root_;
-  const std::string path_;
-};
-
-absl::StatusOr<ModelConfig> ParseConfig(const ConfigReader& r) {
-  ModelConfig c;
-  ASSIGN_OR_RETURN(const std::vector<std::string> archs, r.StringList("architectures"));
-  ASSIGN_OR_RETURN(const std::string model_type, r.String("model_type"));
-  auto has_arch = [&](std::string_view a) {
-    return std::find(archs.begin(), archs.end(), a) != archs.end();
-  };
-  if (has_arch("LlamaForCausalLM") || model_type == "llama") {
-    c.architecture = "llama";
-  } else if (has_arch("MistralForCausalLM") || model_type == "mistral") {
-    c.architecture = "mistral";
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        r.path(), ": unsupported architecture: architectures = [", absl::StrJoin(archs, ", "),
-        "], model_type = \"", model_type,
-        "\" (supported: LlamaForCausalLM / \"llama\", MistralForCausalLM / \"mistral\")"));
-  }
-
-  // Features the decoder does not implement are refused rather than silently ignored.
-  ASSIGN_OR_RETURN(const std::string act, r.String("hidden_act"));
-  if (!act.empty() && act != "silu") {
-    return absl::InvalidArgumentError(
-        absl::StrCat(r.path(), ": hidden_act \"", act, "\" is not supported (only silu)"));
-  }
-  for (const char* key : {"attention_bias", "mlp_bias"}) {
-    ASSIGN_OR_RETURN(const bool bias, r.Bool(key, false));
-    if (bias) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          r.path(), ": ", key, " = true is not supported (the decoder has no biases)"));
-    }
-  }
-  if (const Json* scaling = r.Find("rope_scaling")) {
-    std::string type = "(no type given)";
-    for (const char* key : {"rope_type", "type"}) {
-      const Json* t = JsonMember(*scaling, key);
-      if (t != nullptr && t->is_string()) {
-        type = t->get<std::string>();
-        break;
-      }
-    }
-    // "default" is plain RoPE, as newer transformers versions write it.
-    if (type != "default") {
-      return absl::InvalidArgumentError(
-          absl::StrCat(r.path(), ": rope_scaling type \"", type,
-                       "\" is not implemented (only null or \"default\" RoPE)"));
-    }
-  }
-
-  ASSIGN_OR_RETURN(c.dim, r.Int("hidden_size", std::nullopt));
-  ASSIGN_OR_RETURN(c.n_layers, r.Int("num_hidden_layers", std::nullopt));
-  ASSIGN_OR_RETURN(c.n_heads, r.Int("num_attention_heads", std::nullopt));
-  ASSIGN_OR_RETURN(c.n_kv_heads, r.Int("num_key_value_heads", c.n_heads));
-  ASSIGN_OR_RETURN(c.hidden_dim, r.Int("intermediate_size", std::nullopt));
-  ASSIGN_OR_RETURN(c.vocab_size, r.Int("vocab_size", std::nullopt));
-  // transformers' LlamaConfig defaults.
-  ASSIGN_OR_RETURN(c.context_length, r.Int("max_position_embeddings", 2048));
-  if (!r.Has("head_dim")) {
-    if (c.n_heads <= 0 || c.dim % c.n_heads != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          r.path(), ": hidden_size = ", c.dim,
-          " is not a multiple of num_attention_heads = ", c.n_heads, " and no head_dim is given"));
-    }
-  }
-  ASSIGN_OR_RETURN(c.head_dim, r.Int("head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0));
-  c.rope_dims = c.head_dim;
-  ASSIGN_OR_RETURN(const double theta, r.Float("rope_theta", 10000.0));
-  c.rope_theta = static_cast<float>(theta);
-  ASSIGN_OR_RETURN(const double eps, r.Float("rms_norm_eps", 1e-6));
-  c.rms_eps = static_cast<float>(eps);
-
-  if (c.architecture == "mistral" && r.Has("sliding_window")) {
-    ASSIGN_OR_RETURN(const int window, r.Int("sliding_window", 0));
-    if (window <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(r.path(), ": sliding_window = ", window, " is invalid"));
-    }
-    // Sliding-window attention is not implemented; up to the window it equals full attention.
-    if (window < c.context_length) c.context_length = window;
-  }
-
-  RETURN_IF_ERROR(Annotate(c.Validate(), r.path()));  // InvalidArgument
-  return c;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Tensors
@@ -346,14 +187,10 @@ absl::StatusOr<std::unique_ptr<Model>> LoadHuggingFaceModel(const std::string& d
         absl::StrCat("Hugging Face model folder ", dir, " has no config.json"));
   }
   ASSIGN_OR_RETURN(const Json root, ParseJsonFile(config_path));
-  if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(config_path, ": not a JSON object"));
-  }
   auto model = std::make_unique<Model>();
-  const ConfigReader reader(root, config_path);
-  ASSIGN_OR_RETURN(model->config, ParseConfig(reader));
-  // LlamaConfig's default.
-  ASSIGN_OR_RETURN(const bool tied, reader.Bool("tie_word_embeddings", false));
+  ASSIGN_OR_RETURN(const HfConfig config, ParseHfConfig(root, config_path));
+  model->config = config.model;
+  const bool tied = config.tie_word_embeddings;
 
   ASSIGN_OR_RETURN(const std::unique_ptr<SafetensorsCheckpoint> ckpt,
                    SafetensorsCheckpoint::OpenDir(dir));

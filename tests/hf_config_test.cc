@@ -1,0 +1,199 @@
+// Hugging Face config.json reading (model/hf_config.h): every key transformers writes for
+// LlamaForCausalLM is understood, ignored for a stated reason, or refused by name; RoPE scaling
+// in both spellings (transformers 5 rope_parameters, older rope_theta + rope_scaling); and a tiny
+// seeded Llama with Llama-3.1 RoPE scaling whose logits transformers 5.17 computed
+// (tests/data/hf_llama3_rope, made by make_oracle.py there).
+#include "model/hf_config.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "formats/json.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/decoder.h"
+#include "model/loader.h"
+#include "model/ops.h"
+#include "model/rope.h"
+#include "model/session.h"
+#include "policies/full.h"
+#include "tests/test_util.h"
+
+namespace kvbench {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kModels = std::string(KVBENCH_SHARED_DIR) + "/models";
+const std::string kLlama3Dir = std::string(KVBENCH_TESTDATA_DIR) + "/hf_llama3_rope";
+
+Json Load(const std::string& path) {
+  absl::StatusOr<Json> j = ParseJsonFile(path);
+  EXPECT_TRUE(j.ok()) << j.status();
+  return j.ok() ? *j : Json::object();
+}
+
+const HfConfigKey* Find(const std::string& name) {
+  for (const HfConfigKey& k : HfConfigKeys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+// The keys of real config.json files (transformers 4.41 and 5.17) and every key of
+// LlamaConfig().to_dict() in transformers 5.17 (written by make_oracle.py).
+std::set<std::string> KeysTransformersWrites() {
+  std::set<std::string> keys;
+  for (const std::string& path :
+       {kModels + "/kvb-docs-12M/config.json", kModels + "/tinystories656k/config.json",
+        kLlama3Dir + "/config.json"}) {
+    const Json config = Load(path);
+    for (const auto& [key, value] : config.items()) keys.insert(key);
+  }
+  const Json written = Load(kLlama3Dir + "/transformers_keys.json");
+  for (const Json& key : *JsonMember(written, "keys")) keys.insert(key.get<std::string>());
+  return keys;
+}
+
+TEST(HfConfigTest, EveryKeyTransformersWritesIsKnown) {
+  const std::set<std::string> keys = KeysTransformersWrites();
+  EXPECT_GE(keys.size(), 35u);
+  for (const std::string& key : keys) {
+    const HfConfigKey* k = Find(key);
+    ASSERT_NE(k, nullptr) << "config key \"" << key << "\" is in no list of model/hf_config.cc";
+    EXPECT_FALSE(k->why.empty()) << key;
+  }
+}
+
+// A parsed config with `key` set to the JSON `value`.
+absl::StatusOr<HfConfig> ParseWith(const std::string& key, const Json& value) {
+  Json j = Load(kModels + "/kvb-docs-12M/config.json");
+  j[key] = value;
+  return ParseHfConfig(j, "config.json");
+}
+
+TEST(HfConfigTest, IgnoredKeysCannotChangeTheConfig) {
+  const absl::StatusOr<HfConfig> base = ParseWith("transformers_version", "5.17.0");
+  ASSERT_TRUE(base.ok()) << base.status();
+  for (const HfConfigKey& k : HfConfigKeys()) {
+    if (k.use != HfKeyUse::kIgnored) continue;
+    for (const Json& value : {Json(7), Json("text"), Json::object({{"a", 1}})}) {
+      absl::StatusOr<HfConfig> c = ParseWith(std::string(k.name), value);
+      ASSERT_TRUE(c.ok()) << k.name << ": " << c.status();
+      EXPECT_EQ(c->model.dim, base->model.dim);
+    }
+  }
+}
+
+TEST(HfConfigTest, RefusedKeysAreRefusedByNameUnlessHarmless) {
+  int refused = 0;
+  for (const HfConfigKey& k : HfConfigKeys()) {
+    if (k.use != HfKeyUse::kRefused) continue;
+    ++refused;
+    absl::StatusOr<HfConfig> c = ParseWith(std::string(k.name), Json::object({{"x", 1}}));
+    ASSERT_FALSE(c.ok()) << k.name;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(std::string(k.name)));
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(std::string(k.why)));
+    if (!k.harmless.empty()) {
+      EXPECT_TRUE(ParseWith(std::string(k.name), Json::parse(k.harmless)).ok()) << k.name;
+    }
+    EXPECT_TRUE(ParseWith(std::string(k.name), nullptr).ok()) << k.name << " = null";
+  }
+  EXPECT_GE(refused, 5);
+}
+
+TEST(HfConfigTest, UnknownKeyIsRefusedByName) {
+  absl::StatusOr<HfConfig> c = ParseWith("query_pre_attn_scalar", 256);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("\"query_pre_attn_scalar\" is unknown to kvbench"));
+}
+
+TEST(HfConfigTest, TheTwoRopeSpellingsAgree) {
+  const Json rope5 = Load(kLlama3Dir + "/config.json");
+  absl::StatusOr<HfConfig> v5 = ParseHfConfig(rope5, "v5");
+  ASSERT_TRUE(v5.ok()) << v5.status();
+  EXPECT_EQ(v5->model.rope_type, "llama3");
+  EXPECT_EQ(v5->model.rope_theta, 10000.0f);
+  ASSERT_EQ(v5->model.rope_freq_factors.size(), 8u);
+
+  // transformers 4: rope_theta at the top, the scaling in rope_scaling with "rope_type" or "type".
+  for (const char* type_key : {"rope_type", "type"}) {
+    Json old = rope5;
+    Json scaling = *JsonMember(old, "rope_parameters");
+    old.erase("rope_parameters");
+    old["rope_theta"] = scaling["rope_theta"];
+    scaling.erase("rope_theta");
+    scaling.erase("rope_type");
+    scaling[type_key] = "llama3";
+    old["rope_scaling"] = scaling;
+    absl::StatusOr<HfConfig> v4 = ParseHfConfig(old, "v4");
+    ASSERT_TRUE(v4.ok()) << v4.status();
+    EXPECT_EQ(v4->model.rope_theta, v5->model.rope_theta);
+    EXPECT_EQ(v4->model.rope_freq_factors, v5->model.rope_freq_factors) << type_key;
+  }
+}
+
+TEST(HfConfigTest, LinearScalingDividesEveryFrequency) {
+  absl::StatusOr<HfConfig> c =
+      ParseWith("rope_parameters", {{"rope_type", "linear"}, {"rope_theta", 1e4}, {"factor", 4}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.rope_type, "linear");
+  EXPECT_EQ(c->model.rope_freq_factors, std::vector<float>(32, 4.0f));
+}
+
+TEST(HfConfigTest, DefaultRopeHasNoFactors) {
+  absl::StatusOr<HfConfig> c = ParseWith("rope_parameters", {{"rope_theta", 5e5}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.rope_type, "default");
+  EXPECT_EQ(c->model.rope_theta, 500000.0f);
+  EXPECT_TRUE(c->model.rope_freq_factors.empty());
+}
+
+// The oracle: transformers 5.17's logits for the last rows of 200 tokens (positions up to 199 turn
+// the scaled pairs far from where plain RoPE would: the two differ by up to 6 there).
+TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
+  const std::string dir = FreshTestDir("hf_config_test_");
+  for (const char* file : {"config.json", "model.safetensors"}) {
+    std::filesystem::create_symlink(kLlama3Dir + "/" + file, dir + "/" + file);
+  }
+  std::filesystem::create_symlink(kModels + "/tinystories656k/tokenizer.json",
+                                  dir + "/tokenizer.json");
+  absl::StatusOr<std::unique_ptr<Model>> model = LoadHuggingFaceModel(dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const Model& m = **model;
+  EXPECT_EQ(m.config.rope_type, "llama3");
+
+  std::vector<int> tokens;
+  const Json token_list = Load(kLlama3Dir + "/tokens.json");
+  for (const Json& t : token_list) tokens.push_back(t.get<int>());
+  const std::string npy = ReadFile(kLlama3Dir + "/logits.npy");
+  const int vocab = m.config.vocab_size, rows = 4;
+  ASSERT_EQ(tokens.size(), 200u);
+  ASSERT_GE(npy.size(), rows * vocab * sizeof(float));
+  std::vector<float> want(rows * vocab);
+  std::memcpy(want.data(), npy.data() + npy.size() - want.size() * sizeof(float),
+              want.size() * sizeof(float));
+
+  SetNumThreads(1);
+  Decoder decoder(m);
+  auto session = NewF32Session<FullPolicy>(m);
+  std::vector<float> got(tokens.size() * vocab);
+  Feed(decoder, *session, tokens, /*all_logits=*/true, got.data());
+  double max_diff = 0;
+  const size_t first = (tokens.size() - rows) * vocab;
+  for (size_t i = 0; i < want.size(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(static_cast<double>(got[first + i]) - want[i]));
+  }
+  std::printf("llama3 RoPE oracle: max |diff| %.3g over %d x %d logits\n", max_diff, rows, vocab);
+  EXPECT_LT(max_diff, 2e-3);
+}
+
+}  // namespace
+}  // namespace kvbench
