@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -22,6 +21,7 @@
 #include "model/rope.h"
 #include "model/session.h"
 #include "policies/full.h"
+#include "tests/npy_reader.h"
 #include "tests/test_util.h"
 
 namespace kvbench {
@@ -173,13 +173,10 @@ TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
   std::vector<int> tokens;
   const Json token_list = Load(kLlama3Dir + "/tokens.json");
   for (const Json& t : token_list) tokens.push_back(t.get<int>());
-  const std::string npy = ReadFile(kLlama3Dir + "/logits.npy");
+  const Npy want = ReadNpyF32(kLlama3Dir + "/logits.npy");
   const int vocab = m.config.vocab_size, rows = 4;
   ASSERT_EQ(tokens.size(), 200u);
-  ASSERT_GE(npy.size(), rows * vocab * sizeof(float));
-  std::vector<float> want(rows * vocab);
-  std::memcpy(want.data(), npy.data() + npy.size() - want.size() * sizeof(float),
-              want.size() * sizeof(float));
+  ASSERT_EQ(want.shape, (std::vector<int64_t>{rows, vocab}));
 
   SetNumThreads(1);
   Decoder decoder(m);
@@ -188,8 +185,8 @@ TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
   Feed(decoder, *session, tokens, /*all_logits=*/true, got.data());
   double max_diff = 0;
   const size_t first = (tokens.size() - rows) * vocab;
-  for (size_t i = 0; i < want.size(); ++i) {
-    max_diff = std::max(max_diff, std::fabs(static_cast<double>(got[first + i]) - want[i]));
+  for (size_t i = 0; i < want.values.size(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(static_cast<double>(got[first + i]) - want.values[i]));
   }
   std::printf("llama3 RoPE oracle: max |diff| %.3g over %d x %d logits\n", max_diff, rows, vocab);
   EXPECT_LT(max_diff, 2e-3);
