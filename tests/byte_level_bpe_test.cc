@@ -175,6 +175,15 @@ TEST_F(KvbDocsTokenizerTest, DecodeInvertsEncodeForAnyBytes) {
     EXPECT_TRUE(tok->Encode("", false).empty());
   }
   EXPECT_EQ(hf_->Decode({0, 5561, 316, 5363, 1801, 1}), "Hello world");  // specials skipped
+  // Long runs (one 200 kB word, 200 kB of spaces, of newlines and spaces) go through the regex
+  // and the merges whole.
+  std::string mixed;
+  for (int i = 0; i < 50000; ++i) mixed += "\n \t";
+  for (const std::string& run : {std::string(200000, 'a'), std::string(200000, ' '), mixed}) {
+    const std::vector<int> ids = hf_->Encode(run, false);
+    EXPECT_LE(ids.size(), run.size());
+    EXPECT_EQ(hf_->Decode(ids), run);
+  }
 }
 
 class GgufBpeVocabTest : public ::testing::Test {
