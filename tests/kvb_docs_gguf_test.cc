@@ -2,7 +2,9 @@
 // and Q6_K tensors: it loads with each tensor in its file type, and its logits for the oracle's 64
 // tokens are within 5e-3 of the f64 forward pass over the dequantized weights
 // (oracle/logits_val0_Q4_K_M.npy). llama.cpp itself differs from that reference by up to 0.5
-// because it quantizes the activations too; kvbench computes in f32 on the file's weights.
+// because it quantizes the activations too; kvbench computes in f32 on the file's weights. Block
+// prefill equals token-by-token decoding bit for bit.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -69,6 +71,25 @@ TEST(KvbDocsGgufTest, LogitsMatchTheDequantizedReference) {
               sum_diff / got.size());
   RecordProperty("max_abs_diff", std::to_string(max_diff));
   EXPECT_LT(max_diff, 5e-3);
+}
+
+// The block-type kernels give a row the same bits whatever the batch: a 64-token prefill equals
+// feeding the tokens one at a time, bit for bit, on the real mix of Q4_K, Q6_K, Q5_0 and Q8_0.
+TEST(KvbDocsGgufTest, BlockPrefillEqualsTokenByToken) {
+  SetNumThreads(2);
+  absl::StatusOr<std::unique_ptr<Model>> m = LoadModel(kDir + "/kvb-docs-12M-Q4_K_M.gguf");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const int vocab = (*m)->config.vocab_size;
+  const std::vector<int> tokens = Val0Tokens();
+  Decoder decoder(**m);
+  auto block = NewF32Session<FullPolicy>(**m);
+  auto single = NewF32Session<FullPolicy>(**m);
+  std::vector<float> all(tokens.size() * vocab), one(vocab);
+  Feed(decoder, *block, tokens, /*all_logits=*/true, all.data());
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    Feed(decoder, *single, absl::MakeConstSpan(&tokens[t], 1), /*all_logits=*/false, one.data());
+    ASSERT_TRUE(std::equal(one.begin(), one.end(), all.begin() + t * vocab)) << "position " << t;
+  }
 }
 
 }  // namespace
