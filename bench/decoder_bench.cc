@@ -10,6 +10,8 @@
 // matrices no synthetic model has) run on their real weights, in their file types.
 //
 //   --shapes=a,b  --dtypes=f32,f16,bf16,q8_0  --policy_shape=stories110M  --model_files=a.gguf,b
+//
+// --dtypes also takes q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k for BM_MatMul (random blocks).
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -27,6 +29,7 @@
 #include "model/loader.h"
 #include "model/ops.h"
 #include "model/presets.h"
+#include "model/quant_weights.h"
 #include "model/session.h"
 #include "model/simd.h"
 #include "model/synthetic.h"
@@ -62,11 +65,18 @@ void BM_MatMul(benchmark::State& state, MatMulCase c) {
   const size_t bytes = RowBytes(c.dtype, c.cols) * c.rows;
   std::byte* data = holder.Allocate(bytes);
   std::mt19937 rng(1);
-  std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
-  std::vector<float> row(c.cols);
-  for (int r = 0; r < c.rows; ++r) {
-    for (float& v : row) v = dist(rng);
-    QuantizeRow(c.dtype, row.data(), c.cols, data + RowBytes(c.dtype, c.cols) * r);
+  if (IsGgmlBlockType(c.dtype)) {
+    // Not quantized from f32 (QuantizeRow writes no block type): random bytes whose odd bytes
+    // keep every fp16 scale finite, wherever in a block it sits. The speed is the same.
+    auto* b = reinterpret_cast<uint8_t*>(data);
+    for (size_t i = 0; i < bytes; ++i) b[i] = static_cast<uint8_t>(rng()) & (i % 2 ? 0x3B : 0xFF);
+  } else {
+    std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
+    std::vector<float> row(c.cols);
+    for (int r = 0; r < c.rows; ++r) {
+      for (float& v : row) v = dist(rng);
+      QuantizeRow(c.dtype, row.data(), c.cols, data + RowBytes(c.dtype, c.cols) * r);
+    }
   }
   WeightMatrix w{.dtype = c.dtype, .rows = c.rows, .cols = c.cols, .data = data};
   AlignedVector<float> x(static_cast<size_t>(c.cols) * c.vectors, 0.5f),
@@ -185,7 +195,10 @@ int main(int argc, char** argv) {
       ->Iterations(1)
       ->UseRealTime();
   const std::map<std::string, DType> kDTypes = {
-      {"f32", DType::kF32}, {"f16", DType::kF16}, {"bf16", DType::kBF16}, {"q8_0", DType::kQ8_0}};
+      {"f32", DType::kF32},   {"f16", DType::kF16},   {"bf16", DType::kBF16},
+      {"q8_0", DType::kQ8_0}, {"q4_0", DType::kQ4_0}, {"q4_1", DType::kQ4_1},
+      {"q5_0", DType::kQ5_0}, {"q5_1", DType::kQ5_1}, {"q4_k", DType::kQ4_K},
+      {"q5_k", DType::kQ5_K}, {"q6_k", DType::kQ6_K}};
   std::vector<DType> dtype_list;
   for (absl::string_view d : absl::StrSplit(dtypes, ','))
     dtype_list.push_back(kDTypes.at(std::string(d)));
@@ -205,6 +218,7 @@ int main(int argc, char** argv) {
     const std::string shape(s);
     for (DType d : dtype_list) {
       if (shape == "stories260K" && d != DType::kF32) continue;  // the real file is f32
+      if (IsGgmlBlockType(d)) continue;  // no synthetic model in a block type: see --model_files
       for (int ctx : {0, 512, 2048, 8192}) {
         benchmark::RegisterBenchmark(
             absl::StrCat("BM_DecodeStep/shape:", shape, "/dtype:", DTypeName(d), "/ctx:", ctx)
