@@ -259,6 +259,22 @@ TEST_F(GgufBpeVocabTest, HostileVocabulariesAreNamedErrors) {
   EXPECT_THAT(Error(v), HasSubstr("tokenizer.ggml.tokens is empty"));
 }
 
+// SmolLM's Sequence: Digits, then ByteLevel with the GPT-2 regex. With the merge 1+2, "12" is
+// [1, 2] when every digit is a word of its own and [12] when runs of digits are.
+TEST(HfByteLevelJson, DigitsPreTokenizer) {
+  for (const auto& [individual, expected] :
+       {std::pair{"true", std::vector<int>{0, 1}}, std::pair{"false", std::vector<int>{2}}}) {
+    const std::string json =
+        absl::StrCat(R"({"pre_tokenizer":{"type":"Sequence","pretokenizers":[)",
+                     R"({"type":"Digits","individual_digits":)", individual, "},",
+                     R"({"type":"ByteLevel","add_prefix_space":false,"use_regex":true}]},)",
+                     R"("model":{"type":"BPE","vocab":{"1":0,"2":1,"12":2},"merges":["1 2"]}})");
+    auto tok = HfBpeTokenizer::FromJson(*ParseJson(json), "t.json");
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    EXPECT_EQ((*tok)->Encode("12", false), expected) << individual;
+  }
+}
+
 TEST(HfByteLevelJson, SplitAndByteLevelComponentsAndErrors) {
   const std::string model =
       R"("model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2,"Ġ":3,"Ġa":4},"merges":["a b","Ġ a"]})";
@@ -286,8 +302,8 @@ TEST(HfByteLevelJson, SplitAndByteLevelComponentsAndErrors) {
   EXPECT_THAT(error(R"({"type":"Sequence","pretokenizers":[{"type":"Metaspace"},
                  {"type":"ByteLevel"}]})"),
               HasSubstr("ByteLevel after a Metaspace"));
-  EXPECT_THAT(error(R"({"type":"Digits","individual_digits":true})"),
-              HasSubstr("pre_tokenizer \"Digits\" is not supported"));
+  EXPECT_THAT(error(R"({"type":"Punctuation"})"),
+              HasSubstr("pre_tokenizer \"Punctuation\" is not supported"));
 }
 
 }  // namespace

@@ -327,6 +327,16 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const Json& node, const std::stri
     return absl::OkStatus();
   }
   if (type == "Split") return ParseSplit(node, source);
+  if (type == "Digits") {
+    // SmolLM's: numbers apart from the rest, each digit alone or whole runs (tokenizers cuts at
+    // char::is_numeric, which is \p{N}).
+    ASSIGN_OR_RETURN(const bool individual, BoolOr(Member(node, "individual_digits"), false, source,
+                                                   "pre_tokenizer Digits"));
+    if (has_metaspace_) return Invalid(source, "pre_tokenizer Digits after a Metaspace");
+    return pre_tokenizer_.AddSplit(
+        {.pattern = R"(\p{N})",
+         .behavior = individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous});
+  }
   if (type == "ByteLevel") {
     const std::string what = "pre_tokenizer ByteLevel";
     ASSIGN_OR_RETURN(const bool add_prefix_space,
@@ -366,7 +376,7 @@ absl::Status HfBpeTokenizer::ParsePreTokenizer(const Json& node, const std::stri
   return Invalid(source,
                  absl::StrCat("pre_tokenizer \"", type,
                               "\" is not supported (supported: Metaspace, Split, ByteLevel, "
-                              "Sequence)"));
+                              "Digits, Sequence)"));
 }
 
 absl::Status HfBpeTokenizer::ParseSplit(const Json& node, const std::string& source) {

@@ -9,12 +9,12 @@
 //   pre_tokenizer:  null, Metaspace (replacement, prepend_scheme always/first/never or the older
 //                   add_prefix_space, split); Split (Regex or String pattern, behavior, invert)
 //                   and ByteLevel (add_prefix_space, use_regex; trim_offsets only moves offsets)
-//                   through text/pre_tokenizer.h; Sequence of those (Metaspace not mixed with the
-//                   other two).
+//                   through text/pre_tokenizer.h, Digits (individual_digits: a Split on \p{N});
+//                   Sequence of those (Metaspace not mixed with the others).
 //   decoder:        null, Sequence, Replace, ByteFallback, Fuse, Strip, Metaspace, ByteLevel.
 //   post_processor: TemplateProcessing (the special token before $A is BOS, one after it EOS),
 //                   Bert/RobertaProcessing (cls is BOS, sep is EOS), Sequence, ByteLevel, null.
-// Anything else (Digits or Whitespace pre-tokenizers, NFC/NFKC normalizers, ...) is an
+// Anything else (Whitespace or Punctuation pre-tokenizers, NFC/NFKC normalizers, ...) is an
 // InvalidArgument error naming the component, never a silent approximation.
 //
 // Encode follows tokenizers' pipeline: added tokens with normalized=false are split out of the raw
