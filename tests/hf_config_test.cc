@@ -21,6 +21,7 @@
 #include "model/rope.h"
 #include "model/session.h"
 #include "policies/full.h"
+#include "policies/registry.h"
 #include "tests/npy_reader.h"
 #include "tests/test_util.h"
 
@@ -156,9 +157,8 @@ TEST(HfConfigTest, DefaultRopeHasNoFactors) {
   EXPECT_TRUE(c->model.rope_freq_factors.empty());
 }
 
-// The oracle: transformers 5.17's logits for the last rows of 200 tokens (positions up to 199 turn
-// the scaled pairs far from where plain RoPE would: the two differ by up to 6 there).
-TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
+// The tiny llama3 model of tests/data/hf_llama3_rope, tokenizer linked in; `n_layers` first layers.
+std::unique_ptr<Model> Llama3Model(int n_layers = 2) {
   const std::string dir = FreshTestDir("hf_config_test_");
   for (const char* file : {"config.json", "model.safetensors"}) {
     std::filesystem::create_symlink(kLlama3Dir + "/" + file, dir + "/" + file);
@@ -166,13 +166,28 @@ TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
   std::filesystem::create_symlink(kModels + "/tinystories656k/tokenizer.json",
                                   dir + "/tokenizer.json");
   absl::StatusOr<std::unique_ptr<Model>> model = LoadHuggingFaceModel(dir);
-  ASSERT_TRUE(model.ok()) << model.status();
-  const Model& m = **model;
-  EXPECT_EQ(m.config.rope_type, "llama3");
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) return nullptr;
+  (*model)->config.n_layers = n_layers;
+  (*model)->weights.layers.resize(n_layers);
+  return *std::move(model);
+}
 
+std::vector<int> OracleTokens() {
   std::vector<int> tokens;
   const Json token_list = Load(kLlama3Dir + "/tokens.json");
   for (const Json& t : token_list) tokens.push_back(t.get<int>());
+  return tokens;
+}
+
+// The oracle: transformers 5.17's logits for the last rows of 200 tokens (positions up to 199 turn
+// the scaled pairs far from where plain RoPE would: the two differ by up to 6 there).
+TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
+  const std::unique_ptr<Model> model = Llama3Model();
+  ASSERT_NE(model, nullptr);
+  const Model& m = *model;
+  EXPECT_EQ(m.config.rope_type, "llama3");
+  const std::vector<int> tokens = OracleTokens();
   const Npy want = ReadNpyF32(kLlama3Dir + "/logits.npy");
   const int vocab = m.config.vocab_size, rows = 4;
   ASSERT_EQ(tokens.size(), 200u);
@@ -190,6 +205,54 @@ TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
   }
   std::printf("llama3 RoPE oracle: max |diff| %.3g over %d x %d logits\n", max_diff, rows, vocab);
   EXPECT_LT(max_diff, 2e-3);
+}
+
+// The last token's logits after feeding `tokens` one at a time through a cache built by `spec`
+// for `shape`.
+std::vector<float> LastLogits(const Model& m, const CacheSpec& spec, const CacheShape& shape,
+                              const std::vector<int>& tokens) {
+  absl::StatusOr<std::unique_ptr<PolicyCache>> cache = MakeCache(spec, shape);
+  EXPECT_TRUE(cache.ok()) << cache.status();
+  Session session(*std::move(cache));
+  Decoder decoder(m);
+  std::vector<float> logits(m.config.vocab_size);
+  for (const int& t : tokens)
+    Feed(decoder, session, absl::MakeConstSpan(&t, 1), false, logits.data());
+  return logits;
+}
+
+float MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  float d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
+
+// positions=cache re-rotates kept keys with the model's scaled frequencies. In a one-layer model a
+// key depends only on its token and position, so StreamingLLM with cache positions must equal a
+// fresh run over the tokens it keeps, placed at contiguous positions: attention sees only
+// relative positions. Re-rotating with plain RoPE frequencies instead is far off.
+TEST(HfConfigTest, CachePositionsRotateWithTheScaledFrequencies) {
+  SetNumThreads(1);
+  const std::unique_ptr<Model> model = Llama3Model(/*n_layers=*/1);
+  ASSERT_NE(model, nullptr);
+  const Model& m = *model;
+  const std::vector<int> tokens = OracleTokens();
+  constexpr int kBudget = 32, kSinks = 4;
+  const CacheSpec sinks = PolicySpec("sinks", {{"budget", std::to_string(kBudget)},
+                                               {"n_sink", std::to_string(kSinks)},
+                                               {"positions", "cache"}});
+  const CacheShape shape = CacheShape::ForModel(m.config, m.config.context_length);
+  const std::vector<float> got = LastLogits(m, sinks, shape, tokens);
+
+  // The last step attends over the sinks and the newest budget - n_sink + 1 tokens.
+  std::vector<int> kept(tokens.begin(), tokens.begin() + kSinks);
+  kept.insert(kept.end(), tokens.end() - (kBudget - kSinks + 1), tokens.end());
+  const std::vector<float> want = LastLogits(m, CacheSpec{}, shape, kept);
+  EXPECT_LT(MaxDiff(got, want), 1e-4f);
+
+  CacheShape plain = shape;
+  plain.rope_freq_factors.clear();
+  EXPECT_GT(MaxDiff(LastLogits(m, sinks, plain, tokens), want), 1e-2f);
 }
 
 }  // namespace
