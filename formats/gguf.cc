@@ -184,6 +184,34 @@ bool ToDType(uint32_t ggml_type, DType* out) {
 
 }  // namespace
 
+GgmlType ToGgmlType(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return GgmlType::kF32;
+    case DType::kF16:
+      return GgmlType::kF16;
+    case DType::kBF16:
+      return GgmlType::kBF16;
+    case DType::kQ8_0:
+      return GgmlType::kQ8_0;
+    case DType::kQ4_0:
+      return GgmlType::kQ4_0;
+    case DType::kQ4_1:
+      return GgmlType::kQ4_1;
+    case DType::kQ5_0:
+      return GgmlType::kQ5_0;
+    case DType::kQ5_1:
+      return GgmlType::kQ5_1;
+    case DType::kQ4_K:
+      return GgmlType::kQ4_K;
+    case DType::kQ5_K:
+      return GgmlType::kQ5_K;
+    case DType::kQ6_K:
+      return GgmlType::kQ6_K;
+  }
+  return GgmlType::kF32;  // unreachable: the switch covers every DType
+}
+
 std::string_view GgufTypeName(GgufType type) {
   switch (type) {
     case GgufType::kUint8:

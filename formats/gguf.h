@@ -68,6 +68,8 @@ enum class GgmlType : uint32_t {
   kQ6_K = 14,
   kBF16 = 30,
 };
+// The ggml tensor type that holds `dtype` (every DType is a ggml type).
+GgmlType ToGgmlType(DType dtype);
 // The ggml name of a tensor type id ("Q4_K" for 12), or "" when the id is not a ggml type.
 std::string_view GgmlTypeName(uint32_t type);
 // "Q4_K (12)", or "unknown (99)".

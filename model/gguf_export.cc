@@ -11,22 +11,8 @@
 namespace kvbench {
 namespace {
 
-GgmlType ToGgml(DType dtype) {
-  switch (dtype) {
-    case DType::kF32:
-      return GgmlType::kF32;
-    case DType::kF16:
-      return GgmlType::kF16;
-    case DType::kBF16:
-      return GgmlType::kBF16;
-    case DType::kQ8_0:
-      return GgmlType::kQ8_0;
-  }
-  return GgmlType::kF32;
-}
-
 absl::Status AddMatrix(GgufWriter& w, const std::string& name, const WeightMatrix& m) {
-  return w.AddTensor(name, ToGgml(m.dtype),
+  return w.AddTensor(name, ToGgmlType(m.dtype),
                      {static_cast<uint64_t>(m.cols), static_cast<uint64_t>(m.rows)},
                      absl::MakeConstSpan(m.data, m.bytes()));
 }

@@ -19,7 +19,7 @@ namespace kvbench {
 // One tensor as the file describes it, for `kvbench inspect`.
 struct TensorInfo {
   std::string name;
-  std::string type;            // "F32", "F16", "BF16", "Q8_0"
+  std::string type;            // the DType name: "F32", "BF16", "Q8_0", "Q4_K", ...
   std::vector<int64_t> shape;  // outermost first (rows, cols), as PyTorch prints it
   uint64_t bytes = 0;
 };
