@@ -93,6 +93,12 @@ absl::Status WriteModelAsGguf(const Model& model, const std::string& name,
                               const std::string& path) {
   const ModelConfig& c = model.config;
   const ModelWeights& wt = model.weights;
+  if (!c.rope_freq_factors.empty()) {
+    // The file would need rope_freqs.weight, which the GGUF loader does not read yet: refuse
+    // rather than write a model whose positions rotate differently (plain RoPE).
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": RoPE scaling '", c.rope_type, "' cannot be written to GGUF (rope_freqs.weight)"));
+  }
   GgufWriter w;
   w.SetString("general.architecture", "llama");
   w.SetString("general.name", name);

@@ -164,8 +164,10 @@ TEST(KvbDocsTest, CachedDecodingEqualsRecomputation) {
 TEST(KvbDocsTest, LockstepEqualsOneAtATime) {
   SetNumThreads(2);
   Decoder decoder(KvbDocs());
+  const std::vector<int> greedy = GreedyIds();  // one vector: both iterators must point into it
+  ASSERT_GE(greedy.size(), 64u);
   const std::vector<std::vector<int>> seqs = {
-      Val0Tokens(), std::vector<int>(GreedyIds().begin(), GreedyIds().begin() + 64)};
+      Val0Tokens(), std::vector<int>(greedy.begin(), greedy.begin() + 64)};
   auto spec = [](std::string policy, ParamMap params, std::string store = "f32") {
     CacheSpec s = PolicySpec(policy, std::move(params));
     s.k_store = s.v_store = std::move(store);
