@@ -162,6 +162,7 @@ class RulesParser {
     } catch (const YAML::Exception& e) {
       return reader_.Error(e.mark, absl::StrCat("malformed YAML: ", e.msg));
     }
+    RETURN_IF_ERROR(reader_.CheckNoDuplicateKeys(root));
     if (!root.IsMap()) return Error(root, "expected a map with key: and rules:");
     GateRules rules;
     rules.source = reader_.source();

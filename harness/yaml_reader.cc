@@ -2,18 +2,44 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status.h"
 
 namespace kvbench {
 
 absl::StatusOr<YAML::Node> YamlReader::Load(absl::string_view text) const {
+  YAML::Node root;
   try {
-    return YAML::Load(std::string(text));
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& ex) {
     return Error(ex.mark, ex.msg);
   }
+  RETURN_IF_ERROR(CheckNoDuplicateKeys(root));
+  return root;
+}
+
+absl::Status YamlReader::CheckNoDuplicateKeys(const YAML::Node& node) const {
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) RETURN_IF_ERROR(CheckNoDuplicateKeys(item));
+    return absl::OkStatus();
+  }
+  if (!node.IsMap()) return absl::OkStatus();
+  absl::flat_hash_map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    if (kv.first.IsScalar()) {
+      const auto [it, inserted] = first_line.emplace(kv.first.Scalar(), kv.first.Mark().line + 1);
+      if (!inserted) {
+        return Error(kv.first, absl::StrCat("key '", kv.first.Scalar(),
+                                            "' appears twice in one mapping (first at line ",
+                                            it->second, ")"));
+      }
+    }
+    RETURN_IF_ERROR(CheckNoDuplicateKeys(kv.second));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status YamlReader::Error(const YAML::Node& at, absl::string_view message) const {

@@ -27,8 +27,14 @@ class YamlReader {
 
   const std::string& source() const { return source_; }
 
-  // Parses `text`; a syntax error becomes "<source>:<line>: <yaml-cpp's message>".
+  // Parses `text`; a syntax error becomes "<source>:<line>: <yaml-cpp's message>", and a key given
+  // twice in one mapping is an error (CheckNoDuplicateKeys).
   absl::StatusOr<YAML::Node> Load(absl::string_view text) const;
+
+  // yaml-cpp keeps both entries of a repeated key and lookups see only the first, so a second
+  // `output:` or `budget:` would be silently ignored: "<source>:<line>: key 'output' appears twice
+  // in one mapping (first at line N)", for every mapping of the document.
+  absl::Status CheckNoDuplicateKeys(const YAML::Node& node) const;
 
   // "<source>:<line>: <message>", or "<source>: <message>" when the position is unknown.
   absl::Status Error(const YAML::Node& at, absl::string_view message) const;

@@ -124,6 +124,25 @@ TEST(ExperimentTest, UnknownDatasetKey) {
   EXPECT_THAT(e.status().message(), HasSubstr("exp.yaml:1: unknown key 'shuffle' in dataset"));
 }
 
+// yaml-cpp keeps the first of two equal keys and hides the second: every mapping of the file
+// (top level, dataset, a policy entry) refuses a repeated key with both lines.
+TEST(ExperimentTest, RepeatedKeysAreErrors) {
+  auto top = Parse(std::string(kMinimal) + "model: tinystories656k\n");
+  ASSERT_FALSE(top.ok());
+  EXPECT_THAT(top.status().message(),
+              HasSubstr("exp.yaml:6: key 'model' appears twice in one mapping (first at line 1)"));
+  auto dataset = Parse(
+      "model: stories260K\ndataset:\n  prompts: [a]\n  prompts: [b]\n"
+      "policies: [{name: full}]\n");
+  ASSERT_FALSE(dataset.ok());
+  EXPECT_THAT(dataset.status().message(), HasSubstr("exp.yaml:4: key 'prompts' appears twice"));
+  auto policy = Parse(
+      "model: stories260K\ndataset: {prompts: [a]}\npolicies:\n"
+      "  - {name: window, budget: 8, budget: 16}\n");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_THAT(policy.status().message(), HasSubstr("exp.yaml:4: key 'budget' appears twice"));
+}
+
 TEST(ExperimentTest, WrongTypes) {
   auto threads = Parse(std::string(kMinimal) + "threads: many\n");
   ASSERT_FALSE(threads.ok());

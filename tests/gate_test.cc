@@ -654,5 +654,16 @@ TEST(GateConfigTest, CiRulesMatchTheHarnessColumns) {
   EXPECT_GE(r->checks.size(), 2 * rules->rules.size() - 1);
 }
 
+TEST(GateRulesTest, RepeatedKeysAreErrors) {
+  auto r = ParseGateRules(
+      "key: [policy]\nrules:\n  - metric: kld_mean\n    metric: top1_agree\n    max_increase: "
+      "0.1\n",
+      "rules.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(
+      std::string(r.status().message()),
+      HasSubstr("rules.yaml:4: key 'metric' appears twice in one mapping (first at line 3)"));
+}
+
 }  // namespace
 }  // namespace kvbench
