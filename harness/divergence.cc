@@ -116,7 +116,8 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
     }
   }
   const int vocab = decoder.config().vocab_size;
-  const CacheShape shape = CacheShape::ForModel(decoder.config(), context_tokens);
+  CacheShape shape = CacheShape::ForModel(decoder.config(), context_tokens);
+  shape.prompt_tokens = P;               // the first step: what one-shot policies compress
   const size_t n = policies.size() + 1;  // slot 0: the reference
   std::vector<absl::Status> errors(policies.size());
   std::vector<PolicyDivergence> results(policies.size());

@@ -19,7 +19,8 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
     return absl::InvalidArgumentError(
         absl::StrCat("prompt_tokens ", P, " must be >= 1 and decode_tokens ", D, " >= 0"));
   }
-  const CacheShape shape = CacheShape::ForModel(decoder.config(), context_tokens);
+  CacheShape shape = CacheShape::ForModel(decoder.config(), context_tokens);
+  shape.prompt_tokens = P;  // the first step: what one-shot policies compress
   std::vector<float> logits(decoder.config().vocab_size);
   std::vector<double> step_ms;
   double prefill_ms_sum = 0, decode_s = 0;

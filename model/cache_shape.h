@@ -16,6 +16,10 @@ struct CacheShape {
   int rope_dims = 0;
   float rope_theta = 10000.0f;
   int context_tokens = 0;  // tokens the run will feed at most; budgets given as ratios scale by it
+  // Tokens of the run's first step (the prompt a one-shot policy compresses), 0 = not known.
+  // One-shot policies scale ratio budgets by it, and refuse a budget that would keep the whole
+  // prompt.
+  int prompt_tokens = 0;
   std::vector<float> rope_freq_factors;  // (rope_dims / 2) or empty: ModelConfig's
 
   int group_size() const { return n_heads / n_kv_heads; }
@@ -29,6 +33,7 @@ struct CacheShape {
                       .rope_dims = c.rope_dims,
                       .rope_theta = c.rope_theta,
                       .context_tokens = context_tokens,
+                      .prompt_tokens = 0,
                       .rope_freq_factors = c.rope_freq_factors};
   }
 };

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status.h"
 
 namespace kvbench {
 
@@ -9,7 +10,9 @@ ParamSpec BudgetSpec() {
   return {.name = "budget",
           .type = ParamType::kBudget,
           .default_value = "",
-          .help = "entries kept per KV head: tokens (64) or a ratio of the context (0.25, 25%)",
+          .help =
+              "entries kept per KV head: tokens (64) or a ratio of the context, of the prompt for "
+              "one-shot policies (0.25, 25%)",
           .choices = {}};
 }
 
@@ -41,6 +44,20 @@ absl::StatusOr<int> CheckedBudget(const Params& p, const std::string& policy,
     return InvalidParam(p, policy, "budget",
                         absl::StrCat("exceeds the context of ", shape.context_tokens,
                                      " tokens (nothing would be evicted: use `full`)"));
+  }
+  return budget;
+}
+
+absl::StatusOr<int> CheckedPromptBudget(const Params& p, const std::string& policy,
+                                        const CacheShape& shape) {
+  if (shape.prompt_tokens <= 0) return CheckedBudget(p, policy, shape);
+  const int budget = p.GetBudget("budget", shape.prompt_tokens);
+  if (budget < 1) return InvalidParam(p, policy, "budget", "must keep at least one token");
+  if (budget >= shape.prompt_tokens) {
+    return InvalidParam(p, policy, "budget",
+                        absl::StrCat("keeps the whole prompt of ", shape.prompt_tokens,
+                                     " tokens: a one-shot policy compresses only the prompt, so "
+                                     "nothing would be evicted (ratios are of the prompt)"));
   }
   return budget;
 }

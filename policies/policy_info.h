@@ -40,6 +40,14 @@ ParamSpec AggregateSpec();
 absl::Status InvalidParam(const Params& p, const std::string& policy, const std::string& param,
                           const std::string& problem);
 
+// The budget in tokens of a one-shot policy, which compresses only the prompt (the run's first
+// step): a ratio is a fraction of the prompt, as kvpress's compression ratio is of the context it
+// compresses, and a budget that keeps the whole prompt is an error (it evicts nothing; before,
+// snapkv(budget=0.5) with a 384-token context and a 128-token prompt silently compressed nothing).
+// Without a known prompt (shape.prompt_tokens 0) it is CheckedBudget.
+absl::StatusOr<int> CheckedPromptBudget(const Params& p, const std::string& policy,
+                                        const CacheShape& shape);
+
 // The budget in tokens, checked: at least one token, a ratio needs a known context, and no more
 // than the context (nothing would be evicted: `full` says that).
 absl::StatusOr<int> CheckedBudget(const Params& p, const std::string& policy,

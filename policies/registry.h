@@ -5,7 +5,8 @@
 //
 // Every policy takes `positions` (original | cache: keep each key's original RoPE position, or
 // re-rotate keys to contiguous positions within the cache as StreamingLLM does). Budgets are per KV
-// head, as a token count ("64") or a ratio of the run's context ("0.25", "25%").
+// head, as a token count ("64") or a ratio ("0.25", "25%") of the run's context (of the prompt for
+// one-shot policies, which compress only the prompt).
 //
 // Decode-time policies (window, sinks, h2o, tova, scissorhands, knorm) hold at most their budget
 // after every step. Within a prefill block every token attends to the whole block (and the cache);

@@ -119,7 +119,7 @@ std::vector<ParamSpec> SnapKvSpecs() {
 
 absl::StatusOr<SnapKvOptions> SnapKvFromParams(const Params& p, const std::string& policy,
                                                const CacheShape& shape) {
-  ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, policy, shape));
+  ASSIGN_OR_RETURN(const int budget, CheckedPromptBudget(p, policy, shape));
   SnapKvOptions o{.budget = budget,
                   .window = p.GetInt("window"),
                   .kernel = p.GetInt("kernel"),

@@ -86,7 +86,8 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
                          .n_kv_heads = h.n_kv_heads,
                          .head_dim = 1,
                          .rope_dims = 0,
-                         .context_tokens = h.context_tokens()};
+                         .context_tokens = h.context_tokens(),
+                         .prompt_tokens = h.prompt_tokens};
   // A policy built up front says what it is; each sequence then gets a fresh one.
   ASSIGN_OR_RETURN(const std::unique_ptr<CachePolicy> probe, info->make(params, shape));
   if (!probe->retains_entries()) {

@@ -335,6 +335,28 @@ absl::Status MakeStatus(const std::string& policy, ParamMap params, int context 
   return MakeCache(Spec(policy, std::move(params)), Shape(2, 4, 2, context)).status();
 }
 
+// One-shot policies compress only the prompt (issue 16): with a 384-token context and a 128-token
+// prompt, snapkv(budget=0.5) keeps 64 prompt tokens (it used to resolve to 192 and evict nothing),
+// and a budget that keeps the whole prompt is an error. Decode-time policies still scale by the
+// context.
+TEST(RegistryTest, OneShotBudgetsAreFractionsOfThePrompt) {
+  CacheShape shape = Shape(2, 4, 2, 384);
+  shape.prompt_tokens = 128;
+  for (const char* policy : {"snapkv", "pyramidkv", "adakv"}) {
+    auto half = MakeCache(Spec(policy, {{"budget", "0.5"}}), shape);
+    ASSERT_TRUE(half.ok()) << policy << ": " << half.status();
+    EXPECT_EQ((*half)->policy().traits().budget, 64) << policy;
+    for (const char* whole : {"128", "200", "1.0", "100%"}) {
+      auto status = MakeCache(Spec(policy, {{"budget", whole}}), shape).status();
+      EXPECT_THAT(std::string(status.message()), HasSubstr("keeps the whole prompt of 128 tokens"))
+          << policy << " budget " << whole;
+    }
+  }
+  auto window = MakeCache(Spec("window", {{"budget", "0.5"}}), shape);
+  ASSERT_TRUE(window.ok()) << window.status();
+  EXPECT_EQ((*window)->policy().traits().budget, 192);
+}
+
 TEST(RegistryTest, BadBudgetsAreNamed) {
   for (const char* bad : {"0", "-3", "0.0", "abc", "1.5", "150%"}) {
     absl::Status s = MakeStatus("window", {{"budget", bad}});
