@@ -1,5 +1,6 @@
 #include "formats/atomic_file.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,8 +10,24 @@
 
 namespace kvbench {
 
+absl::Status CheckOutputPath(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return absl::OkStatus();  // a new path
+  const char* what = S_ISREG(st.st_mode)                          ? nullptr
+                     : S_ISDIR(st.st_mode)                        ? "a folder"
+                     : S_ISLNK(st.st_mode)                        ? "a symbolic link"
+                     : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                  : "not a regular file";
+  if (what == nullptr) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("output ", path, " is ", what,
+                   ": kvbench writes a regular file (or a new path) and will not replace it"));
+}
+
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents) {
   namespace fs = std::filesystem;
+  if (absl::Status s = CheckOutputPath(path); !s.ok()) return s;
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {

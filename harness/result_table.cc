@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/check.h"
+#include "base/status.h"
 #include "formats/atomic_file.h"
+#include "harness/run_metadata.h"
 
 namespace kvbench {
 
@@ -36,6 +38,9 @@ const std::string& ResultRow::Get(std::string_view column) const { return values
 
 absl::StatusOr<ResultTable> ResultTable::Open(std::string path,
                                               const std::vector<std::string>& columns, bool force) {
+  // Before any case runs: a folder, device or link as `output` fails now, not after the first case.
+  RETURN_IF_ERROR(CheckOutputPath(path));
+  RETURN_IF_ERROR(CheckOutputPath(MetadataPath(path)));
   CsvTable table{.header = columns, .rows = {}};
   absl::StatusOr<CsvTable> existing = ReadCsvFile(path);
   if (existing.ok()) {

@@ -46,9 +46,10 @@ class ResultRow {
 
 class ResultTable {
  public:
-  // The rows already at `path` (none when it does not exist). FailedPrecondition when the file has
-  // other columns (written by another kvbench version), the read error when it cannot be read;
-  // with `force` either starts an empty table instead.
+  // The rows already at `path` (none when it does not exist). InvalidArgument, even with `force`,
+  // when `path` or its metadata .json is a folder, device, FIFO or link (CheckOutputPath): before
+  // any case runs. FailedPrecondition when the file has other columns (written by another kvbench
+  // version), the read error when it cannot be read; with `force` either starts an empty table.
   static absl::StatusOr<ResultTable> Open(std::string path, const std::vector<std::string>& columns,
                                           bool force);
 
