@@ -6,12 +6,15 @@
 #include "model/hf_config.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "formats/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -157,12 +160,58 @@ TEST(HfConfigTest, DefaultRopeHasNoFactors) {
   EXPECT_TRUE(c->model.rope_freq_factors.empty());
 }
 
+// The weights of the tiny llama3 model: make_oracle.py's formula_value, element for element (a
+// bf16 number from a 32-bit hash of the tensor name's FNV-1a and the index; integers only, so the
+// two sides agree exactly). The weights are written here instead of being stored in the tree.
+float FormulaValue(uint32_t salt, uint64_t i, bool norm) {
+  uint32_t h = (salt ^ static_cast<uint32_t>(i * 0x9E3779B1u)) * 0x85EBCA6Bu;
+  h ^= h >> 13;
+  const uint32_t m = h & 127;
+  if (norm) return 1.0f + static_cast<float>(m & 7) / 8.0f;
+  const int e = static_cast<int>((h >> 7) % 4);
+  const float sign = (h >> 9) & 1 ? -1.0f : 1.0f;
+  return sign * (1.0f + static_cast<float>(m) / 128.0f) * std::ldexp(1.0f, -(e + 3));
+}
+
+FakeTensor FormulaTensor(const std::string& name, std::vector<int64_t> shape) {
+  uint32_t salt = 0x811C9DC5u;
+  for (unsigned char c : name) salt = (salt ^ c) * 0x01000193u;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  FakeTensor t{.name = name, .dtype = "BF16", .shape = std::move(shape), .values = {}};
+  const bool norm = name.find("norm") != std::string::npos;
+  for (int64_t i = 0; i < n; ++i) t.values.push_back(FormulaValue(salt, i, norm));
+  return t;
+}
+
+// model.safetensors of the tiny llama3 model (hidden 32, FFN 64, 2 layers, 4 heads / 2 KV heads of
+// 16, vocabulary 2048, tied embeddings), as transformers saved it on the oracle's side.
+void WriteLlama3Weights(const std::string& path) {
+  std::vector<FakeTensor> tensors = {FormulaTensor("model.embed_tokens.weight", {2048, 32}),
+                                     FormulaTensor("model.norm.weight", {32})};
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    for (const auto& [name, shape] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+             {"input_layernorm.weight", {32}},
+             {"post_attention_layernorm.weight", {32}},
+             {"self_attn.q_proj.weight", {64, 32}},
+             {"self_attn.k_proj.weight", {32, 32}},
+             {"self_attn.v_proj.weight", {32, 32}},
+             {"self_attn.o_proj.weight", {32, 64}},
+             {"mlp.gate_proj.weight", {64, 32}},
+             {"mlp.up_proj.weight", {64, 32}},
+             {"mlp.down_proj.weight", {32, 64}}}) {
+      tensors.push_back(FormulaTensor(p + name, shape));
+    }
+  }
+  WriteSafetensors(path, tensors);
+}
+
 // The tiny llama3 model of tests/data/hf_llama3_rope, tokenizer linked in; `n_layers` first layers.
 std::unique_ptr<Model> Llama3Model(int n_layers = 2) {
   const std::string dir = FreshTestDir("hf_config_test_");
-  for (const char* file : {"config.json", "model.safetensors"}) {
-    std::filesystem::create_symlink(kLlama3Dir + "/" + file, dir + "/" + file);
-  }
+  std::filesystem::create_symlink(kLlama3Dir + "/config.json", dir + "/config.json");
+  WriteLlama3Weights(dir + "/model.safetensors");
   std::filesystem::create_symlink(kModels + "/tinystories656k/tokenizer.json",
                                   dir + "/tokenizer.json");
   absl::StatusOr<std::unique_ptr<Model>> model = LoadHuggingFaceModel(dir);
@@ -181,7 +230,7 @@ std::vector<int> OracleTokens() {
 }
 
 // The oracle: transformers 5.17's logits for the last rows of 200 tokens (positions up to 199 turn
-// the scaled pairs far from where plain RoPE would: the two differ by up to 6 there).
+// the scaled pairs far from where plain RoPE would: the two differ by up to 3.2 there).
 TEST(HfConfigTest, Llama3RopeLogitsMatchTransformers) {
   const std::unique_ptr<Model> model = Llama3Model();
   ASSERT_NE(model, nullptr);

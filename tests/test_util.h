@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "formats/half.h"
 #include "gtest/gtest.h"
 #include "model/cache_shape.h"
 #include "model/config.h"
@@ -67,6 +69,38 @@ inline std::string FreshTestDir(const std::string& prefix) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+struct FakeTensor {
+  std::string name;
+  std::string dtype;  // "F32", "F16", "BF16"
+  std::vector<int64_t> shape;
+  std::vector<float> values;  // encoded to dtype on write
+};
+
+// Writes a safetensors file: the header JSON and data are composed here, independent of the reader.
+inline void WriteSafetensors(const std::string& path, const std::vector<FakeTensor>& tensors) {
+  std::string header = "{", data;
+  for (const FakeTensor& t : tensors) {
+    const size_t begin = data.size();
+    for (float v : t.values) {
+      if (t.dtype == "F32") {
+        data.append(reinterpret_cast<const char*>(&v), 4);
+      } else {
+        const uint16_t h = t.dtype == "F16" ? F32ToFp16(v) : F32ToBf16(v);
+        data.append(reinterpret_cast<const char*>(&h), 2);
+      }
+    }
+    absl::StrAppend(&header, header.size() > 1 ? "," : "", "\"", t.name, "\":{\"dtype\":\"",
+                    t.dtype, "\",\"shape\":[", absl::StrJoin(t.shape, ","), "],\"data_offsets\":[",
+                    begin, ",", data.size(), "]}");
+  }
+  header += "}";
+  while ((8 + header.size()) % 8 != 0) header += ' ';  // writers pad so that data is aligned
+  std::string file;
+  const uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) file.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  WriteBytes(path, file + header + data);
 }
 
 // A small GQA configuration for synthetic models (model/synthetic.h): 3 layers, 8 query heads
