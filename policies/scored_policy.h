@@ -35,8 +35,7 @@ class ScoredPolicy : public CachePolicy {
     const int n = static_cast<int>(positions.size());
     if (n <= budget_) return false;
     const int candidates = n - recent_;
-    std::vector<float> scratch;
-    TopK(Scores(layer, head, candidates, &scratch), budget_ - recent_, keep);
+    TopK(Scores(layer, head, candidates, &scores_), budget_ - recent_, keep);
     AppendRange(candidates, n, keep);
     return true;
   }
@@ -55,6 +54,11 @@ class ScoredPolicy : public CachePolicy {
   int budget_;         // entries per KV head after every step
   int recent_;         // newest entries always kept
   PerEntry<T> state_;  // (layers * kv_heads) -> (entries)
+
+ private:
+  // Scores a rule computes rather than views (scissorhands), reused across the decode steps' plans
+  // instead of allocated for each (one cache per sequence: no sharing between threads).
+  mutable std::vector<float> scores_;
 };
 
 }  // namespace kvbench
