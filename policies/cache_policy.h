@@ -49,6 +49,13 @@ class CachePolicy {
   virtual void BeginStep(int pos0, int n_tokens) {}
   // n new keys (RoPE applied) appended to (layer, head); key i at keys + i * ld.
   virtual void OnAppend(int layer, int head, const float* keys, int n, int ld) {}
+  // Whether OnValues and OnQueries should be called (expected_attention reads both).
+  virtual bool wants_queries() const { return false; }
+  // The n new values appended to (layer, head), after OnAppend; value i at values + i * ld.
+  virtual void OnValues(int layer, int head, const float* values, int n, int ld) {}
+  // The step's queries of `layer` before its attention: q[t * ld + qh * head_dim + d] for token t
+  // (at position pos0 + t, RoPE applied) and query head qh.
+  virtual void OnQueries(int layer, const float* q, int n_tokens, int ld) {}
   // Attention probabilities of this step's queries t0 .. t0 + n_q / group - 1 over the entries of
   // (layer, head): probs[i * ld + j], i = (t - t0) * group + query head within the group, j < n.
   // Rows of queries that cannot see an entry (causality inside a prefill block) hold 0 there. May

@@ -54,6 +54,10 @@ void PolicyCache::Append(int layer, const float* k, const float* v) {
   const int64_t t0 = NowNs();
   for (int h = 0; h < shape_.n_kv_heads; ++h)
     policy_->OnAppend(layer, h, k + h * hd, n_tokens_, kv_dim);
+  if (policy_->wants_queries()) {
+    for (int h = 0; h < shape_.n_kv_heads; ++h)
+      policy_->OnValues(layer, h, v + h * hd, n_tokens_, kv_dim);
+  }
   policy_ns_ += NowNs() - t0;
 }
 
@@ -61,6 +65,11 @@ void PolicyCache::Attend(int layer, const float* q, float* out) {
   const int hd = shape_.head_dim, group = shape_.group_size(), q_dim = shape_.n_heads * hd;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const bool report = policy_->wants_attention();
+  if (policy_->wants_queries()) {
+    const int64_t start = NowNs();
+    policy_->OnQueries(layer, q, n_tokens_, q_dim);
+    policy_ns_ += NowNs() - start;
+  }
   for (int h = 0; h < shape_.n_kv_heads; ++h) {
     const int n = k_store_->size(layer, h);
     const bool moved = position_mode_ == PositionMode::kCache && RotatedKeys(layer, h, n);

@@ -6,11 +6,15 @@
 #include "absl/strings/str_join.h"
 #include "base/status.h"
 #include "policies/adakv.h"
+#include "policies/expected_attention.h"
 #include "policies/full.h"
 #include "policies/h2o.h"
+#include "policies/keydiff.h"
 #include "policies/knorm.h"
 #include "policies/none.h"
+#include "policies/observed_attention.h"
 #include "policies/pyramidkv.h"
+#include "policies/random.h"
 #include "policies/scissorhands.h"
 #include "policies/sinks.h"
 #include "policies/snapkv.h"
@@ -32,9 +36,21 @@ ParamSpec PositionsSpec() {
 }
 
 std::vector<PolicyInfo> BuildTable() {
-  std::vector<PolicyInfo> t = {FullInfo(),      NoneInfo(),  WindowInfo(),       SinksInfo(),
-                               H2oInfo(),       TovaInfo(),  ScissorhandsInfo(), SnapKvInfo(),
-                               PyramidKvInfo(), KnormInfo(), AdaKvInfo()};
+  std::vector<PolicyInfo> t = {FullInfo(),
+                               NoneInfo(),
+                               WindowInfo(),
+                               SinksInfo(),
+                               H2oInfo(),
+                               TovaInfo(),
+                               ScissorhandsInfo(),
+                               SnapKvInfo(),
+                               PyramidKvInfo(),
+                               KnormInfo(),
+                               AdaKvInfo(),
+                               RandomInfo(),
+                               KeyDiffInfo(),
+                               ObservedAttentionInfo(),
+                               ExpectedAttentionInfo()};
   // Every policy runs in a PolicyCache, which re-rotates keys on request.
   for (PolicyInfo& info : t) info.params.push_back(PositionsSpec());
   return t;

@@ -1,0 +1,96 @@
+#include "policies/keydiff.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "base/status.h"
+#include "policies/score_utils.h"
+
+namespace kvbench {
+
+KeyDiffPolicy::KeyDiffPolicy(const CacheShape& shape, int budget)
+    : n_kv_heads_(shape.n_kv_heads),
+      head_dim_(shape.head_dim),
+      budget_(budget),
+      unit_keys_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads) {}
+
+void KeyDiffPolicy::OnAppend(int layer, int head, const float* keys, int n, int ld) {
+  std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
+  for (int i = 0; i < n; ++i) {
+    const float* k = keys + static_cast<size_t>(i) * ld;
+    double ss = 0.0;
+    for (int d = 0; d < head_dim_; ++d) ss += static_cast<double>(k[d]) * k[d];
+    // torch's F.normalize divides by max(norm, 1e-12): a zero key stays zero.
+    const double inv = 1.0 / std::max(std::sqrt(ss), 1e-12);
+    for (int d = 0; d < head_dim_; ++d) u.push_back(static_cast<float>(k[d] * inv));
+  }
+}
+
+void KeyDiffPolicy::Scores(const float* unit_keys, int n, int head_dim, std::vector<float>* out) {
+  std::vector<double> anchor(head_dim, 0.0);
+  for (int j = 0; j < n; ++j) {
+    for (int d = 0; d < head_dim; ++d)
+      anchor[d] += unit_keys[static_cast<size_t>(j) * head_dim + d];
+  }
+  double norm = 0.0;
+  for (double& a : anchor) {
+    a /= n;
+    norm += a * a;
+  }
+  // Unit keys: cos(k, a) = u . a / ||a||; torch's cosine_similarity clamps the norm product at
+  // 1e-8 (all keys cancelling out leaves every score 0, a tie the older entries win).
+  const double inv = 1.0 / std::max(std::sqrt(norm), 1e-8);
+  out->resize(n);
+  for (int j = 0; j < n; ++j) {
+    const float* u = unit_keys + static_cast<size_t>(j) * head_dim;
+    double dot = 0.0;
+    for (int d = 0; d < head_dim; ++d) dot += u[d] * anchor[d];
+    (*out)[j] = static_cast<float>(-dot * inv);
+  }
+}
+
+bool KeyDiffPolicy::SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
+                               std::vector<int>* keep) const {
+  const int n = static_cast<int>(positions.size());
+  if (n <= budget_) return false;
+  const std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
+  KVBENCH_CHECK(u.size() == static_cast<size_t>(n) * head_dim_, "keydiff: %zu floats for %d keys",
+                u.size(), n);
+  Scores(u.data(), n, head_dim_, &scores_);
+  TopK(scores_, budget_, keep);
+  return true;
+}
+
+void KeyDiffPolicy::OnKeep(int layer, int head, absl::Span<const int> keep) {
+  std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
+  const size_t hd = head_dim_;
+  for (size_t i = 0; i < keep.size(); ++i) {
+    KVBENCH_CHECK(keep[i] >= 0 && static_cast<size_t>(keep[i]) * hd < u.size(),
+                  "keydiff: keep index %d of %zu", keep[i], u.size() / hd);
+    if (static_cast<size_t>(keep[i]) != i) {
+      std::copy_n(&u[keep[i] * hd], hd, &u[i * hd]);
+    }
+  }
+  u.resize(keep.size() * hd);
+}
+
+uint64_t KeyDiffPolicy::metadata_bytes(int layer) const {
+  uint64_t b = 0;
+  for (int h = 0; h < n_kv_heads_; ++h)
+    b += unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + h].size() * sizeof(float);
+  return b;
+}
+
+PolicyInfo KeyDiffInfo() {
+  return {.name = "keydiff",
+          .description = "keep the keys least similar to the mean key direction",
+          .paper = "arXiv:2504.15364",
+          .params = {BudgetSpec()},
+          .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
+            ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, "keydiff", s));
+            return std::make_unique<KeyDiffPolicy>(s, budget);
+          }};
+}
+
+}  // namespace kvbench
