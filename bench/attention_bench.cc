@@ -63,15 +63,15 @@ void BM_Attend(benchmark::State& state, const StoreCase& c, int ctx, int head_di
   std::vector<float> scores(static_cast<size_t>(kGroup) * ctx);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   std::vector<float> probs(scores.size());
-  (*k)->Dot(0, 0, q.data(), kGroup, probs.data(), ctx);
+  (*k)->Dot(0, 0, ctx, q.data(), kGroup, probs.data(), ctx);
   for (int i = 0; i < kGroup; ++i) {
     float* p = &probs[static_cast<size_t>(i) * ctx];
     for (int j = 0; j < ctx; ++j) p[j] *= scale;
     Softmax(p, ctx);
   }
   for (auto _ : state) {
-    (*k)->Dot(0, 0, q.data(), kGroup, scores.data(), ctx);
-    (*v)->Accumulate(0, 0, probs.data(), ctx, kGroup, out.data());
+    (*k)->Dot(0, 0, ctx, q.data(), kGroup, scores.data(), ctx);
+    (*v)->Accumulate(0, 0, ctx, probs.data(), ctx, kGroup, out.data());
     benchmark::DoNotOptimize(scores.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/check.h"
 #include "stores/quant_kernels.h"
 
 namespace kvbench {
@@ -32,15 +33,17 @@ void F32Store::Compact(int layer, int head, absl::Span<const int> keep) {
 }
 
 // Both run the shared tile kernels (stores/quant_kernels.h) straight on the rows.
-void F32Store::Dot(int layer, int head, const float* q, int n_q, float* scores,
+void F32Store::Dot(int layer, int head, int n, const float* q, int n_q, float* scores,
                    int ld_scores) const {
-  DotRowsF32(row(layer, head, 0), size(layer, head), head_dim_, q, n_q, scores, ld_scores);
+  KVBENCH_CHECK(n >= 0 && n <= size(layer, head), "f32: %d of %d entries", n, size(layer, head));
+  DotRowsF32(row(layer, head, 0), n, head_dim_, q, n_q, scores, ld_scores);
 }
 
-void F32Store::Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+void F32Store::Accumulate(int layer, int head, int n, const float* w, int ld_w, int n_q,
                           float* out) const {
+  KVBENCH_CHECK(n >= 0 && n <= size(layer, head), "f32: %d of %d entries", n, size(layer, head));
   std::fill(out, out + static_cast<size_t>(n_q) * head_dim_, 0.0f);
-  AccumulateRowsF32(row(layer, head, 0), size(layer, head), head_dim_, w, ld_w, n_q, out);
+  AccumulateRowsF32(row(layer, head, 0), n, head_dim_, w, ld_w, n_q, out);
 }
 
 void F32Store::Read(int layer, int head, int j, float* out) const {

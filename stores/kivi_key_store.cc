@@ -97,7 +97,7 @@ void KiviKeyStore::CompactQuantized(int layer, int head, absl::Span<const int> k
   groups.resize(kept_groups);
 }
 
-void KiviKeyStore::DotQuantized(int layer, int head, const float* q, int n_q, float* scores,
+void KiviKeyStore::DotQuantized(int layer, int head, int n, const float* q, int n_q, float* scores,
                                 int ld) const {
   const int hd = head_dim();
   KiviScratch& scratch = GetKiviScratch();
@@ -107,6 +107,8 @@ void KiviKeyStore::DotQuantized(int layer, int head, const float* q, int n_q, fl
   scratch.params.resize(2 * static_cast<size_t>(hd));
   int j = 0;  // entry index of the group's first token
   for (const KeyGroup& group : at(layer, head)) {
+    if (j >= n) break;
+    const int group_n = std::min(group.n, n - j);  // the group's entries that are read
     // q . (code * s + m) = (q * s) . code + q . m: fold the group's per-channel params into the
     // queries once, then read the raw codes.
     DecodeF16(group.params.data(), 2 * hd, scratch.params.data());
@@ -122,8 +124,8 @@ void KiviKeyStore::DotQuantized(int layer, int head, const float* q, int n_q, fl
       }
       scratch.bias[i] = bias;
     }
-    for (int t0 = 0; t0 < group.n; t0 += kTileRows) {
-      const int nt = std::min(kTileRows, group.n - t0);
+    for (int t0 = 0; t0 < group_n; t0 += kTileRows) {
+      const int nt = std::min(kTileRows, group_n - t0);
       UnpackCodeRows(&group.codes[t0 * code_bytes()], code_bytes(), nt, options().bits, hd,
                      scratch.tile.data());
       DotRowsF32(scratch.tile.data(), nt, hd, scratch.qs.data(), n_q, scores + j + t0, ld);
@@ -136,15 +138,17 @@ void KiviKeyStore::DotQuantized(int layer, int head, const float* q, int n_q, fl
   }
 }
 
-void KiviKeyStore::AccumulateQuantized(int layer, int head, const float* w, int ld_w, int n_q,
-                                       float* out) const {
+void KiviKeyStore::AccumulateQuantized(int layer, int head, int n, const float* w, int ld_w,
+                                       int n_q, float* out) const {
   const int hd = head_dim();
   std::vector<float>& tile = GetKiviScratch().tile;
   tile.resize(static_cast<size_t>(kTileRows) * hd);
   int j = 0;  // entry index of the group's first token
   for (const KeyGroup& group : at(layer, head)) {
-    for (int t0 = 0; t0 < group.n; t0 += kTileRows) {
-      const int nt = std::min(kTileRows, group.n - t0);
+    if (j >= n) break;
+    const int group_n = std::min(group.n, n - j);
+    for (int t0 = 0; t0 < group_n; t0 += kTileRows) {
+      const int nt = std::min(kTileRows, group_n - t0);
       DecodeRows(group, t0, nt, tile.data());
       AccumulateRowsF32(tile.data(), nt, hd, w + j + t0, ld_w, n_q, out);
     }

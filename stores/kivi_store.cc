@@ -141,18 +141,23 @@ void KiviStore::Compact(int layer, int head, absl::Span<const int> keep) {
   UpdateAllocated(layer, head);
 }
 
-void KiviStore::Dot(int layer, int head, const float* q, int n_q, float* scores, int ld) const {
+void KiviStore::Dot(int layer, int head, int n, const float* q, int n_q, float* scores,
+                    int ld) const {
   const Residual& h = at(layer, head);
-  DotQuantized(layer, head, q, n_q, scores, ld);
-  DotRowsF32(h.rows.data(), h.n_residual, head_dim_, q, n_q, scores + h.n_quantized, ld);
+  KVBENCH_CHECK(n >= 0 && n <= size(layer, head), "kivi: %d of %d entries", n, size(layer, head));
+  DotQuantized(layer, head, n, q, n_q, scores, ld);
+  const int n_residual = std::clamp(n - h.n_quantized, 0, h.n_residual);
+  DotRowsF32(h.rows.data(), n_residual, head_dim_, q, n_q, scores + h.n_quantized, ld);
 }
 
-void KiviStore::Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+void KiviStore::Accumulate(int layer, int head, int n, const float* w, int ld_w, int n_q,
                            float* out) const {
   const Residual& h = at(layer, head);
+  KVBENCH_CHECK(n >= 0 && n <= size(layer, head), "kivi: %d of %d entries", n, size(layer, head));
   std::fill(out, out + static_cast<size_t>(n_q) * head_dim_, 0.0f);
-  AccumulateQuantized(layer, head, w, ld_w, n_q, out);
-  AccumulateRowsF32(h.rows.data(), h.n_residual, head_dim_, w + h.n_quantized, ld_w, n_q, out);
+  AccumulateQuantized(layer, head, n, w, ld_w, n_q, out);
+  const int n_residual = std::clamp(n - h.n_quantized, 0, h.n_residual);
+  AccumulateRowsF32(h.rows.data(), n_residual, head_dim_, w + h.n_quantized, ld_w, n_q, out);
 }
 
 void KiviStore::Read(int layer, int head, int j, float* row) const {

@@ -69,9 +69,9 @@ class KiviStore : public KvStore {
     return at(layer, head).n_quantized + at(layer, head).n_residual;
   }
   void Compact(int layer, int head, absl::Span<const int> keep) override;
-  void Dot(int layer, int head, const float* q, int n_q, float* scores,
+  void Dot(int layer, int head, int n, const float* q, int n_q, float* scores,
            int ld_scores) const override;
-  void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+  void Accumulate(int layer, int head, int n, const float* w, int ld_w, int n_q,
                   float* out) const override;
   void Read(int layer, int head, int j, float* row) const override;
   KvMemory memory(int layer) const override;
@@ -88,10 +88,11 @@ class KiviStore : public KvStore {
   virtual void QuantizeGroup(int layer, int head, const float* rows) = 0;
   // Keeps the quantized entries at `keep` (strictly increasing, all < n_quantized).
   virtual void CompactQuantized(int layer, int head, absl::Span<const int> keep) = 0;
-  // Dot and Accumulate over the quantized entries (the residual follows them in scores / w).
-  virtual void DotQuantized(int layer, int head, const float* q, int n_q, float* scores,
+  // Dot and Accumulate over the quantized entries j < min(n, n_quantized) (the residual follows
+  // them in scores / w).
+  virtual void DotQuantized(int layer, int head, int n, const float* q, int n_q, float* scores,
                             int ld_scores) const = 0;
-  virtual void AccumulateQuantized(int layer, int head, const float* w, int ld_w, int n_q,
+  virtual void AccumulateQuantized(int layer, int head, int n, const float* w, int ld_w, int n_q,
                                    float* out) const = 0;
   // Scalar reference decoding of quantized entry j.
   virtual void ReadQuantized(int layer, int head, int j, float* row) const = 0;

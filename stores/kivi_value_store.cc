@@ -92,10 +92,10 @@ void KiviValueStore::CompactQuantized(int layer, int head, absl::Span<const int>
   if (quantized.capacity() >= 2 * quantized.size() + 4096) quantized.shrink_to_fit();
 }
 
-void KiviValueStore::DotQuantized(int layer, int head, const float* q, int n_q, float* scores,
-                                  int ld) const {
+void KiviValueStore::DotQuantized(int layer, int head, int n_visible, const float* q, int n_q,
+                                  float* scores, int ld) const {
   const Rows& quantized = at(layer, head);
-  const int hd = head_dim(), n = n_quantized(layer, head);
+  const int hd = head_dim(), n = std::min(n_visible, n_quantized(layer, head));
   std::vector<float>& tile = GetKiviScratch().tile;
   tile.resize(static_cast<size_t>(kTileRows) * hd);
   for (int j = 0; j < n; j += kTileRows) {
@@ -105,10 +105,10 @@ void KiviValueStore::DotQuantized(int layer, int head, const float* q, int n_q, 
   }
 }
 
-void KiviValueStore::AccumulateQuantized(int layer, int head, const float* w, int ld_w, int n_q,
-                                         float* out) const {
+void KiviValueStore::AccumulateQuantized(int layer, int head, int n_visible, const float* w,
+                                         int ld_w, int n_q, float* out) const {
   const Rows& quantized = at(layer, head);
-  const int hd = head_dim(), n = n_quantized(layer, head);
+  const int hd = head_dim(), n = std::min(n_visible, n_quantized(layer, head));
   std::vector<float>& tile = GetKiviScratch().tile;
   tile.resize(static_cast<size_t>(kTileRows) * hd);
   for (int j = 0; j < n; j += kTileRows) {

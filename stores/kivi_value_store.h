@@ -28,9 +28,9 @@ class KiviValueStore final : public KiviStore {
 
   void QuantizeGroup(int layer, int head, const float* rows) override;
   void CompactQuantized(int layer, int head, absl::Span<const int> keep) override;
-  void DotQuantized(int layer, int head, const float* q, int n_q, float* scores,
+  void DotQuantized(int layer, int head, int n, const float* q, int n_q, float* scores,
                     int ld_scores) const override;
-  void AccumulateQuantized(int layer, int head, const float* w, int ld_w, int n_q,
+  void AccumulateQuantized(int layer, int head, int n, const float* w, int ld_w, int n_q,
                            float* out) const override;
   void ReadQuantized(int layer, int head, int j, float* row) const override;
   uint64_t QuantizedBytes(int layer, int head) const override;

@@ -33,11 +33,15 @@ class KvStore {
   // Keeps the entries at `keep` (strictly increasing indices), in order, and frees the rest.
   virtual void Compact(int layer, int head, absl::Span<const int> keep) = 0;
 
-  // scores[i * ld_scores + j] = q_i . row_j for i < n_q, j < size. q_i at q + i * head_dim.
-  virtual void Dot(int layer, int head, const float* q, int n_q, float* scores,
+  // Both read only the first n entries, n <= size: a chunk of a causal prefill sees the entries
+  // up to its last query's position, not the ones appended after it. Entry j's score (or term)
+  // is the same whatever n and n_q are (batch invariance: lockstep == one at a time).
+  //
+  // scores[i * ld_scores + j] = q_i . row_j for i < n_q, j < n. q_i at q + i * head_dim.
+  virtual void Dot(int layer, int head, int n, const float* q, int n_q, float* scores,
                    int ld_scores) const = 0;
-  // out_i = sum_j w[i * ld_w + j] * row_j for i < n_q, j < size; out_i at out + i * head_dim.
-  virtual void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+  // out_i = sum_j w[i * ld_w + j] * row_j for i < n_q, j < n; out_i at out + i * head_dim.
+  virtual void Accumulate(int layer, int head, int n, const float* w, int ld_w, int n_q,
                           float* out) const = 0;
 
   // Row j as f32 (dequantized). Rows are encoded once, when appended: nothing re-encodes a row

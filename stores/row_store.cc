@@ -60,26 +60,28 @@ void RowStore::Compact(int layer, int head, absl::Span<const int> keep) {
   rows.Compact(keep);
 }
 
-void RowStore::Dot(int layer, int head, const float* q, int n_q, float* scores,
+void RowStore::Dot(int layer, int head, int n, const float* q, int n_q, float* scores,
                    int ld_scores) const {
   const RowBuffer& rows = at(layer, head);
+  KVBENCH_CHECK(n >= 0 && n <= rows.size(), "%s: %d of %d entries", name_.c_str(), n, rows.size());
   const float s = scale(layer, head);
   float* tile = TileScratch(head_dim_);
-  for (int j0 = 0; j0 < rows.size(); j0 += kTileRows) {
-    const int nt = std::min(kTileRows, rows.size() - j0);
+  for (int j0 = 0; j0 < n; j0 += kTileRows) {
+    const int nt = std::min(kTileRows, n - j0);
     codec_->DecodeRows(rows.row(j0), nt, s, tile);
     DotRowsF32(tile, nt, head_dim_, q, n_q, scores + j0, ld_scores);
   }
 }
 
-void RowStore::Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+void RowStore::Accumulate(int layer, int head, int n, const float* w, int ld_w, int n_q,
                           float* out) const {
   const RowBuffer& rows = at(layer, head);
+  KVBENCH_CHECK(n >= 0 && n <= rows.size(), "%s: %d of %d entries", name_.c_str(), n, rows.size());
   const float s = scale(layer, head);
   std::fill(out, out + static_cast<size_t>(n_q) * head_dim_, 0.0f);
   float* tile = TileScratch(head_dim_);
-  for (int j0 = 0; j0 < rows.size(); j0 += kTileRows) {
-    const int nt = std::min(kTileRows, rows.size() - j0);
+  for (int j0 = 0; j0 < n; j0 += kTileRows) {
+    const int nt = std::min(kTileRows, n - j0);
     codec_->DecodeRows(rows.row(j0), nt, s, tile);
     AccumulateRowsF32(tile, nt, head_dim_, w + j0, ld_w, n_q, out);
   }

@@ -51,9 +51,9 @@ class RowStore : public KvStore {
   void Append(int layer, int head, const float* rows, int n, int ld) override;
   int size(int layer, int head) const override { return at(layer, head).size(); }
   void Compact(int layer, int head, absl::Span<const int> keep) override;
-  void Dot(int layer, int head, const float* q, int n_q, float* scores,
+  void Dot(int layer, int head, int n, const float* q, int n_q, float* scores,
            int ld_scores) const override;
-  void Accumulate(int layer, int head, const float* w, int ld_w, int n_q,
+  void Accumulate(int layer, int head, int n, const float* w, int ld_w, int n_q,
                   float* out) const override;
   void Read(int layer, int head, int j, float* row) const override;
   KvMemory memory(int layer) const override;

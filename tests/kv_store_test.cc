@@ -81,7 +81,7 @@ void CheckAttention(const KvStore& s, int layer, int head, int hd, std::mt19937&
   const std::vector<float> rows = ReadAll(s, layer, head, hd);
   const std::vector<float> q = Random(rng, static_cast<size_t>(n_q) * hd);
   std::vector<float> scores(static_cast<size_t>(n_q) * n), ref(scores.size());
-  s.Dot(layer, head, q.data(), n_q, scores.data(), n);
+  s.Dot(layer, head, n, q.data(), n_q, scores.data(), n);
   DotRowsF32Reference(rows.data(), n, hd, q.data(), n_q, ref.data(), n);
   for (int i = 0; i < n_q; ++i) {
     for (int j = 0; j < n; ++j) {
@@ -94,7 +94,7 @@ void CheckAttention(const KvStore& s, int layer, int head, int hd, std::mt19937&
   }
   std::vector<float> w = Random(rng, static_cast<size_t>(n_q) * n);
   std::vector<float> out(static_cast<size_t>(n_q) * hd, 123.0f), out_ref(out.size(), 0.0f);
-  s.Accumulate(layer, head, w.data(), n, n_q, out.data());
+  s.Accumulate(layer, head, n, w.data(), n, n_q, out.data());
   AccumulateRowsF32Reference(rows.data(), n, hd, w.data(), n, n_q, out_ref.data());
   for (int i = 0; i < n_q; ++i) {
     for (int d = 0; d < hd; ++d) {
@@ -104,6 +104,38 @@ void CheckAttention(const KvStore& s, int layer, int head, int hd, std::mt19937&
       ASSERT_NEAR(out[i * hd + d], out_ref[i * hd + d], 2e-5 * mag + 1e-6)
           << label << " acc " << i << "," << d;
     }
+  }
+}
+
+// Dot and Accumulate over the first `limit` entries only (a causal prefill chunk): Dot writes
+// scores j < limit, each bit for bit the score over all entries, and nothing past them;
+// Accumulate equals the one over all entries with the weights past `limit` zero (what the masked
+// softmax gives), bit for bit.
+void CheckLimit(const KvStore& s, int layer, int head, int hd, std::mt19937& rng,
+                const std::string& label) {
+  const int n = s.size(layer, head), n_q = 3;
+  const std::vector<float> q = Random(rng, static_cast<size_t>(n_q) * hd);
+  std::vector<float> all(static_cast<size_t>(n_q) * n);
+  s.Dot(layer, head, n, q.data(), n_q, all.data(), n);
+  const std::vector<float> w = Random(rng, static_cast<size_t>(n_q) * n);
+  for (int limit : {0, 1, 7, 8, 33, n / 2, n - 17, n - 1, n}) {
+    if (limit < 0 || limit > n) continue;
+    constexpr float kUntouched = -777.0f;
+    std::vector<float> scores(all.size(), kUntouched);
+    s.Dot(layer, head, limit, q.data(), n_q, scores.data(), n);
+    for (int i = 0; i < n_q; ++i) {
+      for (int j = 0; j < n; ++j) {
+        const float want = j < limit ? all[i * n + j] : kUntouched;
+        ASSERT_EQ(scores[i * n + j], want)
+            << label << " limit " << limit << " dot " << i << "," << j;
+      }
+    }
+    std::vector<float> masked = w;
+    for (int i = 0; i < n_q; ++i) std::fill(&masked[i * n + limit], &masked[i * n] + n, 0.0f);
+    std::vector<float> got(static_cast<size_t>(n_q) * hd, 5.0f), want(got.size(), 9.0f);
+    s.Accumulate(layer, head, limit, w.data(), n, n_q, got.data());
+    s.Accumulate(layer, head, n, masked.data(), n, n_q, want.data());
+    ASSERT_EQ(got, want) << label << " limit " << limit << " accumulate";
   }
 }
 
@@ -129,6 +161,7 @@ TEST(KvStoreConformance, AttentionCompactWriteOnEveryStore) {
         }
         ASSERT_EQ(s.size(1, 1), total) << label;
         CheckAttention(s, 1, 1, hd, rng, label);
+        CheckLimit(s, 1, 1, hd, rng, label);
 
         // Compaction keeps exactly the chosen rows, bit for bit.
         const std::vector<float> before = ReadAll(s, 1, 0, hd);
@@ -153,12 +186,13 @@ TEST(KvStoreConformance, AttentionCompactWriteOnEveryStore) {
         const std::vector<float> more = Random(rng, static_cast<size_t>(50) * hd);
         s.Append(1, 0, more.data(), 50, hd);
         CheckAttention(s, 1, 0, hd, rng, label + " window+append");
+        CheckLimit(s, 1, 0, hd, rng, label + " window+append");
 
         // Empty everything: no entries, no logical bytes beyond store constants.
         s.Compact(0, 0, {});
         ASSERT_EQ(s.size(0, 0), 0) << label;
         std::vector<float> query(hd), none(3);
-        s.Dot(0, 0, query.data(), 1, none.data(), 0);
+        s.Dot(0, 0, 0, query.data(), 1, none.data(), 0);
       }
     }
   }
