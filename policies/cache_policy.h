@@ -74,6 +74,11 @@ class CachePolicy {
   // (a one-shot policy's prompt scores) can go.
   virtual void EndStep() {}
 
+  // The scores the policy ranks the entries of (layer, head) by now, one per entry in order, for
+  // reports (`kvbench keep --scores`); false for a policy that holds none (one-shot policies
+  // release theirs once the prompt is compressed).
+  virtual bool EntryScores(int layer, int head, std::vector<float>* out) const { return false; }
+
   // Bytes of per-entry policy state (scores, counters) held for a layer, for memory reports.
   virtual uint64_t metadata_bytes(int layer) const { return 0; }
 

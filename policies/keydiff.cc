@@ -62,6 +62,12 @@ bool KeyDiffPolicy::SelectKeep(int layer, int head, absl::Span<const int32_t> po
   return true;
 }
 
+bool KeyDiffPolicy::EntryScores(int layer, int head, std::vector<float>* out) const {
+  const std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
+  Scores(u.data(), static_cast<int>(u.size() / head_dim_), head_dim_, out);
+  return true;
+}
+
 void KeyDiffPolicy::OnKeep(int layer, int head, absl::Span<const int> keep) {
   std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
   const size_t hd = head_dim_;

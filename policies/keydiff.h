@@ -28,6 +28,7 @@ class KeyDiffPolicy : public CachePolicy {
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
                   std::vector<int>* keep) const override;
   void OnKeep(int layer, int head, absl::Span<const int> keep) override;
+  bool EntryScores(int layer, int head, std::vector<float>* out) const override;
   uint64_t metadata_bytes(int layer) const override;
   int64_t max_entries(int layer) const override { return budget_; }
 

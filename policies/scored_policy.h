@@ -42,6 +42,12 @@ class ScoredPolicy : public CachePolicy {
   void OnKeep(int layer, int head, absl::Span<const int> keep) final {
     state_.Compact(layer, head, keep);
   }
+  bool EntryScores(int layer, int head, std::vector<float>* out) const final {
+    const int n = static_cast<int>(state_.at(layer, head).size());
+    const absl::Span<const float> s = Scores(layer, head, n, &scores_);
+    out->assign(s.begin(), s.end());
+    return true;
+  }
   uint64_t metadata_bytes(int layer) const final { return state_.bytes(layer); }
   int64_t max_entries(int layer) const final { return budget_; }
 
