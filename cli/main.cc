@@ -29,6 +29,8 @@ constexpr Command kCommands[] = {
     {"plan", kvbench::cli::Plan, "KV cache bytes, what fits in memory, decode-time lower bound"},
     {"prefix", kvbench::cli::Prefix,
      "prefix cache across requests: hit rate and TTFT per budget x strategy"},
+    {"keep", kvbench::cli::Keep,
+     "the positions each layer and KV head keeps after a context (JSON, kvpress's oracle)"},
 };
 
 void PrintUsage(FILE* out) {
