@@ -29,6 +29,9 @@ constexpr Command kCommands[] = {
     {"plan", kvbench::cli::Plan, "KV cache bytes, what fits in memory, decode-time lower bound"},
     {"prefix", kvbench::cli::Prefix,
      "prefix cache across requests: hit rate and TTFT per budget x strategy"},
+    {"report", kvbench::cli::Report, "results CSVs -> one self-contained HTML page with plots"},
+    {"compare", kvbench::cli::Compare,
+     "two results CSVs row by row: each metric's change, its standard error, significance"},
     {"keep", kvbench::cli::Keep,
      "the positions each layer and KV head keeps after a context (JSON, kvpress's oracle)"},
 };

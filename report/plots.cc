@@ -1,0 +1,185 @@
+#include "report/plots.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace kvbench {
+namespace {
+
+// Colour-blind-safe qualitative colours (Okabe & Ito), then gnuplot's own cycle.
+constexpr const char* kColours[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                    "#E69F00", "#56B4E9", "#F0E442", "#000000"};
+constexpr int kNumColours = sizeof(kColours) / sizeof(kColours[0]);
+
+std::string Num(double v) { return absl::StrFormat("%.9g", v); }
+
+// Whether every value is positive and the largest is more than 10x the smallest.
+bool SpansDecade(const std::vector<double>& values) {
+  if (values.empty()) return false;
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  return *lo > 0 && *hi > 10 * *lo;
+}
+
+std::vector<double> XValues(const LineChart& chart) {
+  std::vector<double> v;
+  for (const ChartSeries& s : chart.series)
+    for (const ChartPoint& p : s.points) v.push_back(p.x);
+  return v;
+}
+
+std::vector<double> YValues(const LineChart& chart) {
+  std::vector<double> v;
+  for (const ChartSeries& s : chart.series) {
+    for (const ChartPoint& p : s.points) {
+      v.push_back(p.y);
+      if (!std::isnan(p.y_low)) v.push_back(p.y_low);
+      if (!std::isnan(p.y_high)) v.push_back(p.y_high);
+    }
+  }
+  return v;
+}
+
+std::string CommonSettings(const std::string& title, const std::string& x_label,
+                           const std::string& y_label) {
+  return absl::StrCat("set title ", GnuplotQuote(title), "\nset xlabel ", GnuplotQuote(x_label),
+                      "\nset ylabel ", GnuplotQuote(y_label), "\n");
+}
+
+}  // namespace
+
+bool LineChart::HasErrorBars() const {
+  for (const ChartSeries& s : series)
+    for (const ChartPoint& p : s.points)
+      if (!std::isnan(p.y_low) || !std::isnan(p.y_high)) return true;
+  return false;
+}
+
+bool LineChart::LogX() const {
+  if (!x_categories.empty()) return false;
+  if (x_scale != AxisScale::kAuto) return x_scale == AxisScale::kLog;
+  return SpansDecade(XValues(*this));
+}
+
+bool LineChart::LogY() const {
+  if (y_unit_interval) return false;
+  if (y_scale != AxisScale::kAuto) return y_scale == AxisScale::kLog;
+  return SpansDecade(YValues(*this));
+}
+
+GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
+  GnuplotPlot plot;
+  std::string& c = plot.commands;
+  c = CommonSettings(chart.title, chart.x_label, chart.y_label);
+  absl::StrAppend(&c,
+                  "set grid lc rgb '#dddddd'\nset key below Left reverse samplen 2 width 1\n"
+                  "set border 3\nset tics nomirror\nset bars small\n");
+  const bool log_x = chart.LogX(), log_y = chart.LogY();
+  if (!chart.x_categories.empty()) {
+    std::vector<std::string> tics;
+    for (size_t i = 0; i < chart.x_categories.size(); ++i)
+      tics.push_back(absl::StrCat(GnuplotQuote(chart.x_categories[i]), " ", i));
+    absl::StrAppend(&c, "set xtics (", absl::StrJoin(tics, ", "),
+                    ")\nset xrange [-0.5:", chart.x_categories.size() - 0.5, "]\n");
+  } else {
+    if (log_x)
+      absl::StrAppend(&c, chart.x_tics_at_values ? "set logscale x 2\n" : "set logscale x\n");
+    if (chart.x_bytes) absl::StrAppend(&c, "set format x '%.0s %cB'\n");
+    if (chart.x_tics_at_values) {
+      std::set<double> distinct;
+      for (double x : XValues(chart)) distinct.insert(x);
+      if (distinct.size() <= 12) {
+        std::vector<std::string> tics;
+        for (double x : distinct) tics.push_back(Num(x));
+        absl::StrAppend(&c, "set xtics (", absl::StrJoin(tics, ", "), ")\n");
+      }
+    }
+    absl::StrAppend(&c, "set offsets graph 0.03, graph 0.03, 0, 0\n");
+  }
+  if (log_y) absl::StrAppend(&c, "set logscale y\nset format y '%g'\n");
+  if (chart.y_unit_interval) absl::StrAppend(&c, "set yrange [0:1.02]\n");
+
+  std::vector<std::string> clauses;
+  int colour = 0;
+  for (size_t s = 0; s < chart.series.size(); ++s) {
+    const ChartSeries& series = chart.series[s];
+    if (series.points.empty()) continue;
+    const std::string file = absl::StrCat("c", id, "_s", s, ".dat");
+    std::string data;
+    bool bars = false;
+    for (const ChartPoint& p : series.points) {
+      const bool has_bar = !std::isnan(p.y_low) || !std::isnan(p.y_high);
+      bars |= has_bar;
+      absl::StrAppend(&data, Num(p.x), " ", Num(p.y), " ", Num(std::isnan(p.y_low) ? p.y : p.y_low),
+                      " ", Num(std::isnan(p.y_high) ? p.y : p.y_high), "\n");
+    }
+    plot.data_files.emplace_back(file, data);
+    const std::string title = GnuplotQuote(series.title);
+    if (series.front) {
+      clauses.push_back(absl::StrCat(GnuplotQuote(file), " using 1:2 with lines dt 2 lw 1.5 ",
+                                     "lc rgb '#333333' title ", title));
+      continue;
+    }
+    const std::string style = absl::StrCat("lw 1.5 pt ", 5 + 2 * (colour % 4), " ps 0.8 lc rgb '",
+                                           kColours[colour % kNumColours], "'");
+    ++colour;
+    clauses.push_back(
+        absl::StrCat(GnuplotQuote(file),
+                     bars ? " using 1:2:3:4 with yerrorlines " : " using 1:2 with linespoints ",
+                     style, " title ", title));
+  }
+  if (clauses.empty()) {
+    absl::StrAppend(&c, "set label 1 'no data' at graph 0.5, graph 0.5 center\n",
+                    "plot [0:1][0:1] NaN notitle\n");
+  } else {
+    absl::StrAppend(&c, "plot ", absl::StrJoin(clauses, ", \\\n     "), "\n");
+  }
+  return plot;
+}
+
+GnuplotPlot ToGnuplot(const HeatMap& map, int id) {
+  GnuplotPlot plot;
+  std::string& c = plot.commands;
+  c = CommonSettings(map.title, map.x_label, map.y_label);
+  const auto tics = [](const std::vector<std::string>& names) {
+    std::vector<std::string> t;
+    for (size_t i = 0; i < names.size(); ++i)
+      t.push_back(absl::StrCat(GnuplotQuote(names[i]), " ", i));
+    return absl::StrJoin(t, ", ");
+  };
+  absl::StrAppend(&c, "set xtics (", tics(map.x_names), ")\nset ytics (", tics(map.y_names),
+                  ")\nset xrange [-0.5:", map.x_names.size() - 0.5,
+                  "]\nset yrange [-0.5:", map.y_names.size() - 0.5,
+                  "]\nset tics out nomirror\nset cbrange [0:1]\nset cblabel 'accuracy'\n"
+                  "set palette defined (0 '#d73027', 0.5 '#fee08b', 1 '#1a9850')\n");
+  std::string cells, labels;
+  for (size_t r = 0; r < map.values.size(); ++r) {
+    for (size_t col = 0; col < map.values[r].size(); ++col) {
+      if (std::isnan(map.values[r][col])) continue;
+      absl::StrAppend(&cells, col, " ", r, " ", Num(map.values[r][col]), "\n");
+      const std::string text =
+          r < map.cell_text.size() && col < map.cell_text[r].size() ? map.cell_text[r][col] : "";
+      if (!text.empty()) absl::StrAppend(&labels, col, " ", r, " \"", text, "\"\n");
+    }
+  }
+  const std::string cells_file = absl::StrCat("h", id, "_cells.dat");
+  const std::string labels_file = absl::StrCat("h", id, "_labels.dat");
+  plot.data_files.emplace_back(cells_file, cells);
+  plot.data_files.emplace_back(labels_file, labels);
+  if (cells.empty()) {
+    absl::StrAppend(&c, "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot NaN notitle\n");
+    return plot;
+  }
+  absl::StrAppend(&c, "plot ", GnuplotQuote(cells_file), " using 1:2:3 with image pixels notitle");
+  if (!labels.empty()) {
+    absl::StrAppend(&c, ", ", GnuplotQuote(labels_file),
+                    " using 1:2:3 with labels font 'sans,11' tc rgb '#000000' notitle");
+  }
+  absl::StrAppend(&c, "\n");
+  return plot;
+}
+
+}  // namespace kvbench

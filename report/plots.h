@@ -1,0 +1,72 @@
+// The two kinds of plot the report draws, as data, and their translation to gnuplot commands
+// (report/gnuplot.h runs them). Keeping the specs apart from the page lets the tests check what is
+// drawn without parsing SVG.
+//
+//   LineChart  series of (x, y) points with optional vertical error bars; a series can be a dashed
+//              line without markers (a Pareto front, a no-cache baseline). Axes are linear, log
+//              (when the data span more than a decade and are positive) or categorical (x values
+//              0, 1, 2, ... named by x_categories, for budgets that include 0).
+//   HeatMap    a grid of values in [0, 1] (NIAH accuracy), columns x rows, each cell coloured and
+//              written out; a missing cell (NaN) is left blank.
+#ifndef KVBENCH_REPORT_PLOTS_H_
+#define KVBENCH_REPORT_PLOTS_H_
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "report/gnuplot.h"
+
+namespace kvbench {
+
+struct ChartPoint {
+  double x = 0;
+  double y = 0;
+  double y_low = NAN;  // error bar ends; NaN: none
+  double y_high = NAN;
+};
+
+struct ChartSeries {
+  std::string title;
+  std::vector<ChartPoint> points;  // drawn in this order
+  bool front = false;              // dashed black line, no markers (Pareto front, baseline)
+};
+
+enum class AxisScale { kAuto, kLinear, kLog };
+
+struct LineChart {
+  std::string title;
+  std::string x_label;
+  std::string y_label;
+  AxisScale x_scale = AxisScale::kAuto;
+  AxisScale y_scale = AxisScale::kAuto;
+  std::vector<std::string> x_categories;  // non-empty: x is an index into these names
+  bool x_bytes = false;                   // x counts bytes: ticks as 10 kB, 1 MB
+  bool x_tics_at_values = false;          // ticks at the distinct x values (a swept budget)
+  bool y_unit_interval = false;           // y is a fraction: range [0, 1]
+  std::vector<ChartSeries> series;
+
+  bool HasErrorBars() const;
+  // The scale drawn: kAuto resolves to log when every value (error bar ends included) is positive
+  // and the largest is more than 10x the smallest.
+  bool LogX() const;
+  bool LogY() const;
+};
+
+struct HeatMap {
+  std::string title;
+  std::string x_label;
+  std::string y_label;
+  std::vector<std::string> x_names;                 // columns
+  std::vector<std::string> y_names;                 // rows, bottom to top
+  std::vector<std::vector<double>> values;          // [row][column], NaN: no data
+  std::vector<std::vector<std::string>> cell_text;  // same shape: written in each cell
+};
+
+// gnuplot commands and data for one chart; `id` makes its data file names unique.
+GnuplotPlot ToGnuplot(const LineChart& chart, int id);
+GnuplotPlot ToGnuplot(const HeatMap& map, int id);
+
+}  // namespace kvbench
+
+#endif  // KVBENCH_REPORT_PLOTS_H_

@@ -1,0 +1,252 @@
+// kvbench report: the page has one inline SVG per plot the inputs have data for, nothing that
+// reaches the network, the failed rows listed and not plotted; bad inputs are the right errors; and
+// a real browser (headless Chromium) renders it without a script error.
+//
+// Inputs: tests/data/report (README there): a real `kvbench run configs/ci.yaml` CSV with one
+// planted error row, a real prefix sweep, and a hand-written NIAH fixture.
+#include "report/report.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "report/sections.h"
+#include "report/stats.h"
+#include "tests/test_util.h"
+
+namespace kvbench {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kData = std::string(KVBENCH_TESTDATA_DIR) + "/report/";
+const std::string kDivergence = kData + "divergence_ci.csv";
+const std::string kNiah = kData + "niah_fixture.csv";
+const std::string kPrefix = kData + "prefix_sweep.csv";
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::StatusOr<std::string> Html(const std::vector<std::string>& paths) {
+  std::vector<ResultsFile> files;
+  for (const std::string& p : paths) {
+    auto f = LoadResults(p);
+    if (!f.ok()) return f.status();
+    files.push_back(*std::move(f));
+  }
+  return BuildReportHtml(files, ReportOptions{});
+}
+
+// Every series title of every line chart of a file.
+std::vector<std::string> SeriesTitles(const std::string& path) {
+  auto file = LoadResults(path);
+  EXPECT_TRUE(file.ok()) << file.status();
+  std::vector<std::string> titles;
+  for (const Section& s : SectionsFor(*file, 0))
+    for (const Figure& f : s.figures)
+      if (const auto* chart = std::get_if<LineChart>(&f.chart))
+        for (const ChartSeries& series : chart->series) titles.push_back(series.title);
+  return titles;
+}
+
+TEST(ReportResultsTest, KindsAreToldByTheirHeaders) {
+  EXPECT_EQ(LoadResults(kDivergence)->kind, ResultsKind::kDivergence);
+  EXPECT_EQ(LoadResults(kNiah)->kind, ResultsKind::kNiah);
+  EXPECT_EQ(LoadResults(kPrefix)->kind, ResultsKind::kPrefix);
+  EXPECT_TRUE(LoadResults(kDivergence)->metadata.has_value());  // divergence_ci.json beside it
+}
+
+TEST(ReportResultsTest, BadInputsAreNamedErrors) {
+  const std::string dir = FreshTestDir("report_");
+  const auto missing = LoadResults(dir + "/absent.csv");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+
+  WriteBytes(dir + "/other.csv", "name,value\nx,1\n");
+  const auto unknown = LoadResults(dir + "/other.csv");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.status().message()),
+              AllOf(HasSubstr("other.csv"), HasSubstr("not a kvbench results CSV"),
+                    HasSubstr("name, value")));
+
+  WriteBytes(dir + "/empty.csv", "");
+  EXPECT_EQ(LoadResults(dir + "/empty.csv").status().code(), absl::StatusCode::kInvalidArgument);
+  // WriteReport stops at the first bad file and writes nothing.
+  const auto report = WriteReport({kDivergence, dir + "/other.csv"}, dir + "/r.html", {});
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/r.html"));
+}
+
+TEST(ReportTest, DivergencePlotsAndErrorRows) {
+  auto html = Html({kDivergence});
+  ASSERT_TRUE(html.ok()) << html.status();
+  // KL vs bytes, KL vs budget, top-1 vs budget; one context only, so no latency-vs-context plot.
+  EXPECT_EQ(Count(*html, "<svg"), 3);
+  EXPECT_THAT(*html, HasSubstr("KL divergence against KV cache bytes"));
+  EXPECT_THAT(*html, Not(HasSubstr("Decode step time against context length")));
+  // The planted error row is listed with its message, and tova (its only row) is in no plot.
+  EXPECT_THAT(*html, HasSubstr("Failed cases (not plotted)"));
+  EXPECT_THAT(*html, HasSubstr("INTERNAL: planted error row of the report fixture"));
+  for (const std::string& title : SeriesTitles(kDivergence)) EXPECT_NE(title, "tova");
+  // Standard errors in the table; the run metadata as a table.
+  EXPECT_THAT(*html, HasSubstr("0.04862 &plusmn; "));
+  EXPECT_THAT(*html, HasSubstr("experiment.context_tokens"));
+}
+
+TEST(ReportTest, NiahHeatMapsPerLabelAndAccuracyPlots) {
+  auto html = Html({kNiah});
+  ASSERT_TRUE(html.ok()) << html.status();
+  // 5 labels with data -> 5 heat maps, then accuracy vs budget and vs bytes.
+  EXPECT_EQ(Count(*html, "<svg"), 7);
+  EXPECT_THAT(*html, HasSubstr("NIAH accuracy against budget"));
+  EXPECT_THAT(*html, HasSubstr("planted error row of the report fixture"));
+  // window(budget=256): 3 depths x 3 lengths x 10; pooled 45 / 90 (see the fixture's rule).
+  EXPECT_THAT(*html, HasSubstr("45 / 90"));
+}
+
+TEST(ReportTest, PrefixPlots) {
+  auto html = Html({kPrefix});
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_EQ(Count(*html, "<svg"), 2);
+  EXPECT_THAT(*html, HasSubstr("time to first token against budget"));
+}
+
+TEST(ReportTest, PageIsSelfContained) {
+  const std::string dir = FreshTestDir("report_");
+  auto plots = WriteReport({kDivergence, kNiah, kPrefix}, dir + "/report.html", {});
+  ASSERT_TRUE(plots.ok()) << plots.status();
+  EXPECT_EQ(*plots, 12);
+  const std::string html = ReadAll(dir + "/report.html");
+  // No script, no stylesheet or image from elsewhere: every src/href is a fragment (#...).
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("<link")));
+  const std::regex attribute(R"((src|href)\s*=\s*['"]([^'"]*)['"])");
+  int links = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), attribute);
+       it != std::sregex_iterator(); ++it, ++links) {
+    EXPECT_EQ((*it)[2].str().substr(0, 1), "#") << (*it)[0].str();
+  }
+  EXPECT_GT(links, 0);
+  EXPECT_THAT(html, Not(HasSubstr("<?xml")));  // gnuplot's prolog is not valid inside HTML
+  // Marker definitions are per plot: no id twice in the page.
+  const std::regex id(R"(id\s*=\s*['"]([^'"]+)['"])");
+  std::set<std::string> ids;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), id); it != std::sregex_iterator();
+       ++it)
+    EXPECT_TRUE(ids.insert((*it)[1].str()).second) << "duplicate id " << (*it)[1].str();
+}
+
+TEST(ReportTest, MissingGnuplotIsAClearError) {
+  auto file = LoadResults(kDivergence);
+  ASSERT_TRUE(file.ok());
+  ReportOptions options;
+  options.gnuplot.program = "/nonexistent/gnuplot";
+  const auto html = BuildReportHtml({*file}, options);
+  EXPECT_EQ(html.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(html.status().message()), HasSubstr("apt-get install gnuplot-nox"));
+}
+
+TEST(ReportStatsTest, WilsonIntervalMatchesStatsmodels) {
+  // statsmodels.stats.proportion.proportion_confint(k, 10, method="wilson")
+  const Interval none = WilsonInterval(0, 10), all = WilsonInterval(10, 10),
+                 half = WilsonInterval(5, 10);
+  EXPECT_NEAR(none.low, 0.0, 1e-12);
+  EXPECT_NEAR(none.high, 0.27753, 1e-5);
+  EXPECT_NEAR(all.low, 0.72247, 1e-5);
+  EXPECT_NEAR(all.high, 1.0, 1e-12);
+  EXPECT_NEAR(half.low, 0.23659, 1e-5);
+  EXPECT_NEAR(half.high, 0.76341, 1e-5);
+}
+
+TEST(ReportStatsTest, ParetoFrontKeepsUndominatedPoints) {
+  // (bytes, KL): (1, 5) (2, 3) (3, 4: beaten by (2, 3)) (4, 1) (4, 2: same bytes, worse).
+  const std::vector<XY> points = {{3, 4}, {1, 5}, {4, 2}, {2, 3}, {4, 1}};
+  EXPECT_EQ(ParetoFront(points, /*lower_is_better=*/true), (std::vector<size_t>{1, 3, 4}));
+  // Accuracy (higher is better): (1, 0.2) (2, 0.9) dominate (3, 0.5) and (4, 0.9).
+  const std::vector<XY> acc = {{1, 0.2}, {2, 0.9}, {3, 0.5}, {4, 0.9}};
+  EXPECT_EQ(ParetoFront(acc, /*lower_is_better=*/false), (std::vector<size_t>{0, 1}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real browser.
+
+std::string FindChromium() {
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    for (const char* dir : {"/usr/bin/", "/usr/local/bin/", "/snap/bin/"}) {
+      const std::string path = std::string(dir) + name;
+      if (::access(path.c_str(), X_OK) == 0) return path;
+    }
+  }
+  return "";
+}
+
+// Runs a shell command; its exit status (-1 if it could not run).
+int Shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return status == -1 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
+}
+
+TEST(ReportBrowserTest, ChromiumRendersEveryPlotWithoutScriptErrors) {
+  const std::string chromium = FindChromium();
+  if (chromium.empty()) GTEST_SKIP() << "chromium not installed (Debian: apt-get install chromium)";
+  const std::string dir = FreshTestDir("report_");
+  const std::string page = dir + "/report.html";
+  auto plots = WriteReport({kDivergence, kNiah, kPrefix}, page, {});
+  ASSERT_TRUE(plots.ok()) << plots.status();
+  const std::string flags =
+      absl::StrCat(chromium, " --headless --disable-gpu --no-sandbox --user-data-dir=", dir,
+                   "/profile --enable-logging=stderr --v=0 ");
+  const std::string png = dir + "/report.png";
+  ASSERT_EQ(Shell(absl::StrCat("timeout 120 ", flags, "--screenshot=", png,
+                               " --window-size=1400,4000 file://", page, " > ", dir,
+                               "/screenshot.log 2>&1")),
+            0)
+      << ReadAll(dir + "/screenshot.log");
+  ASSERT_EQ(Shell(absl::StrCat("timeout 120 ", flags, "--dump-dom file://", page, " > ", dir,
+                               "/dom.html 2> ", dir, "/dom.log")),
+            0)
+      << ReadAll(dir + "/dom.log");
+  // Script errors are console messages ("Uncaught ...", "CONSOLE(...)" with level ERROR).
+  for (const std::string log : {"/screenshot.log", "/dom.log"}) {
+    const std::string text = ReadAll(dir + log);
+    EXPECT_THAT(text, Not(HasSubstr("Uncaught"))) << log;
+    EXPECT_THAT(text, Not(HasSubstr(":CONSOLE("))) << log;
+  }
+  // The PNG is the size asked for (width and height in the IHDR chunk, big-endian).
+  const std::string image = ReadAll(png);
+  ASSERT_GT(image.size(), 24u);
+  EXPECT_EQ(image.substr(1, 3), "PNG");
+  const auto be32 = [&](size_t at) {
+    return (uint32_t(uint8_t(image[at])) << 24) | (uint32_t(uint8_t(image[at + 1])) << 16) |
+           (uint32_t(uint8_t(image[at + 2])) << 8) | uint32_t(uint8_t(image[at + 3]));
+  };
+  EXPECT_EQ(be32(16), 1400u);
+  EXPECT_EQ(be32(20), 4000u);
+  // The browser parsed every plot as SVG with its drawing inside: the DOM it built has as many
+  // <svg> elements as the page, each holding gnuplot's canvas with paths.
+  const std::string dom = ReadAll(dir + "/dom.html");
+  EXPECT_EQ(Count(dom, "<svg"), *plots);
+  EXPECT_EQ(Count(dom, "gnuplot_canvas"), *plots);
+  EXPECT_GE(Count(dom, "<path"), 10 * *plots);
+}
+
+}  // namespace
+}  // namespace kvbench
