@@ -44,7 +44,7 @@ void Decoder::PlanStep(absl::Span<const StepInput> inputs) {
   p.n_logit_rows = 0;
   p.tasks.clear();
   // Attention work: multiply-adds of every cache over its entries, per layer.
-  int64_t attention_work = 0;
+  int64_t attention_work = 0, max_cache_work = 0;
   for (int i = 0; i < n_inputs; ++i) {
     const StepInput& in = inputs[i];
     const int n = static_cast<int>(in.tokens.size());
@@ -58,15 +58,20 @@ void Decoder::PlanStep(absl::Span<const StepInput> inputs) {
       KVBENCH_CHECK(m->n_past() == in.cache->n_past(), "a mirror cache must be in the same state");
       p.tasks.push_back({m, row0, in.pos0, n, /*mirror=*/true});
     }
-    attention_work += (in.cache->n_past() + int64_t{n}) * n * config().q_dim() *
-                      (1 + static_cast<int64_t>(in.mirrors.size()));
+    const int64_t cache_work = (in.cache->n_past() + int64_t{n}) * n * config().q_dim();
+    attention_work += cache_work * (1 + static_cast<int64_t>(in.mirrors.size()));
+    max_cache_work = std::max(max_cache_work, cache_work);
   }
   p.n_rows = p.row_offset[n_inputs];
   if (p.n_rows == 0) return;
   Reserve(p.n_rows, p.n_logit_rows);
   // The caches are independent: in parallel only when there is enough work per layer (for a tiny
-  // model the fork/join costs more than it saves).
-  p.parallel_attention = p.tasks.size() > 1 && attention_work >= kMinParallelWork;
+  // model the fork/join costs more than it saves), and only when no cache has enough to split on
+  // its own. A cache with that much (a long prefill) spreads its heads and query chunks over the
+  // threads itself (PolicyCache), which balances better than whole caches of unequal cost: a
+  // lockstep prefill's mirrors mostly compute nothing.
+  p.parallel_attention =
+      p.tasks.size() > 1 && attention_work >= kMinParallelWork && max_cache_work < kMinParallelWork;
   p.mirror_slice = static_cast<size_t>(p.n_rows) * config().q_dim();
   if (p.tasks.size() > inputs.size()) {
     const size_t need = p.mirror_slice * (p.parallel_attention ? NumThreads() : 1);
@@ -134,11 +139,15 @@ void Decoder::Attention(int l) {
   for (int t = 0; t < n_tasks; ++t) {
     const AttentionTask& task = plan_.tasks[t];
     const int r0 = task.row0;
-    // A mirror's output equals its input's: it goes to this thread's slice, to be discarded.
+    // A mirror's output equals its input's: if it writes one, to this thread's slice, discarded.
     float* out = task.mirror ? &mirror_att_[plan_.mirror_slice * omp_get_thread_num() + r0 * q_dim]
                              : &att_[r0 * q_dim];
     task.cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
-    task.cache->Attend(l, &q_[r0 * q_dim], out);
+    if (task.mirror) {
+      task.cache->AttendMirror(l, &q_[r0 * q_dim], out);
+    } else {
+      task.cache->Attend(l, &q_[r0 * q_dim], out);
+    }
   }
   // Output projection into the residual stream.
   MatMul(lw.wo, att_.data(), n_rows, xb_.data());

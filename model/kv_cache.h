@@ -3,6 +3,7 @@
 //   BeginStep(pos0, n)                  n new tokens at absolute positions pos0 .. pos0+n-1
 //   for each layer: Append(layer, k, v)  their keys (RoPE applied) and values
 //                   Attend(layer, q, out) causal attention of their queries over the cache
+//                   (AttendMirror for a lockstep mirror, whose output is not needed)
 //   EndStep()                           the policy evicts here (plan, then apply)
 //
 // Implementations (policies/) own K/V storage and the attention kernel over it, so a policy can
@@ -34,6 +35,13 @@ class KvCache {
   // q: (n_tokens, n_heads * head_dim); out: same shape. Token t of the step attends to every cached
   // entry with position <= pos0 + t.
   virtual void Attend(int layer, const float* q, float* out) = 0;
+  // Attend for a lockstep mirror (StepInput::mirrors): its output would equal the primary cache's
+  // and is discarded, so a cache needs to do only what it observes itself (a policy's attention
+  // scores, of the query rows it reads). `scratch` has Attend's `out` shape, for a cache that just
+  // attends.
+  virtual void AttendMirror(int layer, const float* q, float* scratch) {
+    Attend(layer, q, scratch);
+  }
   virtual void EndStep() = 0;
 
   // False for a "cache" that keeps nothing between steps (the `none` policy): the caller must then

@@ -43,6 +43,12 @@ class CachePolicy {
   virtual PolicyTraits traits() const { return {}; }
   // Whether OnAttention should be called (score-based policies); skipping it keeps `full` lean.
   virtual bool wants_attention() const { return false; }
+  // How many of the step's last queries (of n_tokens) OnAttention reads; the rows of the others
+  // may go unreported. A lockstep mirror (StepInput::mirrors) computes attention for these rows
+  // only: all of them for a policy that accumulates every query (h2o), the observation window of a
+  // one-shot prefill (snapkv), the newest query (tova), none without wants_attention(). Called
+  // after BeginStep.
+  virtual int observed_queries(int n_tokens) const { return wants_attention() ? n_tokens : 0; }
   // False only for `none`: nothing survives a step, the caller recomputes the prefix.
   virtual bool retains_entries() const { return true; }
 
@@ -59,7 +65,8 @@ class CachePolicy {
   // Attention probabilities of this step's queries t0 .. t0 + n_q / group - 1 over the entries of
   // (layer, head): probs[i * ld + j], i = (t - t0) * group + query head within the group, j < n.
   // Rows of queries that cannot see an entry (causality inside a prefill block) hold 0 there. May
-  // be called several times per step with consecutive query ranges.
+  // be called several times per step with consecutive query ranges, which start at or after the
+  // first of the observed_queries: the result must not depend on how the rows are split.
   virtual void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
                            int ld) {}
   // At the end of a step, the plan: fills `keep` with the indices of entries to keep (strictly

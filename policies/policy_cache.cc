@@ -1,5 +1,7 @@
 #include "policies/policy_cache.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -66,66 +68,126 @@ void PolicyCache::Append(int layer, const float* k, const float* v) {
 }
 
 void PolicyCache::Attend(int layer, const float* q, float* out) {
-  const int hd = shape_.head_dim, group = shape_.group_size(), q_dim = shape_.n_heads * hd;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  ReportQueries(layer, q);
+  AttendRows(layer, q, /*first_token=*/0, out);
+}
+
+// A mirror's output is the primary's: only the rows its policy reads are computed, and no
+// Accumulate runs. Its policy gets the same OnAttention calls as when the cache runs alone.
+void PolicyCache::AttendMirror(int layer, const float* q, float* scratch) {
+  ReportQueries(layer, q);
+  const int observed = policy_->wants_attention() ? policy_->observed_queries(n_tokens_) : 0;
+  if (observed > 0) AttendRows(layer, q, n_tokens_ - observed, /*out=*/nullptr);
+}
+
+void PolicyCache::ReportQueries(int layer, const float* q) {
+  if (!policy_->wants_queries()) return;
+  const int64_t start = NowNs();
+  policy_->OnQueries(layer, q, n_tokens_, shape_.n_heads * shape_.head_dim);
+  policy_ns_ += NowNs() - start;
+}
+
+// The units are (KV head, chunk of query tokens), in that order, cut at the same token boundaries
+// whatever first_token is; each is computed by one thread with the same arithmetic, so results do
+// not depend on the thread count. The policy sees its OnAttention calls serially in unit order:
+// units run in waves of one per thread, and each wave is reported before the next starts.
+void PolicyCache::AttendRows(int layer, const float* q, int first_token, float* out) {
+  const int hd = shape_.head_dim, group = shape_.group_size();
   const bool report = policy_->wants_attention();
-  if (policy_->wants_queries()) {
-    const int64_t start = NowNs();
-    policy_->OnQueries(layer, q, n_tokens_, q_dim);
-    policy_ns_ += NowNs() - start;
-  }
+  const int first_reported = report ? n_tokens_ - policy_->observed_queries(n_tokens_) : n_tokens_;
+  units_.clear();
+  int64_t work = 0;  // multiply-adds of the scores
+  moved_.assign(shape_.n_kv_heads, 0);
+  if (keys_.size() < static_cast<size_t>(shape_.n_kv_heads)) keys_.resize(shape_.n_kv_heads);
   for (int h = 0; h < shape_.n_kv_heads; ++h) {
     const int n = k_store_->size(layer, h);
-    const bool moved = position_mode_ == PositionMode::kCache && RotatedKeys(layer, h, n);
+    moved_[h] = position_mode_ == PositionMode::kCache && RotatedKeys(layer, h, n);
     // Entries appended this step are the last n_tokens_; older ones are visible to every query.
     const int n_old = n - n_tokens_;
     const int chunk = static_cast<int>(std::clamp<int64_t>(
         kMaxScoresPerChunk / (int64_t{group} * n), 1, std::min(kChunkTokens, n_tokens_)));
     for (int t0 = 0; t0 < n_tokens_; t0 += chunk) {
-      const int nt = std::min(chunk, n_tokens_ - t0);
-      const int n_q = nt * group;
-      const int limit = n_old + t0 + nt;  // entries the chunk's last query sees
-      q_group_.resize(static_cast<size_t>(n_q) * hd);
-      scores_.resize(static_cast<size_t>(n_q) * n);
-      out_group_.resize(static_cast<size_t>(n_q) * hd);
-      for (int t = 0; t < nt; ++t) {
-        std::copy_n(q + static_cast<size_t>(t0 + t) * q_dim + static_cast<size_t>(h) * group * hd,
-                    group * hd, &q_group_[static_cast<size_t>(t) * group * hd]);
-      }
-      if (moved) {
-        for (int i = 0; i < n_q; ++i) {
-          const float* qi = &q_group_[static_cast<size_t>(i) * hd];
-          for (int j = 0; j < limit; ++j) {
-            const float* kj = &keys_[static_cast<size_t>(j) * hd];
-            float dot = 0.0f;
-            for (int d = 0; d < hd; ++d) dot += qi[d] * kj[d];
-            scores_[static_cast<size_t>(i) * n + j] = dot;
-          }
-        }
-      } else {
-        k_store_->Dot(layer, h, limit, q_group_.data(), n_q, scores_.data(), n);
-      }
-      // Masked entries hold 0: up to `limit` for Accumulate, up to n for a policy's OnAttention.
-      const int zero_end = report ? n : limit;
-      for (int i = 0; i < n_q; ++i) {
-        float* s = &scores_[static_cast<size_t>(i) * n];
-        const int visible = n_old + t0 + i / group + 1;
-        for (int j = 0; j < visible; ++j) s[j] *= scale;
-        Softmax(s, visible);
-        std::fill(s + visible, s + zero_end, 0.0f);
-      }
-      if (report) {
-        const int64_t start = NowNs();
-        policy_->OnAttention(layer, h, t0, scores_.data(), n_q, n, n);
-        policy_ns_ += NowNs() - start;
-      }
-      v_store_->Accumulate(layer, h, limit, scores_.data(), n, n_q, out_group_.data());
-      for (int t = 0; t < nt; ++t) {
-        std::copy_n(
-            &out_group_[static_cast<size_t>(t) * group * hd], group * hd,
-            out + static_cast<size_t>(t0 + t) * q_dim + static_cast<size_t>(h) * group * hd);
+      const int t_end = std::min(t0 + chunk, n_tokens_);
+      const AttentionUnit u{.head = h,
+                            .t_begin = std::max(t0, first_token),
+                            .t_end = t_end,
+                            .reported = t_end > first_reported};
+      if (u.t_begin >= u.t_end) continue;
+      units_.push_back(u);
+      work += int64_t{u.t_end - u.t_begin} * group * (n_old + u.t_end) * hd;
+    }
+  }
+  const int n_units = static_cast<int>(units_.size());
+  const bool parallel = n_units > 1 && work >= kMinParallelWork && !omp_in_parallel();
+  const int slots = parallel ? std::min(NumThreads(), n_units) : 1;
+  if (scratch_.size() < static_cast<size_t>(slots)) scratch_.resize(slots);
+  if (first_reported >= n_tokens_) {  // nothing to report: any thread takes the next unit
+#pragma omp parallel for schedule(dynamic, 1) num_threads(slots) if (parallel)
+    for (int i = 0; i < n_units; ++i)
+      AttendUnit(layer, units_[i], q, out, &scratch_[omp_get_thread_num()]);
+    return;
+  }
+  for (int w0 = 0; w0 < n_units; w0 += slots) {
+    const int m = std::min(slots, n_units - w0);
+#pragma omp parallel for schedule(static, 1) num_threads(slots) if (parallel && m > 1)
+    for (int i = 0; i < m; ++i) AttendUnit(layer, units_[w0 + i], q, out, &scratch_[i]);
+    const int64_t start = NowNs();
+    for (int i = 0; i < m; ++i) {
+      const AttentionUnit& u = units_[w0 + i];
+      if (!u.reported) continue;
+      const int n = k_store_->size(layer, u.head);
+      const int t0 = std::max(u.t_begin, first_reported);
+      const float* probs = &scratch_[i].probs[static_cast<size_t>(t0 - u.t_begin) * group * n];
+      policy_->OnAttention(layer, u.head, t0, probs, (u.t_end - t0) * group, n, n);
+    }
+    policy_ns_ += NowNs() - start;
+  }
+}
+
+void PolicyCache::AttendUnit(int layer, const AttentionUnit& u, const float* q, float* out,
+                             AttentionScratch* s) const {
+  const int hd = shape_.head_dim, group = shape_.group_size(), q_dim = shape_.n_heads * hd;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int h = u.head, n = k_store_->size(layer, h), n_old = n - n_tokens_;
+  const int nt = u.t_end - u.t_begin, n_q = nt * group;
+  const int limit = n_old + u.t_end;  // entries the unit's last query sees
+  // A reported unit's rows span every entry (masked ones 0), as OnAttention reads them.
+  const int ld = u.reported ? n : limit;
+  s->q.resize(static_cast<size_t>(n_q) * hd);
+  s->probs.resize(static_cast<size_t>(n_q) * ld);
+  for (int t = 0; t < nt; ++t) {
+    std::copy_n(
+        q + static_cast<size_t>(u.t_begin + t) * q_dim + static_cast<size_t>(h) * group * hd,
+        group * hd, &s->q[static_cast<size_t>(t) * group * hd]);
+  }
+  if (moved_[h]) {
+    const AlignedVector<float>& keys = keys_[h];
+    for (int i = 0; i < n_q; ++i) {
+      const float* qi = &s->q[static_cast<size_t>(i) * hd];
+      for (int j = 0; j < limit; ++j) {
+        const float* kj = &keys[static_cast<size_t>(j) * hd];
+        float dot = 0.0f;
+        for (int d = 0; d < hd; ++d) dot += qi[d] * kj[d];
+        s->probs[static_cast<size_t>(i) * ld + j] = dot;
       }
     }
+  } else {
+    k_store_->Dot(layer, h, limit, s->q.data(), n_q, s->probs.data(), ld);
+  }
+  for (int i = 0; i < n_q; ++i) {
+    float* p = &s->probs[static_cast<size_t>(i) * ld];
+    const int visible = n_old + u.t_begin + i / group + 1;
+    for (int j = 0; j < visible; ++j) p[j] *= scale;
+    Softmax(p, visible);
+    std::fill(p + visible, p + ld, 0.0f);
+  }
+  if (out == nullptr) return;
+  s->out.resize(static_cast<size_t>(n_q) * hd);
+  v_store_->Accumulate(layer, h, limit, s->probs.data(), ld, n_q, s->out.data());
+  for (int t = 0; t < nt; ++t) {
+    std::copy_n(
+        &s->out[static_cast<size_t>(t) * group * hd], group * hd,
+        out + static_cast<size_t>(u.t_begin + t) * q_dim + static_cast<size_t>(h) * group * hd);
   }
 }
 
@@ -166,10 +228,11 @@ bool PolicyCache::RotatedKeys(int layer, int head, int n) {
   const int hd = shape_.head_dim;
   rope_cos_.resize(shape_.rope_dims / 2);
   rope_sin_.resize(shape_.rope_dims / 2);
-  keys_.resize(static_cast<size_t>(n) * hd);
+  AlignedVector<float>& keys = keys_[head];
+  keys.resize(static_cast<size_t>(n) * hd);
   int last_delta = 0;
   for (int j = 0; j < n; ++j) {
-    float* key = &keys_[static_cast<size_t>(j) * hd];
+    float* key = &keys[static_cast<size_t>(j) * hd];
     k_store_->Read(layer, head, j, key);
     const int delta = rope_pos[j] - pos[j];
     if (delta == 0) continue;

@@ -45,6 +45,7 @@ class PolicyCache : public KvCache {
   void BeginStep(int pos0, int n_tokens) override;
   void Append(int layer, const float* k, const float* v) override;
   void Attend(int layer, const float* q, float* out) override;
+  void AttendMirror(int layer, const float* q, float* scratch) override;
   void EndStep() override;
   bool retains_entries() const override { return policy_->retains_entries(); }
   int n_past() const override { return n_past_; }
@@ -64,10 +65,32 @@ class PolicyCache : public KvCache {
   int64_t policy_ns() const { return policy_ns_; }
 
  private:
+  // A piece of a step's attention: the query tokens [t_begin, t_end) of KV head `head` over the
+  // entries the last of them sees. `reported`: some of its rows go to the policy's OnAttention.
+  struct AttentionUnit {
+    int head;
+    int t_begin;
+    int t_end;
+    bool reported;
+  };
+  // Scratch of one thread's unit, reused across steps.
+  struct AttentionScratch {
+    AlignedVector<float> q;      // (tokens * group, head_dim) the unit's queries of its KV head
+    AlignedVector<float> probs;  // (tokens * group, entries or the unit's visible entries)
+    AlignedVector<float> out;    // (tokens * group, head_dim)
+  };
+  // The policy's OnQueries, for Attend and AttendMirror alike.
+  void ReportQueries(int layer, const float* q);
+  // Attention of the step's query tokens [first_token, n_tokens_), into `out` (all rows) unless
+  // it is null (a mirror), reporting the rows the policy observes.
+  void AttendRows(int layer, const float* q, int first_token, float* out);
+  void AttendUnit(int layer, const AttentionUnit& u, const float* q, float* out,
+                  AttentionScratch* s) const;
+
   // positions=cache: the positions the keys of (layer, head) are rotated to after an eviction.
   void ReassignPositions(int layer, int head);
   // positions=cache: whether a key of (layer, head) sits at another position than it was stored
-  // at; if so keys_ = the n keys, each rotated by the difference.
+  // at; if so keys_[head] = the n keys, each rotated by the difference.
   bool RotatedKeys(int layer, int head, int n);
 
   CacheShape shape_;
@@ -81,17 +104,17 @@ class PolicyCache : public KvCache {
   int n_tokens_ = 0;
   int n_past_ = 0;
   int64_t policy_ns_ = 0;
-  // Scratch reused across steps (one cache per sequence, so no sharing between threads).
-  AlignedVector<float> q_group_;  // (tokens * group, head_dim)
-  AlignedVector<float> scores_;   // (tokens * group, entries)
-  AlignedVector<float> out_group_;
+  // Scratch reused across steps: the units of one Attend and one AttentionScratch per thread.
+  std::vector<AttentionUnit> units_;
+  std::vector<AttentionScratch> scratch_;
   std::vector<int> keep_;
   // positions=cache only.
   // (rope_dims / 2) the model's pair frequencies, scaling included, so that a moved key turns by
   // the angle its new position gives in the decoder.
   std::vector<double> rope_freqs_;
   std::vector<float> rope_cos_, rope_sin_;  // (rope_dims / 2): one rotation
-  AlignedVector<float> keys_;               // (entries, head_dim)
+  std::vector<uint8_t> moved_;              // (kv_heads) whether keys_[head] holds the keys
+  std::vector<AlignedVector<float>> keys_;  // (kv_heads) -> (entries, head_dim)
 };
 
 }  // namespace kvbench

@@ -69,6 +69,9 @@ class SnapKvPolicy : public CachePolicy {
 
   PolicyTraits traits() const override;
   bool wants_attention() const override { return scorer_.in_prefill(); }
+  int observed_queries(int n_tokens) const override {
+    return scorer_.in_prefill() ? scorer_.observed(n_tokens) : 0;
+  }
   void BeginStep(int pos0, int n_tokens) override { scorer_.BeginStep(pos0, n_tokens); }
   void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
                    int ld) override {

@@ -13,6 +13,7 @@
 #ifndef KVBENCH_POLICIES_TOVA_H_
 #define KVBENCH_POLICIES_TOVA_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -28,6 +29,7 @@ class TovaPolicy : public CachePolicy {
 
   PolicyTraits traits() const override { return {.budget = budget_, .aggregate = aggregate_}; }
   bool wants_attention() const override { return true; }
+  int observed_queries(int n_tokens) const override { return std::min(n_tokens, 1); }
   void BeginStep(int pos0, int n_tokens) override;
   void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
                    int ld) override;
