@@ -25,7 +25,7 @@ const std::vector<std::string>& TopLevelKeys() {
   static const auto* const kKeys = new std::vector<std::string>{
       "name",          "model",        "threads",        "seed",     "dataset",   "context_tokens",
       "prompt_tokens", "score_tokens", "max_sequences",  "policies", "reference", "measure",
-      "repetitions",   "warmup",       "lockstep_batch", "output"};
+      "repetitions",   "warmup",       "lockstep_batch", "output",   "task"};
   return *kKeys;
 }
 
@@ -255,6 +255,28 @@ absl::Status ParsePolicies(const YamlReader& p, const YAML::Node& policies, Expe
   return absl::OkStatus();
 }
 
+// `task:` (a mapping with `name`); only niah so far.
+absl::Status ParseTask(const YamlReader& p, const YAML::Node& root, Experiment* e) {
+  const YAML::Node task = root["task"];
+  if (!task.IsMap() || !task["name"]) {
+    return p.Error(task, "task must be a mapping with `name` (niah)");
+  }
+  ASSIGN_OR_RETURN(const std::string name, p.String(task["name"], "task.name"));
+  if (name != "niah") {
+    return p.Error(task["name"], absl::StrCat("unknown task '", name, "'; valid: niah"));
+  }
+  for (const char* key : {"context_tokens", "prompt_tokens", "score_tokens", "max_sequences",
+                          "measure", "reference", "repetitions", "warmup"}) {
+    if (root[key]) {
+      return p.Error(root[key], absl::StrCat("'", key, "' does not apply to task niah (its "
+                                             "lengths set the prompts; it measures accuracy)"));
+    }
+  }
+  ASSIGN_OR_RETURN(e->niah, ParseNiahTask(p, task));
+  if (!e->niah->seed_given) e->niah->grid.seed = e->seed;
+  return absl::OkStatus();
+}
+
 absl::Status ParseRoot(const YamlReader& p, const YAML::Node& root, Experiment* e) {
   RETURN_IF_ERROR(p.CheckKeys(root, "the experiment", TopLevelKeys()));
   if (root["name"]) {
@@ -269,10 +291,15 @@ absl::Status ParseRoot(const YamlReader& p, const YAML::Node& root, Experiment* 
     ASSIGN_OR_RETURN(e->model, p.String(root["model"], "model"));
   }
   RETURN_IF_ERROR(ParseIntegers(p, root, e));
+  if (root["task"]) RETURN_IF_ERROR(ParseTask(p, root, e));
   RETURN_IF_ERROR(ParseTokenCounts(p, root, e));
 
-  if (!root["dataset"]) return p.Error(root, "the experiment has no `dataset`");
-  RETURN_IF_ERROR(ParseDataset(p, root["dataset"], &e->dataset));
+  const bool needs_dataset = !e->niah || e->niah->cases.empty();
+  if (!root["dataset"] && needs_dataset) {
+    return p.Error(root, e->niah ? "task niah needs a `dataset` (the haystack) or task.cases"
+                                 : "the experiment has no `dataset`");
+  }
+  if (root["dataset"]) RETURN_IF_ERROR(ParseDataset(p, root["dataset"], &e->dataset));
   if (root["measure"]) RETURN_IF_ERROR(ParseMeasure(p, root["measure"], e));
   if (root["reference"]) {
     ASSIGN_OR_RETURN(const std::vector<CacheSpec> specs,
@@ -338,6 +365,21 @@ std::string JsonQuote(std::string_view s) {
   return out;
 }
 
+namespace {
+
+std::string TaskJson(const std::optional<NiahTask>& t) {
+  if (!t) return "null";
+  const NiahGridOptions& g = t->grid;
+  return absl::StrCat(
+      "{\"name\": \"niah\", \"lengths\": [", absl::StrJoin(g.lengths, ", "), "], \"depths\": [",
+      absl::StrJoin(g.depths, ", "), "], \"needles\": [", absl::StrJoin(g.needles, ", "),
+      "], \"samples\": ", g.samples, ", \"seed\": ", g.seed, ", \"words\": ", JsonQuote(t->words),
+      ", \"answer_tokens\": ", g.answer_tokens, ", \"protocol\": ", JsonQuote(t->Protocol()),
+      ", \"cases\": ", JsonQuote(t->cases), "}");
+}
+
+}  // namespace
+
 std::string Experiment::ToJson() const {
   std::vector<std::string> prompts;
   for (const std::string& t : dataset.prompts) prompts.push_back(JsonQuote(t));
@@ -359,13 +401,19 @@ std::string Experiment::ToJson() const {
       ", \"reference\": ", SpecJson(reference), ", \"policies\": [", absl::StrJoin(specs, ", "),
       "], \"measure\": [", absl::StrJoin(measure, ", "), "], \"repetitions\": ", repetitions,
       ", \"warmup\": ", warmup, ", \"lockstep_batch\": ", lockstep_batch,
-      ", \"output\": ", JsonQuote(output), "}");
+      ", \"output\": ", JsonQuote(output), ", \"task\": ", TaskJson(niah), "}");
 }
 
 absl::StatusOr<Experiment> ParseExperiment(std::string_view yaml, std::string_view source,
                                            std::string_view default_name) {
   const YamlReader p{std::string(source)};
   ASSIGN_OR_RETURN(const YAML::Node root, p.Load(std::string(yaml)));
+  return ParseExperimentDocument(root, source, default_name);
+}
+
+absl::StatusOr<Experiment> ParseExperimentDocument(const YAML::Node& root, std::string_view source,
+                                                   std::string_view default_name) {
+  const YamlReader p{std::string(source)};
   if (!root.IsDefined() || root.IsNull()) {
     return absl::InvalidArgumentError(
         absl::StrCat(std::string(source), ": the experiment is empty"));

@@ -26,6 +26,9 @@
 //   warmup: 1                       # unrecorded latency runs before them
 //   lockstep_batch: 16              # policies evaluated together in one batched pass (1: alone)
 //   output: results/eviction_sweep.csv   # default results/<name>.csv
+//   task: {name: niah, ...}       # a long-context task instead of divergence (harness/niah_spec.h):
+//                                 # the dataset is its haystack; no token counts, measure,
+//                                 # reference, repetitions or warmup
 //
 // Omitted token counts follow from the others; with none given context is 256, half prompt and
 // half scored (llama.cpp's perplexity scores the second half of each window too). Every error names
@@ -34,12 +37,18 @@
 #define KVBENCH_HARNESS_EXPERIMENT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "harness/niah_spec.h"
 #include "policies/registry.h"
+
+namespace YAML {
+class Node;
+}  // namespace YAML
 
 namespace kvbench {
 
@@ -77,6 +86,10 @@ struct Experiment {
   int warmup = 1;
   int lockstep_batch = 16;
   std::string output;
+  // `--set key=value` (and `--model`) overrides the YAML was read with, as given: recorded in the
+  // run metadata; they reach the config hash only through the values they change.
+  std::vector<std::string> overrides;
+  std::optional<NiahTask> niah;  // `task: niah`: accuracy rows instead of divergence rows
 
   // The experiment as resolved (defaults filled, sweeps expanded), as a JSON object: recorded in
   // the run metadata.
@@ -88,6 +101,11 @@ struct Experiment {
 // store names and inconsistent token counts, always with source:line.
 absl::StatusOr<Experiment> ParseExperiment(std::string_view yaml, std::string_view source,
                                            std::string_view default_name);
+
+// As ParseExperiment, from a document YamlReader::Load parsed (and `--set` changed:
+// harness/yaml_overrides.h); its nodes' positions give the lines of errors.
+absl::StatusOr<Experiment> ParseExperimentDocument(const YAML::Node& root, std::string_view source,
+                                                   std::string_view default_name);
 
 // Reads and parses a file (NotFound when missing); the default name is the file's stem.
 absl::StatusOr<Experiment> LoadExperiment(const std::string& path);

@@ -15,6 +15,7 @@
 #include "harness/dataset.h"
 #include "harness/divergence.h"
 #include "harness/latency.h"
+#include "harness/niah_run.h"
 #include "harness/result_table.h"
 #include "harness/run_metadata.h"
 #include "harness/run_report.h"
@@ -406,6 +407,7 @@ class Sweep {
 
 absl::StatusOr<RunReport> RunExperiment(const Experiment& e, const Model& model,
                                         const RunOptions& options) {
+  if (e.niah) return RunNiahExperiment(e, model, options);
   const auto start = Clock::now();
   SetNumThreads(e.threads);
   RETURN_IF_ERROR(CheckModel(e, model));

@@ -37,6 +37,8 @@ struct RunOptions {
   // speed-up, and fails (Internal) if any divergence number differs.
   bool lockstep_check = false;
   FILE* log = stderr;  // messages, progress and the summary table; nullptr for silence
+  // task niah: one JSONL line per case and cache ({"case", "policy", "answer", "correct", ...}).
+  std::string cases_out;
 };
 
 struct RunReport {
