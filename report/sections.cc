@@ -361,7 +361,7 @@ void AddPrefix(const ResultsFile& file, Section* s) {
     return static_cast<double>(std::find(budgets.begin(), budgets.end(), budget) - budgets.begin());
   };
   const auto name_of = [&](const Group& g) {
-    std::string name = absl::StrCat(g.key[1], "/", g.key[2]);
+    std::string name = g.key[2].empty() ? g.key[1] : absl::StrCat(g.key[1], "/", g.key[2]);
     if (labels.size() > 1) absl::StrAppend(&name, " ", g.key[0]);
     return name;
   };
