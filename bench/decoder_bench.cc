@@ -12,6 +12,9 @@
 //   --shapes=a,b  --dtypes=f32,f16,bf16,q8_0  --policy_shape=stories110M  --model_files=a.gguf,b
 //
 // --dtypes also takes q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k for BM_MatMul (random blocks).
+//
+// BM_Prefill: one prefill block of 1024-4096 random tokens on the real kvb-docs-12M (BF16), into
+// `full` alone or with 16 policy caches as lockstep mirrors (the needle task's sweep).
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -160,6 +163,69 @@ void BM_DecodeStep(benchmark::State& state, std::string shape, DType dtype, int 
   state.counters["kv_MB"] = cache.total_memory(model.config.n_layers).logical / 1e6;
 }
 
+// The caches of a lockstep prefill: `full` alone (mirrors 0), or `full` followed by 8 policies at
+// budgets of 25% and 50% of the prompt, 16 mirrors (the needle task's sweep).
+std::vector<CacheSpec> PrefillSpecs(int tokens, int mirrors) {
+  std::vector<CacheSpec> specs(1);
+  if (mirrors == 0) return specs;
+  for (int budget : {tokens / 4, tokens / 2}) {
+    for (const char* policy :
+         {"window", "sinks", "h2o", "tova", "snapkv", "pyramidkv", "knorm", "adakv"}) {
+      CacheSpec spec;
+      spec.policy = policy;
+      spec.policy_params["budget"] = absl::StrCat(budget);
+      specs.push_back(spec);
+    }
+  }
+  return specs;
+}
+
+// One prefill of `tokens` tokens on a real model file: a fresh primary cache (and its mirrors)
+// each iteration, one decoder step, logits of the last token only.
+void BM_Prefill(benchmark::State& state, std::string path, int tokens, int mirrors) {
+  static std::string loaded;
+  static std::unique_ptr<Model> model;
+  if (loaded != path) {
+    absl::StatusOr<std::unique_ptr<Model>> m = LoadModel(path);
+    if (!m.ok()) {
+      state.SkipWithError(std::string(m.status().message()).c_str());
+      return;
+    }
+    model = *std::move(m);
+    loaded = path;
+  }
+  const ModelConfig& c = model->config;
+  if (c.context_length > 0 && tokens > c.context_length) {
+    state.SkipWithError(absl::StrCat("the model's context is ", c.context_length).c_str());
+    return;
+  }
+  Decoder decoder(*model);
+  std::mt19937 rng(5);
+  std::vector<int> prompt(tokens);
+  for (int& t : prompt) t = static_cast<int>(rng() % c.vocab_size);
+  const std::vector<CacheSpec> specs = PrefillSpecs(tokens, mirrors);
+  std::vector<float> logits(c.vocab_size);
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<std::unique_ptr<Session>> sessions;
+    std::vector<Session*> mirror_ptrs;
+    for (const CacheSpec& spec : specs) {
+      sessions.push_back(
+          std::make_unique<Session>(MakeCache(spec, CacheShape::ForModel(c, tokens + 64)).value()));
+      if (sessions.size() > 1) mirror_ptrs.push_back(sessions.back().get());
+    }
+    state.ResumeTiming();
+    FeedMirrored(decoder, *sessions[0], mirror_ptrs, prompt, false, logits.data());
+    benchmark::DoNotOptimize(logits.data());
+    state.PauseTiming();
+    sessions.clear();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * tokens);
+  state.counters["tokens/s"] =
+      benchmark::Counter(tokens, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 }  // namespace kvbench
 
@@ -248,6 +314,17 @@ int main(int argc, char** argv) {
           absl::StrCat("BM_PolicyDecodeStep/shape:", policy_shape, "/policy:", policy, "/ctx:", ctx)
               .c_str(),
           BM_DecodeStep, policy_shape, DType::kF32, ctx, spec)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+  const std::string prefill_model = std::string(KVBENCH_SHARED_DIR) + "/models/kvb-docs-12M";
+  for (int mirrors : {0, 16}) {
+    for (int tokens : {1024, 2048, 4096}) {
+      benchmark::RegisterBenchmark(
+          absl::StrCat("BM_Prefill/model:kvb-docs-12M/tokens:", tokens, "/mirrors:", mirrors)
+              .c_str(),
+          BM_Prefill, prefill_model, tokens, mirrors)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }
