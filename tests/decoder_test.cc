@@ -96,14 +96,15 @@ TEST(DecoderTest, BatchOfSequencesEqualsSeparateRuns) {
 
 // A lockstep step (FeedMirrored) leaves every mirror exactly as if it had been fed alone: the
 // primary's logits and every session's next decode step are bit-identical to a lone session's. A
-// prefill of 4 keeps the attention of the three caches serial; 128 is enough work
-// (kMinParallelWork) for them to run on different threads, into per-thread mirror slices.
+// prefill of 4 keeps the attention of the three caches serial; at 100 they have enough work
+// together (kMinParallelWork) to run on different threads, into per-thread mirror slices; at 128
+// each has enough on its own and splits it over the threads (PolicyCache), one cache after another.
 TEST(DecoderTest, MirroredSessionsEqualASessionFedAlone) {
   SetNumThreads(2);
   auto model = MakeSyntheticModel(SmallSyntheticConfig(), DType::kF32, 11).value();
   Decoder decoder(*model);
   const int vocab = model->config.vocab_size;
-  for (int prefill : {4, 128}) {
+  for (int prefill : {4, 100, 128}) {
     const std::vector<int> tokens = RandomTokens(prefill + 1, vocab, 12);
     const absl::Span<const int> prefix = absl::MakeConstSpan(tokens).first(prefill);
     const absl::Span<const int> next = absl::MakeConstSpan(tokens).last(1);
