@@ -87,7 +87,7 @@ GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
   } else {
     if (log_x)
       absl::StrAppend(&c, chart.x_tics_at_values ? "set logscale x 2\n" : "set logscale x\n");
-    if (chart.x_bytes) absl::StrAppend(&c, "set format x '%.0s %cB'\n");
+    if (chart.x_bytes) absl::StrAppend(&c, "set format x '%.1s %cB'\n");
     if (chart.x_tics_at_values) {
       std::set<double> distinct;
       for (double x : XValues(chart)) distinct.insert(x);
@@ -173,7 +173,11 @@ GnuplotPlot ToGnuplot(const HeatMap& map, int id) {
     absl::StrAppend(&c, "set label 1 'no data' at graph 0.5, graph 0.5 center\nplot NaN notitle\n");
     return plot;
   }
-  absl::StrAppend(&c, "plot ", GnuplotQuote(cells_file), " using 1:2:3 with image pixels notitle");
+  // Cells as filled boxes, not `with image`: an image needs a grid of at least 2 x 2, and one
+  // haystack length (or one depth) is a common sweep.
+  absl::StrAppend(
+      &c, "plot ", GnuplotQuote(cells_file),
+      " using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 noborder fc palette notitle");
   if (!labels.empty()) {
     absl::StrAppend(&c, ", ", GnuplotQuote(labels_file),
                     " using 1:2:3 with labels font 'sans,11' tc rgb '#000000' notitle");
