@@ -5,7 +5,6 @@
 #include <tuple>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
@@ -16,37 +15,39 @@
 #include "policies/registry.h"
 #include "policies/spec_text.h"
 
-ABSL_FLAG(std::string, prompt, "", "text to continue (BOS is always prepended)");
-ABSL_FLAG(int, n, 200, "tokens to generate");
-ABSL_FLAG(float, temperature, 0.0f, "0 for greedy");
-ABSL_FLAG(int, top_k, 0, "sample among the k most likely tokens (0: all)");
-ABSL_FLAG(float, top_p, 1.0f, "nucleus sampling mass (1: off)");
-ABSL_FLAG(uint64_t, seed, 0, "RNG seed for sampling");
-ABSL_FLAG(bool, stop_at_eos, true, "stop when the model emits EOS");
-ABSL_FLAG(std::string, policy, "full",
-          "cache policy with parameters, e.g. sinks(budget=64,n_sink=4)");
-ABSL_FLAG(std::string, k_store, "f32", "key store with parameters, e.g. q8_0 or kivi(bits=4)");
-ABSL_FLAG(std::string, v_store, "f32", "value store with parameters");
-ABSL_FLAG(bool, print_ids, false,
-          "also print the generated token ids (a JSON array) after the text");
-
 namespace kvbench::cli {
 
 int Generate(int argc, char** argv) {
-  ParseFlags("generate", "--model M --prompt TEXT -n N [--temperature T --seed S]", argc, argv);
-  auto model_or = LoadModelFromFlags();
+  ModelFlags model_flags;
+  std::string prompt_text, policy = "full", k_store = "f32", v_store = "f32";
+  int n_new = 200;
+  SamplerOptions sampling;
+  bool stop_at_eos = true, print_ids = false;
+  CommandLine cl("generate", "--model M --prompt TEXT [-n N] [flags]",
+                 "continue a prompt and print tokens/s");
+  model_flags.AddTo(cl);
+  cl.Flag("prompt", &prompt_text, "text to continue (BOS is always prepended)")
+      .Flag("n", &n_new, "tokens to generate")
+      .Flag("temperature", &sampling.temperature, "0 for greedy")
+      .Flag("top_k", &sampling.top_k, "sample among the k most likely tokens (0: all)")
+      .Flag("top_p", &sampling.top_p, "nucleus sampling mass (1: off)")
+      .Flag("seed", &sampling.seed, "RNG seed for sampling")
+      .Switch("stop_at_eos", &stop_at_eos, "stop when the model emits EOS", /*negatable=*/true)
+      .Flag("policy", &policy, "cache policy with parameters, e.g. sinks(budget=64,n_sink=4)")
+      .Flag("k_store", &k_store, "key store with parameters, e.g. q8_0 or kivi(bits=4)")
+      .Flag("v_store", &v_store, "value store with parameters")
+      .Switch("print_ids", &print_ids,
+              "also print the generated token ids (a JSON array) after the text");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
+  auto model_or = model_flags.Load();
   if (!model_or.ok()) return ReportError("generate", model_or.status());
   const Model& model = **model_or;
   if (model.tokenizer == nullptr) {
     return ReportError("generate", absl::FailedPreconditionError("the model has no tokenizer"));
   }
-  Sampler sampler({.temperature = absl::GetFlag(FLAGS_temperature),
-                   .top_k = absl::GetFlag(FLAGS_top_k),
-                   .top_p = absl::GetFlag(FLAGS_top_p),
-                   .seed = absl::GetFlag(FLAGS_seed)});
+  Sampler sampler(sampling);
   if (absl::Status s = sampler.Validate(); !s.ok()) return ReportError("generate", s);
-  const int n_new = absl::GetFlag(FLAGS_n);
-  std::vector<int> prompt = model.tokenizer->Encode(absl::GetFlag(FLAGS_prompt), /*add_bos=*/true);
+  std::vector<int> prompt = model.tokenizer->Encode(prompt_text, /*add_bos=*/true);
   const int context = model.config.context_length;
   if (n_new < 0 || static_cast<int>(prompt.size()) + n_new > context) {
     return ReportError("generate", absl::OutOfRangeError(absl::StrCat(
@@ -55,10 +56,9 @@ int Generate(int argc, char** argv) {
   }
 
   CacheSpec spec;
-  for (auto [flag, name, params] :
-       {std::tuple{absl::GetFlag(FLAGS_policy), &spec.policy, &spec.policy_params},
-        std::tuple{absl::GetFlag(FLAGS_k_store), &spec.k_store, &spec.k_params},
-        std::tuple{absl::GetFlag(FLAGS_v_store), &spec.v_store, &spec.v_params}}) {
+  for (auto [flag, name, params] : {std::tuple{policy, &spec.policy, &spec.policy_params},
+                                    std::tuple{k_store, &spec.k_store, &spec.k_params},
+                                    std::tuple{v_store, &spec.v_store, &spec.v_params}}) {
     auto parsed = ParseNamedParams(flag);
     if (!parsed.ok()) return ReportError("generate", parsed.status());
     *name = parsed->first;
@@ -80,7 +80,7 @@ int Generate(int argc, char** argv) {
   int decode_steps = 0;
   for (int i = 0; i < n_new; ++i) {
     const int token = sampler.Sample(logits);
-    if (absl::GetFlag(FLAGS_stop_at_eos) && token == model.tokenizer->eos_id()) break;
+    if (stop_at_eos && token == model.tokenizer->eos_id()) break;
     generated.push_back(token);
     // Decode the whole continuation and print what is new, so multi-byte characters split over
     // byte-fallback tokens come out whole.
@@ -100,7 +100,7 @@ int Generate(int argc, char** argv) {
     }
   }
   std::fputc('\n', stdout);
-  if (absl::GetFlag(FLAGS_print_ids)) std::printf("[%s]\n", absl::StrJoin(generated, ", ").c_str());
+  if (print_ids) std::printf("[%s]\n", absl::StrJoin(generated, ", ").c_str());
   std::fflush(stdout);
   const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
   const double decode_s = std::chrono::duration<double>(decode_time).count();

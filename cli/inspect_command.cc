@@ -12,10 +12,20 @@
 namespace kvbench::cli {
 
 int Inspect(int argc, char** argv) {
-  std::vector<std::string> args = ParseFlags("inspect", "[--model] MODEL", argc, argv);
-  if (args.size() > 1) return ReportError("inspect", absl::InvalidArgumentError("give one model"));
-  if (args.size() == 1) absl::SetFlag(&FLAGS_model, args[0]);
-  auto model_or = LoadModelFromFlags();
+  ModelFlags model_flags;
+  std::string positional_model;
+  CommandLine cl("inspect", "MODEL | --model MODEL",
+                 "print a model's architecture, tokenizer and tensors");
+  cl.Positional("model_path", &positional_model, "the model (same as --model)", /*required=*/false);
+  model_flags.AddTo(cl);
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
+  if (!positional_model.empty()) {
+    if (cl.Given("model")) {
+      return ReportError("inspect", absl::InvalidArgumentError("give the model once"));
+    }
+    model_flags.model = positional_model;
+  }
+  auto model_or = model_flags.Load();
   if (!model_or.ok()) return ReportError("inspect", model_or.status());
   const Model& m = **model_or;
   const ModelConfig& c = m.config;

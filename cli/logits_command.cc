@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status.h"
@@ -18,8 +17,6 @@
 #include "policies/full.h"
 #include "policies/policy_cache.h"
 #include "stores/f32_store.h"
-
-ABSL_FLAG(std::string, tokens, "", "JSON file with an array of token ids (instead of --text)");
 
 namespace kvbench::cli {
 namespace {
@@ -59,19 +56,28 @@ std::string NpyHeader(size_t rows, size_t cols) {
 }  // namespace
 
 int Logits(int argc, char** argv) {
-  ParseFlags("logits", "--model M (--text T | --tokens FILE.json) [--bos] -o OUT.npy", argc, argv);
-  auto model_or = LoadModelFromFlags();
+  ModelFlags model_flags;
+  TextFlags text_flags;
+  std::string tokens_path, out = "logits.npy";
+  CommandLine cl("logits", "--model M (--text T | --file F | --tokens FILE.json) [-o OUT.npy]",
+                 "write teacher-forced logits of every position as .npy");
+  model_flags.AddTo(cl);
+  text_flags.AddTo(cl, /*with_bos=*/true);
+  cl.Flag("tokens", &tokens_path, "JSON file with an array of token ids (instead of --text)")
+      .Flag("o,output", &out, "the .npy to write");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
+  auto model_or = model_flags.Load();
   if (!model_or.ok()) return ReportError("logits", model_or.status());
   const Model& model = **model_or;
   std::vector<int> ids;
-  if (!absl::GetFlag(FLAGS_tokens).empty()) {
-    auto read = ReadTokenFile(absl::GetFlag(FLAGS_tokens), model.config.vocab_size);
+  if (!tokens_path.empty()) {
+    auto read = ReadTokenFile(tokens_path, model.config.vocab_size);
     if (!read.ok()) return ReportError("logits", read.status());
     ids = *std::move(read);
   } else {
-    auto text = ReadTextFlag();
+    auto text = text_flags.Read();
     if (!text.ok()) return ReportError("logits", text.status());
-    ids = model.tokenizer->Encode(*text, absl::GetFlag(FLAGS_bos));
+    ids = model.tokenizer->Encode(*text, text_flags.bos);
   }
   if (ids.empty()) return ReportError("logits", absl::InvalidArgumentError("no tokens to score"));
   if (static_cast<int>(ids.size()) > model.config.context_length) {
@@ -87,15 +93,14 @@ int Logits(int argc, char** argv) {
   const size_t vocab = model.config.vocab_size;
   std::vector<float> logits(ids.size() * vocab);
   Feed(decoder, session, ids, /*all_logits=*/true, logits.data());
-  std::string out = NpyHeader(ids.size(), vocab);
-  const size_t header = out.size();
-  out.resize(header + logits.size() * sizeof(float));
-  std::memcpy(out.data() + header, logits.data(), logits.size() * sizeof(float));
-  if (absl::Status s = WriteFileAtomically(OutputPath("logits.npy"), out); !s.ok()) {
+  std::string npy = NpyHeader(ids.size(), vocab);
+  const size_t header = npy.size();
+  npy.resize(header + logits.size() * sizeof(float));
+  std::memcpy(npy.data() + header, logits.data(), logits.size() * sizeof(float));
+  if (absl::Status s = WriteFileAtomically(out, npy); !s.ok()) {
     return ReportError("logits", s);
   }
-  std::fprintf(stderr, "wrote %s: [%zu, %zu] f32\n", OutputPath("logits.npy").c_str(), ids.size(),
-               vocab);
+  std::fprintf(stderr, "wrote %s: [%zu, %zu] f32\n", out.c_str(), ids.size(), vocab);
   return 0;
 }
 

@@ -41,12 +41,10 @@ void PrintParams(const std::vector<ParamSpec>& params) {
 }  // namespace
 
 int Policies(int argc, char** argv) {
-  std::vector<std::string> args = ParseFlags("policies", "[NAME]", argc, argv);
-  if (args.size() > 1) {
-    return ReportError("policies",
-                       absl::InvalidArgumentError("give at most one policy or store name"));
-  }
-  const std::string only = args.empty() ? "" : args[0];
+  std::string only;
+  CommandLine cl("policies", "[NAME]", "list cache policies and KV stores with their parameters");
+  cl.Positional("name", &only, "only this policy or store", /*required=*/false);
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
   bool found = only.empty();
   if (only.empty())
     std::printf("policies (budgets per KV head: tokens, or a ratio of the context):\n");

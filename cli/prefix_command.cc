@@ -7,28 +7,25 @@
 #include <cstdio>
 #include <string>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "model/loader.h"
 #include "prefix/sweep.h"
 
-ABSL_DECLARE_FLAG(bool, force);  // defined with `kvbench run`'s flags
-
 namespace kvbench::cli {
 
 int Prefix(int argc, char** argv) {
-  const std::vector<std::string> args =
-      ParseFlags("prefix", "EXPERIMENT.yaml [--force]", argc, argv);
-  if (args.size() != 1) {
-    return ReportError(
-        "prefix",
-        absl::InvalidArgumentError(
-            "expected one experiment file, e.g. kvbench prefix configs/prefix_sweep.yaml"));
-  }
-  auto experiment = LoadPrefixExperiment(args[0]);
+  std::string path;
+  ExperimentFlags experiment_flags;
+  bool force = false;
+  CommandLine cl("prefix", "EXPERIMENT.yaml [--set key=value ...] [--force]",
+                 "prefix cache across requests: hit rate and TTFT per budget x strategy");
+  cl.Positional("experiment", &path, "the prefix-sweep YAML, e.g. configs/prefix_sweep.yaml");
+  experiment_flags.AddTo(cl);
+  cl.Switch("force", &force, "recompute cases already present in the CSV");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
+  auto experiment = experiment_flags.LoadPrefixExperiment(path);
   if (!experiment.ok()) return ReportError("prefix", experiment.status());
   auto model = LoadModel(experiment->model);
   if (!model.ok()) return ReportError("prefix", model.status());
@@ -36,8 +33,7 @@ int Prefix(int argc, char** argv) {
                "kvbench prefix: %s: model %s, %zu budgets x %zu strategies x %zu eviction rules\n",
                experiment->name.c_str(), (*model)->path.c_str(), experiment->budgets.size(),
                experiment->strategies.size(), experiment->evictions.size());
-  auto report = RunPrefixExperiment(*experiment, **model,
-                                    {.force = absl::GetFlag(FLAGS_force), .log = stderr});
+  auto report = RunPrefixExperiment(*experiment, **model, {.force = force, .log = stderr});
   if (!report.ok()) return ReportError("prefix", report.status());
   std::fputs(report->summary.c_str(), stdout);
   std::fprintf(stderr, "%d cases run, %d skipped (already in the CSV), %d failed; wrote %s\n",

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <string>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -16,37 +15,36 @@
 #include "harness/runner.h"
 #include "model/loader.h"
 
-ABSL_FLAG(bool, force, false, "recompute cases already present in the CSV");
-ABSL_FLAG(bool, lockstep_check, false,
-          "also evaluate the first lockstep batch one policy at a time: print the speed-up and "
-          "check the numbers are identical");
-ABSL_FLAG(std::string, progress, "auto",
-          "progress bar on stderr: auto (when a terminal), always, never");
-
 namespace kvbench::cli {
 
 int Run(int argc, char** argv) {
-  const std::vector<std::string> args =
-      ParseFlags("run", "EXPERIMENT.yaml [--force] [--lockstep_check]", argc, argv);
-  if (args.size() != 1) {
-    return ReportError(
-        "run", absl::InvalidArgumentError(
-                   "expected one experiment file, e.g. kvbench run configs/quickstart.yaml"));
-  }
-  const std::string progress = absl::GetFlag(FLAGS_progress);
+  std::string path, progress = "auto";
+  ExperimentFlags experiment_flags;
+  bool force = false, lockstep_check = false;
+  CommandLine cl("run", "EXPERIMENT.yaml [--set key=value ...] [flags]",
+                 "run a YAML experiment: sweep policies, write CSV + summary");
+  cl.Positional("experiment", &path, "the experiment YAML, e.g. configs/quickstart.yaml");
+  experiment_flags.AddTo(cl);
+  cl.Switch("force", &force, "recompute cases already present in the CSV")
+      .Switch("lockstep_check", &lockstep_check,
+              "also evaluate the first lockstep batch one policy at a time: print the speed-up "
+              "and check the numbers are identical")
+      .Flag("progress", &progress,
+            "progress line on stderr: auto (when a terminal), always, never");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
   if (progress != "auto" && progress != "always" && progress != "never") {
     return ReportError("run", absl::InvalidArgumentError(absl::StrCat(
                                   "--progress '", progress, "' is not auto, always or never")));
   }
-  auto experiment = LoadExperiment(args[0]);
+  auto experiment = experiment_flags.LoadExperiment(path);
   if (!experiment.ok()) return ReportError("run", experiment.status());
   auto model = LoadModel(experiment->model);
   if (!model.ok()) return ReportError("run", model.status());
 
   RunOptions options{
-      .force = absl::GetFlag(FLAGS_force),
+      .force = force,
       .progress = progress == "always" || (progress == "auto" && isatty(fileno(stderr))),
-      .lockstep_check = absl::GetFlag(FLAGS_lockstep_check),
+      .lockstep_check = lockstep_check,
       .log = stderr};
   std::fprintf(stderr, "kvbench run: %s: %zu cases (%zu policy specs x %d repetitions), model %s\n",
                experiment->name.c_str(), experiment->policies.size() * experiment->repetitions,

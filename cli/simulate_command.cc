@@ -14,30 +14,11 @@
 #include "harness/experiment.h"
 #include "model/decoder.h"
 #include "model/loader.h"
-#include "sim/args.h"
 #include "sim/replay.h"
 #include "sim/validate.h"
 
 namespace kvbench::cli {
 namespace {
-
-const std::vector<ArgSpec>& Specs() {
-  static const auto* const kSpecs = new std::vector<ArgSpec>{
-      {"policies", false,
-       "sweep: 'window:budget=16,32,64;h2o:budget=8..256+8,heavy_ratio=0.25,0.5' or an experiment "
-       "YAML "
-       "whose policies are taken"},
-      {"k_store", false, "key store for the bytes column (default f32), e.g. q8_0, kivi(bits=2)"},
-      {"v_store", false, "value store for the bytes column (default f32)"},
-      {"threads", false, "replay threads (default 1)"},
-      {"csv", true, "print CSV instead of a table"},
-      {"o", false, "also write the CSV to this file (atomically)"},
-      {"validate", false,
-       "EXPERIMENT.yaml: record, replay and really run its policies; Spearman rho"},
-      {"help", true, "this message"},
-  };
-  return *kSpecs;
-}
 
 constexpr char kUsage[] =
     "usage: kvbench simulate TRACE.kvt --policies SWEEP|EXPERIMENT.yaml [--k-store S --v-store S] "
@@ -62,36 +43,45 @@ int Validate(const std::string& path) {
 }  // namespace
 
 int Simulate(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, Specs());
-  if (!args.ok()) return ReportError("simulate", args.status());
-  if (args->GetBool("help")) {
-    std::printf("%s\nflags:\n%s", kUsage, Args::Usage(Specs()).c_str());
-    return 0;
-  }
-  if (args->Has("validate")) {
-    if (!args->positional().empty() || args->Has("policies")) {
+  std::string trace_path, policies, k_store = "f32", v_store = "f32", validate, out;
+  int threads = 1;
+  bool csv = false;
+  CommandLine cl("simulate",
+                 "TRACE.kvt --policies SWEEP|EXPERIMENT.yaml [flags] | --validate X.yaml",
+                 "replay eviction policies on a trace: attention recall per budget");
+  cl.Positional("trace", &trace_path, "the trace from `kvbench trace`", /*required=*/false)
+      .Flag("policies", &policies,
+            "sweep: 'window:budget=16,32,64;h2o(budget=8..256+8,heavy_ratio=0.25,0.5)' (a label "
+            "as kvbench prints it works too) or an experiment YAML whose policies are taken")
+      .Flag("k_store", &k_store, "key store for the bytes column, e.g. q8_0, kivi(bits=2)")
+      .Flag("v_store", &v_store, "value store for the bytes column")
+      .Flag("threads", &threads, "replay threads")
+      .Switch("csv", &csv, "print CSV instead of a table")
+      .Flag("o,output", &out, "also write the CSV to this file (atomically)")
+      .Flag("validate", &validate,
+            "EXPERIMENT.yaml: record, replay and really run its policies; Spearman rho");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
+  if (!validate.empty()) {
+    if (!trace_path.empty() || cl.Given("policies")) {
       return ReportError("simulate",
                          absl::InvalidArgumentError("--validate takes only the experiment file"));
     }
-    return Validate(args->Get("validate"));
+    return Validate(validate);
   }
-  if (args->positional().size() != 1 || !args->Has("policies")) {
+  if (trace_path.empty() || policies.empty()) {
     return ReportError("simulate", absl::InvalidArgumentError(absl::StrCat(
                                        "expected a trace file and --policies\n", kUsage)));
   }
-  auto threads = args->GetInt("threads", 1);
-  if (!threads.ok()) return ReportError("simulate", threads.status());
-  if (*threads < 1 || *threads > 256) {
+  if (threads < 1 || threads > 256) {
     return ReportError("simulate", absl::InvalidArgumentError(
-                                       absl::StrCat("--threads ", *threads, " must be 1..256")));
+                                       absl::StrCat("--threads ", threads, " must be 1..256")));
   }
-  auto trace = ReadTrace(args->positional()[0]);
+  auto trace = ReadTrace(trace_path);
   if (!trace.ok()) return ReportError("simulate", trace.status());
 
   std::vector<CacheSpec> specs;
-  const std::string policies = args->Get("policies");
   if (absl::EndsWith(policies, ".yaml") || absl::EndsWith(policies, ".yml")) {
-    if (args->Has("k_store") || args->Has("v_store")) {
+    if (cl.Given("k_store") || cl.Given("v_store")) {
       return ReportError(
           "simulate",
           absl::InvalidArgumentError("with an experiment YAML the stores come from its policies"));
@@ -100,26 +90,22 @@ int Simulate(int argc, char** argv) {
     if (!experiment.ok()) return ReportError("simulate", experiment.status());
     for (const PolicyCase& c : experiment->policies) specs.push_back(c.spec);
   } else {
-    auto parsed =
-        ParsePolicySweep(policies, args->Get("k_store", "f32"), args->Get("v_store", "f32"));
+    auto parsed = ParsePolicySweep(policies, k_store, v_store);
     if (!parsed.ok()) return ReportError("simulate", parsed.status());
     specs = *std::move(parsed);
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const auto results = ReplayAll(*trace, specs, static_cast<int>(*threads));
+  const auto results = ReplayAll(*trace, specs, threads);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string csv = ReplayCsv(specs, results);
-  std::fputs(
-      args->GetBool("csv") ? csv.c_str() : ReplayTable(trace->header(), specs, results).c_str(),
-      stdout);
-  if (args->GetBool("csv")) std::fprintf(stderr, "%s.\n", kReplayCaveat);
+  const std::string csv_text = ReplayCsv(specs, results);
+  std::fputs(csv ? csv_text.c_str() : ReplayTable(trace->header(), specs, results).c_str(), stdout);
+  if (csv) std::fprintf(stderr, "%s.\n", kReplayCaveat);
   std::fprintf(
       stderr, "screened %zu configurations in %.2f s on %d thread(s): %.0f configurations/minute\n",
-      specs.size(), seconds, static_cast<int>(*threads),
-      seconds > 0 ? specs.size() * 60.0 / seconds : 0.0);
-  if (args->Has("o")) {
-    if (absl::Status s = WriteFileAtomically(args->Get("o"), csv); !s.ok())
+      specs.size(), seconds, threads, seconds > 0 ? specs.size() * 60.0 / seconds : 0.0);
+  if (!out.empty()) {
+    if (absl::Status s = WriteFileAtomically(out, csv_text); !s.ok())
       return ReportError("simulate", s);
   }
   return 0;

@@ -4,7 +4,6 @@
 #include <map>
 #include <string>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -14,13 +13,6 @@
 #include "model/gguf_export.h"
 #include "model/presets.h"
 #include "model/synthetic.h"
-
-ABSL_FLAG(std::string, shape, "", "preset shape name (see --list_shapes)");
-ABSL_FLAG(std::string, dims, "",
-          "explicit shape: dim=,layers=,heads=,kv_heads=,ffn=,vocab=[,context=,head_dim=,theta=]");
-ABSL_FLAG(std::string, dtype, "f16", "weight type: f32, f16, bf16 or q8_0");
-ABSL_FLAG(bool, list_shapes, false, "list the preset shapes and exit");
-ABSL_DECLARE_FLAG(uint64_t, seed);
 
 namespace kvbench::cli {
 namespace {
@@ -67,9 +59,20 @@ absl::StatusOr<ModelConfig> ParseDims(const std::string& text) {
 }  // namespace
 
 int Synth(int argc, char** argv) {
-  ParseFlags("synth", "--shape NAME|--dims ... --dtype f32|f16|bf16|q8_0 --seed S -o FILE.gguf",
-             argc, argv);
-  if (absl::GetFlag(FLAGS_list_shapes)) {
+  std::string shape, dims, dtype_name = "f16", out;
+  uint64_t seed = 0;
+  bool list_shapes = false;
+  CommandLine cl("synth", "(--shape NAME | --dims ...) [--dtype f16] [--seed S] -o FILE.gguf",
+                 "write a GGUF with seeded random weights of a preset shape");
+  cl.Flag("shape", &shape, "preset shape name (see --list-shapes)")
+      .Flag("dims", &dims,
+            "explicit shape: dim=,layers=,heads=,kv_heads=,ffn=,vocab=[,context=,head_dim=,theta=]")
+      .Flag("dtype", &dtype_name, "weight type: f32, f16, bf16 or q8_0")
+      .Flag("seed", &seed, "RNG seed of the weights")
+      .Flag("o,output", &out, "the .gguf to write")
+      .Switch("list_shapes", &list_shapes, "list the preset shapes and exit");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
+  if (list_shapes) {
     for (const ShapePreset& p : ShapePresets()) {
       const ModelConfig& c = p.config;
       std::printf("%-16s dim %5d  layers %3d  heads %3d  kv %2d  ffn %6d  vocab %6d   %s\n",
@@ -80,13 +83,11 @@ int Synth(int argc, char** argv) {
   }
   const std::map<std::string, DType> kDTypes = {
       {"f32", DType::kF32}, {"f16", DType::kF16}, {"bf16", DType::kBF16}, {"q8_0", DType::kQ8_0}};
-  auto dtype = kDTypes.find(absl::GetFlag(FLAGS_dtype));
+  auto dtype = kDTypes.find(dtype_name);
   if (dtype == kDTypes.end()) {
-    return ReportError(
-        "synth", absl::InvalidArgumentError(absl::StrCat("--dtype ", absl::GetFlag(FLAGS_dtype),
-                                                         ": valid are f32, f16, bf16, q8_0")));
+    return ReportError("synth", absl::InvalidArgumentError(absl::StrCat(
+                                    "--dtype ", dtype_name, ": valid are f32, f16, bf16, q8_0")));
   }
-  const std::string shape = absl::GetFlag(FLAGS_shape), dims = absl::GetFlag(FLAGS_dims);
   if (shape.empty() == dims.empty()) {
     return ReportError("synth",
                        absl::InvalidArgumentError("give exactly one of --shape or --dims"));
@@ -103,19 +104,16 @@ int Synth(int argc, char** argv) {
     config = *parsed;
     name = "custom";
   }
-  const std::string out = OutputPath("");
   if (out.empty())
     return ReportError("synth", absl::InvalidArgumentError("-o FILE.gguf is required"));
-  const uint64_t seed = absl::GetFlag(FLAGS_seed);
   auto model = MakeSyntheticModel(config, dtype->second, seed);
   if (!model.ok()) return ReportError("synth", model.status());
   const std::string label =
-      absl::StrCat("kvbench-synthetic-", name, "-", absl::GetFlag(FLAGS_dtype), "-seed", seed);
+      absl::StrCat("kvbench-synthetic-", name, "-", dtype_name, "-seed", seed);
   if (absl::Status s = WriteModelAsGguf(**model, label, out); !s.ok())
     return ReportError("synth", s);
   std::fprintf(stderr, "wrote %s: %s, %s weights, %.1f MB of weights read per token\n", out.c_str(),
-               name.c_str(), absl::GetFlag(FLAGS_dtype).c_str(),
-               (*model)->weights.bytes_per_token() / 1e6);
+               name.c_str(), dtype_name.c_str(), (*model)->weights.bytes_per_token() / 1e6);
   return 0;
 }
 

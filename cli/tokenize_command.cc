@@ -4,7 +4,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -12,20 +11,26 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 
-ABSL_FLAG(bool, json, false, "print ids as a JSON array");
-ABSL_FLAG(bool, decode, false, "decode ids back to text");
-ABSL_FLAG(bool, pieces, false, "print one id and its vocabulary piece per line");
-
 namespace kvbench::cli {
 
 int Tokenize(int argc, char** argv) {
-  ParseFlags("tokenize", "--model M (--text T | --file F) [--json] [--decode]", argc, argv);
-  auto text = ReadTextFlag();
+  ModelFlags model_flags;
+  TextFlags text_flags;
+  bool json = false, decode = false, pieces = false;
+  CommandLine cl("tokenize", "--model M (--text T | --file F) [--json | --pieces | --decode]",
+                 "print the token ids of a text (or decode ids)");
+  model_flags.AddTo(cl);
+  text_flags.AddTo(cl, /*with_bos=*/true);
+  cl.Switch("json", &json, "print ids as a JSON array")
+      .Switch("decode", &decode, "decode ids (the text: ids separated by spaces) back to text")
+      .Switch("pieces", &pieces, "print one id and its vocabulary piece per line");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
+  auto text = text_flags.Read();
   if (!text.ok()) return ReportError("tokenize", text.status());
-  auto model_or = LoadModelFromFlags();
+  auto model_or = model_flags.Load();
   if (!model_or.ok()) return ReportError("tokenize", model_or.status());
   const Tokenizer& tok = *(*model_or)->tokenizer;
-  if (absl::GetFlag(FLAGS_decode)) {
+  if (decode) {
     std::vector<int> ids;
     for (absl::string_view part :
          absl::StrSplit(*text, absl::ByAnyChar(" ,[]\n\t"), absl::SkipEmpty())) {
@@ -40,10 +45,10 @@ int Tokenize(int argc, char** argv) {
     std::printf("%s\n", tok.Decode(ids).c_str());
     return 0;
   }
-  const std::vector<int> ids = tok.Encode(*text, absl::GetFlag(FLAGS_bos));
-  if (absl::GetFlag(FLAGS_json)) {
+  const std::vector<int> ids = tok.Encode(*text, text_flags.bos);
+  if (json) {
     std::printf("[%s]\n", absl::StrJoin(ids, ", ").c_str());
-  } else if (absl::GetFlag(FLAGS_pieces)) {
+  } else if (pieces) {
     for (int id : ids) {
       const std::string_view piece = tok.Piece(id);
       std::printf("%6d -> '%.*s'\n", id, static_cast<int>(piece.size()), piece.data());

@@ -11,45 +11,26 @@
 #include "harness/experiment.h"
 #include "model/decoder.h"
 #include "model/loader.h"
-#include "sim/args.h"
 #include "sim/planner.h"
 #include "sim/recorder.h"
 #include "sim/validate.h"
 
 namespace kvbench::cli {
-namespace {
-
-const std::vector<ArgSpec>& Specs() {
-  static const auto* const kSpecs = new std::vector<ArgSpec>{
-      {"o", false, "output trace file (default results/<experiment>.kvt)"},
-      {"prob_format", false, "f16 (default: half the size) or f32 (exact)"},
-      {"help", true, "this message"},
-  };
-  return *kSpecs;
-}
-
-constexpr char kUsage[] =
-    "usage: kvbench trace EXPERIMENT.yaml [-o FILE.kvt] [--prob-format f16|f32]\n";
-
-}  // namespace
-
 int Trace(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, Specs());
-  if (!args.ok()) return ReportError("trace", args.status());
-  if (args->GetBool("help")) {
-    std::printf("%s\nflags:\n%s", kUsage, Args::Usage(Specs()).c_str());
-    return 0;
-  }
-  if (args->positional().size() != 1) {
-    return ReportError("trace", absl::InvalidArgumentError(
-                                    absl::StrCat("expected one experiment file\n", kUsage)));
-  }
-  const std::string format = args->Get("prob_format", "f16");
+  std::string path, out, format = "f16";
+  ExperimentFlags experiment_flags;
+  CommandLine cl("trace", "EXPERIMENT.yaml [-o FILE.kvt] [--prob-format f16|f32]",
+                 "record a full run's attention and key norms for replay (.kvt)");
+  cl.Positional("experiment", &path, "the experiment YAML whose model and sequences are traced");
+  experiment_flags.AddTo(cl);
+  cl.Flag("o,output", &out, "output trace file (default results/<experiment>.kvt)")
+      .Flag("prob_format", &format, "f16 (half the size) or f32 (exact)");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
   if (format != "f16" && format != "f32") {
     return ReportError("trace", absl::InvalidArgumentError(absl::StrCat("--prob-format ", format,
                                                                         ": valid are f16, f32")));
   }
-  auto experiment = LoadExperiment(args->positional()[0]);
+  auto experiment = experiment_flags.LoadExperiment(path);
   if (!experiment.ok()) return ReportError("trace", experiment.status());
   auto model = LoadModel(experiment->model);
   if (!model.ok()) return ReportError("trace", model.status());
@@ -71,7 +52,7 @@ int Trace(int argc, char** argv) {
   if (absl::Status s = ValidateHeader(h, "trace"); !s.ok()) {
     return ReportError("trace", absl::InvalidArgumentError(s.message()));
   }
-  const std::string out = args->Get("o", absl::StrCat("results/", experiment->name, ".kvt"));
+  if (out.empty()) out = absl::StrCat("results/", experiment->name, ".kvt");
   std::fprintf(
       stderr,
       "recording %d sequences x %d query positions, %d layers x %d KV heads, %s probabilities: "

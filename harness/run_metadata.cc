@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "model/ops.h"
 #include "model/simd.h"
 #include "yaml-cpp/yaml.h"
@@ -69,6 +71,12 @@ std::string CpuModel() {
   return "unknown";
 }
 
+std::string OverridesJson(const Experiment& e) {
+  std::vector<std::string> quoted;
+  for (const std::string& o : e.overrides) quoted.push_back(JsonQuote(o));
+  return absl::StrJoin(quoted, ", ");
+}
+
 }  // namespace
 
 std::string RunMetadataJson(const Experiment& e, const Model& model, const RunInfo& info) {
@@ -86,7 +94,7 @@ std::string RunMetadataJson(const Experiment& e, const Model& model, const RunIn
       ",\n  \"run\": {\"started\": ", JsonQuote(info.started),
       ", \"finished\": ", JsonQuote(info.finished), ", \"cases_total\": ", info.cases_total,
       ", \"cases_skipped\": ", info.cases_skipped, ", \"cases_failed\": ", info.cases_failed,
-      ", \"n_sequences\": ", info.n_sequences, "}",
+      ", \"n_sequences\": ", info.n_sequences, ", \"overrides\": [", OverridesJson(e), "]}",
       ",\n  \"versions\": {\"git_sha\": ", JsonQuote(GitSha()),
       ", \"compiler\": ", JsonQuote(__VERSION__), ", \"cplusplus\": ", __cplusplus,
       ", \"yaml_cpp\": \"0.7\", \"abseil\": ", ABSL_LTS_RELEASE_VERSION, "}",

@@ -33,7 +33,7 @@ struct RunInfo {
   int n_sequences = 0;
 };
 
-// The metadata document (JSON).
+// The metadata document (JSON); "run" lists the experiment's --set overrides.
 std::string RunMetadataJson(const Experiment& experiment, const Model& model, const RunInfo& info);
 
 }  // namespace kvbench

@@ -298,6 +298,13 @@ absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml,
                                                        std::string_view default_name) {
   const YamlReader p{std::string(source)};
   ASSIGN_OR_RETURN(const YAML::Node root, p.Load(std::string(yaml)));
+  return ParsePrefixExperimentDocument(root, source, default_name);
+}
+
+absl::StatusOr<PrefixExperiment> ParsePrefixExperimentDocument(const YAML::Node& root,
+                                                               std::string_view source,
+                                                               std::string_view default_name) {
+  const YamlReader p{std::string(source)};
   if (!root.IsMap()) return p.Error(root, "the experiment must be a mapping of key: value");
   RETURN_IF_ERROR(p.CheckKeys(
       root, "the experiment",

@@ -42,6 +42,10 @@
 #include "prefix/serve.h"
 #include "prefix/workload.h"
 
+namespace YAML {
+class Node;
+}  // namespace YAML
+
 namespace kvbench {
 
 struct PrefixExperiment {
@@ -69,6 +73,11 @@ struct PrefixExperiment {
 absl::StatusOr<PrefixExperiment> ParsePrefixExperiment(std::string_view yaml,
                                                        std::string_view source,
                                                        std::string_view default_name);
+// As ParsePrefixExperiment, from a document YamlReader::Load parsed (and `--set` changed:
+// harness/yaml_overrides.h).
+absl::StatusOr<PrefixExperiment> ParsePrefixExperimentDocument(const YAML::Node& root,
+                                                               std::string_view source,
+                                                               std::string_view default_name);
 absl::StatusOr<PrefixExperiment> LoadPrefixExperiment(const std::string& path);
 
 // The CSV header, in order (documented in docs/prefix_cache.md).

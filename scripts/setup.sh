@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libgtest-dev libgmock-dev
-          libbenchmark-dev libsentencepiece-dev)
+          libbenchmark-dev libsentencepiece-dev
+          libcli11-dev)  # CLI11: one parser for every command's flags (cli/command_line.h)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

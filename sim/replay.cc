@@ -261,35 +261,29 @@ absl::StatusOr<std::vector<std::string>> ExpandValue(const std::string& value,
 absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text,
                                                         const std::string& k_store,
                                                         const std::string& v_store) {
-  ASSIGN_OR_RETURN(const auto k, ParseNamedParams(k_store));
-  ASSIGN_OR_RETURN(const auto v, ParseNamedParams(v_store));
   std::vector<CacheSpec> specs;
-  for (absl::string_view part_view : absl::StrSplit(text, ';', absl::SkipWhitespace())) {
-    const std::string part(absl::StripAsciiWhitespace(part_view));
-    const size_t colon = part.find(':');
-    const std::string name(absl::StripAsciiWhitespace(part.substr(0, colon)));
-    if (name.empty())
-      return absl::InvalidArgumentError(
-          absl::StrCat("--policies: '", part, "' has no policy name"));
+  for (const std::string& part : SplitSpecList(text, ';')) {
+    // Each part is "name:items", "name(items)" or a label as kvbench prints it, stores included.
+    auto split = SplitCacheSpec(part, k_store, v_store);
+    if (!split.ok()) return Annotate(split.status(), "--policies");
+    auto parts = SplitSpec(split->first);
+    if (!parts.ok()) return Annotate(parts.status(), "--policies");
+    const std::string& name = parts->name;
     std::vector<SweepAxis> axes;
-    if (colon != std::string::npos) {
-      for (absl::string_view item_view :
-           absl::StrSplit(part.substr(colon + 1), ',', absl::SkipWhitespace())) {
-        const std::string item(absl::StripAsciiWhitespace(item_view));
-        std::string value = item;
-        if (const size_t eq = item.find('='); eq != std::string::npos) {
-          axes.push_back({std::string(absl::StripAsciiWhitespace(item.substr(0, eq))), {}});
-          value = std::string(absl::StripAsciiWhitespace(item.substr(eq + 1)));
-        } else if (axes.empty()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("--policies: in '", part, "', value '", item,
-                           "' comes before any parameter (write name:param=value,...)"));
-        }
-        ASSIGN_OR_RETURN(
-            std::vector<std::string> values,
-            ExpandValue(value, absl::StrCat("--policies: ", name, " ", axes.back().key)));
-        for (std::string& x : values) axes.back().values.push_back(std::move(x));
+    for (const std::string& item : parts->items) {
+      std::string value = item;
+      if (const size_t eq = item.find('='); eq != std::string::npos) {
+        axes.push_back({std::string(absl::StripAsciiWhitespace(item.substr(0, eq))), {}});
+        value = std::string(absl::StripAsciiWhitespace(item.substr(eq + 1)));
+      } else if (axes.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--policies: in '", part, "', value '", item,
+                         "' comes before any parameter (write name:param=value,...)"));
       }
+      ASSIGN_OR_RETURN(
+          std::vector<std::string> values,
+          ExpandValue(value, absl::StrCat("--policies: ", name, " ", axes.back().key)));
+      for (std::string& x : values) axes.back().values.push_back(std::move(x));
     }
     for (const SweepAxis& axis : axes) {
       if (axis.values.empty()) {
@@ -301,12 +295,8 @@ absl::StatusOr<std::vector<CacheSpec>> ParsePolicySweep(const std::string& text,
     auto points = ExpandSweep(axes, kMaxConfigurations - specs.size());
     if (!points.ok()) return Annotate(points.status(), "--policies");
     for (const SweepPoint& point : *points) {
-      CacheSpec spec{.policy = name,
-                     .policy_params = {},
-                     .k_store = k.first,
-                     .k_params = k.second,
-                     .v_store = v.first,
-                     .v_params = v.second};
+      CacheSpec spec = split->second;
+      spec.policy = name;
       for (const auto& [param, value] : point) spec.policy_params[param] = value;
       specs.push_back(std::move(spec));
     }
