@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "report/plots.h"
 #include "report/sections.h"
 #include "report/stats.h"
 #include "tests/test_util.h"
@@ -162,6 +163,20 @@ TEST(ReportTest, MissingGnuplotIsAClearError) {
   const auto html = BuildReportHtml({*file}, options);
   EXPECT_EQ(html.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(html.status().message()), HasSubstr("apt-get install gnuplot-nox"));
+}
+
+TEST(ReportPlotsTest, HeatMapOfOneColumnColoursItsCells) {
+  // One haystack length, two depths: accuracy 0 (red) and 1 (green). Palette 0 is the colour
+  // bar's first band; the drawn 0 cell adds a second polygon of it (`with image` drew no cell).
+  HeatMap map{.title = "one length", .x_label = "length", .y_label = "depth"};
+  map.x_names = {"768"};
+  map.y_names = {"0", "1"};
+  map.values = {{0.0}, {1.0}};
+  map.cell_text = {{"0.00"}, {"1.00"}};
+  auto svgs = RenderSvgs({ToGnuplot(map, 0)}, GnuplotOptions{});
+  ASSERT_TRUE(svgs.ok()) << svgs.status();
+  EXPECT_GE(Count((*svgs)[0], "<polygon fill = 'rgb(215,  48,  39)'"), 2);  // palette 0
+  EXPECT_GE(Count((*svgs)[0], "<polygon fill = 'rgb( 26, 152,  80)'"), 1);  // palette 1
 }
 
 TEST(ReportStatsTest, WilsonIntervalMatchesStatsmodels) {
