@@ -1,0 +1,320 @@
+// The `kvbench` command line as a user meets it: the built executable (KVBENCH_BINARY) run as a
+// subprocess. Every command's --help exits 0 and lists its flags; unknown flags (and flags of other
+// commands) exit 2 naming the flag; --set overrides reach the run metadata and the rows, and a bad
+// one is a named error; one spec grammar: what any command prints, every other accepts.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "formats/json.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "harness/csv.h"
+#include "policies/registry.h"
+#include "policies/spec_text.h"
+#include "sim/replay.h"
+#include "stores/store_registry.h"
+
+namespace kvbench {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Quote(const std::string& arg) {
+  std::string q = "'";
+  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("kvbench_cli_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result Kvbench(const std::vector<std::string>& args) const {
+    std::string command = KVBENCH_BINARY;
+    for (const std::string& a : args) command += " " + Quote(a);
+    const auto out = dir_ / "stdout", err = dir_ / "stderr";
+    command += " >" + out.string() + " 2>" + err.string() + " </dev/null";
+    const int status = std::system(command.c_str());
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadAll(out);
+    r.err = ReadAll(err);
+    return r;
+  }
+
+  // A tiny experiment on stories260K: 16 tokens of inline text, one window policy.
+  std::string WriteExperiment(const std::string& extra = "") const {
+    const std::string path = (dir_ / "exp.yaml").string();
+    std::ofstream(path) << "model: " << KVBENCH_SHARED_DIR
+                        << "/models/stories260K/stories260K.gguf\n"
+                        << "threads: 1\n"
+                        << "dataset:\n"
+                        << "  prompts: [\"Once upon a time there was a little girl named Lily. "
+                           "She liked to play outside in the park with her friends every day.\"]\n"
+                        << "context_tokens: 16\n"
+                        << "prompt_tokens: 8\n"
+                        << "max_sequences: 1\n"
+                        << extra << "policies:\n"
+                        << "  - name: window\n"
+                        << "    budget: 4\n"
+                        << "measure: [divergence]\n"
+                        << "repetitions: 1\n"
+                        << "output: " << (dir_ / "out.csv").string() << "\n";
+    return path;
+  }
+
+  std::filesystem::path dir_;
+};
+
+// Each command and flags its help must list (kebab-case, as the help prints them).
+const std::map<std::string, std::vector<std::string>>& CommandFlags() {
+  static const auto* const kFlags = new std::map<std::string, std::vector<std::string>>{
+      {"run", {"--set", "--model", "--force", "--lockstep-check", "--progress"}},
+      {"generate", {"--model", "--prompt", "-n", "--policy", "--k-store", "--v-store", "--top-k"}},
+      {"tokenize", {"--model", "--text", "--file", "--bos", "--no-bos", "--json", "--decode"}},
+      {"logits", {"--model", "--text", "--tokens", "-o, --output"}},
+      {"inspect", {"--model", "--threads"}},
+      {"synth", {"--shape", "--dims", "--dtype", "--seed", "-o, --output", "--list-shapes"}},
+      {"policies", {"name"}},
+      {"gate", {"--baseline", "--current", "--rules", "--markdown", "--junit", "--update"}},
+      {"trace", {"--set", "-o, --output", "--prob-format"}},
+      {"simulate", {"--policies", "--k-store", "--v-store", "--threads", "--csv", "--validate"}},
+      {"plan", {"--model", "--shape", "--context", "--kv-store", "--policy", "--memory"}},
+      {"prefix", {"--set", "--model", "--force"}},
+  };
+  return *kFlags;
+}
+
+TEST_F(CliTest, EveryCommandsHelpExitsZeroAndListsItsFlags) {
+  for (const auto& [command, flags] : CommandFlags()) {
+    SCOPED_TRACE(command);
+    const Result r = Kvbench({command, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("usage: kvbench " + command));
+    for (const std::string& flag : flags) EXPECT_THAT(r.out, HasSubstr(flag));
+    // Only this command's flags: no absl dump, no other command's flags.
+    EXPECT_THAT(r.out, Not(HasSubstr("--helpfull")));
+    if (command != "run" && command != "trace" && command != "prefix") {
+      EXPECT_THAT(r.out, Not(HasSubstr("--lockstep-check")));
+    }
+  }
+}
+
+TEST_F(CliTest, UnknownFlagExitsTwoNamingIt) {
+  for (const auto& [command, flags] : CommandFlags()) {
+    SCOPED_TRACE(command);
+    const Result r = Kvbench({command, "--no-such-flag=3"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.err, HasSubstr("--no-such-flag"));
+  }
+}
+
+TEST_F(CliTest, FlagOfAnotherCommandIsUnknown) {
+  // Before, `run` silently ignored generate's --k_store and ran the YAML's stores.
+  const Result r = Kvbench({"run", WriteExperiment(), "--k_store=q4_0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--k_store"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out.csv"));
+}
+
+TEST_F(CliTest, SnakeCaseAliasEqualsKebabCase) {
+  const std::vector<std::string> base = {"plan", "--shape", "llama-3-8b", "--context", "1024"};
+  std::vector<std::string> kebab = base, snake = base;
+  kebab.insert(kebab.end(), {"--k-store", "q8_0", "--weight-dtype", "bf16"});
+  snake.insert(snake.end(), {"--k_store", "q8_0", "--weight_dtype", "bf16"});
+  const Result a = Kvbench(kebab), b = Kvbench(snake), plain = Kvbench(base);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out, plain.out);  // the flag did something
+}
+
+TEST_F(CliTest, SetOverridesLandInMetadataAndRows) {
+  const Result r = Kvbench({"run", WriteExperiment(), "--set", "context_tokens=24", "--set",
+                            "policies.0.budget=6", "--progress=never"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto meta = ParseJsonFile((dir_ / "out.json").string());
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  const Json& overrides = (*meta)["run"]["overrides"];
+  ASSERT_TRUE(overrides.is_array());
+  ASSERT_EQ(overrides.size(), 2u);
+  EXPECT_EQ(overrides[0].get<std::string>(), "context_tokens=24");
+  EXPECT_EQ(overrides[1].get<std::string>(), "policies.0.budget=6");
+  EXPECT_EQ((*meta)["experiment"]["context_tokens"].get<int>(), 24);
+  auto csv = ReadCsvFile((dir_ / "out.csv").string());
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  ASSERT_EQ(csv->rows.size(), 1u);
+  EXPECT_EQ(csv->rows[0][csv->Column("context_tokens")], "24");
+  EXPECT_EQ(csv->rows[0][csv->Column("budget")], "6");
+  EXPECT_EQ(csv->rows[0][csv->Column("error")], "");
+}
+
+TEST_F(CliTest, SetOfTheValueItAlreadyHasKeepsTheConfigHash) {
+  // The hash follows the values, not the flags: --set context_tokens=16 (the YAML's own) resumes.
+  const std::string exp = WriteExperiment();
+  ASSERT_EQ(Kvbench({"run", exp, "--progress=never"}).exit_code, 0);
+  const Result again = Kvbench({"run", exp, "--set", "context_tokens=16", "--progress=never"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("0 cases run, 1 skipped"));
+}
+
+TEST_F(CliTest, BadSetIsANamedErrorExitTwo) {
+  const std::string exp = WriteExperiment();
+  const Result unknown = Kvbench({"run", exp, "--set", "contxt_tokens=24"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown key 'contxt_tokens'"));
+  EXPECT_THAT(unknown.err, HasSubstr("--set contxt_tokens=24"));
+
+  const Result type = Kvbench({"run", exp, "--set", "max_sequences=many"});
+  EXPECT_EQ(type.exit_code, 2);
+  EXPECT_THAT(type.err, HasSubstr("'max_sequences' must be an integer, got 'many'"));
+  EXPECT_THAT(type.err, HasSubstr("--set max_sequences=many"));
+
+  const Result index = Kvbench({"run", exp, "--set", "policies.3.budget=6"});
+  EXPECT_EQ(index.exit_code, 2);
+  EXPECT_THAT(index.err, HasSubstr("--set policies.3.budget=6"));
+
+  const Result no_value = Kvbench({"run", exp, "--set", "context_tokens"});
+  EXPECT_EQ(no_value.exit_code, 2);
+  EXPECT_THAT(no_value.err, HasSubstr("not key=value"));
+}
+
+TEST_F(CliTest, ErrorsInTheFileKeepTheirLineUnderSet) {
+  // Line 2 of the file is `threads: many`; an override elsewhere leaves that error's line alone.
+  std::string exp = WriteExperiment();
+  std::string text = ReadAll(exp);
+  text.replace(text.find("threads: 1"), 10, "threads: many");
+  std::ofstream(exp) << text;
+  const Result r = Kvbench({"run", exp, "--set", "context_tokens=24"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(exp + ":2: 'threads' must be an integer"));
+}
+
+TEST_F(CliTest, ModelFlagOverridesTheYamlModel) {
+  const Result r = Kvbench({"run", WriteExperiment(), "--model", "no-such-model"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no-such-model"));
+}
+
+// ---- One spec grammar.
+
+// Every registered policy and store, with its defaults, as CacheSpec::Label prints it, parses back
+// to the same spec; the CSV's ';'-separated form of a store too.
+TEST(SpecTextTest, PrintedLabelsParseBack) {
+  std::vector<CacheSpec> specs;
+  for (const PolicyInfo& p : PolicyRegistry()) {
+    CacheSpec spec{.policy = p.name};
+    for (const ParamSpec& param : p.params) {
+      if (param.default_value.empty()) spec.policy_params[param.name] = "16";
+    }
+    specs.push_back(spec);
+  }
+  for (const StoreInfo& s : StoreRegistry()) {
+    specs.push_back({.policy = "full", .k_store = s.name, .v_store = s.name});
+  }
+  specs.push_back({.policy = "sinks",
+                   .policy_params = {{"budget", "16"}},
+                   .k_store = "kivi",
+                   .k_params = {{"bits", "4"}, {"residual", "32"}}});
+  for (const CacheSpec& spec : specs) {
+    const std::string label = spec.Label();
+    SCOPED_TRACE(label);
+    auto parsed = ParseCacheSpec(label);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->Label(), label);
+    // simulate's --policies takes the same text and gives the same spec.
+    auto sweep = ParsePolicySweep(label, "f32", "f32");
+    ASSERT_TRUE(sweep.ok()) << sweep.status();
+    ASSERT_EQ(sweep->size(), 1u);
+    EXPECT_EQ((*sweep)[0].Label(), label);
+  }
+}
+
+TEST(SpecTextTest, CommaSemicolonAndColonFormsAreOneSpec) {
+  for (const std::string text : {"kivi(bits=4,residual=32)", "kivi(bits=4;residual=32)",
+                                 "kivi:bits=4,residual=32", " kivi( bits=4 ; residual=32 ) "}) {
+    SCOPED_TRACE(text);
+    auto parsed = ParseNamedParams(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->first, "kivi");
+    EXPECT_EQ(parsed->second, (ParamMap{{"bits", "4"}, {"residual", "32"}}));
+  }
+  EXPECT_FALSE(ParseNamedParams("kivi(bits=4").ok());
+  EXPECT_FALSE(ParseNamedParams("kivi(bits=4)x").ok());
+  EXPECT_FALSE(ParseNamedParams("kivi(bits=4,bits=2)").ok());
+  EXPECT_FALSE(ParseNamedParams("kivi(bits)").ok());
+}
+
+TEST(SpecTextTest, ListsSplitOutsideParentheses) {
+  EXPECT_EQ(SplitSpecList("f16; kivi(bits=4;residual=32) ;q8_0"),
+            (std::vector<std::string>{"f16", "kivi(bits=4;residual=32)", "q8_0"}));
+  auto sweep = ParsePolicySweep("sinks(budget=16,32);window:budget=8", "q8_0", "f32");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  ASSERT_EQ(sweep->size(), 3u);
+  EXPECT_EQ((*sweep)[1].policy_params.at("budget"), "32");
+  EXPECT_EQ((*sweep)[2].policy, "window");
+  EXPECT_EQ((*sweep)[2].k_store, "q8_0");
+}
+
+// What `run` writes into its CSV and summary, the commands that take a spec accept.
+TEST_F(CliTest, SpecsPrintedByRunAreAcceptedByOtherCommands) {
+  const std::string exp = WriteExperiment();
+  ASSERT_EQ(
+      Kvbench(
+          {"run", exp, "--progress=never", "--set",
+           "policies.0={name: sinks, budget: 8, k_store: kivi, k_params: {bits: 4, residual: 32}}"})
+          .exit_code,
+      0);
+  auto csv = ReadCsvFile((dir_ / "out.csv").string());
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  ASSERT_EQ(csv->rows.size(), 1u);
+  const std::string label = csv->rows[0][csv->Column("label")];
+  const std::string k_store = csv->rows[0][csv->Column("k_store")];
+  ASSERT_THAT(k_store, HasSubstr(";"));  // the CSV's own spelling: kivi(bits=4;...)
+  const std::string policy = label.substr(0, label.find(' '));
+
+  const Result generate = Kvbench({"generate", "--model", "stories260K", "--prompt", "Once", "-n",
+                                   "2", "--policy", policy, "--k-store", k_store});
+  EXPECT_EQ(generate.exit_code, 0) << generate.err;
+  const Result plan = Kvbench({"plan", "--shape", "llama-3-8b", "--context", "1024", "--policy",
+                               policy, "--kv-store", "f16;" + k_store});
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+
+  const std::string trace = (dir_ / "t.kvt").string();
+  ASSERT_EQ(Kvbench({"trace", exp, "-o", trace}).exit_code, 0);
+  for (const std::string& policies : {label, policy, policy + ";window:budget=4"}) {
+    SCOPED_TRACE(policies);
+    const Result simulate = Kvbench({"simulate", trace, "--policies", policies});
+    EXPECT_EQ(simulate.exit_code, 0) << simulate.err;
+    EXPECT_THAT(simulate.out, HasSubstr(policy));
+  }
+}
+
+}  // namespace
+}  // namespace kvbench
