@@ -96,7 +96,7 @@ std::string SummaryTable(const CsvTable& table, const std::set<std::string>& has
                                           field(MeanOf(table, rows, "greedy_match_len"), "%.1f"),
                                           field(MeanOf(table, rows, "decode_tokens_per_s"), "%.0f"),
                                           field(MeanOf(table, rows, "kv_bytes_logical"), "%.0f"),
-                                          field(MeanOf(table, rows, "compression_ratio"), "%.2f")));
+                                          field(MeanOf(table, rows, "kv_bytes_ratio"), "%.2f")));
   }
   return out;
 }

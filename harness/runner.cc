@@ -37,7 +37,7 @@ const std::vector<std::string>& ResultColumns() {
       "prefill_ms", "decode_ms_p50", "decode_ms_p95", "decode_ms_p99", "decode_tokens_per_s",
       "bookkeeping_share",
       // memory
-      "kv_bytes_logical", "kv_bytes_allocated", "kv_bytes_peak", "compression_ratio",
+      "kv_bytes_logical", "kv_bytes_allocated", "kv_bytes_peak", "kv_bytes_ratio",
       "peak_rss_bytes",
       // provenance
       "git_sha", "config_hash", "seed", "threads", "timestamp", "error"};
@@ -168,7 +168,7 @@ void FillMemory(const KvMemory& m, const KvMemory& reference, ResultRow* row) {
   row->Set("kv_bytes_logical", absl::StrCat(m.logical));
   row->Set("kv_bytes_allocated", absl::StrCat(m.allocated));
   row->Set("kv_bytes_peak", absl::StrCat(m.peak));
-  row->Set("compression_ratio",
+  row->Set("kv_bytes_ratio",
            m.logical > 0 ? Num(static_cast<double>(reference.logical) / m.logical) : "");
 }
 

@@ -242,7 +242,7 @@ TEST(RunnerTest, LatencyMemoryAndMetadata) {
   const auto& row = table->rows[0];
   double tps = 0, ratio = 0, logical = 0;
   ASSERT_TRUE(absl::SimpleAtod(row[table->Column("decode_tokens_per_s")], &tps));
-  ASSERT_TRUE(absl::SimpleAtod(row[table->Column("compression_ratio")], &ratio));
+  ASSERT_TRUE(absl::SimpleAtod(row[table->Column("kv_bytes_ratio")], &ratio));
   ASSERT_TRUE(absl::SimpleAtod(row[table->Column("kv_bytes_logical")], &logical));
   EXPECT_GT(tps, 0);
   EXPECT_GT(logical, 0);
