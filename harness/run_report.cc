@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 
 namespace kvbench {
 namespace {
@@ -51,6 +52,31 @@ void Progress::Finish() {
   if (enabled_ && total_ > 0) std::fprintf(out_, "\r\033[K");
 }
 
+namespace {
+
+// The label a reader needs: the policy and stores with the parameters the YAML gave (defaults
+// left out, so no positions=original), f32 stores omitted, "kv=" when K and V share a store.
+std::string ShortLabel(const CsvTable& t, size_t row) {
+  auto cell = [&](std::string_view column) {
+    const int c = t.Column(column);
+    return c < 0 ? std::string() : t.rows[row][c];
+  };
+  std::string label = cell("policy");
+  if (const std::string params = cell("params"); !params.empty()) {
+    label = absl::StrCat(label, "(", absl::StrReplaceAll(params, {{";", ","}}), ")");
+  }
+  const std::string k = absl::StrReplaceAll(cell("k_store"), {{";", ","}}),
+                    v = absl::StrReplaceAll(cell("v_store"), {{";", ","}});
+  if (k == v && k != "f32") {
+    absl::StrAppend(&label, " kv=", k);
+  } else if (k != v) {
+    absl::StrAppend(&label, " k=", k, " v=", v);
+  }
+  return label.empty() ? cell("label") : label;
+}
+
+}  // namespace
+
 std::string SummaryTable(const CsvTable& table, const std::set<std::string>& hashes) {
   // Rows of this configuration, grouped by label in table order.
   const int hash_col = table.Column("config_hash"), label_col = table.Column("label"),
@@ -63,39 +89,47 @@ std::string SummaryTable(const CsvTable& table, const std::set<std::string>& has
     if (by_label.count(label) == 0) order.push_back(label);
     by_label[label].push_back(r);
   }
+  // The numbers take 85 columns; labels get what is left of 120, a longer one its own line.
+  constexpr int kNumbers = 85, kMaxWidth = 120;
   int width = 6;
   for (const std::string& label : order) {
-    width = std::max(width, std::min(100, static_cast<int>(label.size())));
+    width = std::max(width, static_cast<int>(ShortLabel(table, by_label[label][0]).size()));
   }
-  std::string out =
-      absl::StrFormat("%-*s %10s %7s %9s %7s %9s %10s %6s\n", width, "policy", "kld_mean", "top1%",
-                      "lnPPLrat", "greedy", "tok/s", "kv_bytes", "ratio");
+  width = std::min(width, kMaxWidth - kNumbers - 1);
   auto field = [](std::optional<double> v, const char* fmt) {
     if (!v) return std::string("-");
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), fmt, *v);
-    return std::string(buf);
+    return absl::StrFormat(fmt, *v);
   };
+  auto with_se = [&](const std::vector<size_t>& rows, std::string_view column, const char* fmt) {
+    const auto mean = MeanOf(table, rows, column);
+    const auto se = MeanOf(table, rows, absl::StrCat(std::string(column), "_se"));
+    if (!mean) return std::string("-");
+    return absl::StrCat(absl::StrFormat(fmt, *mean), " +- ", field(se, fmt));
+  };
+  std::string out =
+      absl::StrFormat("%-*s %19s %17s %12s %19s %14s\n", width, "policy", "kld_mean +- se",
+                      "top1_agree +- se", "ln_ppl_ratio", "decode_tokens_per_s", "kv_bytes_ratio");
   for (const std::string& label : order) {
     const std::vector<size_t>& rows = by_label[label];
     std::string error;
     for (size_t r : rows) {
       if (!table.rows[r][error_col].empty()) error = table.rows[r][error_col];
     }
-    std::string name =
-        static_cast<int>(label.size()) > width ? label.substr(0, width - 3) + "..." : label;
+    std::string name = ShortLabel(table, rows[0]);
+    if (static_cast<int>(name.size()) > width) {
+      absl::StrAppend(&out, name, "\n");
+      name.clear();
+    }
     if (!error.empty()) {
-      absl::StrAppend(&out, absl::StrFormat("%-*s error: %s\n", width, name, error.substr(0, 120)));
+      absl::StrAppend(&out, absl::StrFormat("%-*s error: %s\n", width, name,
+                                            error.substr(0, kMaxWidth - width - 8)));
       continue;
     }
-    const auto top1 = MeanOf(table, rows, "top1_agree");
-    absl::StrAppend(&out, absl::StrFormat("%-*s %10s %7s %9s %7s %9s %10s %6s\n", width, name,
-                                          field(MeanOf(table, rows, "kld_mean"), "%.4g"),
-                                          top1 ? absl::StrFormat("%.1f", *top1 * 100) : "-",
-                                          field(MeanOf(table, rows, "ln_ppl_ratio"), "%.4g"),
-                                          field(MeanOf(table, rows, "greedy_match_len"), "%.1f"),
+    absl::StrAppend(&out, absl::StrFormat("%-*s %19s %17s %12s %19s %14s\n", width, name,
+                                          with_se(rows, "kld_mean", "%.4f"),
+                                          with_se(rows, "top1_agree", "%.3f"),
+                                          field(MeanOf(table, rows, "ln_ppl_ratio"), "%.4f"),
                                           field(MeanOf(table, rows, "decode_tokens_per_s"), "%.0f"),
-                                          field(MeanOf(table, rows, "kv_bytes_logical"), "%.0f"),
                                           field(MeanOf(table, rows, "kv_bytes_ratio"), "%.2f")));
   }
   return out;

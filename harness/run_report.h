@@ -31,9 +31,10 @@ class Progress {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// One line per label of the rows whose config_hash is in `hashes`, in table order: mean KL, top-1
-// agreement, ln PPL ratio, greedy match, decode speed, KV bytes and compression over repetitions,
-// or the label's error.
+// One line per label of the rows whose config_hash is in `hashes`, in table order, at most 120
+// columns: the short label (parameters as given, defaults left out), then the CSV's own columns
+// averaged over repetitions: kld_mean +- kld_mean_se, top1_agree +- top1_agree_se (a fraction, as
+// in the CSV), ln_ppl_ratio, decode_tokens_per_s, kv_bytes_ratio; or the label's error.
 std::string SummaryTable(const CsvTable& table, const std::set<std::string>& hashes);
 
 }  // namespace kvbench

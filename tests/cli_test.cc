@@ -222,6 +222,18 @@ TEST_F(CliTest, ModelFlagOverridesTheYamlModel) {
   EXPECT_THAT(r.err, HasSubstr("no-such-model"));
 }
 
+TEST_F(CliTest, SummaryUsesShortLabelsCsvNamesAndStandardErrors) {
+  const Result r = Kvbench({"run", WriteExperiment(), "--progress=never"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("kld_mean +- se"));
+  EXPECT_THAT(r.out, HasSubstr("top1_agree +- se"));
+  EXPECT_THAT(r.out, HasSubstr("window(budget=4) "));
+  EXPECT_THAT(r.out, Not(HasSubstr("positions=original")));
+  EXPECT_THAT(r.out, Not(HasSubstr("%")));  // top-1 as the CSV's fraction
+  std::stringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 120u) << line;
+}
+
 // ---- One spec grammar.
 
 // Every registered policy and store, with its defaults, as CacheSpec::Label prints it, parses back
