@@ -18,7 +18,7 @@
 namespace kvbench::cli {
 
 int Run(int argc, char** argv) {
-  std::string path, progress = "auto";
+  std::string path, progress = "auto", cases_out;
   ExperimentFlags experiment_flags;
   bool force = false, lockstep_check = false;
   CommandLine cl("run", "EXPERIMENT.yaml [--set key=value ...] [flags]",
@@ -29,8 +29,9 @@ int Run(int argc, char** argv) {
       .Switch("lockstep_check", &lockstep_check,
               "also evaluate the first lockstep batch one policy at a time: print the speed-up "
               "and check the numbers are identical")
-      .Flag("progress", &progress,
-            "progress line on stderr: auto (when a terminal), always, never");
+      .Flag("progress", &progress, "progress line on stderr: auto (when a terminal), always, never")
+      .Flag("cases_out", &cases_out,
+            "task niah: write one JSONL line per case and cache (case, policy, answer, correct)");
   if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
   if (progress != "auto" && progress != "always" && progress != "never") {
     return ReportError("run", absl::InvalidArgumentError(absl::StrCat(
@@ -45,10 +46,22 @@ int Run(int argc, char** argv) {
       .force = force,
       .progress = progress == "always" || (progress == "auto" && isatty(fileno(stderr))),
       .lockstep_check = lockstep_check,
-      .log = stderr};
-  std::fprintf(stderr, "kvbench run: %s: %zu cases (%zu policy specs x %d repetitions), model %s\n",
-               experiment->name.c_str(), experiment->policies.size() * experiment->repetitions,
-               experiment->policies.size(), experiment->repetitions, (*model)->path.c_str());
+      .log = stderr,
+      .cases_out = cases_out};
+  if (!cases_out.empty() && !experiment->niah) {
+    return ReportError("run", absl::InvalidArgumentError(
+                                  "--cases-out applies to an experiment with `task: niah`"));
+  }
+  if (experiment->niah) {
+    std::fprintf(stderr, "kvbench run: %s: task niah, %zu caches, protocol %s, model %s\n",
+                 experiment->name.c_str(), experiment->policies.size(),
+                 experiment->niah->Protocol().c_str(), (*model)->path.c_str());
+  } else {
+    std::fprintf(stderr,
+                 "kvbench run: %s: %zu cases (%zu policy specs x %d repetitions), model %s\n",
+                 experiment->name.c_str(), experiment->policies.size() * experiment->repetitions,
+                 experiment->policies.size(), experiment->repetitions, (*model)->path.c_str());
+  }
   auto report = RunExperiment(*experiment, **model, options);
   if (!report.ok()) return ReportError("run", report.status());
   std::fputs(report->summary.c_str(), stdout);

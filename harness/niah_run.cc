@@ -256,7 +256,9 @@ class NiahSweep {
                                        {"answer", text},
                                        {"expected", c.answer},
                                        {"correct", correct}};
-        absl::StrAppend(&cases_out_, line.dump(), "\n");
+        absl::StrAppend(&cases_out_,
+                        line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
+                        "\n");
       }
     }
   }
@@ -359,7 +361,8 @@ class NiahSweep {
   const std::string git_sha_;
   std::vector<float> logits_;        // (vocab) a prefill's last logits
   std::vector<float> batch_logits_;  // (live caches, vocab)
-  std::string cases_out_;            // JSONL, one line per case and cache
+  std::string cases_out_;  // JSONL, one line per case and cache; an answer cut inside a UTF-8
+                           // sequence is written with U+FFFD
 };
 
 // Everything that determines a cell's numbers but the cell and the cache.

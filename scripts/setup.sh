@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake libabsl-dev libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libgtest-dev libgmock-dev
           libbenchmark-dev libsentencepiece-dev
-          libcli11-dev)  # CLI11: one parser for every command's flags (cli/command_line.h)
+          libcli11-dev  # CLI11: one parser for every command's flags (cli/command_line.h)
+          gnuplot-nox)  # draws `kvbench report`'s plots (the quickstart ends in a report)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -255,7 +255,8 @@ std::string NiahCasesToJsonl(const std::vector<NiahCase>& cases) {
     nlohmann::ordered_json line = {{"context", c.context}, {"question", c.question},
                                    {"answer", c.answer},   {"length_tokens", c.length_tokens},
                                    {"depth", c.depth},     {"n_needles", c.n_needles}};
-    absl::StrAppend(&out, line.dump(), "\n");
+    absl::StrAppend(
+        &out, line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), "\n");
   }
   return out;
 }
