@@ -11,6 +11,7 @@
 #include "policies/h2o.h"
 #include "policies/keydiff.h"
 #include "policies/knorm.h"
+#include "policies/lagkv.h"
 #include "policies/none.h"
 #include "policies/observed_attention.h"
 #include "policies/pyramidkv.h"
@@ -50,7 +51,8 @@ std::vector<PolicyInfo> BuildTable() {
                                RandomInfo(),
                                KeyDiffInfo(),
                                ObservedAttentionInfo(),
-                               ExpectedAttentionInfo()};
+                               ExpectedAttentionInfo(),
+                               LagKvInfo()};
   // Every policy runs in a PolicyCache, which re-rotates keys on request.
   for (PolicyInfo& info : t) info.params.push_back(PositionsSpec());
   return t;

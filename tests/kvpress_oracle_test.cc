@@ -87,6 +87,9 @@ CacheSpec SpecFor(const std::string& press, const Json& p, int n) {
                           {"kernel", Int(m("kernel_size"))},
                           {"floor_ratio", "0"}});
   }
+  if (press == "LagKVPress") {
+    return spec("lagkv", {{"n_sink", Int(m("n_sink"))}, {"lag", Int(m("lag_size"))}});
+  }
   KVBENCH_CHECK(false, "press %s has no kvbench spec", press.c_str());
   return {};
 }
@@ -122,7 +125,7 @@ TEST_P(KvpressOracleTest, KeptPositionsEqualKvpress) {
     specs.push_back(x.spec);
     cases.push_back(std::move(x));
   }
-  ASSERT_EQ(cases.size(), 18u);
+  ASSERT_EQ(cases.size(), 20u);
   // The oracle tells policies apart: h2o's unnormalised sum (issue 16) is not ObservedAttention.
   std::vector<size_t> observed;
   for (size_t i = 0; i < cases.size(); ++i) {

@@ -15,6 +15,7 @@
 #include "model/rope.h"
 #include "policies/expected_attention.h"
 #include "policies/keydiff.h"
+#include "policies/lagkv.h"
 #include "policies/random.h"
 #include "policies/registry.h"
 
@@ -316,6 +317,35 @@ TEST(ExpectedAttentionPolicyTest, ParametersAreChecked) {
   EXPECT_THAT(make({{"budget", "4"}}).message(), HasSubstr("n_sink"));  // budget holds the sinks
   EXPECT_THAT(make({{"budget", "8"}, {"n_future", "0"}}).message(), HasSubstr("n_future"));
   EXPECT_TRUE(make({{"budget", "8"}}).ok());
+}
+
+}  // namespace
+}  // namespace kvbench
+
+namespace kvbench {
+namespace {
+
+TEST(LagKvPolicyTest, RanksWithinAPartitionAgainstTheNext) {
+  // No sinks, lag 4, 9 tokens: partition 0 (tokens 0-3) is scored against partition 1 (4-7),
+  // which with the remainder (8) is the tail, scored 1. Values equal keys: the farther a row's
+  // channels spread in the next partition's range, the higher its rank.
+  const int n = 9;
+  std::vector<float> keys = {0.5f, 0.5f, 0, 2, 0.2f, 0.6f, 0, 10,  // partition 0
+                             0,    0,    1, 1, 0,    1,    1, 0,  0, 0};
+  const std::vector<float> s = LagKvPolicy::Scores(keys.data(), keys.data(), n, 2, 0, 4);
+  EXPECT_THAT(s, ElementsAre(0.0f, 0.5f, 0.25f, 0.75f, 1, 1, 1, 1, 1));
+}
+
+TEST(LagKvPolicyTest, ShortPromptKeepsSinksAndTheNewest) {
+  const CacheShape s = Shape(1, 1, 2, 64);
+  auto p = Make("lagkv", {{"budget", "6"}, {"n_sink", "2"}, {"lag", "8"}}, s);
+  std::vector<float> rows(12 * 2);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = std::sin(0.3f * i);
+  p->BeginStep(0, 12);
+  p->OnAppend(0, 0, rows.data(), 12, 2);
+  ASSERT_TRUE(p->wants_queries());
+  p->OnValues(0, 0, rows.data(), 12, 2);
+  EXPECT_THAT(Keep(*p, 0, Iota(12)), ElementsAre(0, 1, 8, 9, 10, 11));  // 12 < 2 + 2 * 8
 }
 
 }  // namespace

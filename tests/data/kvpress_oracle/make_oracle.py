@@ -54,7 +54,7 @@ def load_kvpress(checkout):
     mods = {}
     for m in ("streaming_llm_press", "snapkv_press", "tova_press", "knorm_press",
               "observed_attention_press", "pyramidkv_press", "expected_attention_press",
-              "adakv_press", "keydiff_press"):
+              "adakv_press", "keydiff_press", "lagkv_press"):
         mods[m] = importlib.import_module("kvpress.presses." + m)
     return mods
 
@@ -98,6 +98,9 @@ def presses(mods):
                  alpha_safeguard=p["alpha_safeguard"])),
             ("KeyDiffPress", {"compression_ratio": cr},
              lambda p: m["keydiff_press"].KeyDiffPress(**p)),
+            # lag 32: the default 128 leaves a 256-token prompt unpartitioned (sinks + newest).
+            ("LagKVPress", {"compression_ratio": cr, "n_sink": 4, "lag_size": 32},
+             lambda p: m["lagkv_press"].LagKVPress(**p)),
         ]
     return out
 
