@@ -68,6 +68,7 @@ PolicyInfo AdaKvInfo() {
               "one-shot SnapKV scores, one top-k across the heads of a layer with a "
               "floor per head",
           .paper = "arXiv:2407.11550",
+          .one_shot = true,
           .params = std::move(params),
           .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
             ASSIGN_OR_RETURN(const SnapKvOptions options, SnapKvFromParams(p, "adakv", s));

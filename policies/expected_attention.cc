@@ -208,6 +208,7 @@ PolicyInfo ExpectedAttentionInfo() {
               "one-shot after prefill: attention expected from a Gaussian of future "
               "queries, times the value norm, plus the sinks",
           .paper = "arXiv:2510.00636 (kvpress ExpectedAttentionPress)",
+          .one_shot = true,
           .params = {BudgetSpec(),
                      {.name = "n_future",
                       .type = ParamType::kInt,

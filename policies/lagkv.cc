@@ -137,6 +137,7 @@ PolicyInfo LagKvInfo() {
               "one-shot after prefill: partitions ranked by their keys' and values' "
               "spread relative to the next partition, plus sinks and the tail",
           .paper = "arXiv:2504.04704",
+          .one_shot = true,
           .params = {BudgetSpec(),
                      {.name = "n_sink",
                       .type = ParamType::kInt,

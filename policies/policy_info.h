@@ -27,6 +27,9 @@ struct PolicyInfo {
   std::string name;
   std::string description;        // one line: what it keeps
   std::string paper;              // arXiv id or reference, empty for baselines
+  // Compresses the prompt (the run's first step) once and keeps every token decoded after it;
+  // false for decode-time policies, which hold their budget after every step.
+  bool one_shot = false;
   std::vector<ParamSpec> params;  // `positions` included once listed in the registry
   std::function<PolicyOr(const Params&, const CacheShape&)> make;
 };

@@ -32,6 +32,7 @@ PolicyInfo PyramidKvInfo() {
   return {.name = "pyramidkv",
           .description = "SnapKV selection with per-layer budgets decreasing linearly with depth",
           .paper = "arXiv:2406.02069",
+          .one_shot = true,
           .params = std::move(params),
           .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
             ASSIGN_OR_RETURN(const SnapKvOptions options, SnapKvFromParams(p, "pyramidkv", s));

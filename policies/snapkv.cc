@@ -148,6 +148,7 @@ PolicyInfo SnapKvInfo() {
               "one-shot after prefill: pooled attention of the last prompt queries, "
               "top-k per head plus the window",
           .paper = "arXiv:2404.14469",
+          .one_shot = true,
           .params = SnapKvSpecs(),
           .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
             ASSIGN_OR_RETURN(const SnapKvOptions options, SnapKvFromParams(p, "snapkv", s));

@@ -181,12 +181,9 @@ TEST_F(PolicyQualityTest, ReportEveryPolicyAtBudget64) {
   for (const PolicyInfo& info : PolicyRegistry()) {
     if (info.name == "full" || info.name == "none") continue;
     ParamMap params = {{"budget", std::to_string(kBudget)}};
-    bool one_shot = false;
+    const bool one_shot = info.one_shot;
     for (const ParamSpec& s : info.params) {
-      if (s.name == "window") {
-        params["window"] = "16";  // the observation window fits the 64 budget
-        one_shot = true;
-      }
+      if (s.name == "window") params["window"] = "16";  // the observation window fits the budget
     }
     const CacheSpec spec = PolicySpec(info.name, params);
     double kl;
