@@ -47,7 +47,40 @@ absl::Status ModelConfig::Validate() const {
   if (!(rms_eps > 0.0f) || rms_eps > 1.0f) {
     return absl::InvalidArgumentError("model config: rms_eps must be in (0, 1]");
   }
+  auto positive_finite = [](float v) { return v > 0.0f && std::isfinite(v); };
+  if (!positive_finite(embedding_scale) || !positive_finite(query_scale)) {
+    return absl::InvalidArgumentError(
+        "model config: embedding_scale and query_scale must be positive finite numbers");
+  }
+  if (!(final_logit_softcap >= 0.0f) || !std::isfinite(final_logit_softcap)) {
+    return absl::InvalidArgumentError("model config: final_logit_softcap must be >= 0");
+  }
+  if (sliding_window < 0) return bad("sliding_window", sliding_window);
+  if (sliding_window == 0 && !sliding_layers.empty()) {
+    return absl::InvalidArgumentError("model config: sliding layers without a sliding_window");
+  }
+  if (!sliding_layers.empty() && static_cast<int>(sliding_layers.size()) != n_layers) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "model config: %zu sliding-layer flags for %d layers", sliding_layers.size(), n_layers));
+  }
+  if (has_sliding_rope()) {
+    if (!std::isfinite(sliding_rope_theta)) {
+      return absl::InvalidArgumentError("model config: sliding_rope_theta is not finite");
+    }
+    if (!sliding_rope_freq_factors.empty() &&
+        static_cast<int>(sliding_rope_freq_factors.size()) != rope_dims / 2) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("model config: %zu sliding-layer RoPE factors for %d rotary pairs",
+                          sliding_rope_freq_factors.size(), rope_dims / 2));
+    }
+  }
   return absl::OkStatus();
+}
+
+int ModelConfig::n_sliding_layers() const {
+  int n = 0;
+  for (uint8_t s : sliding_layers) n += s != 0;
+  return n;
 }
 
 }  // namespace kvbench

@@ -2,6 +2,7 @@
 #ifndef KVBENCH_MODEL_CONFIG_H_
 #define KVBENCH_MODEL_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,38 @@ struct ModelConfig {
   std::string rope_type = "default";
   std::vector<float> rope_freq_factors;
   float rms_eps = 1e-5f;
+
+  // Architecture switches of the one decoder (model/decoder.cc), each read from the model file.
+  // Llama: all off. Qwen2: attention_bias. Qwen3: qk_norm. Mistral: sliding layers. Gemma-3:
+  // qk_norm, sandwich_norms, GELU-tanh, embedding_scale, query_scale, sliding layers with their
+  // own RoPE. (Gemma's (1 + w) RMSNorm is folded into the norm weights at load.)
+  enum class Activation { kSilu, kGeluTanh };  // the FFN's gate: silu(g) * u or gelu_tanh(g) * u
+  Activation activation = Activation::kSilu;
+  bool attention_bias = false;   // q/k/v projections add a bias (o too when the file has one)
+  bool qk_norm = false;          // RMSNorm over each head of q and k, before RoPE
+  bool sandwich_norms = false;   // RMSNorm of the attention and FFN outputs before the residual add
+  float embedding_scale = 1.0f;  // token embeddings are multiplied by this (Gemma: sqrt(dim))
+  // Queries are multiplied by query_scale after RoPE, so the caches' scores q.k / sqrt(head_dim)
+  // become q.k * query_scale / sqrt(head_dim). Gemma-3's query_pre_attn_scalar s (scores
+  // q.k / sqrt(s)) gives query_scale = sqrt(head_dim / s).
+  float query_scale = 1.0f;
+  float final_logit_softcap = 0.0f;  // logits = c tanh(logits / c) when > 0 (Gemma-2/3 option)
+
+  // Sliding-window attention: in a sliding layer the query at position p sees only the keys at
+  // positions p - sliding_window < pos <= p (transformers' sliding_window_overlay). A model
+  // property, applied inside attention whatever the cache policy; it never caps the context.
+  int sliding_window = 0;               // 0: no sliding layers
+  std::vector<uint8_t> sliding_layers;  // (n_layers) 1 = sliding; empty when sliding_window is 0
+  // RoPE of the sliding layers when it differs from the one above (Gemma-3's
+  // rope_parameters.sliding_attention); sliding_rope_theta 0 = the same RoPE as every layer.
+  float sliding_rope_theta = 0.0f;
+  std::string sliding_rope_type;
+  std::vector<float> sliding_rope_freq_factors;
+
+  bool is_sliding(int layer) const { return !sliding_layers.empty() && sliding_layers[layer]; }
+  int n_sliding_layers() const;
+  // Whether sliding layers rotate with their own RoPE table.
+  bool has_sliding_rope() const { return sliding_rope_theta > 0.0f; }
 
   int q_dim() const { return n_heads * head_dim; }
   int kv_dim() const { return n_kv_heads * head_dim; }

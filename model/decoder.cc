@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "base/check.h"
 #include "model/ops.h"
@@ -16,12 +17,42 @@ void AddResidual(const float* delta, size_t n, float* x) {
   for (size_t j = 0; j < n; ++j) x[j] += delta[j];
 }
 
+// y[r][j] += bias[j] for each of n_rows rows of width n; nothing when there is no bias.
+void AddBias(const float* bias, int n_rows, int n, float* y) {
+  if (bias == nullptr) return;
+  for (int r = 0; r < n_rows; ++r) {
+    for (int j = 0; j < n; ++j) y[static_cast<size_t>(r) * n + j] += bias[j];
+  }
+}
+
+// RMSNorm of every head of every row in place (Qwen3 / Gemma-3 q_norm and k_norm).
+void NormHeads(const float* weight, int n_rows, int n_heads, int head_dim, float eps, float* x) {
+  for (int i = 0; i < n_rows * n_heads; ++i) {
+    float* head = x + static_cast<size_t>(i) * head_dim;
+    RmsNorm(head, weight, head_dim, eps, head);
+  }
+}
+
+// Each of the n rows of width dim normalized in place (sandwich norms).
+void NormRows(const float* weight, int n_rows, int dim, float eps, float* x) {
+  for (int r = 0; r < n_rows; ++r) {
+    float* row = x + static_cast<size_t>(r) * dim;
+    RmsNorm(row, weight, dim, eps, row);
+  }
+}
+
+std::vector<double> SlidingRopeFrequencies(const ModelConfig& c) {
+  if (!c.has_sliding_rope()) return {};
+  return RopeFrequencies(c.rope_dims, c.sliding_rope_theta, c.sliding_rope_freq_factors);
+}
+
 }  // namespace
 
 Decoder::Decoder(const Model& model)
     : model_(model),
       rope_freqs_(RopeFrequencies(model.config.rope_dims, model.config.rope_theta,
-                                  model.config.rope_freq_factors)) {}
+                                  model.config.rope_freq_factors)),
+      sliding_rope_freqs_(SlidingRopeFrequencies(model.config)) {}
 
 // llama2.c's forward pass, over every row of the batch at once.
 void Decoder::Forward(absl::Span<const StepInput> inputs) {
@@ -93,12 +124,17 @@ void Decoder::Reserve(int n_rows, int n_logit_rows) {
     up_.resize(static_cast<size_t>(n_rows) * c.hidden_dim);
     cos_.resize(static_cast<size_t>(n_rows) * c.rope_dims / 2);
     sin_.resize(static_cast<size_t>(n_rows) * c.rope_dims / 2);
+    if (!sliding_rope_freqs_.empty()) {
+      sliding_cos_.resize(static_cast<size_t>(n_rows) * c.rope_dims / 2);
+      sliding_sin_.resize(static_cast<size_t>(n_rows) * c.rope_dims / 2);
+    }
   }
   const size_t logit_floats = static_cast<size_t>(n_logit_rows) * c.vocab_size;
   if (logit_floats > logits_.size()) logits_.resize(logit_floats);
 }
 
-// x = token embeddings; the RoPE angles of every row, computed once for all layers.
+// x = token embeddings (times embedding_scale); the RoPE angles of every row, computed once for
+// all layers (twice when sliding layers have their own RoPE).
 void Decoder::Embed(absl::Span<const StepInput> inputs) {
   const ModelConfig& c = config();
   const WeightMatrix& embedding = model_.weights.token_embedding;
@@ -109,14 +145,24 @@ void Decoder::Embed(absl::Span<const StepInput> inputs) {
       const int row = plan_.row_offset[i] + t;
       const int token = in.tokens[t];
       KVBENCH_CHECK(token >= 0 && token < c.vocab_size, "token id %d out of range", token);
-      DequantizeRow(embedding.dtype, embedding.row(token), dim, &x_[row * dim]);
+      float* x = &x_[row * dim];
+      DequantizeRow(embedding.dtype, embedding.row(token), dim, x);
+      if (c.embedding_scale != 1.0f) {
+        for (int j = 0; j < dim; ++j) x[j] *= c.embedding_scale;
+      }
       RopeCosSin(in.pos0 + t, rope_freqs_, &cos_[row * half_rope], &sin_[row * half_rope]);
+      if (!sliding_rope_freqs_.empty()) {
+        RopeCosSin(in.pos0 + t, sliding_rope_freqs_, &sliding_cos_[row * half_rope],
+                   &sliding_sin_[row * half_rope]);
+      }
     }
   }
 }
 
 // x += Wo @ attention(q, k, v), with h = norm(x), q = RoPE(Wq @ h), k = RoPE(Wk @ h), v = Wv @ h;
 // each cache appends its input's k and v before its queries attend over what it keeps.
+// Switches (ModelConfig): biases after the projections, q/k heads normed before RoPE, a sliding
+// layer's own RoPE angles, queries scaled by query_scale, the output normed before the add.
 void Decoder::Attention(int l) {
   const ModelConfig& c = config();
   const LayerWeights& lw = model_.weights.layers[l];
@@ -126,12 +172,25 @@ void Decoder::Attention(int l) {
   for (int r = 0; r < n_rows; ++r)
     RmsNorm(&x_[r * dim], lw.attn_norm, dim, c.rms_eps, &xb_[r * dim]);
   MatMuls({{&lw.wq, q_.data()}, {&lw.wk, k_.data()}, {&lw.wv, v_.data()}}, xb_.data(), n_rows);
+  AddBias(lw.bq, n_rows, q_dim, q_.data());
+  AddBias(lw.bk, n_rows, kv_dim, k_.data());
+  AddBias(lw.bv, n_rows, kv_dim, v_.data());
+  if (c.qk_norm) {
+    NormHeads(lw.q_norm, n_rows, c.n_heads, c.head_dim, c.rms_eps, q_.data());
+    NormHeads(lw.k_norm, n_rows, c.n_kv_heads, c.head_dim, c.rms_eps, k_.data());
+  }
   // Queries and keys rotated to their absolute positions.
+  const bool own_rope = c.is_sliding(l) && !sliding_rope_freqs_.empty();
+  const float* cos = own_rope ? sliding_cos_.data() : cos_.data();
+  const float* sin = own_rope ? sliding_sin_.data() : sin_.data();
   for (int r = 0; r < n_rows; ++r) {
-    ApplyRope(&q_[r * q_dim], c.n_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
-              &sin_[r * half_rope]);
-    ApplyRope(&k_[r * kv_dim], c.n_kv_heads, c.head_dim, c.rope_dims, &cos_[r * half_rope],
-              &sin_[r * half_rope]);
+    ApplyRope(&q_[r * q_dim], c.n_heads, c.head_dim, c.rope_dims, &cos[r * half_rope],
+              &sin[r * half_rope]);
+    ApplyRope(&k_[r * kv_dim], c.n_kv_heads, c.head_dim, c.rope_dims, &cos[r * half_rope],
+              &sin[r * half_rope]);
+  }
+  if (c.query_scale != 1.0f) {
+    for (size_t i = 0; i < static_cast<size_t>(n_rows) * q_dim; ++i) q_[i] *= c.query_scale;
   }
   // The caches, each over its input's rows (mirrors included: they observe the same attention).
   const int n_tasks = static_cast<int>(plan_.tasks.size());
@@ -151,10 +210,13 @@ void Decoder::Attention(int l) {
   }
   // Output projection into the residual stream.
   MatMul(lw.wo, att_.data(), n_rows, xb_.data());
+  AddBias(lw.bo, n_rows, dim, xb_.data());
+  if (c.sandwich_norms) NormRows(lw.attn_post_norm, n_rows, dim, c.rms_eps, xb_.data());
   AddResidual(xb_.data(), static_cast<size_t>(n_rows) * dim, x_.data());
 }
 
-// x += W_down @ (silu(W_gate @ h) * (W_up @ h)), with h = norm(x).
+// x += W_down @ (act(W_gate @ h) * (W_up @ h)), with h = norm(x) and act silu or GELU-tanh;
+// with sandwich norms the FFN's output is normed before the add.
 void Decoder::FeedForward(int l) {
   const ModelConfig& c = config();
   const LayerWeights& lw = model_.weights.layers[l];
@@ -162,8 +224,13 @@ void Decoder::FeedForward(int l) {
   for (int r = 0; r < n_rows; ++r)
     RmsNorm(&x_[r * dim], lw.ffn_norm, dim, c.rms_eps, &xb_[r * dim]);
   MatMuls({{&lw.w_gate, gate_.data()}, {&lw.w_up, up_.data()}}, xb_.data(), n_rows);
-  SwiGlu(gate_.data(), up_.data(), n_rows * c.hidden_dim);
+  if (c.activation == ModelConfig::Activation::kGeluTanh) {
+    GeluTanhGlu(gate_.data(), up_.data(), n_rows * c.hidden_dim);
+  } else {
+    SwiGlu(gate_.data(), up_.data(), n_rows * c.hidden_dim);
+  }
   MatMul(lw.w_down, gate_.data(), n_rows, xb_.data());
+  if (c.sandwich_norms) NormRows(lw.ffn_post_norm, n_rows, dim, c.rms_eps, xb_.data());
   AddResidual(xb_.data(), static_cast<size_t>(n_rows) * dim, x_.data());
 }
 
@@ -181,6 +248,11 @@ void Decoder::Classify(absl::Span<const StepInput> inputs) {
     }
   }
   MatMul(w.classifier, xb_.data(), plan_.n_logit_rows, logits_.data());
+  if (c.final_logit_softcap > 0.0f) {
+    const float cap = c.final_logit_softcap;
+    for (size_t i = 0; i < static_cast<size_t>(plan_.n_logit_rows) * c.vocab_size; ++i)
+      logits_[i] = cap * std::tanh(logits_[i] / cap);
+  }
   g = 0;
   for (const StepInput& in : inputs) {
     const int n = static_cast<int>(in.tokens.size()) - in.logits_begin;

@@ -1,5 +1,8 @@
 // The reference Llama-family forward pass: RMSNorm, RoPE, grouped-query attention (delegated to the
 // KvCache), SwiGLU FFN, final norm, classifier. f32 activations; weights in their file dtype.
+// Qwen2, Qwen3, Mistral and Gemma-3 are the same pass with the switches of ModelConfig (biases,
+// q/k norms, sandwich norms, GELU-tanh, embedding and query scales, sliding layers and their RoPE);
+// sliding-window masking itself is the cache's (CacheShape::layer_windows).
 //
 // One call runs a step for a batch of independent sequences, each with its own cache and any number
 // of new tokens (a prefill block or one decode token). The projections of all rows of all
@@ -73,21 +76,25 @@ class Decoder {
 
   const Model& model_;
   const std::vector<double> rope_freqs_;  // (rope_dims / 2) each pair's frequency (model/rope.h)
+  // (rope_dims / 2) the sliding layers' own frequencies, or empty when they share rope_freqs_.
+  const std::vector<double> sliding_rope_freqs_;
   StepPlan plan_;
   // Activations, grown on demand and reused: no allocation on the steady-state decode path.
   int capacity_rows_ = 0;
-  AlignedVector<float> x_;           // (rows, dim) residual stream
-  AlignedVector<float> xb_;          // (rows, dim) normed input / projection output
-  AlignedVector<float> q_;           // (rows, n_heads * head_dim)
-  AlignedVector<float> k_;           // (rows, n_kv_heads * head_dim)
-  AlignedVector<float> v_;           // (rows, n_kv_heads * head_dim)
-  AlignedVector<float> att_;         // (rows, n_heads * head_dim) attention output
-  AlignedVector<float> gate_;        // (rows, hidden_dim)
-  AlignedVector<float> up_;          // (rows, hidden_dim)
-  AlignedVector<float> cos_;         // (rows, rope_dims / 2)
-  AlignedVector<float> sin_;         // (rows, rope_dims / 2)
-  AlignedVector<float> logits_;      // (logit rows, vocab)
-  AlignedVector<float> mirror_att_;  // (threads, rows, n_heads * head_dim) mirrors' outputs
+  AlignedVector<float> x_;            // (rows, dim) residual stream
+  AlignedVector<float> xb_;           // (rows, dim) normed input / projection output
+  AlignedVector<float> q_;            // (rows, n_heads * head_dim)
+  AlignedVector<float> k_;            // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> v_;            // (rows, n_kv_heads * head_dim)
+  AlignedVector<float> att_;          // (rows, n_heads * head_dim) attention output
+  AlignedVector<float> gate_;         // (rows, hidden_dim)
+  AlignedVector<float> up_;           // (rows, hidden_dim)
+  AlignedVector<float> cos_;          // (rows, rope_dims / 2)
+  AlignedVector<float> sin_;          // (rows, rope_dims / 2)
+  AlignedVector<float> sliding_cos_;  // (rows, rope_dims / 2) with sliding_rope_freqs_, if any
+  AlignedVector<float> sliding_sin_;  // (rows, rope_dims / 2)
+  AlignedVector<float> logits_;       // (logit rows, vocab)
+  AlignedVector<float> mirror_att_;   // (threads, rows, n_heads * head_dim) mirrors' outputs
 };
 
 }  // namespace kvbench

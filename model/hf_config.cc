@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "base/status.h"
 #include "model/rope.h"
 
@@ -19,10 +22,16 @@ constexpr absl::string_view kGeneration = "a generation default; kvbench's sampl
 constexpr absl::string_view kOtherTask = "belongs to other task heads or fine-tuning bookkeeping";
 constexpr absl::string_view kOutputs = "selects extra outputs, not the logits";
 
+constexpr absl::string_view kQwen = "qwen2 qwen3";
+constexpr absl::string_view kSlidingFamilies = "qwen2 qwen3 gemma3";
+
 constexpr HfConfigKey kKeys[] = {
     // Read.
-    {"architectures", kRead, "LlamaForCausalLM or MistralForCausalLM", ""},
-    {"model_type", kRead, "\"llama\" or \"mistral\"", ""},
+    {"architectures", kRead,
+     "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM or "
+     "Gemma3ForCausalLM",
+     ""},
+    {"model_type", kRead, "\"llama\", \"mistral\", \"qwen2\", \"qwen3\" or \"gemma3_text\"", ""},
     {"hidden_size", kRead, "residual width", ""},
     {"num_hidden_layers", kRead, "layers", ""},
     {"num_attention_heads", kRead, "query heads", ""},
@@ -31,12 +40,30 @@ constexpr HfConfigKey kKeys[] = {
     {"intermediate_size", kRead, "SwiGLU width", ""},
     {"vocab_size", kRead, "vocabulary", ""},
     {"max_position_embeddings", kRead, "context length (default 2048)", ""},
-    {"hidden_act", kRead, "only silu (alias swish) is implemented", ""},
-    {"attention_bias", kRead, "q/k/v/o biases: only false is implemented", ""},
-    {"mlp_bias", kRead, "FFN biases: only false is implemented", ""},
+    {"hidden_act", kRead, "only silu (alias swish) is implemented", "",
+     "llama mistral qwen2 qwen3"},
+    {"hidden_activation", kRead, "Gemma's FFN gate: only gelu_pytorch_tanh is implemented", "",
+     "gemma3"},
+    {"attention_bias", kRead, "q/k/v/o projection biases (Qwen2 has q/k/v biases without the key)",
+     "", "llama qwen3 gemma3"},
+    {"mlp_bias", kRead, "FFN biases: only false is implemented", "", "llama"},
+    {"query_pre_attn_scalar", kRead, "Gemma-3: attention scores are q.k / sqrt(this)", "",
+     "gemma3"},
+    {"final_logit_softcapping", kRead, "Gemma: logits = c tanh(logits / c)", "", "gemma3"},
+    {"layer_types", kRead, "full_attention or sliding_attention per layer", "", kSlidingFamilies},
+    {"use_sliding_window", kRead, "Qwen: whether the sliding_window applies at all", "", kQwen},
+    {"max_window_layers", kRead,
+     "Qwen: layers from this one on slide (only when layer_types is absent)", "", kQwen},
+    {"sliding_window_pattern", kRead,
+     "Gemma-3 before transformers 5: every this-th layer is full (when layer_types is absent)", "",
+     "gemma3"},
+    {"_sliding_window_pattern", kRead, "the same, as transformers 5 writes it", "", "gemma3"},
+    {"rope_local_base_freq", kRead,
+     "Gemma-3 before transformers 5: the sliding layers' RoPE base (default 10000)", "", "gemma3"},
     {"rms_norm_eps", kRead, "RMSNorm epsilon (default 1e-6)", ""},
     {"rope_theta", kRead, "RoPE base before transformers 5 (default 10000)", ""},
-    {"rope_parameters", kRead, "transformers 5 RoPE: default, linear, llama3", ""},
+    {"rope_parameters", kRead,
+     "transformers 5 RoPE: default, linear, llama3; Gemma-3: one per layer type", ""},
     {"rope_scaling", kRead, "RoPE scaling before transformers 5: null, default, linear, llama3",
      ""},
     {"tie_word_embeddings", kRead, "one matrix for embedding and classifier (default false)", ""},
@@ -45,8 +72,9 @@ constexpr HfConfigKey kKeys[] = {
      ""},
     {"torch_dtype", kRead, "dtype before transformers 5", ""},
     {"sliding_window", kRead,
-     "Mistral: caps the context (up to the window, sliding attention is full attention); "
-     "LlamaConfig has no such key and transformers' Llama ignores it, so does kvbench",
+     "keys a sliding layer's query sees (Mistral: every layer; Qwen: with use_sliding_window; "
+     "Gemma-3: the sliding_attention layers); LlamaConfig has no such key and transformers' Llama "
+     "ignores it, so does kvbench",
      ""},
     // Refused unless they hold the default.
     {"quantization_config", kRefused,
@@ -58,6 +86,10 @@ constexpr HfConfigKey kKeys[] = {
     {"is_encoder_decoder", kRefused, "an encoder-decoder is not a decoder-only Llama", "false"},
     {"add_cross_attention", kRefused, "cross-attention layers are not implemented", "false"},
     {"tie_encoder_decoder", kRefused, "an encoder-decoder setting", "false"},
+    {"attn_logit_softcapping", kRefused,
+     "soft-capped attention scores (Gemma-2) are not implemented", ""},
+    {"use_bidirectional_attention", kRefused,
+     "bidirectional attention (EmbeddingGemma) is not a causal decoder", "false"},
     // Ignored.
     {"transformers_version", kIgnored, "bookkeeping", ""},
     {"_name_or_path", kIgnored, "bookkeeping", ""},
@@ -74,6 +106,9 @@ constexpr HfConfigKey kKeys[] = {
     {"attention_dropout", kIgnored, "dropout is off at inference", ""},
     {"initializer_range", kIgnored, "initialization of untrained weights", ""},
     {"use_cache", kIgnored, "transformers' KV cache switch; kvbench always caches", ""},
+    {"cache_implementation", kIgnored,
+     "which transformers cache class generate() uses (Gemma-3's \"hybrid\"): the same attention",
+     ""},
     {"pretraining_tp", kIgnored,
      "transformers 4 split the projections into that many slices: the same products", ""},
     {"is_decoder", kIgnored, "a Llama is causal either way", ""},
@@ -224,24 +259,70 @@ class ConfigReader {
   const std::string where_;
 };
 
-// The architecture, from `architectures` or `model_type`; anything outside the Llama family is
-// refused before its keys are looked at.
-absl::StatusOr<std::string> ParseArchitecture(const ConfigReader& r) {
+// One family the decoder implements: how transformers names it and the defaults its config class
+// gives keys that are absent.
+struct Family {
+  absl::string_view name;          // ModelConfig::architecture, and HfConfigKey::families
+  absl::string_view architecture;  // `architectures` entry
+  absl::string_view model_type;
+  int default_context;   // max_position_embeddings
+  int default_head_dim;  // 0: hidden_size / num_attention_heads
+  bool default_tied;     // tie_word_embeddings
+  double default_theta;  // RoPE base of the (full-attention) layers
+  int default_window;    // sliding_window when the key is absent (0: none)
+};
+
+constexpr Family kFamilies[] = {
+    {"llama", "LlamaForCausalLM", "llama", 2048, 0, false, 10000.0, 0},
+    {"mistral", "MistralForCausalLM", "mistral", 4096 * 32, 0, false, 10000.0, 4096},
+    {"qwen2", "Qwen2ForCausalLM", "qwen2", 32768, 0, false, 10000.0, 4096},
+    {"qwen3", "Qwen3ForCausalLM", "qwen3", 32768, 128, false, 10000.0, 4096},
+    {"gemma3", "Gemma3ForCausalLM", "gemma3_text", 131072, 256, true, 1000000.0, 4096},
+};
+
+// The family, from `architectures` or `model_type`; anything else is refused before its keys are
+// looked at.
+absl::StatusOr<const Family*> ParseFamily(const ConfigReader& r) {
   ASSIGN_OR_RETURN(const std::vector<std::string> archs, r.StringList("architectures"));
   ASSIGN_OR_RETURN(const std::string model_type, r.String("model_type"));
   auto has_arch = [&](absl::string_view a) {
     return std::find(archs.begin(), archs.end(), a) != archs.end();
   };
-  if (has_arch("LlamaForCausalLM") || model_type == "llama") return std::string("llama");
-  if (has_arch("MistralForCausalLM") || model_type == "mistral") return std::string("mistral");
-  return r.Error(absl::StrCat(
-      "unsupported architecture: architectures = [", absl::StrJoin(archs, ", "),
-      "], model_type = \"", model_type,
-      "\" (supported: LlamaForCausalLM / \"llama\", MistralForCausalLM / \"mistral\")"));
+  // The architecture decides; model_type must agree with it (or stand alone).
+  for (const Family& f : kFamilies) {
+    if (!(archs.empty() ? model_type == f.model_type : has_arch(f.architecture))) continue;
+    if (!model_type.empty() && model_type != f.model_type) {
+      return r.Error(absl::StrCat("architectures = [", absl::StrJoin(archs, ", "),
+                                  "] and model_type = \"", model_type, "\" disagree"));
+    }
+    return &f;
+  }
+  std::vector<std::string> supported;
+  for (const Family& f : kFamilies) {
+    supported.push_back(absl::StrCat(f.architecture, " / \"", f.model_type, "\""));
+  }
+  std::string hint;
+  if (has_arch("Gemma3ForConditionalGeneration") || model_type == "gemma3") {
+    hint =
+        "; the multimodal Gemma-3 (text_config + vision_config) is not implemented, its text "
+        "model saved alone (Gemma3ForCausalLM) is";
+  }
+  return r.Error(absl::StrCat("unsupported architecture: architectures = [",
+                              absl::StrJoin(archs, ", "), "], model_type = \"", model_type,
+                              "\" (supported: ", absl::StrJoin(supported, ", "), ")", hint));
 }
 
-// Every top-level key is in the table; refused keys hold their harmless value.
-absl::Status CheckKeys(const ConfigReader& r) {
+bool InFamily(const HfConfigKey& key, const Family& family) {
+  if (key.families.empty()) return true;
+  for (absl::string_view f : absl::StrSplit(key.families, ' ')) {
+    if (f == family.name) return true;
+  }
+  return false;
+}
+
+// Every top-level key is in the table and read by this family; refused keys hold their harmless
+// value.
+absl::Status CheckKeys(const ConfigReader& r, const Family& family) {
   for (const auto& [name, value] : r.object().items()) {
     const HfConfigKey* key = FindKey(name);
     if (key == nullptr) {
@@ -249,6 +330,11 @@ absl::Status CheckKeys(const ConfigReader& r) {
                                   "\" is unknown to kvbench, which cannot tell whether it changes "
                                   "the computation (keys it reads: ",
                                   ReadKeyNames(), ")"));
+    }
+    if (key->use == kRead && !InFamily(*key, family) && !value.is_null()) {
+      return r.Error(absl::StrCat("config key \"", name, "\" is not a key of ", family.name,
+                                  " configs (it belongs to: ", key->families,
+                                  "), so kvbench cannot tell what it means here"));
     }
     if (key->use != kRefused || value.is_null()) continue;
     if (!key->harmless.empty() &&
@@ -285,34 +371,24 @@ const std::vector<RopeTypeKeys>& RopeTypes() {
   return *kTypes;
 }
 
-// rope_theta, rope_type and the frequency factors from rope_parameters / rope_scaling /
-// rope_theta. c->rope_dims must be set and valid.
-absl::Status ParseRope(const ConfigReader& r, ModelConfig* c) {
-  const Json* parameters = r.Find("rope_parameters");
-  const Json* scaling = r.Find("rope_scaling");
-  // transformers 5 takes rope_scaling over rope_parameters; both present and different is a
-  // config whose meaning depends on the reader.
-  if (parameters != nullptr && scaling != nullptr && *parameters != *scaling) {
-    return r.Error("rope_parameters and rope_scaling are both given and differ");
-  }
-  const absl::string_view key = scaling != nullptr ? "rope_scaling" : "rope_parameters";
-  const Json* rope = scaling != nullptr ? scaling : parameters;
-  ASSIGN_OR_RETURN(const double top_theta, r.Float("rope_theta", 10000.0));
-  if (rope == nullptr) {
-    c->rope_theta = static_cast<float>(top_theta);
-    return absl::OkStatus();
-  }
-  if (!rope->is_object()) {
-    return r.Error(absl::StrCat("\"", key, "\" = ", JsonShow(*rope),
-                                " is not an object {\"rope_type\": ..., \"rope_theta\": ...}"));
-  }
-  const ConfigReader p(*rope, absl::StrCat(r.where(), ": ", key));
-  for (const auto& [name, value] : rope->items()) {
+// One RoPE: its base, type and per-pair frequency divisors (model/rope.h).
+struct Rope {
+  double theta = 10000.0;
+  std::string type = "default";
+  std::vector<float> freq_factors;
+
+  bool operator==(const Rope&) const = default;
+};
+
+// One RoPE object ({rope_type, rope_theta, ...}) read by `p`; top_theta is the top-level
+// rope_theta (or the family's default), which the object's own rope_theta must agree with.
+absl::StatusOr<Rope> ParseRopeObject(const ConfigReader& p, double top_theta, bool has_top_theta,
+                                     int rope_dims) {
+  for (const auto& [name, value] : p.object().items()) {
     if (value.is_object()) {
-      return p.Error(
-          absl::StrCat("\"", name,
-                       "\" is an object: per-layer-type RoPE parameters (Gemma-3's layout) are not "
-                       "implemented for the Llama family, which has one RoPE"));
+      return p.Error(absl::StrCat("\"", name,
+                                  "\" is an object: per-layer-type RoPE parameters are read only "
+                                  "for Gemma-3 (sliding_attention, full_attention)"));
     }
   }
   std::string type;
@@ -329,7 +405,7 @@ absl::Status ParseRope(const ConfigReader& r, ModelConfig* c) {
     return p.Error(absl::StrCat("rope_type \"", type, "\" is not implemented (implemented: ",
                                 absl::StrJoin(names, ", "), ")"));
   }
-  for (const auto& [name, value] : rope->items()) {
+  for (const auto& [name, value] : p.object().items()) {
     const bool common = name == "rope_type" || name == "type" || name == "rope_theta" ||
                         name == "partial_rotary_factor" || name == "attention_factor";
     if (common || std::find(known->keys.begin(), known->keys.end(), name) != known->keys.end()) {
@@ -346,16 +422,16 @@ absl::Status ParseRope(const ConfigReader& r, ModelConfig* c) {
       return p.Error(absl::StrCat("\"", unity, "\" = ", v, " is not supported (only 1.0)"));
     }
   }
-  ASSIGN_OR_RETURN(const double theta, p.Positive("rope_theta", top_theta));
-  if (r.Has("rope_theta") && p.Has("rope_theta") && theta != top_theta) {
-    return p.Error(absl::StrCat("rope_theta = ", theta,
+  Rope rope;
+  ASSIGN_OR_RETURN(rope.theta, p.Positive("rope_theta", top_theta));
+  if (has_top_theta && p.Has("rope_theta") && rope.theta != top_theta) {
+    return p.Error(absl::StrCat("rope_theta = ", rope.theta,
                                 " differs from the top-level rope_theta = ", top_theta));
   }
-  c->rope_theta = static_cast<float>(theta);
-  c->rope_type = type;
+  rope.type = type;
   if (type == "linear") {
     ASSIGN_OR_RETURN(const double factor, p.Positive("factor", std::nullopt));
-    c->rope_freq_factors.assign(c->rope_dims / 2, static_cast<float>(factor));
+    rope.freq_factors.assign(rope_dims / 2, static_cast<float>(factor));
   } else if (type == "llama3") {
     Llama3RopeScaling s;
     ASSIGN_OR_RETURN(s.factor, p.Positive("factor", std::nullopt));
@@ -370,24 +446,181 @@ absl::Status ParseRope(const ConfigReader& r, ModelConfig* c) {
       return p.Error(absl::StrCat("original_max_position_embeddings = ", s.original_context,
                                   " is not positive"));
     }
-    c->rope_freq_factors = Llama3RopeFactors(c->rope_dims, c->rope_theta, s);
+    rope.freq_factors = Llama3RopeFactors(rope_dims, static_cast<float>(rope.theta), s);
+  }
+  return rope;
+}
+
+// The RoPE of every layer (`full`) and, for Gemma-3, of the sliding layers, from rope_parameters /
+// rope_scaling / rope_theta (and Gemma-3's rope_local_base_freq). transformers 5 writes Gemma-3's
+// rope_parameters as {"sliding_attention": {...}, "full_attention": {...}}; older Gemma-3 configs
+// have rope_theta and rope_scaling for the full layers and rope_local_base_freq for the others.
+absl::Status ParseRope(const ConfigReader& r, const Family& family, int rope_dims, Rope* full,
+                       Rope* sliding) {
+  const Json* parameters = r.Find("rope_parameters");
+  const Json* scaling = r.Find("rope_scaling");
+  // transformers 5 takes rope_scaling over rope_parameters; both present and different is a
+  // config whose meaning depends on the reader.
+  if (parameters != nullptr && scaling != nullptr && *parameters != *scaling) {
+    return r.Error("rope_parameters and rope_scaling are both given and differ");
+  }
+  const absl::string_view key = scaling != nullptr ? "rope_scaling" : "rope_parameters";
+  const Json* rope = scaling != nullptr ? scaling : parameters;
+  const bool gemma = family.name == "gemma3";
+  ASSIGN_OR_RETURN(const double top_theta, r.Float("rope_theta", family.default_theta));
+  const bool has_top_theta = r.Has("rope_theta");
+  if (rope != nullptr && !rope->is_object()) {
+    return r.Error(absl::StrCat("\"", key, "\" = ", JsonShow(*rope),
+                                " is not an object {\"rope_type\": ..., \"rope_theta\": ...}"));
+  }
+  const bool per_layer_type = gemma && rope != nullptr &&
+                              (JsonMember(*rope, "full_attention") != nullptr ||
+                               JsonMember(*rope, "sliding_attention") != nullptr);
+  if (!per_layer_type) {
+    if (rope == nullptr) {
+      full->theta = top_theta;
+    } else {
+      ASSIGN_OR_RETURN(
+          *full, ParseRopeObject(ConfigReader(*rope, absl::StrCat(r.where(), ": ", key)), top_theta,
+                                 has_top_theta, rope_dims));
+    }
+    if (gemma) {
+      ASSIGN_OR_RETURN(sliding->theta, r.Positive("rope_local_base_freq", 10000.0));
+    } else {
+      *sliding = *full;
+    }
+    return absl::OkStatus();
+  }
+  for (const auto& [name, value] : rope->items()) {
+    if (name != "full_attention" && name != "sliding_attention") {
+      return r.Error(absl::StrCat(key, ": \"", name,
+                                  "\" is not a layer type (full_attention, sliding_attention)"));
+    }
+    if (!value.is_object()) {
+      return r.Error(absl::StrCat(key, ": \"", name, "\" = ", JsonShow(value),
+                                  " is not an object {\"rope_type\": ..., \"rope_theta\": ...}"));
+    }
+  }
+  if (r.Has("rope_local_base_freq")) {
+    return r.Error(absl::StrCat("rope_local_base_freq and per-layer-type ", key,
+                                " are both given (which one holds?)"));
+  }
+  for (const auto& [name, out, fallback] :
+       {std::tuple<const char*, Rope*, double>{"full_attention", full, top_theta},
+        std::tuple<const char*, Rope*, double>{"sliding_attention", sliding, 10000.0}}) {
+    const Json* member = JsonMember(*rope, name);
+    if (member == nullptr || member->is_null()) {
+      out->theta = fallback;
+      continue;
+    }
+    const bool full_layers = std::string_view(name) == "full_attention";
+    ASSIGN_OR_RETURN(
+        *out, ParseRopeObject(ConfigReader(*member, absl::StrCat(r.where(), ": ", key, ".", name)),
+                              fallback, full_layers && has_top_theta, rope_dims));
   }
   return absl::OkStatus();
 }
 
-absl::Status ParseUnsupportedFeatures(const ConfigReader& r) {
+absl::Status ParseActivation(const ConfigReader& r, const Family& family, ModelConfig* c) {
+  if (family.name == "gemma3") {
+    ASSIGN_OR_RETURN(std::string act, r.String("hidden_activation"));
+    if (act.empty()) act = "gelu_pytorch_tanh";
+    if (act != "gelu_pytorch_tanh") {
+      return r.Error(absl::StrCat("hidden_activation \"", act,
+                                  "\" is not supported (only gelu_pytorch_tanh)"));
+    }
+    c->activation = ModelConfig::Activation::kGeluTanh;
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(const std::string act, r.String("hidden_act"));
   if (!act.empty() && act != "silu" && act != "swish") {
     return r.Error(absl::StrCat("hidden_act \"", act, "\" is not supported (only silu)"));
   }
-  for (const char* key : {"attention_bias", "mlp_bias"}) {
-    ASSIGN_OR_RETURN(const bool bias, r.Bool(key, false));
-    if (bias) {
-      return r.Error(absl::StrCat(key, " = true is not supported (the decoder has no biases)"));
-    }
+  c->activation = ModelConfig::Activation::kSilu;
+  return absl::OkStatus();
+}
+
+// Which layers slide, and the window: Mistral's every layer; Qwen's layers from max_window_layers
+// on when use_sliding_window; Gemma-3's sliding_attention layers. transformers 5 writes
+// layer_types, which then decides; older configs are expanded here as transformers does.
+absl::Status ParseSlidingLayers(const ConfigReader& r, const Family& family, ModelConfig* c) {
+  if (family.name == "llama") return absl::OkStatus();  // LlamaConfig ignores sliding_window
+  // Absent and null differ: transformers' default window applies to an absent key only.
+  const Json* window_json = JsonMember(r.object(), "sliding_window");
+  int window = 0;
+  if (window_json == nullptr) {
+    window = family.default_window;
+  } else if (!window_json->is_null()) {
+    ASSIGN_OR_RETURN(window, r.Int("sliding_window", 0));
+    if (window <= 0) return r.Error(absl::StrCat("sliding_window = ", window, " is invalid"));
   }
-  RETURN_IF_ERROR(ParseDtype(r, "dtype"));
-  return ParseDtype(r, "torch_dtype");
+  if (family.name == "qwen2" || family.name == "qwen3") {
+    ASSIGN_OR_RETURN(const bool use, r.Bool("use_sliding_window", false));
+    if (!use) window = 0;
+  }
+  std::vector<uint8_t> sliding(c->n_layers, 0);
+  const Json* types = r.Find("layer_types");
+  if (types != nullptr) {
+    if (!types->is_array() || static_cast<int>(types->size()) != c->n_layers) {
+      return r.Error(absl::StrCat("layer_types = ", JsonShow(*types), " is not a list of ",
+                                  c->n_layers, " layer types"));
+    }
+    for (int l = 0; l < c->n_layers; ++l) {
+      const Json& t = (*types)[l];
+      if (t == "sliding_attention") {
+        sliding[l] = 1;
+      } else if (t != "full_attention") {
+        return r.Error(absl::StrCat("layer_types[", l, "] = ", JsonShow(t),
+                                    " is not implemented (full_attention, sliding_attention)"));
+      }
+    }
+  } else if (family.name == "mistral") {
+    sliding.assign(c->n_layers, 1);
+  } else if (family.name == "gemma3") {
+    int pattern = 6;
+    for (const char* key : {"_sliding_window_pattern", "sliding_window_pattern"}) {
+      if (!r.Has(key)) continue;
+      ASSIGN_OR_RETURN(pattern, r.Int(key, 6));
+    }
+    if (pattern <= 0) {
+      return r.Error(absl::StrCat("sliding_window_pattern = ", pattern, " is not positive"));
+    }
+    for (int l = 0; l < c->n_layers; ++l) sliding[l] = (l + 1) % pattern != 0;
+  } else {  // Qwen
+    ASSIGN_OR_RETURN(const int first, r.Int("max_window_layers", 28));
+    for (int l = 0; l < c->n_layers; ++l) sliding[l] = window > 0 && l >= first;
+  }
+  if (family.name == "mistral" && types == nullptr && window == 0) sliding.assign(c->n_layers, 0);
+  const bool any = std::find(sliding.begin(), sliding.end(), 1) != sliding.end();
+  if (any && window == 0) {
+    return r.Error(
+        "layer_types names sliding_attention layers but there is no sliding_window "
+        "(null, or use_sliding_window is false)");
+  }
+  if (!any) return absl::OkStatus();
+  c->sliding_window = window;
+  c->sliding_layers = std::move(sliding);
+  return absl::OkStatus();
+}
+
+// The switches that differ by family (ModelConfig's architecture block).
+absl::Status ParseFamilySwitches(const ConfigReader& r, const Family& family, ModelConfig* c) {
+  RETURN_IF_ERROR(ParseActivation(r, family, c));
+  ASSIGN_OR_RETURN(const bool mlp_bias, r.Bool("mlp_bias", false));
+  if (mlp_bias) return r.Error("mlp_bias = true is not supported (the FFN has no biases)");
+  ASSIGN_OR_RETURN(c->attention_bias, r.Bool("attention_bias", false));
+  if (family.name == "qwen2") c->attention_bias = true;  // Qwen2Attention: q/k/v biases always
+  c->qk_norm = family.name == "qwen3" || family.name == "gemma3";
+  if (family.name == "gemma3") {
+    c->sandwich_norms = true;
+    c->embedding_scale = std::sqrt(static_cast<float>(c->dim));
+    ASSIGN_OR_RETURN(const double scalar, r.Positive("query_pre_attn_scalar", 256.0));
+    c->query_scale = static_cast<float>(std::sqrt(c->head_dim / scalar));
+    ASSIGN_OR_RETURN(const double cap, r.Float("final_logit_softcapping", 0.0));
+    if (cap < 0.0) return r.Error(absl::StrCat("final_logit_softcapping = ", cap, " is negative"));
+    c->final_logit_softcap = static_cast<float>(cap);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -401,9 +634,11 @@ absl::StatusOr<HfConfig> ParseHfConfig(const Json& root, const std::string& path
   const ConfigReader r(root, path);
   HfConfig out;
   ModelConfig& c = out.model;
-  ASSIGN_OR_RETURN(c.architecture, ParseArchitecture(r));
-  RETURN_IF_ERROR(CheckKeys(r));
-  RETURN_IF_ERROR(ParseUnsupportedFeatures(r));
+  ASSIGN_OR_RETURN(const Family* family, ParseFamily(r));
+  c.architecture = std::string(family->name);
+  RETURN_IF_ERROR(CheckKeys(r, *family));
+  RETURN_IF_ERROR(ParseDtype(r, "dtype"));
+  RETURN_IF_ERROR(ParseDtype(r, "torch_dtype"));
 
   ASSIGN_OR_RETURN(c.dim, r.Int("hidden_size", std::nullopt));
   ASSIGN_OR_RETURN(c.n_layers, r.Int("num_hidden_layers", std::nullopt));
@@ -411,29 +646,35 @@ absl::StatusOr<HfConfig> ParseHfConfig(const Json& root, const std::string& path
   ASSIGN_OR_RETURN(c.n_kv_heads, r.Int("num_key_value_heads", c.n_heads));
   ASSIGN_OR_RETURN(c.hidden_dim, r.Int("intermediate_size", std::nullopt));
   ASSIGN_OR_RETURN(c.vocab_size, r.Int("vocab_size", std::nullopt));
-  // transformers' LlamaConfig defaults.
-  ASSIGN_OR_RETURN(c.context_length, r.Int("max_position_embeddings", 2048));
-  if (!r.Has("head_dim") && (c.n_heads <= 0 || c.dim % c.n_heads != 0)) {
+  ASSIGN_OR_RETURN(c.context_length, r.Int("max_position_embeddings", family->default_context));
+  if (!r.Has("head_dim") && family->default_head_dim == 0 &&
+      (c.n_heads <= 0 || c.dim % c.n_heads != 0)) {
     return r.Error(absl::StrCat("hidden_size = ", c.dim,
                                 " is not a multiple of num_attention_heads = ", c.n_heads,
                                 " and no head_dim is given"));
   }
-  ASSIGN_OR_RETURN(c.head_dim, r.Int("head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0));
+  const int default_head_dim = family->default_head_dim > 0 ? family->default_head_dim
+                               : c.n_heads > 0              ? c.dim / c.n_heads
+                                                            : 0;
+  ASSIGN_OR_RETURN(c.head_dim, r.Int("head_dim", default_head_dim));
   c.rope_dims = c.head_dim;
   ASSIGN_OR_RETURN(const double eps, r.Float("rms_norm_eps", 1e-6));
   c.rms_eps = static_cast<float>(eps);
-  // Sizes first: the RoPE factors are sized by them.
+  // Sizes first: the RoPE factors and layer flags are sized by them.
   RETURN_IF_ERROR(Annotate(c.Validate(), path));
-  RETURN_IF_ERROR(ParseRope(r, &c));
-  ASSIGN_OR_RETURN(out.tie_word_embeddings, r.Bool("tie_word_embeddings", false));
-
-  if (c.architecture == "mistral" && r.Has("sliding_window")) {
-    ASSIGN_OR_RETURN(const int window, r.Int("sliding_window", 0));
-    if (window <= 0) return r.Error(absl::StrCat("sliding_window = ", window, " is invalid"));
-    // Sliding-window attention is not implemented; up to the window it equals full attention.
-    if (window < c.context_length) c.context_length = window;
+  Rope full, sliding;
+  RETURN_IF_ERROR(ParseRope(r, *family, c.rope_dims, &full, &sliding));
+  c.rope_theta = static_cast<float>(full.theta);
+  c.rope_type = full.type;
+  c.rope_freq_factors = full.freq_factors;
+  ASSIGN_OR_RETURN(out.tie_word_embeddings, r.Bool("tie_word_embeddings", family->default_tied));
+  RETURN_IF_ERROR(ParseFamilySwitches(r, *family, &c));
+  RETURN_IF_ERROR(ParseSlidingLayers(r, *family, &c));
+  if (c.sliding_window > 0 && !(sliding == full)) {
+    c.sliding_rope_theta = static_cast<float>(sliding.theta);
+    c.sliding_rope_type = sliding.type;
+    c.sliding_rope_freq_factors = sliding.freq_factors;
   }
-
   RETURN_IF_ERROR(Annotate(c.Validate(), path));  // the RoPE factors, the window
   return out;
 }

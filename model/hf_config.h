@@ -1,5 +1,9 @@
-// Hugging Face config.json -> ModelConfig, for the Llama family (LlamaForCausalLM, and Mistral's
-// identical tensors).
+// Hugging Face config.json -> ModelConfig, for the families the decoder implements: Llama
+// (LlamaForCausalLM), Mistral (sliding window), Qwen2 (q/k/v biases), Qwen3 (q/k norms) and
+// Gemma-3 text (Gemma3ForCausalLM: GELU-tanh, (1 + w) norms, sandwich norms, embedding and query
+// scales, sliding and full layers with their own RoPE). Each is the one decoder with the switches
+// of ModelConfig; anything else (Gemma-3's multimodal Gemma3ForConditionalGeneration, Phi, ...)
+// is refused by name.
 //
 // A key that changes the computation is either implemented or refused by name: a model that loads
 // computes what transformers computes for it. So every top-level key is looked up in one table
@@ -38,14 +42,18 @@ struct HfConfigKey {
   HfKeyUse use;
   absl::string_view why;       // what it means and why kvbench treats it so
   absl::string_view harmless;  // kRefused: the JSON value that is accepted ("" = none)
+  // kRead: the families whose configs carry it, space-separated ("" = every family); in another
+  // family's config it is refused by name (transformers would ignore it, or it means another
+  // model).
+  absl::string_view families = "";
 };
 
-// Every top-level config.json key kvbench knows for the Llama family.
+// Every top-level config.json key kvbench knows, for every family.
 absl::Span<const HfConfigKey> HfConfigKeys();
 
 struct HfConfig {
   ModelConfig model;
-  bool tie_word_embeddings = false;  // LlamaConfig's default
+  bool tie_word_embeddings = false;  // the family's default when absent (Gemma-3: true)
 };
 
 // Parses and validates a config.json object. `path` prefixes every error (all InvalidArgument).

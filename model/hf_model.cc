@@ -1,5 +1,5 @@
-// Loads a Hugging Face Llama checkpoint folder: config.json + model.safetensors (or a sharded
-// model.safetensors.index.json) + tokenizer.json.
+// Loads a Hugging Face checkpoint folder (Llama, Mistral, Qwen2, Qwen3, Gemma-3 text): config.json
+// + model.safetensors (or a sharded model.safetensors.index.json) + tokenizer.json.
 //
 // RoPE layout. The decoder rotates interleaved pairs (x[2i], x[2i+1]) of each head, as llama2.c,
 // Meta's original checkpoints and GGUF do. Hugging Face's Llama rotates "halves": pair i is
@@ -14,17 +14,23 @@
 // permuted q/k matrices live in buffers the Model owns, in the file's dtype; everything else points
 // into the file mapping, except norm vectors that are widened to f32 when stored as F16/BF16.
 //
-// config.json is read by model/hf_config.h (every key implemented or refused by name). Mistral
-// checkpoints have the same tensors and are accepted; a sliding window caps the context length
-// instead of being implemented (within the window, sliding-window attention is full attention).
+// config.json is read by model/hf_config.h (every key implemented or refused by name). The other
+// families are the same tensors plus their switches: Qwen2's q/k/v biases (Qwen3 / Llama with
+// attention_bias: also o_proj), Qwen3 / Gemma-3 per-head q_norm / k_norm (a head_dim vector,
+// reordered like the rows it scales), Gemma-3's four norms a layer (post_attention_layernorm is the
+// attention output's norm there, pre_feedforward_layernorm the FFN's input norm) stored as w and
+// applied as (1 + w). Every tensor of the checkpoint must be read: one the config does not
+// explain is an error.
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
@@ -54,8 +60,9 @@ class TensorLoader {
       : ckpt_(ckpt), model_(model), dir_(std::move(dir)) {}
 
   absl::StatusOr<const SafetensorsTensor*> Get(const std::string& name,
-                                               const std::vector<int64_t>& shape) const {
+                                               const std::vector<int64_t>& shape) {
     const SafetensorsTensor* t = ckpt_.Find(name);
+    used_.insert(name);
     if (t == nullptr) {
       return absl::NotFoundError(absl::StrCat(dir_, ": tensor '", name, "' is missing"));
     }
@@ -100,13 +107,46 @@ class TensorLoader {
     return out;
   }
 
-  // A norm weight as f32: the mapping itself when it is aligned F32, otherwise an owned copy.
-  absl::StatusOr<const float*> Vector(const std::string& name, int64_t n) {
+  // A norm weight or bias as f32: the mapping itself when it is aligned F32, otherwise an owned
+  // copy. `offset` is added to every value (Gemma's norms multiply by 1 + w).
+  absl::StatusOr<const float*> Vector(const std::string& name, int64_t n, float offset = 0.0f) {
     ASSIGN_OR_RETURN(const SafetensorsTensor* t, Get(name, {n}));
     const std::byte* src = t->data;
-    if (t->dtype == DType::kF32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+    if (offset == 0.0f && t->dtype == DType::kF32 &&
+        reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
       return reinterpret_cast<const float*>(src);
     }
+    ASSIGN_OR_RETURN(float* dst, OwnedVector(t, n));
+    for (int64_t i = 0; i < n; ++i) dst[i] += offset;
+    return dst;
+  }
+
+  // A vector that follows the rows of q_proj / k_proj (a bias, or a per-head norm with
+  // n_heads = 1), reordered per head from rotate-half to interleaved pairs as RopeMatrix does.
+  absl::StatusOr<const float*> RopeVector(const std::string& name, int n_heads, int head_dim,
+                                          float offset = 0.0f) {
+    const int64_t n = static_cast<int64_t>(n_heads) * head_dim;
+    ASSIGN_OR_RETURN(const SafetensorsTensor* t, Get(name, {n}));
+    ASSIGN_OR_RETURN(float* hf, OwnedVector(t, n));
+    float* dst = reinterpret_cast<float*>(model_->Allocate(static_cast<size_t>(n) * sizeof(float)));
+    const int half = head_dim / 2;
+    for (int h = 0; h < n_heads; ++h) {
+      const int64_t base = static_cast<int64_t>(h) * head_dim;
+      for (int j = 0; j < half; ++j) {
+        dst[base + 2 * j] = hf[base + j] + offset;
+        dst[base + 2 * j + 1] = hf[base + j + half] + offset;
+      }
+    }
+    return dst;
+  }
+
+  // Names of the tensors read so far.
+  const std::set<std::string>& used() const { return used_; }
+
+ private:
+  // The n values of t widened to f32, in a buffer the model owns.
+  absl::StatusOr<float*> OwnedVector(const SafetensorsTensor* t, int64_t n) {
+    const std::byte* src = t->data;
     float* dst = reinterpret_cast<float*>(model_->Allocate(static_cast<size_t>(n) * sizeof(float)));
     for (int64_t i = 0; i < n; ++i) {
       if (t->dtype == DType::kF32) {
@@ -120,23 +160,34 @@ class TensorLoader {
     return dst;
   }
 
- private:
   const SafetensorsCheckpoint& ckpt_;
   Model* model_;
   std::string dir_;
+  std::set<std::string> used_;
 };
+
+// Every tensor of the checkpoint must be one the config's architecture reads: a bias the config
+// does not announce, or a norm of another family, would otherwise be silently dropped.
+absl::Status CheckAllTensorsUsed(const SafetensorsCheckpoint& ckpt, const TensorLoader& load,
+                                 bool tied, const ModelConfig& c) {
+  for (const SafetensorsTensor& t : ckpt.tensors()) {
+    if (load.used().contains(t.name)) continue;
+    if (absl::EndsWith(t.name, "rotary_emb.inv_freq")) continue;  // a cached RoPE table
+    if (tied && (t.name == "lm_head.weight" || t.name == "model.embed_tokens.weight")) continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        t.file, ": tensor '", t.name, "' is not part of the ", c.architecture,
+        " decoder config.json describes (attention_bias = ", c.attention_bias ? "true" : "false",
+        ", q/k norm = ", c.qk_norm ? "yes" : "no", "): kvbench would ignore it"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status LoadWeights(const SafetensorsCheckpoint& ckpt, const std::string& dir, bool tied,
                          Model* model) {
   const ModelConfig& c = model->config;
-  for (const SafetensorsTensor& t : ckpt.tensors()) {
-    if (t.name.size() >= 5 && t.name.compare(t.name.size() - 5, 5, ".bias") == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(t.file, ": tensor '", t.name,
-                       "' is a bias; the decoder implements bias-free Llama only"));
-    }
-  }
-
+  // Gemma's RMSNorm multiplies by (1 + w) in f32: folded into the weights here, once.
+  const bool gemma = c.architecture == "gemma3";
+  const float norm_offset = gemma ? 1.0f : 0.0f;
   TensorLoader load(ckpt, model, dir);
   ModelWeights& w = model->weights;
   // Tied embeddings: one matrix serves both ends. Some exports (TinyStories-656K) store only
@@ -159,20 +210,45 @@ absl::Status LoadWeights(const SafetensorsCheckpoint& ckpt, const std::string& d
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string p = absl::StrCat("model.layers.", i, ".");
     LayerWeights& l = w.layers[i];
-    ASSIGN_OR_RETURN(l.attn_norm, load.Vector(p + "input_layernorm.weight", c.dim));
+    ASSIGN_OR_RETURN(l.attn_norm, load.Vector(p + "input_layernorm.weight", c.dim, norm_offset));
     ASSIGN_OR_RETURN(l.wq,
                      load.RopeMatrix(p + "self_attn.q_proj.weight", c.n_heads, c.head_dim, c.dim));
     ASSIGN_OR_RETURN(
         l.wk, load.RopeMatrix(p + "self_attn.k_proj.weight", c.n_kv_heads, c.head_dim, c.dim));
     ASSIGN_OR_RETURN(l.wv, load.Matrix(p + "self_attn.v_proj.weight", c.kv_dim(), c.dim));
     ASSIGN_OR_RETURN(l.wo, load.Matrix(p + "self_attn.o_proj.weight", c.dim, c.q_dim()));
-    ASSIGN_OR_RETURN(l.ffn_norm, load.Vector(p + "post_attention_layernorm.weight", c.dim));
+    if (c.attention_bias) {
+      ASSIGN_OR_RETURN(l.bq, load.RopeVector(p + "self_attn.q_proj.bias", c.n_heads, c.head_dim));
+      ASSIGN_OR_RETURN(l.bk,
+                       load.RopeVector(p + "self_attn.k_proj.bias", c.n_kv_heads, c.head_dim));
+      ASSIGN_OR_RETURN(l.bv, load.Vector(p + "self_attn.v_proj.bias", c.kv_dim()));
+      // Qwen2 has no o_proj bias; Llama, Qwen3 and Gemma-3 with attention_bias do.
+      if (c.architecture != "qwen2") {
+        ASSIGN_OR_RETURN(l.bo, load.Vector(p + "self_attn.o_proj.bias", c.dim));
+      }
+    }
+    if (c.qk_norm) {
+      ASSIGN_OR_RETURN(l.q_norm,
+                       load.RopeVector(p + "self_attn.q_norm.weight", 1, c.head_dim, norm_offset));
+      ASSIGN_OR_RETURN(l.k_norm,
+                       load.RopeVector(p + "self_attn.k_norm.weight", 1, c.head_dim, norm_offset));
+    }
+    if (c.sandwich_norms) {  // Gemma-3's four norms a layer
+      ASSIGN_OR_RETURN(l.attn_post_norm,
+                       load.Vector(p + "post_attention_layernorm.weight", c.dim, norm_offset));
+      ASSIGN_OR_RETURN(l.ffn_norm,
+                       load.Vector(p + "pre_feedforward_layernorm.weight", c.dim, norm_offset));
+      ASSIGN_OR_RETURN(l.ffn_post_norm,
+                       load.Vector(p + "post_feedforward_layernorm.weight", c.dim, norm_offset));
+    } else {
+      ASSIGN_OR_RETURN(l.ffn_norm, load.Vector(p + "post_attention_layernorm.weight", c.dim));
+    }
     ASSIGN_OR_RETURN(l.w_gate, load.Matrix(p + "mlp.gate_proj.weight", c.hidden_dim, c.dim));
     ASSIGN_OR_RETURN(l.w_up, load.Matrix(p + "mlp.up_proj.weight", c.hidden_dim, c.dim));
     ASSIGN_OR_RETURN(l.w_down, load.Matrix(p + "mlp.down_proj.weight", c.dim, c.hidden_dim));
   }
-  ASSIGN_OR_RETURN(w.final_norm, load.Vector("model.norm.weight", c.dim));
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(w.final_norm, load.Vector("model.norm.weight", c.dim, norm_offset));
+  return CheckAllTensorsUsed(ckpt, load, tied, c);
 }
 
 }  // namespace

@@ -409,6 +409,14 @@ void RmsNorm(const float* x, const float* weight, int n, float eps, float* out) 
   for (int i = 0; i < n; ++i) out[i] = x[i] * inv * weight[i];
 }
 
+void GeluTanhGlu(float* gate, const float* up, int n) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f, kCubic = 0.044715f;
+  for (int i = 0; i < n; ++i) {
+    const float x = gate[i];
+    gate[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + kCubic * x * x * x))) * up[i];
+  }
+}
+
 void SwiGlu(float* gate, const float* up, int n) {
   // simd::Exp from the first element with a zero-padded tail (never an alignment peel), so a
   // value's result depends on nothing but the value, on every instruction set.

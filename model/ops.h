@@ -52,6 +52,11 @@ void RmsNorm(const float* x, const float* weight, int n, float eps, float* out);
 // gate[i] = silu(gate[i]) * up[i].
 void SwiGlu(float* gate, const float* up, int n);
 
+// gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU, Gemma's FFN), with PyTorch's tanh approximation
+// gelu_tanh(x) = x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) (transformers'
+// "gelu_pytorch_tanh").
+void GeluTanhGlu(float* gate, const float* up, int n);
+
 // In-place softmax over n values; returns nothing, the max is subtracted first.
 void Softmax(float* x, int n);
 

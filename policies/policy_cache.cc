@@ -40,7 +40,15 @@ PolicyCache::PolicyCache(const CacheShape& shape, std::unique_ptr<CachePolicy> p
       position_mode_(options.positions),
       label_(std::move(options.label)),
       cells_(shape.n_layers, shape.n_kv_heads, options.positions == PositionMode::kCache),
-      rope_freqs_(RopeFrequencies(shape.rope_dims, shape.rope_theta, shape.rope_freq_factors)) {}
+      rope_freqs_(RopeFrequencies(shape.rope_dims, shape.rope_theta, shape.rope_freq_factors)),
+      sliding_rope_freqs_(shape.sliding_rope_theta > 0.0f
+                              ? RopeFrequencies(shape.rope_dims, shape.sliding_rope_theta,
+                                                shape.sliding_rope_freq_factors)
+                              : std::vector<double>()) {
+  KVBENCH_CHECK(
+      shape.layer_windows.empty() || static_cast<int>(shape.layer_windows.size()) == shape.n_layers,
+      "%zu layer windows for %d layers", shape.layer_windows.size(), shape.n_layers);
+}
 
 void PolicyCache::BeginStep(int pos0, int n_tokens) {
   KVBENCH_CHECK(pos0 == n_past_ || !policy_->retains_entries(),
@@ -174,11 +182,22 @@ void PolicyCache::AttendUnit(int layer, const AttentionUnit& u, const float* q, 
   } else {
     k_store_->Dot(layer, h, limit, s->q.data(), n_q, s->probs.data(), ld);
   }
+  // A sliding layer's query at position p sees only keys at p - window < pos (the model's mask,
+  // applied to whatever the policy kept): entries are in position order, so that is a suffix.
+  const int window = shape_.window(layer);
+  const absl::Span<const int32_t> pos = cells_.positions(layer, h);
   for (int i = 0; i < n_q; ++i) {
     float* p = &s->probs[static_cast<size_t>(i) * ld];
     const int visible = n_old + u.t_begin + i / group + 1;
-    for (int j = 0; j < visible; ++j) p[j] *= scale;
-    Softmax(p, visible);
+    int first = 0;
+    if (window > 0) {
+      const int32_t oldest = pos0_ + u.t_begin + i / group - window + 1;
+      first = static_cast<int>(std::lower_bound(pos.begin(), pos.begin() + visible, oldest) -
+                               pos.begin());
+    }
+    std::fill(p, p + first, 0.0f);
+    for (int j = first; j < visible; ++j) p[j] *= scale;
+    Softmax(p + first, visible - first);
     std::fill(p + visible, p + ld, 0.0f);
   }
   if (out == nullptr) return;
@@ -230,6 +249,9 @@ bool PolicyCache::RotatedKeys(int layer, int head, int n) {
   rope_sin_.resize(shape_.rope_dims / 2);
   AlignedVector<float>& keys = keys_[head];
   keys.resize(static_cast<size_t>(n) * hd);
+  // A sliding layer with its own RoPE (Gemma-3) turns its keys with its own frequencies.
+  const std::vector<double>& freqs =
+      shape_.window(layer) > 0 && !sliding_rope_freqs_.empty() ? sliding_rope_freqs_ : rope_freqs_;
   int last_delta = 0;
   for (int j = 0; j < n; ++j) {
     float* key = &keys[static_cast<size_t>(j) * hd];
@@ -237,7 +259,7 @@ bool PolicyCache::RotatedKeys(int layer, int head, int n) {
     const int delta = rope_pos[j] - pos[j];
     if (delta == 0) continue;
     if (delta != last_delta) {  // kept keys move in runs of one delta: few cos/sin evaluations
-      RopeCosSin(delta, rope_freqs_, rope_cos_.data(), rope_sin_.data());
+      RopeCosSin(delta, freqs, rope_cos_.data(), rope_sin_.data());
       last_delta = delta;
     }
     ApplyRope(key, 1, hd, shape_.rope_dims, rope_cos_.data(), rope_sin_.data());

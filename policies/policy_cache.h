@@ -112,6 +112,7 @@ class PolicyCache : public KvCache {
   // (rope_dims / 2) the model's pair frequencies, scaling included, so that a moved key turns by
   // the angle its new position gives in the decoder.
   std::vector<double> rope_freqs_;
+  std::vector<double> sliding_rope_freqs_;  // (rope_dims / 2) sliding layers' own, or empty
   std::vector<float> rope_cos_, rope_sin_;  // (rope_dims / 2): one rotation
   std::vector<uint8_t> moved_;              // (kv_heads) whether keys_[head] holds the keys
   std::vector<AlignedVector<float>> keys_;  // (kv_heads) -> (entries, head_dim)

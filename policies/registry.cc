@@ -113,6 +113,12 @@ absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
         " is not a valid geometry (heads must be a positive multiple of kv heads)"));
   }
   ASSIGN_OR_RETURN(const PolicyInfo* info, FindPolicy(spec.policy));
+  if (spec.policy == "expected_attention" && shape.sliding_rope_theta > 0.0f) {
+    // It rotates its query statistics by one RoPE table for every layer.
+    return absl::InvalidArgumentError(
+        "policy expected_attention: a model whose sliding layers have their own RoPE (Gemma-3) "
+        "is not supported");
+  }
   ASSIGN_OR_RETURN(const Params params, Params::Parse(absl::StrCat("policy ", spec.policy),
                                                       info->params, spec.policy_params));
   ASSIGN_OR_RETURN(std::unique_ptr<CachePolicy> policy, info->make(params, shape));

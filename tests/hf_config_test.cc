@@ -113,10 +113,15 @@ TEST(HfConfigTest, RefusedKeysAreRefusedByNameUnlessHarmless) {
 }
 
 TEST(HfConfigTest, UnknownKeyIsRefusedByName) {
-  absl::StatusOr<HfConfig> c = ParseWith("query_pre_attn_scalar", 256);
+  absl::StatusOr<HfConfig> c = ParseWith("attention_temperature", 2);
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(std::string(c.status().message()),
-              HasSubstr("\"query_pre_attn_scalar\" is unknown to kvbench"));
+              HasSubstr("\"attention_temperature\" is unknown to kvbench"));
+  // A key another family reads (Gemma-3's query scale) is refused in a Llama config.
+  c = ParseWith("query_pre_attn_scalar", 256);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("\"query_pre_attn_scalar\" is not a key of llama configs"));
 }
 
 TEST(HfConfigTest, TheTwoRopeSpellingsAgree) {

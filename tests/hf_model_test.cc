@@ -398,15 +398,20 @@ TEST(HfModelTest, BiasTensorIsRefused) {
   EXPECT_THAT(std::string(model.status().message()), HasSubstr("q_proj.bias"));
 }
 
-TEST(HfModelTest, MistralSlidingWindowCapsContext) {
+// The window is a property of every layer, applied by attention (tests/hf_arch_test.cc checks it
+// against transformers); it does not cap the context.
+TEST(HfModelTest, MistralSlidingWindowIsAModelProperty) {
   const std::string dir = SmallModelDir(SmallConfig({{"architectures", R"(["MistralForCausalLM"])"},
                                                      {"model_type", R"("mistral")"},
                                                      {"sliding_window", "16"}}),
                                         SmallTensors("F32", "F32", true, false));
   absl::StatusOr<std::unique_ptr<Model>> model = LoadHuggingFaceModel(dir);
   ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ((*model)->config.architecture, "mistral");
-  EXPECT_EQ((*model)->config.context_length, 16);
+  const ModelConfig& c = (*model)->config;
+  EXPECT_EQ(c.architecture, "mistral");
+  EXPECT_GT(c.context_length, 16);
+  EXPECT_EQ(c.sliding_window, 16);
+  EXPECT_EQ(c.sliding_layers, std::vector<uint8_t>(c.n_layers, 1));
 }
 
 TEST(HfModelTest, MissingTokenizerIsNotFound) {
@@ -492,7 +497,7 @@ TEST(HfModelTest, ConfigErrorsNameWhatTheyFound) {
        {"\"logit_softcapping\" is unknown", "rope_parameters"}},
       {"fp8 dtype", SmallConfig({{"dtype", R"("float8_e4m3fn")"}}), {"dtype", "float8_e4m3fn"}},
       {"gelu", SmallConfig({{"hidden_act", R"("gelu")"}}), {"hidden_act", "gelu"}},
-      {"attention bias", SmallConfig({{"attention_bias", "true"}}), {"attention_bias"}},
+      {"mlp bias", SmallConfig({{"mlp_bias", "true"}}), {"mlp_bias"}},
       {"missing hidden_size", SmallConfig({{"hidden_size", ""}}), {"hidden_size", "missing"}},
       {"text where a number belongs",
        SmallConfig({{"intermediate_size", R"("big")"}}),

@@ -1,0 +1,433 @@
+// The architectures beside Llama, each the one decoder with the switches of ModelConfig, against
+// Hugging Face transformers 5.17 (tests/data/hf_oracle, made by make_oracle.py there: one tiny
+// seeded random model per family as save_pretrained wrote it, and the logits the model computes
+// after from_pretrained):
+//   qwen2    q/k/v biases
+//   qwen3    per-head RMSNorm of q and k
+//   mistral  a sliding window of 16 keys on every layer (the sequence is 48 tokens)
+//   gemma3   GELU-tanh, (1 + w) norms, sandwich norms, sqrt(dim) embedding scale, q/k norms,
+//            query_pre_attn_scalar 32 (head_dim 16), a sliding layer (window 16, RoPE base 1e4)
+//            and a full layer (RoPE base 1e6, linear factor 4)
+// For each: logits within 2e-3 of transformers, cached decoding equals recomputation, sessions fed
+// in one batched step equal each fed alone, and the config keys transformers writes are each
+// implemented or refused by name.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "formats/json.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/decoder.h"
+#include "model/hf_config.h"
+#include "model/loader.h"
+#include "model/ops.h"
+#include "model/session.h"
+#include "policies/full.h"
+#include "policies/none.h"
+#include "policies/registry.h"
+#include "tests/npy_reader.h"
+#include "tests/test_util.h"
+
+namespace kvbench {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kOracle = std::string(KVBENCH_TESTDATA_DIR) + "/hf_oracle";
+const std::vector<std::string> kFamilies = {"qwen2", "qwen3", "mistral", "gemma3"};
+
+Json Load(const std::string& path) {
+  absl::StatusOr<Json> j = ParseJsonFile(path);
+  EXPECT_TRUE(j.ok()) << j.status();
+  return j.ok() ? *j : Json::object();
+}
+
+std::unique_ptr<Model> LoadFamily(const std::string& family) {
+  absl::StatusOr<std::unique_ptr<Model>> m = LoadHuggingFaceModel(kOracle + "/" + family);
+  EXPECT_TRUE(m.ok()) << family << ": " << m.status();
+  return m.ok() ? *std::move(m) : nullptr;
+}
+
+std::vector<int> Tokens(const std::string& family) {
+  std::vector<int> tokens;
+  for (const Json& t : Load(kOracle + "/" + family + "/tokens.json"))
+    tokens.push_back(t.get<int>());
+  return tokens;
+}
+
+// All positions' logits of one prefill through the full f32 cache.
+std::vector<float> Prefill(const Model& m, const std::vector<int>& tokens) {
+  Decoder decoder(m);
+  auto session = NewF32Session<FullPolicy>(m);
+  std::vector<float> logits(tokens.size() * m.config.vocab_size);
+  Feed(decoder, *session, tokens, /*all_logits=*/true, logits.data());
+  return logits;
+}
+
+// Over the first got.size() values (a prefix of the oracle's rows).
+double MaxDiff(const std::vector<float>& got, const std::vector<float>& want) {
+  EXPECT_LE(got.size(), want.size());
+  double d = 0;
+  for (size_t i = 0; i < std::min(got.size(), want.size()); ++i)
+    d = std::max(d, std::fabs(static_cast<double>(got[i]) - want[i]));
+  return d;
+}
+
+std::vector<float> OracleLogits(const std::string& family, int n_tokens, int vocab) {
+  const Npy npy = ReadNpyF32(kOracle + "/" + family + "/logits.npy");
+  EXPECT_EQ(npy.shape, (std::vector<int64_t>{n_tokens, vocab})) << family;
+  return std::vector<float>(npy.values.begin(), npy.values.end());
+}
+
+TEST(HfArchTest, EachFamilyLoadsWithItsSwitches) {
+  const std::unique_ptr<Model> qwen2 = LoadFamily("qwen2");
+  ASSERT_NE(qwen2, nullptr);
+  EXPECT_EQ(qwen2->config.architecture, "qwen2");
+  EXPECT_TRUE(qwen2->config.attention_bias);
+  EXPECT_NE(qwen2->weights.layers[0].bq, nullptr);
+  EXPECT_EQ(qwen2->weights.layers[0].bo, nullptr);  // Qwen2 has no o_proj bias
+  EXPECT_EQ(qwen2->config.sliding_window, 0);
+  EXPECT_EQ(qwen2->config.rope_theta, 1e6f);
+
+  const std::unique_ptr<Model> qwen3 = LoadFamily("qwen3");
+  ASSERT_NE(qwen3, nullptr);
+  EXPECT_TRUE(qwen3->config.qk_norm);
+  EXPECT_FALSE(qwen3->config.attention_bias);
+
+  const std::unique_ptr<Model> mistral = LoadFamily("mistral");
+  ASSERT_NE(mistral, nullptr);
+  EXPECT_EQ(mistral->config.sliding_window, 16);
+  EXPECT_EQ(mistral->config.n_sliding_layers(), 2);
+  EXPECT_EQ(mistral->config.context_length, 256);  // the window caps nothing
+
+  const std::unique_ptr<Model> gemma = LoadFamily("gemma3");
+  ASSERT_NE(gemma, nullptr);
+  const ModelConfig& g = gemma->config;
+  EXPECT_EQ(g.activation, ModelConfig::Activation::kGeluTanh);
+  EXPECT_TRUE(g.qk_norm && g.sandwich_norms);
+  EXPECT_EQ(g.embedding_scale, 8.0f);
+  EXPECT_FLOAT_EQ(g.query_scale, std::sqrt(16.0f / 32.0f));
+  EXPECT_EQ(g.sliding_layers, (std::vector<uint8_t>{1, 0}));
+  EXPECT_EQ(g.rope_theta, 1e6f);
+  EXPECT_EQ(g.rope_type, "linear");
+  EXPECT_EQ(g.rope_freq_factors, std::vector<float>(8, 4.0f));
+  EXPECT_EQ(g.sliding_rope_theta, 1e4f);
+  EXPECT_TRUE(g.sliding_rope_freq_factors.empty());
+}
+
+TEST(HfArchTest, LogitsMatchTransformers) {
+  SetNumThreads(1);
+  for (const std::string& family : kFamilies) {
+    const std::unique_ptr<Model> m = LoadFamily(family);
+    ASSERT_NE(m, nullptr);
+    const std::vector<int> tokens = Tokens(family);
+    ASSERT_EQ(tokens.size(), 48u);
+    const std::vector<float> want = OracleLogits(family, 48, m->config.vocab_size);
+    const double diff = MaxDiff(Prefill(*m, tokens), want);
+    std::printf("%s oracle: max |diff| %.3g over 48 x %d logits\n", family.c_str(), diff,
+                m->config.vocab_size);
+    EXPECT_LT(diff, 2e-3) << family;
+  }
+}
+
+// The oracle tells the switches apart: without the sliding window (or with Gemma-3's second RoPE
+// or query scale dropped) the logits leave the 2e-3 band by far, and only past the window.
+TEST(HfArchTest, TheOracleSeesEachSwitch) {
+  SetNumThreads(1);
+  for (const std::string& family : {std::string("mistral"), std::string("gemma3")}) {
+    std::unique_ptr<Model> m = LoadFamily(family);
+    ASSERT_NE(m, nullptr);
+    const std::vector<int> tokens = Tokens(family);
+    const int vocab = m->config.vocab_size, window = m->config.sliding_window;
+    const std::vector<float> want = OracleLogits(family, 48, vocab);
+    m->config.sliding_window = 1 << 20;  // the sliding layers (and their RoPE) stay
+    const std::vector<float> got = Prefill(*m, tokens);
+    const std::vector<float> first(got.begin(), got.begin() + window * vocab);
+    EXPECT_LT(MaxDiff(first, want), 2e-3) << family << ": within the window nothing changes";
+    EXPECT_GT(MaxDiff(got, want), 0.1) << family << " without its sliding window";
+  }
+  std::unique_ptr<Model> m = LoadFamily("gemma3");
+  ASSERT_NE(m, nullptr);
+  const std::vector<float> want = OracleLogits("gemma3", 48, m->config.vocab_size);
+  m->config.query_scale = 1.0f;
+  EXPECT_GT(MaxDiff(Prefill(*m, Tokens("gemma3")), want), 0.1) << "query_pre_attn_scalar";
+  m = LoadFamily("gemma3");
+  m->config.sliding_rope_theta = 0.0f;
+  EXPECT_GT(MaxDiff(Prefill(*m, Tokens("gemma3")), want), 0.1) << "one RoPE for both layers";
+}
+
+// One token a step through the full cache against recomputing the whole prefix every step (the
+// `none` policy), as tests/decoder_test.cc does for Llama.
+TEST(HfArchTest, CachedDecodingEqualsRecomputation) {
+  SetNumThreads(2);
+  for (const std::string& family : kFamilies) {
+    const std::unique_ptr<Model> m = LoadFamily(family);
+    ASSERT_NE(m, nullptr);
+    const int vocab = m->config.vocab_size;
+    const std::vector<int> tokens = Tokens(family);
+    Decoder decoder(*m);
+    auto full = NewF32Session<FullPolicy>(*m);
+    auto none = NewF32Session<NonePolicy>(*m);
+    std::vector<float> a(vocab), b(vocab);
+    const std::vector<float> prefill = Prefill(*m, tokens);
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      Feed(decoder, *full, absl::MakeConstSpan(&tokens[t], 1), false, a.data());
+      Feed(decoder, *none, absl::MakeConstSpan(&tokens[t], 1), false, b.data());
+      float diff = 0, to_prefill = 0, scale = 0;
+      for (int i = 0; i < vocab; ++i) {
+        diff = std::max(diff, std::fabs(a[i] - b[i]));
+        to_prefill = std::max(to_prefill, std::fabs(a[i] - prefill[t * vocab + i]));
+        scale = std::max(scale, std::fabs(a[i]));
+      }
+      ASSERT_LT(diff / scale, 1e-5f) << family << " position " << t;
+      ASSERT_LT(to_prefill / scale, 1e-5f) << family << " position " << t << " vs the prefill";
+    }
+  }
+}
+
+// Several caches fed in one decoder step (the harness's lockstep) get exactly what each gets fed
+// alone, bit for bit, with policies that evict past the sliding window and before it.
+TEST(HfArchTest, LockstepEqualsOneAtATime) {
+  SetNumThreads(2);
+  const std::vector<CacheSpec> specs = {
+      PolicySpec("full"), PolicySpec("window", {{"budget", "24"}}),
+      PolicySpec("sinks", {{"budget", "12"}}), PolicySpec("h2o", {{"budget", "20"}})};
+  for (const std::string& family : kFamilies) {
+    const std::unique_ptr<Model> m = LoadFamily(family);
+    ASSERT_NE(m, nullptr);
+    const int vocab = m->config.vocab_size;
+    const std::vector<int> tokens = Tokens(family);
+    const CacheShape shape = CacheShape::ForModel(m->config, m->config.context_length);
+    Decoder decoder(*m);
+    auto sessions_for = [&] {
+      std::vector<std::unique_ptr<Session>> s;
+      for (const CacheSpec& spec : specs) {
+        absl::StatusOr<std::unique_ptr<PolicyCache>> cache = MakeCache(spec, shape);
+        EXPECT_TRUE(cache.ok()) << cache.status();
+        s.push_back(std::make_unique<Session>(*std::move(cache)));
+      }
+      return s;
+    };
+    std::vector<std::unique_ptr<Session>> together = sessions_for(), alone = sessions_for();
+    std::vector<std::vector<float>> a(specs.size(), std::vector<float>(vocab)),
+        b(specs.size(), std::vector<float>(vocab));
+    // A prompt of 20 tokens, then one token a step.
+    for (size_t t = 0; t < tokens.size();) {
+      const size_t n = t == 0 ? 20 : 1;
+      const absl::Span<const int> block(&tokens[t], n);
+      std::vector<Session*> ptrs;
+      std::vector<absl::Span<const int>> blocks;
+      std::vector<float*> outs;
+      for (size_t i = 0; i < specs.size(); ++i) {
+        ptrs.push_back(together[i].get());
+        blocks.push_back(block);
+        outs.push_back(a[i].data());
+        Feed(decoder, *alone[i], block, false, b[i].data());
+      }
+      Feed(decoder, ptrs, blocks, false, outs);
+      for (size_t i = 0; i < specs.size(); ++i) {
+        ASSERT_EQ(a[i], b[i]) << family << " " << specs[i].Label() << " position " << t;
+      }
+      t += n;
+    }
+    // The evicting caches really changed the logits (the equality is not that of one cache).
+    EXPECT_GT(MaxDiff(a[3], a[0]), 1e-3) << family;
+  }
+}
+
+// With the model's own window, a window policy of that budget evicts only keys the mask hides:
+// on Mistral (every layer slides over 16 keys) it reproduces transformers' logits.
+TEST(HfArchTest, WindowPolicyOfTheModelsWindowChangesNothing) {
+  SetNumThreads(1);
+  const std::unique_ptr<Model> m = LoadFamily("mistral");
+  ASSERT_NE(m, nullptr);
+  const int vocab = m->config.vocab_size;
+  const std::vector<int> tokens = Tokens("mistral");
+  const std::vector<float> want = OracleLogits("mistral", 48, vocab);
+  const CacheShape shape = CacheShape::ForModel(m->config, m->config.context_length);
+  for (const char* budget : {"15", "16"}) {
+    absl::StatusOr<std::unique_ptr<PolicyCache>> cache =
+        MakeCache(PolicySpec("window", {{"budget", budget}}), shape);
+    ASSERT_TRUE(cache.ok()) << cache.status();
+    Session session(*std::move(cache));
+    Decoder decoder(*m);
+    std::vector<float> got(tokens.size() * vocab);
+    for (size_t t = 0; t < tokens.size(); ++t)
+      Feed(decoder, session, absl::MakeConstSpan(&tokens[t], 1), false, &got[t * vocab]);
+    std::printf("mistral, window(budget=%s) one token a step: max |diff| %.3g\n", budget,
+                MaxDiff(got, want));
+    EXPECT_LT(MaxDiff(got, want), 2e-3) << budget;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config keys
+
+const HfConfigKey* Find(const std::string& name) {
+  for (const HfConfigKey& k : HfConfigKeys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+bool ReadFor(const HfConfigKey& k, const std::string& family) {
+  if (k.families.empty()) return true;
+  for (absl::string_view f : absl::StrSplit(k.families, ' ')) {
+    if (f == family) return true;
+  }
+  return false;
+}
+
+// Every key transformers 5.17 writes for a family (<Family>Config().to_dict() and the saved
+// config.json) is in the table: read for that family, ignored for a reason, or refused unless it
+// holds its harmless value.
+TEST(HfArchTest, EveryKeyTransformersWritesIsKnown) {
+  for (const std::string& family : kFamilies) {
+    std::set<std::string> keys;
+    const Json written = Load(kOracle + "/" + family + "/transformers_keys.json");
+    EXPECT_EQ(*JsonMember(written, "transformers"), "5.17.0");
+    for (const Json& key : *JsonMember(written, "keys")) keys.insert(key.get<std::string>());
+    const Json config = Load(kOracle + "/" + family + "/config.json");
+    for (const auto& [key, value] : config.items()) keys.insert(key);
+    EXPECT_GE(keys.size(), 30u) << family;
+    const std::string arch = family;  // the families' names are ModelConfig::architecture's
+    for (const std::string& key : keys) {
+      const HfConfigKey* k = Find(key);
+      ASSERT_NE(k, nullptr) << family << ": config key \"" << key << "\" is in no list";
+      EXPECT_FALSE(k->why.empty()) << key;
+      if (k->use == HfKeyUse::kRead) EXPECT_TRUE(ReadFor(*k, arch)) << family << ": " << key;
+    }
+  }
+}
+
+absl::StatusOr<HfConfig> ParseWith(const std::string& family, const std::string& key,
+                                   const Json& value) {
+  Json j = Load(kOracle + "/" + family + "/config.json");
+  if (value.is_discarded()) {
+    j.erase(key);
+  } else {
+    j[key] = value;
+  }
+  return ParseHfConfig(j, family + "/config.json");
+}
+
+void ExpectRefused(const absl::StatusOr<HfConfig>& c, const std::string& needle) {
+  ASSERT_FALSE(c.ok()) << needle;
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr(needle));
+}
+
+// What changes the computation and is not implemented is an error naming it.
+TEST(HfArchTest, UnimplementedValuesAreRefusedByName) {
+  ExpectRefused(ParseWith("gemma3", "attn_logit_softcapping", 50.0), "attn_logit_softcapping");
+  ExpectRefused(ParseWith("gemma3", "use_bidirectional_attention", true),
+                "use_bidirectional_attention");
+  ExpectRefused(ParseWith("gemma3", "hidden_activation", "gelu"), "hidden_activation \"gelu\"");
+  ExpectRefused(ParseWith("gemma3", "layer_types", Json::array({"sliding_attention", "chunked"})),
+                "layer_types[1] = chunked is not implemented");
+  ExpectRefused(ParseWith("gemma3", "layer_types", Json::array({"full_attention"})),
+                "is not a list of 2 layer types");
+  ExpectRefused(ParseWith("gemma3", "rope_parameters",
+                          {{"full_attention", {{"rope_type", "yarn"}, {"factor", 2.0}}}}),
+                "rope_type \"yarn\" is not implemented");
+  ExpectRefused(ParseWith("gemma3", "rope_parameters", {{"global", {{"rope_theta", 1.0}}}}),
+                "per-layer-type RoPE parameters are read only for Gemma-3");
+  ExpectRefused(
+      ParseWith("qwen2", "layer_types", Json::array({"full_attention", "sliding_attention"})),
+      "no sliding_window");
+  ExpectRefused(ParseWith("mistral", "sliding_window", -4), "sliding_window = -4");
+  // A key of another family: Gemma's query scale in a Qwen3 config, Qwen's switch in Mistral's.
+  ExpectRefused(ParseWith("qwen3", "query_pre_attn_scalar", 64), "not a key of qwen3 configs");
+  ExpectRefused(ParseWith("mistral", "use_sliding_window", true), "not a key of mistral configs");
+  ExpectRefused(ParseWith("qwen2", "architectures", Json::array({"Phi3ForCausalLM"})),
+                "unsupported architecture");
+  Json multimodal = Load(kOracle + "/gemma3/config.json");
+  multimodal["architectures"] = Json::array({"Gemma3ForConditionalGeneration"});
+  multimodal["model_type"] = "gemma3";
+  ExpectRefused(ParseHfConfig(multimodal, "config.json"), "multimodal Gemma-3");
+}
+
+// transformers' defaults for keys a config leaves out, and the older spellings.
+TEST(HfArchTest, DefaultsAndOlderSpellingsFollowTransformers) {
+  // Mistral without the key slides over 4096 (MistralConfig's default); null turns it off.
+  absl::StatusOr<HfConfig> c =
+      ParseWith("mistral", "sliding_window", Json(Json::value_t::discarded));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.sliding_window, 4096);
+  c = ParseWith("mistral", "sliding_window", nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.sliding_window, 0);
+  EXPECT_TRUE(c->model.sliding_layers.empty());
+  // Qwen without layer_types: the layers from max_window_layers on slide when use_sliding_window.
+  Json qwen = Load(kOracle + "/qwen2/config.json");
+  qwen.erase("layer_types");
+  qwen["use_sliding_window"] = true;
+  qwen["sliding_window"] = 8;
+  qwen["max_window_layers"] = 1;
+  c = ParseHfConfig(qwen, "qwen2");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.sliding_layers, (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(c->model.sliding_window, 8);
+  // Gemma-3 as transformers 4 wrote it: rope_theta + rope_scaling for the full layers,
+  // rope_local_base_freq for the sliding ones, sliding_window_pattern instead of layer_types.
+  Json gemma = Load(kOracle + "/gemma3/config.json");
+  gemma.erase("rope_parameters");
+  gemma.erase("layer_types");
+  gemma.erase("_sliding_window_pattern");
+  gemma["rope_theta"] = 1e6;
+  gemma["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 4.0}};
+  gemma["rope_local_base_freq"] = 1e4;
+  gemma["sliding_window_pattern"] = 2;
+  c = ParseHfConfig(gemma, "gemma3 v4");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const absl::StatusOr<HfConfig> v5 = ParseHfConfig(Load(kOracle + "/gemma3/config.json"), "v5");
+  ASSERT_TRUE(v5.ok()) << v5.status();
+  EXPECT_EQ(c->model.sliding_layers, v5->model.sliding_layers);
+  EXPECT_EQ(c->model.rope_theta, v5->model.rope_theta);
+  EXPECT_EQ(c->model.rope_freq_factors, v5->model.rope_freq_factors);
+  EXPECT_EQ(c->model.sliding_rope_theta, v5->model.sliding_rope_theta);
+  EXPECT_EQ(c->model.query_scale, v5->model.query_scale);
+}
+
+// A tensor the config does not explain is an error, not silently dropped: Qwen2's biases under a
+// Llama config (attention_bias absent, so false).
+TEST(HfArchTest, TensorsTheConfigDoesNotExplainAreRefused) {
+  const std::string dir = FreshTestDir("hf_arch_test_");
+  Json config = Load(kOracle + "/qwen2/config.json");
+  for (const char* key : {"layer_types", "max_window_layers", "use_sliding_window"})
+    config.erase(key);
+  config["architectures"] = Json::array({"LlamaForCausalLM"});
+  config["model_type"] = "llama";
+  WriteBytes(dir + "/config.json", config.dump());
+  for (const char* file : {"model.safetensors", "tokenizer.json"}) {
+    std::filesystem::create_symlink(kOracle + "/qwen2/" + file, dir + "/" + file);
+  }
+  absl::StatusOr<std::unique_ptr<Model>> m = LoadHuggingFaceModel(dir);
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(std::string(m.status().message()),
+              HasSubstr("_proj.bias' is not part of the llama decoder"));
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("attention_bias = false"));
+}
+
+// Gemma-3's sliding layers have their own RoPE; the one policy that rotates its statistics by a
+// single table refuses such a model by name.
+TEST(HfArchTest, ExpectedAttentionRefusesPerLayerRope) {
+  const std::unique_ptr<Model> m = LoadFamily("gemma3");
+  ASSERT_NE(m, nullptr);
+  CacheShape shape = CacheShape::ForModel(m->config, m->config.context_length);
+  shape.prompt_tokens = 32;
+  absl::StatusOr<std::unique_ptr<PolicyCache>> cache =
+      MakeCache(PolicySpec("expected_attention", {{"budget", "16"}}), shape);
+  ASSERT_FALSE(cache.ok());
+  EXPECT_THAT(std::string(cache.status().message()), HasSubstr("own RoPE"));
+}
+
+}  // namespace
+}  // namespace kvbench
