@@ -3,23 +3,12 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "formats/read_file.h"
 #include "model/loader.h"
 #include "model/ops.h"
 #include "yaml-cpp/yaml.h"
-
-// Transition only (see common.h): the absl flags of the commands not yet converted.
-ABSL_FLAG(std::string, model, "stories260K", "model short name or path");
-ABSL_FLAG(int, threads, 2, "threads for matrix work (OpenMP)");
-ABSL_FLAG(std::string, text, "", "input text");
-ABSL_FLAG(std::string, file, "", "read the input text from this file instead of --text");
-ABSL_FLAG(std::string, o, "", "output path");
-ABSL_FLAG(bool, bos, true, "prepend BOS when tokenizing --text / --file (--nobos to omit)");
 
 namespace kvbench::cli {
 namespace {
@@ -101,29 +90,6 @@ int ReportError(std::string_view command, const absl::Status& status) {
     default:
       return 1;
   }
-}
-
-std::vector<std::string> ParseFlags(std::string_view command, std::string_view usage, int argc,
-                                    char** argv) {
-  absl::SetProgramUsageMessage(
-      absl::StrCat("kvbench ", std::string(command), " ", std::string(usage)));
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  return std::vector<std::string>(positional.begin() + 1, positional.end());
-}
-
-absl::StatusOr<std::unique_ptr<Model>> LoadModelFromFlags() {
-  return LoadWithThreads(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_threads));
-}
-
-absl::StatusOr<std::string> ReadTextFlag() {
-  const std::string file = absl::GetFlag(FLAGS_file);
-  if (file.empty()) return absl::GetFlag(FLAGS_text);
-  return ReadFile(file, "--file");
-}
-
-std::string OutputPath(const std::string& fallback) {
-  const std::string o = absl::GetFlag(FLAGS_o);
-  return o.empty() ? fallback : o;
 }
 
 }  // namespace kvbench::cli

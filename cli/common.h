@@ -1,5 +1,5 @@
 // Helpers shared by the subcommands: the flag groups several commands take (model and threads,
-// input text, experiment overrides), error reporting with the exit-code convention, output paths.
+// input text, experiment overrides) and error reporting with the exit-code convention.
 #ifndef KVBENCH_CLI_COMMON_H_
 #define KVBENCH_CLI_COMMON_H_
 
@@ -8,8 +8,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/flags/declare.h"
-#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cli/command_line.h"
@@ -60,23 +58,6 @@ struct ExperimentFlags {
 // (InvalidArgument, NotFound, OutOfRange, DataLoss, FailedPrecondition), 1 otherwise.
 int ReportError(std::string_view command, const absl::Status& status);
 
-// ---- Transition: the absl-flags API of the commands not yet on CommandLine (report, compare,
-// keep, written meanwhile). Removed once they are converted; new code uses CommandLine.
-
-// Parses flags for `command`; returns the positional arguments (argv[0] excluded).
-std::vector<std::string> ParseFlags(std::string_view command, std::string_view usage, int argc,
-                                    char** argv);
-// Loads --model and applies --threads.
-absl::StatusOr<std::unique_ptr<Model>> LoadModelFromFlags();
-// The text of --file if given, else of --text.
-absl::StatusOr<std::string> ReadTextFlag();
-// -o if given, else `fallback`.
-std::string OutputPath(const std::string& fallback);
-
 }  // namespace kvbench::cli
-
-ABSL_DECLARE_FLAG(std::string, model);
-ABSL_DECLARE_FLAG(int, threads);
-ABSL_DECLARE_FLAG(bool, bos);
 
 #endif  // KVBENCH_CLI_COMMON_H_

@@ -5,6 +5,7 @@
 // 1 otherwise.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
@@ -15,15 +16,20 @@
 namespace kvbench::cli {
 
 int Report(int argc, char** argv) {
-  const std::vector<std::string> csvs =
-      ParseFlags("report", "RESULTS.csv [RESULTS2.csv ...] [-o report.html]", argc, argv);
+  std::vector<std::string> csvs;
+  std::string output;
+  CommandLine cl("report", "RESULTS.csv [RESULTS2.csv ...] [-o report.html]",
+                 "results CSVs -> one self-contained HTML page with plots");
+  cl.Positionals("results", &csvs,
+                 "results CSVs of kvbench run, kvbench prefix or a needle task (any mix)")
+      .Flag("o,output", &output, "the HTML page (default: the first CSV's path with .html)");
+  if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
   if (csvs.empty()) {
     return ReportError("report", absl::InvalidArgumentError(
                                      "expected one or more results CSVs, e.g. kvbench report "
                                      "results/quickstart.csv -o results/quickstart.html"));
   }
   // Default: the first CSV's path with .html (results/x.csv -> results/x.html).
-  std::string output = OutputPath("");
   if (output.empty()) {
     output = MetadataPath(csvs[0]);
     output.replace(output.size() - 5, 5, ".html");

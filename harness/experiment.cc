@@ -16,6 +16,7 @@
 #include "harness/store_keys.h"
 #include "harness/sweep.h"
 #include "harness/yaml_reader.h"
+#include "stores/store_registry.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kvbench {
@@ -39,9 +40,76 @@ const std::set<std::string>& CacheKeys() {
   return *kKeys;
 }
 
-// Parses one `policies` entry (or the `reference`, which may not sweep) into sweep points.
+// The token counts sweep points are checked against when the file is read (CheckCacheSpec): the
+// divergence run's context and first step, or for a task the longest case (each case's context is
+// shorter than its length, so a budget that fails there fails for every case).
+struct CheckTokens {
+  int context = 0;
+  int prompt = 0;
+};
+
+CheckTokens TokensToCheck(const Experiment& e) {
+  if (!e.niah) return {e.context_tokens, e.prompt_tokens};
+  int longest = 0;
+  for (int length : e.niah->grid.lengths) longest = std::max(longest, length);
+  // Cases read from a file have lengths known only then: check the values alone.
+  if (longest == 0) longest = 1 << 30;
+  return {longest, longest};
+}
+
+// The node an error about `spec` points at: the value of the parameter its message names
+// ("parameter 'bits'"), looked up among the entry's policy parameters or the parameters of the
+// store it names, else the entry itself.
+YAML::Node ErrorNode(const YAML::Node& entry, const absl::Status& error) {
+  const std::string message(error.message());
+  const size_t at = message.find("parameter '");
+  if (at == std::string::npos) return entry;
+  const size_t begin = at + std::string("parameter '").size();
+  const size_t end = message.find('\'', begin);
+  if (end == std::string::npos) return entry;
+  const std::string param = message.substr(begin, end - begin);
+  std::vector<std::string> maps;
+  if (message.rfind("k_store:", 0) == 0) {
+    maps = {"k_params", "store_params"};
+  } else if (message.rfind("v_store:", 0) == 0) {
+    maps = {"v_params", "store_params"};
+  } else if (const YAML::Node value = entry[param]; value) {
+    return value;
+  }
+  for (const std::string& key : maps) {
+    // An absent key gives an invalid node, whose IsMap() throws: test IsDefined first.
+    const YAML::Node params = entry[key];
+    if (params.IsDefined() && params.IsMap() && params[param]) {
+      return params[param];
+    }
+  }
+  return entry;
+}
+
+// Drops from `params` what store `store` does not declare: a sweep's store_params axis applies to
+// the stores that take it. True when something was dropped.
+bool KeepDeclaredStoreParams(const std::string& store, ParamMap* params) {
+  bool dropped = false;
+  for (const StoreInfo& info : StoreRegistry()) {
+    if (info.name != store) continue;
+    for (auto it = params->begin(); it != params->end();) {
+      if (DeclaresParam(info.params, it->first)) {
+        ++it;
+      } else {
+        it = params->erase(it);
+        dropped = true;
+      }
+    }
+  }
+  return dropped;
+}
+
+// Parses one `policies` entry (or the `reference`, which may not sweep) into sweep points. An axis
+// applies to the points whose policy (or store) declares it: `name: [window, h2o]` with
+// `aggregate: [mean, max]` runs window once and h2o twice. Every point passes CheckCacheSpec.
 absl::StatusOr<std::vector<CacheSpec>> ParseCacheEntry(const YamlReader& p, const YAML::Node& entry,
-                                                       const std::string& where, bool allow_sweep) {
+                                                       const std::string& where, bool allow_sweep,
+                                                       const CheckTokens& tokens) {
   if (!entry.IsMap()) {
     return p.Error(entry, absl::StrCat(where, " must be a mapping with at least `name`"));
   }
@@ -92,16 +160,31 @@ absl::StatusOr<std::vector<CacheSpec>> ParseCacheEntry(const YamlReader& p, cons
   auto points = ExpandSweep(axes);
   if (!points.ok()) return p.Error(entry, absl::StrCat(where, ": ", points.status().message()));
   std::vector<CacheSpec> specs;
+  std::set<std::string> labels;  // of points an axis did not apply to, which may repeat
   for (const SweepPoint& point : *points) {
     CacheSpec spec;
     for (const auto& [key, value] : point) {
-      if (key == "name") {
-        spec.policy = value;
-      } else if (key.rfind("param:", 0) == 0) {
-        spec.policy_params[key.substr(6)] = value;
-      } else {
+      if (key == "name") spec.policy = value;
+    }
+    const std::vector<ParamSpec>& declared = (*FindPolicy(spec.policy))->params;
+    bool dropped = false;
+    for (const auto& [key, value] : point) {
+      if (key.rfind("param:", 0) == 0) {
+        const std::string param = key.substr(6);
+        if (DeclaresParam(declared, param)) {
+          spec.policy_params[param] = value;
+        } else {
+          dropped = true;
+        }
+      } else if (key != "name") {
         ApplyStoreAxis(key, value, &spec);
       }
+    }
+    dropped |= KeepDeclaredStoreParams(spec.k_store, &spec.k_params);
+    dropped |= KeepDeclaredStoreParams(spec.v_store, &spec.v_params);
+    if (dropped && !labels.insert(spec.Label()).second) continue;
+    if (absl::Status s = CheckCacheSpec(spec, tokens.context, tokens.prompt); !s.ok()) {
+      return p.Error(ErrorNode(entry, s), absl::StrCat(where, ": ", s.message()));
     }
     specs.push_back(std::move(spec));
   }
@@ -241,7 +324,7 @@ absl::Status ParsePolicies(const YamlReader& p, const YAML::Node& policies, Expe
     const YAML::Node entry = policies[i];
     ASSIGN_OR_RETURN(std::vector<CacheSpec> specs,
                      ParseCacheEntry(p, entry, absl::StrCat("policies[", i, "]"),
-                                     /*allow_sweep=*/true));
+                                     /*allow_sweep=*/true, TokensToCheck(*e)));
     const int line = entry.Mark().line + 1;
     for (CacheSpec& spec : specs) {
       const std::string label = spec.Label();
@@ -268,7 +351,8 @@ absl::Status ParseTask(const YamlReader& p, const YAML::Node& root, Experiment* 
   for (const char* key : {"context_tokens", "prompt_tokens", "score_tokens", "max_sequences",
                           "measure", "reference", "repetitions", "warmup"}) {
     if (root[key]) {
-      return p.Error(root[key], absl::StrCat("'", key, "' does not apply to task niah (its "
+      return p.Error(root[key], absl::StrCat("'", key,
+                                             "' does not apply to task niah (its "
                                              "lengths set the prompts; it measures accuracy)"));
     }
   }
@@ -303,7 +387,8 @@ absl::Status ParseRoot(const YamlReader& p, const YAML::Node& root, Experiment* 
   if (root["measure"]) RETURN_IF_ERROR(ParseMeasure(p, root["measure"], e));
   if (root["reference"]) {
     ASSIGN_OR_RETURN(const std::vector<CacheSpec> specs,
-                     ParseCacheEntry(p, root["reference"], "reference", /*allow_sweep=*/false));
+                     ParseCacheEntry(p, root["reference"], "reference", /*allow_sweep=*/false,
+                                     TokensToCheck(*e)));
     e->reference = specs.front();
   }
   if (!root["policies"]) return p.Error(root, "the experiment has no `policies`");

@@ -103,6 +103,29 @@ std::string CacheSpec::Label() const {
                       " v=", StoreLabel(v_store, v_params));
 }
 
+absl::Status CheckCacheSpec(const CacheSpec& spec, int context_tokens, int prompt_tokens) {
+  ASSIGN_OR_RETURN(const PolicyInfo* info, FindPolicy(spec.policy));
+  ASSIGN_OR_RETURN(const Params params, Params::Parse(absl::StrCat("policy ", spec.policy),
+                                                      info->params, spec.policy_params));
+  // The factories' checks read only the shape's token counts; the smallest geometry keeps the
+  // probe's allocations tiny (the policy built here is dropped).
+  const CacheShape probe{.n_layers = 1,
+                         .n_heads = 1,
+                         .n_kv_heads = 1,
+                         .head_dim = 2,
+                         .rope_dims = 2,
+                         .context_tokens = context_tokens,
+                         .prompt_tokens = prompt_tokens};
+  RETURN_IF_ERROR(info->make(params, probe).status());
+  if (absl::Status s = CheckStoreValues(spec.k_store, spec.k_params); !s.ok()) {
+    return Annotate(s, "k_store");
+  }
+  if (absl::Status s = CheckStoreValues(spec.v_store, spec.v_params); !s.ok()) {
+    return Annotate(s, "v_store");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
                                                        const CacheShape& shape) {
   if (shape.n_layers < 1 || shape.n_heads < 1 || shape.n_kv_heads < 1 || shape.head_dim < 1 ||

@@ -51,6 +51,14 @@ struct CacheSpec {
   std::string Label() const;
 };
 
+// Every check of `spec` that needs no model: the policy and store names, each parameter's type,
+// choices and range, and the policy's own checks (heavy_ratio in [0, 1], a budget that fits the
+// context, n_sink below the budget, ...) for a run of `context_tokens` whose first step is
+// `prompt_tokens` (0: not known). The experiment reader runs it on every sweep point, so a value
+// that cannot run is an error with its line before the first case; MakeCache's own checks add
+// only what depends on the model's geometry (a store's head_dim). Errors as MakeCache's.
+absl::Status CheckCacheSpec(const CacheSpec& spec, int context_tokens, int prompt_tokens);
+
 // Resolves the policy (NotFound listing valid names), parses its parameters (InvalidArgument naming
 // the parameter: unknown, malformed, out of range, budget beyond the context), builds both stores
 // (MakeStore) and the PolicyCache, which names itself by spec.Label() in its messages.

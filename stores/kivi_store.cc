@@ -5,13 +5,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
+#include "base/status.h"
 #include "stores/kivi_key_store.h"
 #include "stores/kivi_value_store.h"
 #include "stores/quant_kernels.h"
 
 namespace kvbench {
 
-absl::Status ValidateKivi(const KiviOptions& options, int head_dim, KvRole role) {
+absl::Status ValidateKiviOptions(const KiviOptions& options) {
   if (options.bits != 2 && options.bits != 4 && options.bits != 8) {
     return absl::InvalidArgumentError(
         absl::StrCat("store kivi: parameter 'bits' = ", options.bits, " is not one of 2, 4, 8"));
@@ -24,6 +25,11 @@ absl::Status ValidateKivi(const KiviOptions& options, int head_dim, KvRole role)
     return absl::InvalidArgumentError(absl::StrCat(
         "store kivi: parameter 'residual' = ", options.residual, " is not in [0, 1048576]"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateKivi(const KiviOptions& options, int head_dim, KvRole role) {
+  RETURN_IF_ERROR(ValidateKiviOptions(options));
   if (head_dim <= 0 || head_dim % (8 / options.bits) != 0) {
     return absl::InvalidArgumentError(absl::StrCat("store kivi: head_dim ", head_dim,
                                                    " is not a multiple of ", 8 / options.bits,

@@ -51,8 +51,11 @@ struct KiviOptions {
   int residual = 128;  // R
 };
 
-// InvalidArgument unless bits in {2, 4, 8}, 1 <= group <= 65536, 0 <= residual <= 1 << 20,
-// head_dim % (8 / bits) == 0 and, for values, head_dim % min(group, head_dim) == 0.
+// InvalidArgument unless bits in {2, 4, 8}, 1 <= group <= 65536 and 0 <= residual <= 1 << 20:
+// what can be checked before the model (its head_dim) is known.
+absl::Status ValidateKiviOptions(const KiviOptions& options);
+// ValidateKiviOptions, and head_dim % (8 / bits) == 0 and, for values,
+// head_dim % min(group, head_dim) == 0.
 absl::Status ValidateKivi(const KiviOptions& options, int head_dim, KvRole role);
 // Bytes per value of a quantized token (params amortised over a full group), residual excluded.
 double KiviBytesPerValue(const KiviOptions& options, int head_dim, KvRole role);

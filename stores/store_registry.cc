@@ -1,5 +1,7 @@
 #include "stores/store_registry.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
@@ -77,6 +79,18 @@ Fp8ScaleScope ScopeOf(const Params& p) {
   return p.GetString("scale") == "head" ? Fp8ScaleScope::kHead : Fp8ScaleScope::kTensor;
 }
 
+// amax is a float's magnitude: negative, or beyond what a float holds (1e300 would narrow to
+// infinity), is an error.
+absl::Status CheckFp8Amax(const std::string& name, const Params& p) {
+  const double amax = p.GetFloat("amax");
+  if (amax < 0 || amax > std::numeric_limits<float>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("store ", name, ": parameter 'amax' = ", p.GetString("amax"),
+                     " is not in [0, ", std::numeric_limits<float>::max(), "]"));
+  }
+  return absl::OkStatus();
+}
+
 StoreInfo Fp8(std::string name, Fp8Format format, std::string description) {
   StoreInfo info;
   info.name = name;
@@ -99,14 +113,10 @@ StoreInfo Fp8(std::string name, Fp8Format format, std::string description) {
                   .choices = {}}};
   info.make = [name, format](const Params& p, KvRole, const CacheShape& shape) -> StoreOr {
     RETURN_IF_ERROR(CheckHeadDim(name, shape.head_dim, 1));
-    const double amax = p.GetFloat("amax");
-    if (amax < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("store ", name, ": parameter 'amax' = ", amax, " is negative"));
-    }
+    RETURN_IF_ERROR(CheckFp8Amax(name, p));
     const Fp8StoreOptions options{.format = format,
                                   .scope = ScopeOf(p),
-                                  .amax = static_cast<float>(amax),
+                                  .amax = static_cast<float>(p.GetFloat("amax")),
                                   .calibrate = p.GetBool("calibrate")};
     return std::make_unique<Fp8Store>(shape, options, absl::StrCat(name, "(", p.ToString(), ")"));
   };
@@ -119,12 +129,16 @@ StoreInfo Fp8(std::string name, Fp8Format format, std::string description) {
     RETURN_IF_ERROR(CheckHeadDim(name, head_dim, 1));
     return 1.0;
   };
+  info.check_values = [name](const Params& p) { return CheckFp8Amax(name, p); };
   return info;
 }
 
+KiviOptions KiviOptionsOf(const Params& p) {
+  return {.bits = p.GetInt("bits"), .group = p.GetInt("group"), .residual = p.GetInt("residual")};
+}
+
 absl::StatusOr<KiviOptions> KiviFrom(const Params& p, KvRole role, int head_dim) {
-  const KiviOptions options{
-      .bits = p.GetInt("bits"), .group = p.GetInt("group"), .residual = p.GetInt("residual")};
+  const KiviOptions options = KiviOptionsOf(p);
   RETURN_IF_ERROR(ValidateKivi(options, head_dim, role));
   return options;
 }
@@ -165,6 +179,7 @@ StoreInfo Kivi() {
     ASSIGN_OR_RETURN(const KiviOptions options, KiviFrom(p, role, head_dim));
     return KiviBytesPerValue(options, head_dim, role);
   };
+  info.check_values = [](const Params& p) { return ValidateKiviOptions(KiviOptionsOf(p)); };
   return info;
 }
 
@@ -239,6 +254,12 @@ const std::vector<StoreInfo>& StoreRegistry() {
 absl::StatusOr<Params> ParseStoreParams(std::string_view name, const ParamMap& params) {
   ASSIGN_OR_RETURN(Resolved store, Resolve(name, params));
   return std::move(store.params);
+}
+
+absl::Status CheckStoreValues(std::string_view name, const ParamMap& params) {
+  ASSIGN_OR_RETURN(const Resolved store, Resolve(name, params));
+  if (store.info->check_values) return store.info->check_values(store.params);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<KvStore>> MakeStore(std::string_view name, const ParamMap& params,

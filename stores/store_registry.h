@@ -34,6 +34,10 @@ struct StoreInfo {
   std::vector<ParamSpec> params;
   std::function<absl::StatusOr<std::unique_ptr<KvStore>>(const Params&, KvRole, const CacheShape&)>
       make;
+  // Checks of the parameter values that need no model (ranges, choices between parameters), run
+  // when an experiment is read so a bad value is an error with its line before anything runs;
+  // null: Params::Parse's type and choice checks are all there is. `make` checks them again.
+  std::function<absl::Status(const Params&)> check_values;
   // Logical bytes of one layer (all its KV heads) after `entries` >= 0 tokens were appended to
   // each KV head and none evicted: payload and every piece of metadata (block scales and mins,
   // KIVI's group params and f32 residual, fp8's 4-byte scales). Equals KvStore::memory(l).logical.
@@ -55,6 +59,9 @@ const std::vector<StoreInfo>& StoreRegistry();
 // Store `name`'s parameters with defaults filled in. NotFound (listing valid names) for an unknown
 // store; InvalidArgument for an unknown or malformed parameter.
 absl::StatusOr<Params> ParseStoreParams(std::string_view name, const ParamMap& params);
+
+// ParseStoreParams and the store's check_values: every check that needs no model geometry.
+absl::Status CheckStoreValues(std::string_view name, const ParamMap& params);
 
 // Builds store `name` for `role`. Errors as ParseStoreParams; InvalidArgument for parameters or a
 // head_dim the format cannot hold.

@@ -108,8 +108,28 @@ const std::map<std::string, std::vector<std::string>>& CommandFlags() {
       {"simulate", {"--policies", "--k-store", "--v-store", "--threads", "--csv", "--validate"}},
       {"plan", {"--model", "--shape", "--context", "--kv-store", "--policy", "--memory"}},
       {"prefix", {"--set", "--model", "--force"}},
+      {"report", {"results", "-o, --output"}},
+      {"compare", {"base", "new", "--format", "--fail-on-regression"}},
+      {"keep",
+       {"--model", "--threads", "--text", "--file", "--no-bos", "--tokens", "--policy", "--k-store",
+        "--v-store", "--context-end", "--scores", "--json"}},
   };
   return *kFlags;
+}
+
+// The loops below cover every command `kvbench help` lists (main.cc's table), so a command added
+// there without a CommandFlags entry fails here.
+TEST_F(CliTest, CommandFlagsCoversEveryCommand) {
+  const Result r = Kvbench({"help"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out.substr(r.out.find("commands:\n") + 10));
+  std::vector<std::string> listed;
+  for (std::string line; std::getline(lines, line) && line.rfind("  ", 0) == 0;) {
+    listed.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  EXPECT_EQ(listed.size(), CommandFlags().size());
+  for (const std::string& command : listed)
+    EXPECT_TRUE(CommandFlags().contains(command)) << command;
 }
 
 TEST_F(CliTest, EveryCommandsHelpExitsZeroAndListsItsFlags) {

@@ -1,8 +1,10 @@
 // Experiment YAML: schema errors with line numbers, sweep expansion, token-count rules, datasets.
 #include "harness/experiment.h"
 
+#include <filesystem>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/dataset.h"
@@ -216,6 +218,139 @@ TEST(ExperimentTest, TokenCounts) {
   EXPECT_THAT(bad.status().message(), HasSubstr("must equal prompt_tokens (5) + score_tokens (6)"));
   auto lonely = Parse(std::string(kMinimal) + "prompt_tokens: 10\n");
   EXPECT_FALSE(lonely.ok());
+}
+
+// Every value the registry can judge without the model is judged when the file is read, with the
+// line of the value and the valid range: before, each of these parsed, ran and became an error row
+// with exit 0 (or, for ints beyond int, aborted the process).
+TEST(ExperimentTest, ParameterValuesAreCheckedWhenRead) {
+  struct Probe {
+    std::string entry;    // the policy entry, on line 4
+    std::string message;  // part of the error
+  };
+  const std::vector<Probe> probes = {
+      {"{name: window, budget: 0}", "parameter 'budget' = '0' is not positive"},
+      {"{name: window, budget: -5}", "parameter 'budget' = '-5' is not positive"},
+      {"{name: window, budget: 150%}", "is not a percentage <= 100%"},
+      {"{name: window, budget: \"8.0\"}", "is not a ratio <= 1"},
+      {"{name: window, budget: 1e30}", "is not a token count of at most 2147483647"},
+      {"{name: window, budget: 3000000000}", "is not a token count of at most 2147483647"},
+      {"{name: window, budget: 9223372036854775807}", "is not a token count of at most"},
+      {"{name: window, budget: 99999999999999999999}", "is not a token count of at most"},
+      {"{name: window, budget: 300}", "exceeds the context of 256 tokens"},
+      {"{name: h2o, budget: 32, heavy_ratio: 2.0}",
+       "parameter 'heavy_ratio' = 2.0 must be between 0 and 1"},
+      {"{name: sinks, budget: 32, n_sink: 3000000000}",
+       "parameter 'n_sink' = '3000000000' is not an integer between -2147483648 and 2147483647"},
+      {"{name: sinks, budget: 32, n_sink: 40}", "parameter 'n_sink' = 40"},
+      {"{name: snapkv, budget: 32, window: 3000000000}", "parameter 'window' = '3000000000'"},
+      {"{name: snapkv, budget: 128}", "keeps the whole prompt of 128 tokens"},
+      {"{name: window, budget: 32, positions: sideways}",
+       "parameter 'positions' = 'sideways' is not one of original, cache"},
+      {"{name: full, store: kivi, store_params: {bits: 3}}",
+       "k_store: store kivi: parameter 'bits' = 3 is not one of 2, 4, 8"},
+      {"{name: full, store: kivi, store_params: {group: 3000000000}}",
+       "parameter 'group' = '3000000000' is not an integer"},
+      {"{name: full, v_store: fp8_e4m3, v_params: {amax: -1}}",
+       "v_store: store fp8_e4m3: parameter 'amax' = -1 is not in [0, "},
+  };
+  for (const Probe& probe : probes) {
+    auto e = Parse(absl::StrCat("model: stories260K\ndataset: {prompts: [a]}\npolicies:\n  - ",
+                                probe.entry, "\n"));
+    ASSERT_FALSE(e.ok()) << probe.entry;
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << probe.entry;
+    EXPECT_THAT(e.status().message(), HasSubstr("exp.yaml:4: policies[0]: ")) << probe.entry;
+    EXPECT_THAT(e.status().message(), HasSubstr(probe.message)) << probe.entry;
+  }
+}
+
+// The line is the offending value's, also inside a sweep and in store_params.
+TEST(ExperimentTest, ParameterErrorsPointAtTheValue) {
+  auto budget = Parse(R"(dataset: {prompts: [a]}
+policies:
+  - name: h2o
+    heavy_ratio: 0.5
+    budget: [32, 64, 0.0]
+)");
+  ASSERT_FALSE(budget.ok());
+  EXPECT_THAT(budget.status().message(),
+              HasSubstr("exp.yaml:5: policies[0]: policy h2o: parameter 'budget' = '0.0'"));
+  auto bits = Parse(R"(dataset: {prompts: [a]}
+policies:
+  - name: full
+    k_store: kivi
+    k_params:
+      group: 32
+      bits: [2, 3]
+)");
+  ASSERT_FALSE(bits.ok());
+  EXPECT_THAT(bits.status().message(), HasSubstr("exp.yaml:7: policies[0]: k_store: store kivi"));
+  auto reference = Parse(
+      "dataset: {prompts: [a]}\nreference: {name: window, budget: 0}\n"
+      "policies: [{name: full}]\n");
+  ASSERT_FALSE(reference.ok());
+  EXPECT_THAT(reference.status().message(), HasSubstr("exp.yaml:2: reference: policy window"));
+}
+
+// A sweep axis applies to the points whose policy (or store) declares it: window does not take
+// `aggregate`, so it runs once, h2o twice (before: 2 of the 4 cases were error rows).
+TEST(ExperimentTest, SweepAxesApplyWhereDeclared) {
+  auto e = Parse(R"(dataset: {prompts: [a]}
+policies:
+  - name: [window, h2o]
+    budget: 32
+    aggregate: [mean, max]
+  - name: full
+    store: [q8_0, kivi]
+    store_params: {bits: [2, 4]}
+)");
+  ASSERT_TRUE(e.ok()) << e.status();
+  std::vector<std::string> labels;
+  for (const PolicyCase& c : e->policies) labels.push_back(c.spec.Label());
+  EXPECT_THAT(
+      labels,
+      ElementsAre("window(budget=32,positions=original) k=f32 v=f32",
+                  "h2o(aggregate=mean,budget=32,heavy_ratio=0.5,positions=original) k=f32 v=f32",
+                  "h2o(aggregate=max,budget=32,heavy_ratio=0.5,positions=original) k=f32 v=f32",
+                  "full(positions=original) k=q8_0 v=q8_0", HasSubstr("k=kivi(bits=2,"),
+                  HasSubstr("k=kivi(bits=4,")));
+  // Still an error: a parameter no named policy declares, and a point given twice.
+  auto typo = Parse(
+      "dataset: {prompts: [a]}\npolicies:\n  - {name: [window, h2o], budget: 8, "
+      "agregate: max}\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_THAT(typo.status().message(), HasSubstr("exp.yaml:3: unknown key 'agregate'"));
+  auto twice = Parse("dataset: {prompts: [a]}\npolicies:\n  - {name: window, budget: [8, 8]}\n");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(twice.status().message(), HasSubstr("appears twice"));
+}
+
+// Budget limits of a task are those of its longest case: a budget beyond every case is an error
+// when read, one that fits the longest case is left to the run.
+TEST(ExperimentTest, TaskBudgetsAreCheckedAgainstTheLongestCase) {
+  const std::string task =
+      "model: stories260K\ndataset: {prompts: [a]}\n"
+      "task: {name: niah, lengths: [256, 512], depths: [0.5]}\n"
+      "policies:\n";
+  auto too_big = Parse(task + "  - {name: snapkv, budget: 600}\n");
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_THAT(too_big.status().message(), HasSubstr("exp.yaml:5: policies[0]: policy snapkv"));
+  auto fits = Parse(task + "  - {name: snapkv, budget: [300, 0.25]}\n");
+  EXPECT_TRUE(fits.ok()) << fits.status();
+}
+
+// The shipped experiments pass the read-time checks (they ran before those existed).
+TEST(ExperimentTest, ShippedConfigsPass) {
+  const std::filesystem::path configs =
+      std::filesystem::path(KVBENCH_TESTDATA_DIR) / "../../configs";
+  int read = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(configs)) {
+    if (entry.path().extension() != ".yaml" || entry.path().stem() == "prefix_sweep") continue;
+    auto e = LoadExperiment(entry.path().string());
+    EXPECT_TRUE(e.ok()) << entry.path() << ": " << e.status();
+    ++read;
+  }
+  EXPECT_GE(read, 8);
 }
 
 TEST(ExperimentTest, ReferenceCannotSweep) {
