@@ -3,8 +3,6 @@
 //
 // Exit codes: 0 when the sweep completed, even if some cases became error rows (they are listed on
 // stderr and in the CSV's `error` column); 2 for a bad experiment, model or dataset; 1 otherwise.
-#include <unistd.h>
-
 #include <cstdio>
 #include <string>
 
@@ -12,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "harness/experiment.h"
+#include "harness/progress.h"
 #include "harness/runner.h"
 #include "model/loader.h"
 
@@ -29,25 +28,24 @@ int Run(int argc, char** argv) {
       .Switch("lockstep_check", &lockstep_check,
               "also evaluate the first lockstep batch one policy at a time: print the speed-up "
               "and check the numbers are identical")
-      .Flag("progress", &progress, "progress line on stderr: auto (when a terminal), always, never")
+      .Flag("progress", &progress,
+            "one progress line on stderr, per token fed, with an ETA: auto (only when stderr is a "
+            "terminal), always, never")
       .Flag("cases_out", &cases_out,
             "task niah: write one JSONL line per case and cache (case, policy, answer, correct)");
   if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
-  if (progress != "auto" && progress != "always" && progress != "never") {
-    return ReportError("run", absl::InvalidArgumentError(absl::StrCat(
-                                  "--progress '", progress, "' is not auto, always or never")));
-  }
+  const absl::StatusOr<ProgressMode> progress_mode = ParseProgressMode(progress);
+  if (!progress_mode.ok()) return ReportError("run", progress_mode.status());
   auto experiment = experiment_flags.LoadExperiment(path);
   if (!experiment.ok()) return ReportError("run", experiment.status());
   auto model = LoadModel(experiment->model);
   if (!model.ok()) return ReportError("run", model.status());
 
-  RunOptions options{
-      .force = force,
-      .progress = progress == "always" || (progress == "auto" && isatty(fileno(stderr))),
-      .lockstep_check = lockstep_check,
-      .log = stderr,
-      .cases_out = cases_out};
+  RunOptions options{.force = force,
+                     .progress = ProgressEnabled(*progress_mode, stderr),
+                     .lockstep_check = lockstep_check,
+                     .log = stderr,
+                     .cases_out = cases_out};
   if (!cases_out.empty() && !experiment->niah) {
     return ReportError("run", absl::InvalidArgumentError(
                                   "--cases-out applies to an experiment with `task: niah`"));

@@ -130,13 +130,18 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
   const bool compare_in_parallel =
       policies.size() > 1 && policies.size() * vocab >= (size_t{1} << 17);
   std::vector<absl::Span<const int>> tokens(n);
+  // Every lane is fed as many tokens as the reference (slot 0, always live).
+  auto step = [&](const Lanes& lanes) {
+    Step(decoder, lanes, tokens, logits);
+    if (options.on_tokens) options.on_tokens(static_cast<int64_t>(tokens[0].size()));
+  };
 
   for (const std::vector<int>& seq : sequences) {
     // Teacher forcing.
     ASSIGN_OR_RETURN(Lanes lanes, MakeLanes(reference, policies, shape, &errors));
     const absl::Span<const int> prompt(seq.data(), P);
     std::fill(tokens.begin(), tokens.end(), prompt);
-    Step(decoder, lanes, tokens, logits);
+    step(lanes);
     for (int s = 0; s < S; ++s) {
       const int next = seq[P + s];
       SetReference(logits[0], &ref);
@@ -148,7 +153,7 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
       }
       if (s + 1 < S) {
         std::fill(tokens.begin(), tokens.end(), absl::Span<const int>(&seq[P + s], 1));
-        Step(decoder, lanes, tokens, logits);
+        step(lanes);
       }
     }
     for (size_t i = 0; i < n; ++i) {
@@ -162,7 +167,7 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
     // Free running: every cache continues on its own greedy output.
     ASSIGN_OR_RETURN(lanes, MakeLanes(reference, policies, shape, &errors));
     std::fill(tokens.begin(), tokens.end(), prompt);
-    Step(decoder, lanes, tokens, logits);
+    step(lanes);
     std::vector<std::vector<int>> generated(n);
     for (int s = 0; s < S; ++s) {
       for (size_t i = 0; i < n; ++i) {
@@ -173,7 +178,7 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
           if (lanes.sessions[i] != nullptr)
             tokens[i] = absl::Span<const int>(&generated[i].back(), 1);
         }
-        Step(decoder, lanes, tokens, logits);
+        step(lanes);
       }
     }
     for (size_t i = 0; i < policies.size(); ++i) {

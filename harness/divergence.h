@@ -14,6 +14,8 @@
 #ifndef KVBENCH_HARNESS_DIVERGENCE_H_
 #define KVBENCH_HARNESS_DIVERGENCE_H_
 
+#include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,6 +29,9 @@ namespace kvbench {
 struct DivergenceOptions {
   int prompt_tokens = 128;
   int score_tokens = 128;  // sequences must hold prompt_tokens + score_tokens tokens
+  // Progress: called after each lockstep step with the tokens it fed (prompt_tokens for a
+  // prefill, 1 for a decode step); 2 * (prompt_tokens + score_tokens - 1) per sequence.
+  std::function<void(int64_t tokens)> on_tokens;
 };
 
 struct PolicyDivergence {

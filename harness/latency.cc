@@ -39,6 +39,7 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
     Feed(decoder, session, absl::MakeConstSpan(seq.data(), P), false, logits.data());
     const auto t1 = Clock::now();
     prefill_ms_sum += std::chrono::duration<double, std::milli>(t1 - t0).count();
+    if (options.on_tokens) options.on_tokens(P);
     const int64_t ns_before = policy_cache->policy_ns();
     for (int d = 0; d < D; ++d) {
       const auto a = Clock::now();
@@ -46,6 +47,7 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - a).count();
       step_ms.push_back(ms);
       decode_s += ms / 1000;
+      if (options.on_tokens) options.on_tokens(1);
     }
     policy_ns += policy_cache->policy_ns() - ns_before;
     const KvMemory m = session.cache().total_memory(shape.n_layers);

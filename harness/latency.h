@@ -5,6 +5,8 @@
 #ifndef KVBENCH_HARNESS_LATENCY_H_
 #define KVBENCH_HARNESS_LATENCY_H_
 
+#include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -17,6 +19,9 @@ namespace kvbench {
 struct LatencyOptions {
   int prompt_tokens = 128;
   int decode_tokens = 127;  // decode steps per sequence after the prefill (>= 0)
+  // Progress: called after each step, outside the timed part, with the tokens it fed;
+  // prompt_tokens + decode_tokens per sequence.
+  std::function<void(int64_t tokens)> on_tokens;
 };
 
 struct LatencyResult {

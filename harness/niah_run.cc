@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "harness/cache_columns.h"
 #include "harness/dataset.h"
 #include "harness/result_table.h"
+#include "harness/progress.h"
 #include "harness/run_metadata.h"
 #include "harness/run_report.h"
 #include "model/decoder.h"
@@ -131,23 +133,29 @@ class NiahSweep {
   absl::Status Run(const std::vector<Cell>& cells,
                    const std::vector<std::vector<int>>& pending_specs,
                    const std::vector<std::vector<std::string>>& hashes) {
-    int total = 0;
+    // Tokens fed: a case's context (once, however many store groups share it), question and
+    // answer steps; planned from the case's length, corrected once it is tokenized (RunCase).
+    int64_t total = 0;
+    int cases_total = 0;
     for (size_t c = 0; c < cells.size(); ++c) {
-      if (!pending_specs[c].empty()) total += static_cast<int>(cells[c].cases.size());
+      if (pending_specs[c].empty()) continue;
+      for (int i : cells[c].cases) total += PlannedTokens(cases_[i]);
+      cases_total += static_cast<int>(cells[c].cases.size());
     }
-    Progress progress(options_.log, options_.progress, total);
+    progress_.emplace(options_.log, options_.progress, total, "tokens");
     int done = 0;
     for (size_t c = 0; c < cells.size(); ++c) {
       if (pending_specs[c].empty()) continue;
       const Cell& cell = cells[c];
       std::vector<Tally> tallies(pending_specs[c].size());
       for (int i : cell.cases) {
-        progress.Show(done, absl::StrFormat("length %d depth %g: %zu caches", cell.length,
-                                            cell.depth, pending_specs[c].size()));
+        progress_->SetLabel(absl::StrFormat("case %d/%d length %d depth %g: %zu caches", done + 1,
+                                            cases_total, cell.length, cell.depth,
+                                            pending_specs[c].size()));
         RunCase(i, pending_specs[c], &tallies);
         ++done;
       }
-      progress.Finish();
+      progress_->Clear();
       const double reference = ReferenceBytes(pending_specs[c], tallies, hashes[c]);
       for (size_t k = 0; k < pending_specs[c].size(); ++k) {
         const int s = pending_specs[c][k];
@@ -164,11 +172,20 @@ class NiahSweep {
   }
 
  private:
+  int64_t PlannedTokens(const NiahCase& c) const {
+    return c.length_tokens + task_.grid.answer_tokens - 1;
+  }
+
   // Every pending cache answers case `index`; the results go to tallies[k] for specs[k].
   void RunCase(int index, const std::vector<int>& specs, std::vector<Tally>* tallies) {
     const NiahCase& c = cases_[index];
     const CaseTokens tokens = Tokenize(c, *model_.tokenizer, task_.query_aware);
     const int context = static_cast<int>(tokens.context.size());
+    const int steps = task_.grid.answer_tokens - 1;
+    const int64_t planned = PlannedTokens(c);
+    const int64_t fed = context + static_cast<int64_t>(tokens.question.size()) + steps;
+    progress_->AddTotal(fed - planned);
+    int64_t advanced = 0;  // of `fed`; a case whose caches all failed skips the rest
     CacheShape shape = CacheShape::ForModel(model_.config, context);
     shape.prompt_tokens = context;  // ratio budgets are fractions of the compressed span
 
@@ -200,7 +217,8 @@ class NiahSweep {
     }
 
     std::vector<std::vector<int>> answers(specs.size());
-    for (const auto& [name, members] : groups) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const std::vector<int>& members = groups[g].second;
       Session& primary = *sessions[members[0]];
       std::vector<Session*> mirrors;
       for (size_t m = 1; m < members.size(); ++m) mirrors.push_back(sessions[members[m]].get());
@@ -212,6 +230,11 @@ class NiahSweep {
                      logits_.data());
       }
       const double ms = MsSince(start);
+      // The context counts once per case: each group advances its share.
+      const int64_t n_groups = static_cast<int64_t>(groups.size()), i = static_cast<int64_t>(g);
+      const int64_t share = context * (i + 1) / n_groups - context * i / n_groups;
+      progress_->Advance(share);
+      advanced += share;
       // Query-aware: the prefill's last logits (equal for every mirror) give the first answer
       // token.
       const int first = ArgMax(logits_);
@@ -228,17 +251,21 @@ class NiahSweep {
     for (size_t k = 0; k < specs.size(); ++k) {
       if (sessions[k] != nullptr) live.push_back(static_cast<int>(k));
     }
-    if (live.empty()) return;
+    if (live.empty()) {
+      progress_->Advance(fed - advanced);
+      return;
+    }
     if (!task_.query_aware) {
       const double ms = FeedAll(
           sessions, live, [&](int) { return tokens.question; }, &answers);
       for (int k : live) (*tallies)[k].question_ms += ms;
     }
+    progress_->Advance(fed - advanced - steps);
     double decode_ms = 0;
-    const int steps = task_.grid.answer_tokens - 1;
     for (int step = 0; step < steps; ++step) {
       decode_ms += FeedAll(
           sessions, live, [&](int k) { return std::vector<int>{answers[k].back()}; }, &answers);
+      progress_->Advance(1);
     }
     for (int k : live) {
       Tally& t = (*tallies)[k];
@@ -359,6 +386,7 @@ class NiahSweep {
   RunReport* report_;
   Decoder decoder_;
   const std::string git_sha_;
+  std::optional<Progress> progress_;  // from Run(), over its pending cases
   std::vector<float> logits_;        // (vocab) a prefill's last logits
   std::vector<float> batch_logits_;  // (live caches, vocab)
   std::string cases_out_;  // JSONL, one line per case and cache; an answer cut inside a UTF-8

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -30,29 +31,6 @@ std::optional<double> MeanOf(const CsvTable& t, const std::vector<size_t>& rows,
   if (n == 0) return std::nullopt;
   return sum / n;
 }
-
-}  // namespace
-
-void Progress::Show(int done, std::string_view what) {
-  if (!enabled_ || total_ == 0) return;
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  constexpr int kWidth = 24;
-  const int filled = done * kWidth / total_;
-  std::string eta = "?";
-  if (done > 0) eta = absl::StrFormat("%.0f s", elapsed / done * (total_ - done));
-  std::string label(what.substr(0, 40));
-  std::fprintf(out_, "\r\033[K[%s%s] %d/%d cases  %.1f s  ETA %s  %s",
-               std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(), done,
-               total_, elapsed, eta.c_str(), label.c_str());
-  std::fflush(out_);
-}
-
-void Progress::Finish() {
-  if (enabled_ && total_ > 0) std::fprintf(out_, "\r\033[K");
-}
-
-namespace {
 
 // The label a reader needs: the policy and stores with the parameters the YAML gave (defaults
 // left out, so no positions=original), f32 stores omitted, "kv=" when K and V share a store.

@@ -16,6 +16,7 @@
 #include "harness/divergence.h"
 #include "harness/latency.h"
 #include "harness/niah_run.h"
+#include "harness/progress.h"
 #include "harness/result_table.h"
 #include "harness/run_metadata.h"
 #include "harness/run_report.h"
@@ -206,24 +207,31 @@ class Sweep {
         report_(report),
         decoder_(model),
         git_sha_(GitSha()),
-        latency_options_{.prompt_tokens = e.prompt_tokens, .decode_tokens = e.score_tokens - 1},
-        divergence_options_{.prompt_tokens = e.prompt_tokens, .score_tokens = e.score_tokens} {}
+        latency_options_{.prompt_tokens = e.prompt_tokens,
+                         .decode_tokens = e.score_tokens - 1,
+                         .on_tokens = [this](int64_t tokens) { progress_->Advance(tokens); }},
+        divergence_options_{.prompt_tokens = e.prompt_tokens,
+                            .score_tokens = e.score_tokens,
+                            .on_tokens = [this](int64_t tokens) { progress_->Advance(tokens); }} {}
 
   // Policies are taken lockstep_batch at a time: the divergence of a batch is evaluated together,
   // then each policy's cases run alone for latency and memory.
   absl::Status Run(const std::vector<Case>& pending) {
-    if (e_.measure_memory && !pending.empty()) RETURN_IF_ERROR(MeasureReferenceMemory());
     std::vector<int> policies;  // pending policies in experiment order
     for (const Case& c : pending) {
       if (policies.empty() || policies.back() != c.policy) policies.push_back(c.policy);
     }
-    progress_.emplace(options_.log, options_.progress, static_cast<int>(pending.size()));
+    cases_total_ = static_cast<int>(pending.size());
+    progress_.emplace(options_.log, options_.progress, PlannedTokens(policies, pending), "tokens");
+    if (e_.measure_memory && !pending.empty()) {
+      progress_->SetLabel("reference memory");
+      RETURN_IF_ERROR(MeasureReferenceMemory());
+    }
     for (size_t b0 = 0; b0 < policies.size(); b0 += e_.lockstep_batch) {
       const size_t b1 = std::min(policies.size(), b0 + e_.lockstep_batch);
       std::vector<CacheSpec> specs;
       for (size_t i = b0; i < b1; ++i) specs.push_back(e_.policies[policies[i]].spec);
-      progress_->Show(cases_done_,
-                      absl::StrCat("divergence of ", specs.size(), " policies in lockstep"));
+      progress_->SetLabel(absl::StrCat("divergence of ", specs.size(), " policies in lockstep"));
       ASSIGN_OR_RETURN(
           const std::vector<absl::StatusOr<PolicyDivergence>> divergence,
           BatchDivergence(specs, /*check_lockstep=*/options_.lockstep_check && b0 == 0));
@@ -231,11 +239,39 @@ class Sweep {
         RETURN_IF_ERROR(RunPolicy(policies[b0 + i], divergence[i], pending));
       }
     }
-    progress_->Finish();
+    progress_->Clear();
     return absl::OkStatus();
   }
 
  private:
+  // The tokens Run() will step through the decoder (the progress line's total): per lockstep
+  // batch its divergence pass (and, with the lockstep check, each policy's pass alone), per
+  // policy its warm-up or memory-only run, per case its latency run, and the reference's memory
+  // run. A case that fails early leaves some of it undone.
+  int64_t PlannedTokens(const std::vector<int>& policies, const std::vector<Case>& pending) const {
+    const int64_t n = static_cast<int64_t>(sequences_.size());
+    const int64_t divergence_pass = n * 2 * (e_.prompt_tokens + e_.score_tokens - 1);
+    const int64_t latency_run = n * (e_.prompt_tokens + e_.score_tokens - 1);
+    int64_t total = e_.measure_memory && !pending.empty() ? latency_run : 0;
+    for (size_t b0 = 0; b0 < policies.size(); b0 += e_.lockstep_batch) {
+      const size_t batch = std::min(policies.size() - b0, static_cast<size_t>(e_.lockstep_batch));
+      if (!e_.measure_divergence) continue;
+      total += divergence_pass;
+      if (options_.lockstep_check && b0 == 0) {
+        total += static_cast<int64_t>(batch) * divergence_pass;
+      }
+    }
+    for (size_t p = 0; p < policies.size(); ++p) {
+      if (e_.measure_latency) {
+        total += e_.warmup * latency_run;
+      } else if (e_.measure_memory && !e_.measure_divergence) {
+        total += latency_run;  // one memory-only run
+      }
+    }
+    if (e_.measure_latency) total += static_cast<int64_t>(pending.size()) * latency_run;
+    return total;
+  }
+
   // What a policy's repetitions share: one warm-up, one memory-only run.
   struct PolicyRuns {
     bool warmed_up = false;
@@ -285,6 +321,7 @@ class Sweep {
       }
     }
     if (options_.log != nullptr) {
+      progress_->Clear();
       const double per_policy = report_->alone_seconds / specs.size();
       std::fprintf(options_.log,
                    "lockstep check: %zu policies + reference, %zu sequences: lockstep %.2f s, one "
@@ -305,14 +342,15 @@ class Sweep {
     PolicyRuns runs;
     for (const Case& c : pending) {
       if (c.policy != p) continue;
-      progress_->Show(cases_done_, spec.Label());
+      progress_->SetLabel(
+          absl::StrCat("case ", cases_done_ + 1, "/", cases_total_, " ", spec.Label()));
       ResultRow row = CaseRow(c, spec);
       if (absl::Status error = MeasureCase(spec, divergence, &runs, &row); !error.ok()) {
         row.Set("error",
                 absl::StrCat(absl::StatusCodeToString(error.code()), ": ", error.message()));
         ++report_->cases_failed;
         if (options_.log != nullptr) {
-          progress_->Finish();
+          progress_->Clear();
           std::fprintf(options_.log, "case failed: %s: %s\n", spec.Label().c_str(),
                        std::string(error.message()).c_str());
         }
@@ -321,7 +359,6 @@ class Sweep {
       RETURN_IF_ERROR(table_->Append(std::move(row).Take()));
       ++report_->cases_run;
       ++cases_done_;
-      progress_->Show(cases_done_, spec.Label());
     }
     return absl::OkStatus();
   }
@@ -400,7 +437,7 @@ class Sweep {
   const DivergenceOptions divergence_options_;
   KvMemory reference_memory_;
   std::optional<Progress> progress_;  // from Run(), over its pending cases
-  int cases_done_ = 0;
+  int cases_done_ = 0, cases_total_ = 0;
 };
 
 }  // namespace

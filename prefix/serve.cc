@@ -274,6 +274,7 @@ absl::StatusOr<ServeReport> Serve(Decoder& decoder, absl::Span<const TraceReques
     for (size_t i = 0; i < warm; ++i) {
       RequestResult r{.id = trace[i].id};
       RETURN_IF_ERROR(server.Run(trace[i].tokens, true, true, &r));
+      if (o.on_requests) o.on_requests(1);
     }
   } else if (o.strategy == PrefixStrategy::kActive || o.strategy == PrefixStrategy::kHybrid) {
     std::vector<std::vector<int>> prefixes = o.declared_prefixes;
@@ -291,11 +292,13 @@ absl::StatusOr<ServeReport> Serve(Decoder& decoder, absl::Span<const TraceReques
       rep.warm_prefixes += 1;
       rep.warm_tokens_computed += static_cast<int64_t>(whole) - r.cached_tokens;
     }
+    if (o.on_requests && warm > 0) o.on_requests(static_cast<int>(warm));
   }
   std::vector<double> ttft;
   for (size_t i = warm; i < trace.size(); ++i) {
     RequestResult r{.id = trace[i].id};
     RETURN_IF_ERROR(server.Run(trace[i].tokens, fill_on_miss, true, &r));
+    if (o.on_requests) o.on_requests(1);
     rep.blocks_eligible += r.blocks_eligible;
     rep.blocks_hit += r.blocks_hit;
     rep.tokens_requested += r.prompt_tokens;

@@ -32,6 +32,7 @@
 #define KVBENCH_PREFIX_SERVE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,9 @@ struct ServeOptions {
   std::vector<std::vector<int>> declared_prefixes;  // active/hybrid: warmed first (BOS first)
   int context_tokens = 0;                           // cache shape; 0 = the model's context length
   bool keep_logits = false;                         // keep each measured request's logits
+  // Progress: called with 1 after each request of the trace is served (warm-up or measured), and
+  // with the warm-up count once active warming is done; trace.size() in all.
+  std::function<void(int requests)> on_requests;
 };
 
 struct RequestResult {

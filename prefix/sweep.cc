@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "formats/read_file.h"
 #include "harness/dataset.h"
+#include "harness/progress.h"
 #include "harness/result_table.h"
 #include "harness/run_metadata.h"
 #include "harness/store_keys.h"
@@ -414,15 +415,27 @@ absl::StatusOr<PrefixRunReport> RunPrefixExperiment(const PrefixExperiment& e, c
   }
   Decoder decoder(model);
   const std::string git_sha = GitSha();
-  const ServeOptions baseline{.cache = e.cache,
+  ServeOptions baseline{.cache = e.cache,
                               .strategy = PrefixStrategy::kNone,
                               .block_tokens = e.block_tokens,
                               .warmup_requests = e.warmup_requests,
                               .context_tokens = e.context_tokens};
+  // Progress in requests served: the trace once per serve (each pending case but the baseline's
+  // own row, and each repetition's baseline).
+  int64_t serves = 0;
+  for (int rep = -1; size_t i : pending) {
+    serves += (cases[i].repetition != rep) + !cases[i].baseline();
+    rep = cases[i].repetition;
+  }
+  Progress progress(options.log, options.progress, serves * static_cast<int64_t>(trace.size()),
+                    "requests");
+  baseline.on_requests = [&progress](int requests) { progress.Advance(requests); };
   ServeReport nocache;  // the baseline of repetition `nocache_rep`
   int nocache_rep = -1;
-  for (size_t i : pending) {
+  for (int done = 0; size_t i : pending) {
     const PrefixCase& c = cases[i];
+    progress.SetLabel(absl::StrCat("case ", ++done, "/", pending.size(), " ",
+                                   PrefixStrategyName(c.strategy), " budget ", c.budget_bytes, " B"));
     if (c.repetition != nocache_rep) {  // every row of a repetition compares with its baseline
       ASSIGN_OR_RETURN(nocache, Serve(decoder, trace, baseline));
       nocache_rep = c.repetition;
@@ -441,12 +454,14 @@ absl::StatusOr<PrefixRunReport> RunPrefixExperiment(const PrefixExperiment& e, c
       ++report.cases_failed;
       row.Set("error", std::string(error.message()));
       if (options.log != nullptr) {
+        progress.Clear();
         std::fprintf(options.log, "case %s failed: %s\n", PrefixStrategyName(c.strategy),
                      std::string(error.message()).c_str());
       }
     }
     RETURN_IF_ERROR(table.Append(std::move(row).Take()));
   }
+  progress.Clear();
   if (pending.empty()) RETURN_IF_ERROR(table.Write());
   report.summary = Summary(table.table(), cases);
   return report;

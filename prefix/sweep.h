@@ -84,8 +84,9 @@ absl::StatusOr<PrefixExperiment> LoadPrefixExperiment(const std::string& path);
 const std::vector<std::string>& PrefixResultColumns();
 
 struct PrefixRunOptions {
-  bool force = false;  // recompute cases already in the CSV
-  FILE* log = stderr;  // resume notes and failed cases; nullptr for silence
+  bool force = false;     // recompute cases already in the CSV
+  bool progress = false;  // draw a progress line on `log`, per request served (harness/progress.h)
+  FILE* log = stderr;     // resume notes and failed cases; nullptr for silence
 };
 
 struct PrefixRunReport {

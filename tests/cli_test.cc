@@ -107,7 +107,7 @@ const std::map<std::string, std::vector<std::string>>& CommandFlags() {
       {"trace", {"--set", "-o, --output", "--prob-format"}},
       {"simulate", {"--policies", "--k-store", "--v-store", "--threads", "--csv", "--validate"}},
       {"plan", {"--model", "--shape", "--context", "--kv-store", "--policy", "--memory"}},
-      {"prefix", {"--set", "--model", "--force"}},
+      {"prefix", {"--set", "--model", "--force", "--progress"}},
       {"report", {"results", "-o, --output"}},
       {"compare", {"base", "new", "--format", "--fail-on-regression"}},
       {"keep",
@@ -193,6 +193,32 @@ TEST_F(CliTest, SetOverridesLandInMetadataAndRows) {
   EXPECT_EQ(csv->rows[0][csv->Column("context_tokens")], "24");
   EXPECT_EQ(csv->rows[0][csv->Column("budget")], "6");
   EXPECT_EQ(csv->rows[0][csv->Column("error")], "");
+}
+
+// --progress: nothing on a stream that is not a terminal (auto, as in CI), one line redrawn in
+// place when forced, never wider than 79 columns (no terminal here: $COLUMNS, else 80).
+TEST_F(CliTest, ProgressLineOnlyWhereAskedAndNarrowerThanTheTerminal) {
+  const std::string exp = WriteExperiment();
+  const Result quiet = Kvbench({"run", exp});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find('\r'), std::string::npos) << quiet.err;
+  const Result forced = Kvbench({"run", exp, "--force", "--progress=always"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_THAT(forced.err, HasSubstr("\r\033[K["));
+  EXPECT_THAT(forced.err, HasSubstr(" tokens "));
+  EXPECT_THAT(forced.err, HasSubstr("ETA "));
+  std::istringstream segments(forced.err);
+  int lines = 0;
+  for (std::string segment; std::getline(segments, segment, '\r');) {
+    if (segment.rfind("\033[K[", 0) != 0) continue;  // not a progress line
+    segment = segment.substr(3, segment.find('\n') - 3);
+    EXPECT_LE(segment.size(), 79u) << segment;
+    ++lines;
+  }
+  EXPECT_GE(lines, 2);
+  const Result bad = Kvbench({"run", exp, "--progress=sometimes"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--progress 'sometimes'"));
 }
 
 TEST_F(CliTest, SetOfTheValueItAlreadyHasKeepsTheConfigHash) {
