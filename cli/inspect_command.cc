@@ -44,6 +44,7 @@ int Inspect(int argc, char** argv) {
     std::printf("rope         %s: %zu pair frequencies divided by %g .. %g\n", c.rope_type.c_str(),
                 c.rope_freq_factors.size(), *lo, *hi);
   }
+  for (const std::string& line : ArchitectureFeatures(c)) std::printf("%s\n", line.c_str());
   std::printf("KV cache per token (f32): %d bytes\n", 2 * c.n_layers * c.kv_dim() * 4);
   std::printf("tokenizer    %s\n\n", m.tokenizer ? m.tokenizer->Summary().c_str() : "(none)");
   std::printf("%-40s %-6s %-18s %12s\n", "tensor", "type", "shape", "bytes");

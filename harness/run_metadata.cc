@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/version.h"
 #include "model/ops.h"
 #include "model/simd.h"
 #include "yaml-cpp/yaml.h"
@@ -90,13 +91,16 @@ std::string RunMetadataJson(const Experiment& e, const Model& model, const RunIn
       ", \"path\": ", JsonQuote(model.path), ", \"format\": ", JsonQuote(model.format),
       ", \"dim\": ", c.dim, ", \"n_layers\": ", c.n_layers, ", \"n_heads\": ", c.n_heads,
       ", \"n_kv_heads\": ", c.n_kv_heads, ", \"head_dim\": ", c.head_dim,
-      ", \"vocab_size\": ", c.vocab_size, ", \"context_length\": ", c.context_length, "}",
+      ", \"vocab_size\": ", c.vocab_size, ", \"context_length\": ", c.context_length,
+      ", \"architecture\": ", JsonQuote(c.architecture), ", \"sliding_window\": ", c.sliding_window,
+      ", \"sliding_layers\": ", c.n_sliding_layers(), "}",
       ",\n  \"run\": {\"started\": ", JsonQuote(info.started),
       ", \"finished\": ", JsonQuote(info.finished), ", \"cases_total\": ", info.cases_total,
       ", \"cases_skipped\": ", info.cases_skipped, ", \"cases_failed\": ", info.cases_failed,
       ", \"n_sequences\": ", info.n_sequences, ", \"overrides\": [", OverridesJson(e), "]}",
-      ",\n  \"versions\": {\"git_sha\": ", JsonQuote(GitSha()),
-      ", \"compiler\": ", JsonQuote(__VERSION__), ", \"cplusplus\": ", __cplusplus,
+      ",\n  \"versions\": {\"kvbench\": ", JsonQuote(kKvbenchVersion),
+      ", \"git_sha\": ", JsonQuote(GitSha()), ", \"compiler\": ", JsonQuote(__VERSION__),
+      ", \"cplusplus\": ", __cplusplus,
       ", \"yaml_cpp\": \"0.7\", \"abseil\": ", ABSL_LTS_RELEASE_VERSION, "}",
       ",\n  \"machine\": {\"hostname\": ", JsonQuote(host), ", \"cpu\": ", JsonQuote(CpuModel()),
       ", \"hardware_threads\": ", std::thread::hardware_concurrency(),

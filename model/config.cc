@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace kvbench {
 
@@ -75,6 +77,47 @@ absl::Status ModelConfig::Validate() const {
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> ArchitectureFeatures(const ModelConfig& c) {
+  std::vector<std::string> lines;
+  lines.push_back(c.activation == ModelConfig::Activation::kGeluTanh
+                      ? "ffn          GeGLU: gelu_tanh(gate) * up"
+                      : "ffn          SwiGLU: silu(gate) * up");
+  lines.push_back(absl::StrCat("bias         ", c.attention_bias ? "q, k, v projections" : "none"));
+  lines.push_back(
+      absl::StrCat("q/k norm     ", c.qk_norm ? "RMSNorm over each head, before RoPE" : "none"));
+  lines.push_back(c.sandwich_norms
+                      ? "norms        before and after attention and FFN (Gemma: 1 + w)"
+                      : "norms        before attention and FFN");
+  if (c.embedding_scale != 1.0f || c.query_scale != 1.0f) {
+    lines.push_back(absl::StrFormat("scales       embedding x %g, scores q.k / sqrt(%g)",
+                                    c.embedding_scale,
+                                    c.head_dim / (c.query_scale * c.query_scale)));
+  }
+  if (c.final_logit_softcap > 0.0f) {
+    lines.push_back(absl::StrFormat("softcap      logits = %g tanh(logits / %g)",
+                                    c.final_logit_softcap, c.final_logit_softcap));
+  }
+  if (c.sliding_window == 0) {
+    lines.push_back("sliding      none (every layer attends to the whole context)");
+  } else {
+    std::vector<int> layers;
+    for (int l = 0; l < c.n_layers; ++l) {
+      if (c.is_sliding(l)) layers.push_back(l);
+    }
+    std::string line =
+        absl::StrFormat("sliding      window %d on %d of %d layers (%s)", c.sliding_window,
+                        c.n_sliding_layers(), c.n_layers, absl::StrJoin(layers, ", "));
+    if (c.has_sliding_rope()) {
+      absl::StrAppend(&line,
+                      absl::StrFormat("; their RoPE %s, theta %g",
+                                      c.sliding_rope_type.empty() ? "default" : c.sliding_rope_type,
+                                      c.sliding_rope_theta));
+    }
+    lines.push_back(line);
+  }
+  return lines;
 }
 
 int ModelConfig::n_sliding_layers() const {

@@ -69,6 +69,10 @@ struct ModelConfig {
   absl::Status Validate() const;
 };
 
+// The architecture switches in words, one "name  value" line each (ffn, bias, q/k norm, norms,
+// scales, sliding layers), for `kvbench inspect`.
+std::vector<std::string> ArchitectureFeatures(const ModelConfig& c);
+
 }  // namespace kvbench
 
 #endif  // KVBENCH_MODEL_CONFIG_H_

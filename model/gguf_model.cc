@@ -69,7 +69,9 @@ class GgufModelLoader {
     ASSIGN_OR_RETURN(std::string arch, file_.GetString("general.architecture"));
     if (arch != "llama") {
       return absl::InvalidArgumentError(
-          absl::StrFormat("%s: general.architecture is \"%s\"; kvbench supports only \"llama\"",
+          absl::StrFormat("%s: general.architecture is \"%s\"; kvbench reads only \"llama\" "
+                          "GGUF files (Qwen2, Qwen3, Mistral and Gemma-3 load from their Hugging "
+                          "Face folders: config.json + model.safetensors)",
                           file_.path(), arch));
     }
     ModelConfig& c = model_.config;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "formats/json.h"
 #include "gmock/gmock.h"
@@ -265,6 +266,25 @@ TEST(HfArchTest, WindowPolicyOfTheModelsWindowChangesNothing) {
                 MaxDiff(got, want));
     EXPECT_LT(MaxDiff(got, want), 2e-3) << budget;
   }
+}
+
+// What `kvbench inspect` says about the switches.
+TEST(HfArchTest, InspectNamesTheSwitches) {
+  const std::unique_ptr<Model> gemma = LoadFamily("gemma3");
+  const std::unique_ptr<Model> qwen2 = LoadFamily("qwen2");
+  ASSERT_NE(gemma, nullptr);
+  ASSERT_NE(qwen2, nullptr);
+  const std::string g = absl::StrJoin(ArchitectureFeatures(gemma->config), "\n");
+  for (const char* part : {"GeGLU", "q/k norm     RMSNorm over each head",
+                           "before and after attention and FFN", "embedding x 8", "q.k / sqrt(32)",
+                           "window 16 on 1 of 2 layers (0); their RoPE default, "
+                           "theta 10000"}) {
+    EXPECT_THAT(g, HasSubstr(part));
+  }
+  const std::string q = absl::StrJoin(ArchitectureFeatures(qwen2->config), "\n");
+  EXPECT_THAT(q, HasSubstr("bias         q, k, v projections"));
+  EXPECT_THAT(q, HasSubstr("sliding      none"));
+  std::printf("gemma3:\n%s\n", g.c_str());
 }
 
 // ---------------------------------------------------------------------------------------------
