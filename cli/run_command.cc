@@ -9,15 +9,19 @@
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "formats/atomic_file.h"
+#include "harness/csv.h"
 #include "harness/experiment.h"
 #include "harness/progress.h"
+#include "harness/row_formats.h"
+#include "harness/run_metadata.h"
 #include "harness/runner.h"
 #include "model/loader.h"
 
 namespace kvbench::cli {
 
 int Run(int argc, char** argv) {
-  std::string path, progress = "auto", cases_out;
+  std::string path, progress = "auto", cases_out, format = "csv", format_output;
   ExperimentFlags experiment_flags;
   bool force = false, lockstep_check = false;
   CommandLine cl("run", "EXPERIMENT.yaml [--set key=value ...] [flags]",
@@ -31,13 +35,34 @@ int Run(int argc, char** argv) {
       .Flag("progress", &progress,
             "one progress line on stderr, per token fed, with an ETA: auto (only when stderr is a "
             "terminal), always, never")
+      .Flag("format", &format,
+            "rows also as jsonl, json or md (Markdown), written beside the CSV from its rows "
+            "after the run; csv (the default): the CSV alone, the resumable store of record")
+      .Flag("format_output", &format_output,
+            "where --format's file goes (default: the CSV's path with .jsonl, .rows.json or .md)")
       .Flag("cases_out", &cases_out,
             "task niah: write one JSONL line per case and cache (case, policy, answer, correct)");
   if (std::optional<int> exit = cl.Parse(argc, argv)) return *exit;
   const absl::StatusOr<ProgressMode> progress_mode = ParseProgressMode(progress);
   if (!progress_mode.ok()) return ReportError("run", progress_mode.status());
+  const absl::StatusOr<RowFormat> row_format = ParseRowFormat(format);
+  if (!row_format.ok()) return ReportError("run", row_format.status());
+  if (!format_output.empty() && *row_format == RowFormat::kCsv) {
+    return ReportError(
+        "run", absl::InvalidArgumentError("--format-output needs --format jsonl, json or md"));
+  }
   auto experiment = experiment_flags.LoadExperiment(path);
   if (!experiment.ok()) return ReportError("run", experiment.status());
+  // Checked before the first case, so a bad path fails before the work, not after it.
+  if (format_output.empty()) format_output = RowFormatPath(experiment->output, *row_format);
+  if (*row_format != RowFormat::kCsv) {
+    if (absl::Status s = CheckOutputPath(format_output); !s.ok()) return ReportError("run", s);
+    if (format_output == experiment->output || format_output == MetadataPath(experiment->output)) {
+      return ReportError("run", absl::InvalidArgumentError(
+                                    absl::StrCat("--format-output ", format_output,
+                                                 " is the experiment's CSV or its metadata")));
+    }
+  }
   auto model = LoadModel(experiment->model);
   if (!model.ok()) return ReportError("run", model.status());
 
@@ -67,6 +92,16 @@ int Run(int argc, char** argv) {
                report->cases_run, report->cases_skipped, report->cases_failed, report->seconds);
   std::fprintf(stderr, "wrote %s and %s\n", report->csv_path.c_str(),
                report->metadata_path.c_str());
+  if (*row_format != RowFormat::kCsv) {
+    // From the CSV as written: the same rows, every configuration the file holds.
+    auto rows = ReadCsvFile(report->csv_path);
+    if (!rows.ok()) return ReportError("run", rows.status());
+    if (absl::Status s = WriteFileAtomically(format_output, FormatRows(*rows, *row_format));
+        !s.ok()) {
+      return ReportError("run", s);
+    }
+    std::fprintf(stderr, "wrote %s (%zu rows)\n", format_output.c_str(), rows->rows.size());
+  }
   if (report->cases_failed > 0) {
     std::fprintf(stderr, "note: %d cases failed; see the `error` column\n", report->cases_failed);
   }

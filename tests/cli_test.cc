@@ -4,6 +4,7 @@
 // one is a named error; one spec grammar: what any command prints, every other accepts.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -96,7 +97,9 @@ class CliTest : public ::testing::Test {
 // Each command and flags its help must list (kebab-case, as the help prints them).
 const std::map<std::string, std::vector<std::string>>& CommandFlags() {
   static const auto* const kFlags = new std::map<std::string, std::vector<std::string>>{
-      {"run", {"--set", "--model", "--force", "--lockstep-check", "--progress"}},
+      {"run",
+       {"--set", "--model", "--force", "--lockstep-check", "--progress", "--format",
+        "--format-output"}},
       {"generate", {"--model", "--prompt", "-n", "--policy", "--k-store", "--v-store", "--top-k"}},
       {"tokenize", {"--model", "--text", "--file", "--bos", "--no-bos", "--json", "--decode"}},
       {"logits", {"--model", "--text", "--tokens", "-o, --output"}},
@@ -219,6 +222,88 @@ TEST_F(CliTest, ProgressLineOnlyWhereAskedAndNarrowerThanTheTerminal) {
   const Result bad = Kvbench({"run", exp, "--progress=sometimes"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.err, HasSubstr("--progress 'sometimes'"));
+}
+
+// Every field of `json` (one row object) equals the CSV's cell: null for empty, the same string,
+// or the same number.
+void ExpectRowEquals(const Json& json, const CsvTable& csv, size_t r) {
+  ASSERT_TRUE(json.is_object());
+  ASSERT_EQ(json.size(), csv.header.size());
+  for (size_t c = 0; c < csv.header.size(); ++c) {
+    SCOPED_TRACE(csv.header[c]);
+    ASSERT_TRUE(json.contains(csv.header[c]));
+    const Json& v = json[csv.header[c]];
+    const std::string& cell = csv.rows[r][c];
+    if (v.is_null()) {
+      EXPECT_EQ(cell, "");
+    } else if (v.is_string()) {
+      EXPECT_EQ(v.get<std::string>(), cell);
+    } else {
+      ASSERT_TRUE(v.is_number()) << v.dump();
+      EXPECT_EQ(v.get<double>(), std::stod(cell)) << cell;
+    }
+  }
+}
+
+TEST_F(CliTest, FormatJsonlAndJsonRowsEqualTheCsvRows) {
+  const std::string exp = WriteExperiment();
+  const Result jsonl =
+      Kvbench({"run", exp, "--set", "policies.0.budget=[4,8]", "--format", "jsonl"});
+  ASSERT_EQ(jsonl.exit_code, 0) << jsonl.err;
+  // A second run resumes (no case recomputed) and writes the same rows as JSON, to a path given.
+  const std::string json_path = (dir_ / "rows.json").string();
+  const Result json = Kvbench({"run", exp, "--set", "policies.0.budget=[4,8]", "--format=json",
+                               "--format-output", json_path});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.err, HasSubstr("0 cases run, 2 skipped"));
+  auto csv = ReadCsvFile((dir_ / "out.csv").string());
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  ASSERT_EQ(csv->rows.size(), 2u);
+
+  std::istringstream lines(ReadAll(dir_ / "out.jsonl"));
+  size_t r = 0;
+  for (std::string line; std::getline(lines, line); ++r) {
+    ASSERT_LT(r, csv->rows.size());
+    auto row = ParseJson(line);
+    ASSERT_TRUE(row.ok()) << row.status();
+    ExpectRowEquals(*row, *csv, r);
+  }
+  EXPECT_EQ(r, csv->rows.size());
+
+  auto rows = ParseJsonFile(json_path);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_TRUE(rows->is_array());
+  ASSERT_EQ(rows->size(), csv->rows.size());
+  for (size_t i = 0; i < csv->rows.size(); ++i) ExpectRowEquals((*rows)[i], *csv, i);
+  // Measured columns are numbers, identifying ones strings (a config_hash is never a number).
+  EXPECT_TRUE((*rows)[0]["kld_mean"].is_number());
+  EXPECT_TRUE((*rows)[0]["config_hash"].is_string());
+
+  // By default json goes beside the CSV as out.rows.json (out.json is the metadata).
+  ASSERT_EQ(Kvbench({"run", exp, "--set", "policies.0.budget=[4,8]", "--format=json"}).exit_code,
+            0);
+  EXPECT_EQ(ReadAll(dir_ / "out.rows.json"), ReadAll(json_path));
+  const Result md = Kvbench({"run", exp, "--set", "policies.0.budget=[4,8]", "--format=md"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  const std::string table = ReadAll(dir_ / "out.md");
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 4);  // header, rule, 2 rows
+  EXPECT_THAT(table, HasSubstr("| " + csv->rows[1][csv->Column("config_hash")] + " |"));
+}
+
+TEST_F(CliTest, BadFormatFailsBeforeAnyCase) {
+  const std::string exp = WriteExperiment();
+  const Result bad = Kvbench({"run", exp, "--format=xml"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--format 'xml'"));
+  std::filesystem::create_directories(dir_ / "folder");
+  const Result folder =
+      Kvbench({"run", exp, "--format=jsonl", "--format-output", (dir_ / "folder").string()});
+  EXPECT_EQ(folder.exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out.csv"));  // nothing ran
+  const Result over_csv =
+      Kvbench({"run", exp, "--format=json", "--format-output", (dir_ / "out.csv").string()});
+  EXPECT_EQ(over_csv.exit_code, 2);
+  EXPECT_THAT(over_csv.err, HasSubstr("is the experiment's CSV"));
 }
 
 TEST_F(CliTest, SetOfTheValueItAlreadyHasKeepsTheConfigHash) {
