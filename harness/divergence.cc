@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "harness/memory_tally.h"
 #include "model/sampler.h"
 #include "model/session.h"
 #include "policies/policy_cache.h"
@@ -123,7 +124,7 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
   std::vector<PolicyDivergence> results(policies.size());
   std::vector<int64_t> match_prefix_sum(policies.size(), 0), matches(policies.size(), 0),
       compared(policies.size(), 0);
-  std::vector<uint64_t> logical_sum(n, 0), allocated_sum(n, 0), peak_max(n, 0);
+  std::vector<MemoryTally> memory(n);  // at the end of teacher forcing
   std::vector<std::vector<float>> logits(n, std::vector<float>(vocab));
   ReferenceDistribution ref;
   std::vector<std::vector<double>> scratch(policies.size());
@@ -158,10 +159,7 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
     }
     for (size_t i = 0; i < n; ++i) {
       if (lanes.sessions[i] == nullptr) continue;
-      const KvMemory m = lanes.sessions[i]->cache().total_memory(shape.n_layers);
-      logical_sum[i] += m.logical;
-      allocated_sum[i] += m.allocated;
-      peak_max[i] = std::max(peak_max[i], m.peak);
+      memory[i].Add(lanes.sessions[i]->cache(), shape);
     }
 
     // Free running: every cache continues on its own greedy output.
@@ -192,7 +190,7 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
 
   DivergenceRun run;
   const uint64_t n_seq = std::max<uint64_t>(1, sequences.size());
-  run.reference_memory_end = {logical_sum[0] / n_seq, allocated_sum[0] / n_seq, peak_max[0]};
+  run.reference_memory_end = memory[0].Mean();
   for (size_t i = 0; i < policies.size(); ++i) {
     if (!errors[i].ok()) {
       run.policies.push_back(errors[i]);
@@ -202,7 +200,8 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
     r.summary = Summarize(r.positions);
     r.greedy_match_len = static_cast<double>(match_prefix_sum[i]) / n_seq;
     r.token_match_rate = compared[i] > 0 ? static_cast<double>(matches[i]) / compared[i] : 0;
-    r.memory_end = {logical_sum[i + 1] / n_seq, allocated_sum[i + 1] / n_seq, peak_max[i + 1]};
+    r.memory_end = memory[i + 1].Mean();
+    r.evicted_tokens = memory[i + 1].evicted_tokens();
     run.policies.push_back(std::move(r));
   }
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

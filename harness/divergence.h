@@ -39,7 +39,8 @@ struct PolicyDivergence {
   DivergenceSummary summary;
   double greedy_match_len = 0;  // mean over sequences of the common prefix with the reference
   double token_match_rate = 0;  // equal tokens / tokens compared, over all sequences
-  KvMemory memory_end;          // at the end of teacher forcing: mean logical/allocated, max peak
+  KvMemory memory_end;          // at the end of teacher forcing: mean bytes, max peak
+  double evicted_tokens = 0;    // context tokens evicted by then (MemoryTally)
 };
 
 struct DivergenceRun {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "harness/memory_tally.h"
 #include "harness/metrics.h"
 #include "model/session.h"
 
@@ -25,7 +26,7 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
   std::vector<double> step_ms;
   double prefill_ms_sum = 0, decode_s = 0;
   int64_t policy_ns = 0;
-  uint64_t logical_sum = 0, allocated_sum = 0, peak_max = 0;
+  MemoryTally memory;  // at the end of each sequence
   for (size_t s = 0; s < sequences.size(); ++s) {
     const std::vector<int>& seq = sequences[s];
     if (seq.size() < static_cast<size_t>(P) + D) {
@@ -50,10 +51,7 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
       if (options.on_tokens) options.on_tokens(1);
     }
     policy_ns += policy_cache->policy_ns() - ns_before;
-    const KvMemory m = session.cache().total_memory(shape.n_layers);
-    logical_sum += m.logical;
-    allocated_sum += m.allocated;
-    peak_max = std::max(peak_max, m.peak);
+    memory.Add(session.cache(), shape);
   }
   LatencyResult r;
   const size_t n_seq = std::max<size_t>(1, sequences.size());
@@ -66,7 +64,8 @@ absl::StatusOr<LatencyResult> MeasureAlone(Decoder& decoder, const CacheSpec& sp
     r.decode_tokens_per_s = decode_s > 0 ? step_ms.size() / decode_s : 0;
     r.bookkeeping_share = decode_s > 0 ? (policy_ns * 1e-9) / decode_s : 0;
   }
-  r.memory_end = {logical_sum / n_seq, allocated_sum / n_seq, peak_max};
+  r.memory_end = memory.Mean();
+  r.evicted_tokens = memory.evicted_tokens();
   return r;
 }
 

@@ -31,7 +31,8 @@ struct LatencyResult {
   double decode_ms_p99 = 0;
   double decode_tokens_per_s = 0;  // decode steps / total decode time
   double bookkeeping_share = 0;    // PolicyCache::policy_ns() during decode / decode time
-  KvMemory memory_end;             // at the end of each sequence: mean logical/allocated, max peak
+  KvMemory memory_end;             // at the end of each sequence: mean bytes, max peak
+  double evicted_tokens = 0;       // context tokens evicted by then (MemoryTally)
 };
 
 // InvalidArgument (etc.) when the cache cannot be built; OutOfRange for a too-short sequence.

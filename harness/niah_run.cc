@@ -20,6 +20,7 @@
 #include "formats/read_file.h"
 #include "harness/cache_columns.h"
 #include "harness/dataset.h"
+#include "harness/memory_tally.h"
 #include "harness/result_table.h"
 #include "harness/progress.h"
 #include "harness/run_metadata.h"
@@ -40,7 +41,8 @@ const std::vector<std::string>& NiahColumns() {
       // accuracy
       "n", "correct", "accuracy", "ci_low", "ci_high",
       // the cache at the question
-      "context_tokens", "kv_bytes_logical", "kv_bytes_ratio",
+      "context_tokens", "evicted_tokens", "kv_bytes_logical", "kv_bytes_payload", "kv_bytes_index",
+      "kv_bytes_ratio",
       // latency of the shared steps
       "context_prefill_ms", "question_ms", "answer_ms",
       // provenance
@@ -93,7 +95,8 @@ std::vector<Cell> Cells(const std::vector<NiahCase>& cases) {
 // What a cache gathers over a cell's cases.
 struct Tally {
   int n = 0, correct = 0;
-  double context_tokens = 0, kv_bytes = 0;
+  double context_tokens = 0, kv_bytes = 0;  // sums over cases
+  double kv_payload = 0, kv_index = 0, evicted_tokens = 0;
   double prefill_ms = 0, question_ms = 0, answer_ms = 0;
   absl::Status error;
 };
@@ -242,7 +245,15 @@ class NiahSweep {
         Tally& t = (*tallies)[k];
         t.prefill_ms += ms;
         t.context_tokens += context;
-        t.kv_bytes += sessions[k]->cache().total_memory(model_.config.n_layers).logical;
+        const KvCache& cache = sessions[k]->cache();
+        const KvMemory m = cache.total_memory(shape.n_layers);
+        const double evicted = cache.evicted_tokens(shape.n_layers, shape.n_kv_heads);
+        t.kv_bytes += m.logical;
+        t.kv_payload += m.payload;
+        t.kv_index += m.index;
+        t.evicted_tokens += evicted;
+        t.error = CheckEvicts(e_.policies[specs[k]].spec, evicted, context);
+        if (!t.error.ok()) sessions[k].reset();  // the cell is an error row; no answer needed
         if (task_.query_aware) answers[k].push_back(first);
       }
     }
@@ -358,7 +369,10 @@ class NiahSweep {
       row.Set("ci_low", Num(p.low));
       row.Set("ci_high", Num(p.high));
       row.Set("context_tokens", Num(t.context_tokens / t.n));
+      row.Set("evicted_tokens", Num(t.evicted_tokens / t.n));
       row.Set("kv_bytes_logical", Num(t.kv_bytes / t.n));
+      row.Set("kv_bytes_payload", Num(t.kv_payload / t.n));
+      row.Set("kv_bytes_index", Num(t.kv_index / t.n));
       if (reference_bytes > 0 && t.kv_bytes > 0) {
         row.Set("kv_bytes_ratio", Num(reference_bytes / (t.kv_bytes / t.n)));
       }

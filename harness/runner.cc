@@ -15,6 +15,7 @@
 #include "harness/dataset.h"
 #include "harness/divergence.h"
 #include "harness/latency.h"
+#include "harness/memory_tally.h"
 #include "harness/niah_run.h"
 #include "harness/progress.h"
 #include "harness/result_table.h"
@@ -37,9 +38,9 @@ const std::vector<std::string>& ResultColumns() {
       // latency
       "prefill_ms", "decode_ms_p50", "decode_ms_p95", "decode_ms_p99", "decode_tokens_per_s",
       "bookkeeping_share",
-      // memory
-      "kv_bytes_logical", "kv_bytes_allocated", "kv_bytes_peak", "kv_bytes_ratio",
-      "peak_rss_bytes",
+      // memory, and what the policy evicted, where the case is scored
+      "evicted_tokens", "kv_bytes_logical", "kv_bytes_payload", "kv_bytes_index",
+      "kv_bytes_allocated", "kv_bytes_peak", "kv_bytes_ratio", "peak_rss_bytes",
       // provenance
       "git_sha", "config_hash", "seed", "threads", "timestamp", "error"};
   return *kColumns;
@@ -167,6 +168,8 @@ void FillLatency(const LatencyResult& l, ResultRow* row) {
 
 void FillMemory(const KvMemory& m, const KvMemory& reference, ResultRow* row) {
   row->Set("kv_bytes_logical", absl::StrCat(m.logical));
+  row->Set("kv_bytes_payload", absl::StrCat(m.payload));
+  row->Set("kv_bytes_index", absl::StrCat(m.index));
   row->Set("kv_bytes_allocated", absl::StrCat(m.allocated));
   row->Set("kv_bytes_peak", absl::StrCat(m.peak));
   row->Set("kv_bytes_ratio",
@@ -393,10 +396,12 @@ class Sweep {
                            const absl::StatusOr<PolicyDivergence>& divergence, PolicyRuns* runs,
                            ResultRow* row) {
     std::optional<KvMemory> memory;
+    std::optional<double> evicted;  // by the first measurement: they all end at the same token
     if (e_.measure_divergence) {
       if (!divergence.ok()) return divergence.status();
       FillDivergence(*divergence, row);
       memory = divergence->memory_end;
+      evicted = divergence->evicted_tokens;
     }
     if (e_.measure_latency) {
       for (int w = 0; !runs->warmed_up && w < e_.warmup; ++w) {
@@ -410,6 +415,7 @@ class Sweep {
           MeasureAlone(decoder_, spec, sequences_, e_.context_tokens, latency_options_));
       FillLatency(latency, row);
       memory = latency.memory_end;
+      if (!evicted) evicted = latency.evicted_tokens;
     }
     if (e_.measure_memory) {
       if (!memory) {
@@ -417,13 +423,18 @@ class Sweep {
           runs->memory_run =
               MeasureAlone(decoder_, spec, sequences_, e_.context_tokens, latency_options_);
         }
-        if (runs->memory_run->ok()) memory = (*runs->memory_run)->memory_end;
+        if (runs->memory_run->ok()) {
+          memory = (*runs->memory_run)->memory_end;
+          evicted = (*runs->memory_run)->evicted_tokens;
+        }
       }
       if (memory) FillMemory(*memory, reference_memory_, row);
       row->Set("peak_rss_bytes", absl::StrCat(PeakRssBytes()));
       if (!memory) return runs->memory_run->status();
     }
-    return absl::OkStatus();
+    if (!evicted) return absl::OkStatus();
+    row->Set("evicted_tokens", Num(*evicted));
+    return CheckEvicts(spec, *evicted, e_.context_tokens);
   }
 
   const Experiment& e_;

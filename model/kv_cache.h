@@ -20,9 +20,15 @@ namespace kvbench {
 
 // Bytes a cache holds for one layer (and, summed, for all).
 struct KvMemory {
-  uint64_t logical = 0;    // what the kept entries need: payload + scales/mins + metadata
+  uint64_t logical = 0;    // what the kept entries need: payload + index + policy metadata
   uint64_t allocated = 0;  // what is reserved right now (capacity, residual buffers)
   uint64_t peak = 0;       // the largest `allocated` seen so far
+  // The parts of `logical` a model's K/V cache has in any runtime, apart from kvbench's own
+  // bookkeeping: the K and V stores' bytes (codes plus quantization scales, zeros and residuals),
+  // and the 4-byte position index of every entry. logical - payload - index is policy state.
+  uint64_t payload = 0;
+  uint64_t index = 0;
+  uint64_t entries = 0;  // entries kept, summed over KV heads (and layers, when summed)
 };
 
 class KvCache {
@@ -58,8 +64,17 @@ class KvCache {
       m.logical += x.logical;
       m.allocated += x.allocated;
       m.peak += x.peak;
+      m.payload += x.payload;
+      m.index += x.index;
+      m.entries += x.entries;
     }
     return m;
+  }
+  // How many of the n_past() tokens seen the cache no longer holds, averaged over the layers and
+  // KV heads (policies may keep a different number per head): 0 when nothing was evicted.
+  double evicted_tokens(int n_layers, int n_kv_heads) const {
+    const double kept = static_cast<double>(total_memory(n_layers).entries) / n_layers / n_kv_heads;
+    return n_past() - kept;
   }
 };
 

@@ -271,9 +271,14 @@ KvMemory PolicyCache::memory(int layer) const {
   const KvMemory k = k_store_->memory(layer), v = v_store_->memory(layer);
   const uint64_t cells = cells_.bytes(layer), cells_allocated = cells_.allocated_bytes(layer);
   const uint64_t meta = policy_->metadata_bytes(layer);
+  uint64_t entries = 0;
+  for (int h = 0; h < shape_.n_kv_heads; ++h) entries += cells_.size(layer, h);
   return KvMemory{.logical = k.logical + v.logical + cells + meta,
                   .allocated = k.allocated + v.allocated + cells_allocated + meta,
-                  .peak = k.peak + v.peak + cells_allocated + meta};
+                  .peak = k.peak + v.peak + cells_allocated + meta,
+                  .payload = k.logical + v.logical,
+                  .index = cells,
+                  .entries = entries};
 }
 
 }  // namespace kvbench

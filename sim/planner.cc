@@ -38,7 +38,8 @@ uint64_t SatAdd(uint64_t a, uint64_t b) {
 
 struct SequenceBytes {
   uint64_t k = 0, v = 0, index = 0;
-  uint64_t total() const { return SatAdd(SatAdd(k, v), index); }
+  uint64_t payload() const { return SatAdd(k, v); }
+  uint64_t total() const { return SatAdd(payload(), index); }
 };
 
 struct Resolved {
@@ -167,25 +168,26 @@ absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& requ
   ASSIGN_OR_RETURN(const SequenceBytes seq, BytesAt(resolved, request, request.context));
   plan.k_bytes_per_sequence = seq.k;
   plan.v_bytes_per_sequence = seq.v;
+  plan.kv_bytes_per_sequence = seq.payload();
   plan.index_bytes_per_sequence = seq.index;
-  plan.kv_bytes_per_sequence = seq.total();
-  plan.kv_bytes_total = SatMul(seq.total(), static_cast<uint64_t>(request.batch));
+  plan.cache_bytes_per_sequence = seq.total();
+  plan.cache_bytes_total = SatMul(seq.total(), static_cast<uint64_t>(request.batch));
   plan.weight_bytes = model.weight_bytes;
   {
     ASSIGN_OR_RETURN(const double k_rate, BytesPerValue(request.k_store, request.k_params,
                                                         KvRole::kKey, resolved.shape.head_dim));
     ASSIGN_OR_RETURN(const double v_rate, BytesPerValue(request.v_store, request.v_params,
                                                         KvRole::kValue, resolved.shape.head_dim));
-    plan.kv_bytes_per_token = (k_rate + v_rate) * resolved.shape.head_dim *
-                                  resolved.shape.n_layers * resolved.shape.n_kv_heads +
-                              static_cast<double>(kIndexBytesPerEntry) * resolved.shape.n_layers *
-                                  resolved.shape.n_kv_heads;
+    const double entries_per_token =
+        static_cast<double>(resolved.shape.n_layers) * resolved.shape.n_kv_heads;
+    plan.kv_bytes_per_token = (k_rate + v_rate) * resolved.shape.head_dim * entries_per_token;
+    plan.index_bytes_per_token = static_cast<double>(kIndexBytesPerEntry) * entries_per_token;
   }
 
   if (request.memory_bytes > 0) {
     const uint64_t avail =
         request.memory_bytes > model.weight_bytes ? request.memory_bytes - model.weight_bytes : 0;
-    plan.fits = plan.kv_bytes_total <= avail && request.memory_bytes >= model.weight_bytes;
+    plan.fits = plan.cache_bytes_total <= avail && request.memory_bytes >= model.weight_bytes;
     plan.max_batch = seq.total() == 0 ? -2 : static_cast<int64_t>(avail / seq.total());
     // Largest context at this batch: bytes grow monotonically with context (and stop growing at
     // the budget), so binary search.
@@ -211,7 +213,7 @@ absl::StatusOr<Plan> MakePlan(const PlannedModel& model, const PlanRequest& requ
   }
   if (request.bandwidth > 0) {
     const double bytes = static_cast<double>(model.weight_read_bytes) +
-                         static_cast<double>(request.batch) * static_cast<double>(seq.k + seq.v);
+                         static_cast<double>(request.batch) * static_cast<double>(seq.payload());
     plan.step_seconds = bytes / request.bandwidth;
     plan.seconds_per_token = plan.step_seconds / static_cast<double>(request.batch);
     plan.tokens_per_second = static_cast<double>(request.batch) / plan.step_seconds;
@@ -268,10 +270,10 @@ std::string FormatBytes(double bytes) {
 
 std::string PlanCsvHeader() {
   return "model,context,batch,k_store,v_store,policy,entries_per_head,kv_bytes_per_token,"
-         "k_bytes_per_sequence,v_bytes_per_sequence,index_bytes_per_sequence,kv_bytes_per_sequence,"
-         "kv_bytes_total,weight_bytes,memory_bytes,fits,max_context,max_batch,bandwidth_bytes_per_"
-         "s,"
-         "step_seconds_lower_bound,seconds_per_token_lower_bound,tokens_per_second_upper_bound\n";
+         "index_bytes_per_token,k_bytes_per_sequence,v_bytes_per_sequence,kv_bytes_per_sequence,"
+         "index_bytes_per_sequence,cache_bytes_per_sequence,cache_bytes_total,weight_bytes,"
+         "memory_bytes,fits,max_context,max_batch,bandwidth_bytes_per_s,step_seconds_lower_bound,"
+         "seconds_per_token_lower_bound,tokens_per_second_upper_bound\n";
 }
 
 namespace {
@@ -304,11 +306,13 @@ std::string PlanCsvRow(const PlannedModel& model, const PlanRequest& request, co
       CsvField(plan.policy_label),
       absl::StrCat(plan.entries_per_head),
       absl::StrFormat("%.4f", plan.kv_bytes_per_token),
+      absl::StrFormat("%.4f", plan.index_bytes_per_token),
       absl::StrCat(plan.k_bytes_per_sequence),
       absl::StrCat(plan.v_bytes_per_sequence),
-      absl::StrCat(plan.index_bytes_per_sequence),
       absl::StrCat(plan.kv_bytes_per_sequence),
-      absl::StrCat(plan.kv_bytes_total),
+      absl::StrCat(plan.index_bytes_per_sequence),
+      absl::StrCat(plan.cache_bytes_per_sequence),
+      absl::StrCat(plan.cache_bytes_total),
       absl::StrCat(plan.weight_bytes),
       request.memory_bytes > 0 ? absl::StrCat(request.memory_bytes) : "",
       request.memory_bytes > 0 ? (plan.fits ? "true" : "false") : "",
@@ -330,18 +334,20 @@ std::string PlanTable(const PlannedModel& model, const std::vector<PlanRequest>&
       model.label, model.source, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim,
       FormatBytes(static_cast<double>(model.weight_bytes)),
       FormatBytes(static_cast<double>(model.weight_read_bytes)));
-  absl::StrAppendFormat(&out, "%8s %6s %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n",
-                        "context", "batch", "k_store", "v_store", "policy", "KV/token",
-                        "KV/sequence", "KV total", "fits", "max_context", "max_batch", "ms/step>=");
+  absl::StrAppendFormat(
+      &out, "%8s %6s %-34s %-34s %-24s %12s %12s %12s %12s %12s %6s %11s %9s %12s\n", "context",
+      "batch", "k_store", "v_store", "policy", "KV/token", "index/token", "KV/sequence",
+      "index/seq", "cache total", "fits", "max_context", "max_batch", "ms/step>=");
   for (size_t i = 0; i < plans.size(); ++i) {
     const PlanRequest& request = requests[i];
     const Plan& plan = plans[i];
     absl::StrAppendFormat(
-        &out, "%8d %6d %-34s %-34s %-24s %12s %12s %12s %6s %11s %9s %12s\n", request.context,
-        request.batch, plan.k_label, plan.v_label, plan.policy_label,
-        FormatBytes(plan.kv_bytes_per_token),
+        &out, "%8d %6d %-34s %-34s %-24s %12s %12s %12s %12s %12s %6s %11s %9s %12s\n",
+        request.context, request.batch, plan.k_label, plan.v_label, plan.policy_label,
+        FormatBytes(plan.kv_bytes_per_token), FormatBytes(plan.index_bytes_per_token),
         FormatBytes(static_cast<double>(plan.kv_bytes_per_sequence)),
-        FormatBytes(static_cast<double>(plan.kv_bytes_total)),
+        FormatBytes(static_cast<double>(plan.index_bytes_per_sequence)),
+        FormatBytes(static_cast<double>(plan.cache_bytes_total)),
         request.memory_bytes > 0 ? (plan.fits ? "yes" : "NO") : "-",
         request.memory_bytes > 0 ? LimitText(plan.max_context) : "-",
         request.memory_bytes > 0 ? LimitText(plan.max_batch) : "-",

@@ -5,8 +5,10 @@
 // Accounting is the runtime's own: each store states the exact bytes a layer holds for n tokens
 // per KV head (StoreInfo::layer_bytes, stores/store_registry.h: payload, scales and mins, KIVI's
 // f32 residual and group params, fp8's scales), the number its memory() reports; the planner
-// knows no format. The per-token rate shown (kv_bytes_per_token) is the stores' BytesPerValue.
-// Each cache entry also has a 4-byte position in PolicyCache ("index bytes"). tests/planner_test.cc
+// knows no format. The per-token rate shown (kv_bytes_per_token) is the stores' BytesPerValue: the
+// K/V payload a runtime needs, quantization scales and zeros included (Llama-3-8B f16: exactly
+// 131072 bytes). kvbench's PolicyCache also keeps a 4-byte position per entry ("index bytes",
+// 1024 per token there), reported apart: a contiguous runtime cache has none. tests/planner_test.cc
 // checks these numbers against what a PolicyCache reports after running the real tiny models, for
 // every registered store.
 //
@@ -19,7 +21,8 @@
 //
 // Decode lower bound: one decode step of a batch reads every weight matrix once (embedding row
 // excluded, ModelWeights::bytes_per_token) and every kept K/V byte of every sequence, so
-//   step_seconds >= (weight_read_bytes + batch * kv_bytes_per_sequence) / bandwidth.
+//   step_seconds >= (weight_read_bytes + batch * kv_bytes_per_sequence) / bandwidth
+// (the K/V payload: a step reads no index).
 // Compute, activations and the attention's own arithmetic are ignored: a floor, never a forecast.
 #ifndef KVBENCH_SIM_PLANNER_H_
 #define KVBENCH_SIM_PLANNER_H_
@@ -75,13 +78,15 @@ struct PlanRequest {
 struct Plan {
   std::string k_label, v_label;  // canonical store names with parameters
   std::string policy_label;
-  int64_t entries_per_head = 0;   // kept per (layer, KV head) at `context`
-  double kv_bytes_per_token = 0;  // K + V, all layers and KV heads, steady state per kept token
+  int64_t entries_per_head = 0;      // kept per (layer, KV head) at `context`
+  double kv_bytes_per_token = 0;     // K + V payload, all layers and KV heads, per kept token
+  double index_bytes_per_token = 0;  // PolicyCache positions, 4 bytes per entry
   uint64_t k_bytes_per_sequence = 0;
   uint64_t v_bytes_per_sequence = 0;
+  uint64_t kv_bytes_per_sequence = 0;     // K + V payload
   uint64_t index_bytes_per_sequence = 0;  // PolicyCache positions, 4 bytes per entry
-  uint64_t kv_bytes_per_sequence = 0;     // K + V + index
-  uint64_t kv_bytes_total = 0;            // times batch
+  uint64_t cache_bytes_per_sequence = 0;  // K + V + index: what a PolicyCache holds
+  uint64_t cache_bytes_total = 0;         // times batch: what must fit next to the weights
   uint64_t weight_bytes = 0;
   // Memory: -1 when no memory was given; max_context is -2 when any context fits (a budget caps
   // the entries); 0 when not even one token (or one sequence) fits next to the weights.

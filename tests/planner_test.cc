@@ -23,7 +23,8 @@ using ::testing::HasSubstr;
 
 struct RuntimeBytes {
   uint64_t k = 0, v = 0, total = 0;
-  int entries = 0;  // per (layer 0, head 0)
+  uint64_t payload = 0, index = 0;  // KvMemory's split of total
+  int entries = 0;                  // per (layer 0, head 0)
 };
 
 // Runs `tokens` through a fresh cache: one prefill block of `prompt`, then one token per step.
@@ -44,7 +45,10 @@ absl::StatusOr<RuntimeBytes> RunCache(Decoder& decoder, const CacheSpec& spec,
     b.k += pc->k_store().memory(l).logical;
     b.v += pc->v_store().memory(l).logical;
   }
-  b.total = pc->total_memory(c.n_layers).logical;
+  const KvMemory m = pc->total_memory(c.n_layers);
+  b.total = m.logical;
+  b.payload = m.payload;
+  b.index = m.index;
   b.entries = static_cast<int>(pc->positions(0, 0).size());
   return b;
 }
@@ -113,8 +117,11 @@ TEST_P(PlannerRuntimeTest, StoreBytesEqualPolicyCacheForEveryStore) {
                   .v_params = named->second};
     auto plan = MakePlan(pm, q);
     ASSERT_TRUE(plan.ok()) << plan.status();
-    EXPECT_EQ(plan->kv_bytes_per_sequence, runtime->total);
-    EXPECT_EQ(plan->kv_bytes_total, 3 * runtime->total);
+    EXPECT_EQ(plan->kv_bytes_per_sequence, runtime->k + runtime->v);
+    EXPECT_EQ(runtime->payload, runtime->k + runtime->v);
+    EXPECT_EQ(plan->index_bytes_per_sequence, runtime->index);
+    EXPECT_EQ(plan->cache_bytes_per_sequence, runtime->total);
+    EXPECT_EQ(plan->cache_bytes_total, 3 * runtime->total);
     ++checked;
   }
   EXPECT_GE(checked, static_cast<int>(StoreRegistry().size()) - 2)
@@ -149,7 +156,9 @@ TEST_P(PlannerRuntimeTest, BudgetedPlanEqualsWindowCacheForRowStores) {
     EXPECT_EQ(plan->entries_per_head, 48);
     EXPECT_EQ(plan->k_bytes_per_sequence, runtime->k);
     EXPECT_EQ(plan->v_bytes_per_sequence, runtime->v);
-    EXPECT_EQ(plan->kv_bytes_per_sequence, runtime->total);
+    EXPECT_EQ(plan->kv_bytes_per_sequence, runtime->payload);
+    EXPECT_EQ(plan->index_bytes_per_sequence, runtime->index);
+    EXPECT_EQ(plan->cache_bytes_per_sequence, runtime->total);
   }
 }
 
@@ -157,7 +166,8 @@ INSTANTIATE_TEST_SUITE_P(RealModels, PlannerRuntimeTest,
                          ::testing::Values("stories260K", "tinystories656k"));
 
 // Llama-3-8B: 32 layers x 8 KV heads x 128 dims. f16 K and V: 2 * 32 * 8 * 128 * 2 = 131072 bytes
-// per token, plus 32 * 8 * 4 = 1024 bytes of positions.
+// per token of payload (the 128 KiB any runtime needs), and apart from it 32 * 8 * 4 = 1024 bytes
+// of PolicyCache positions.
 TEST(PlannerTest, Llama3_8bByHand) {
   auto m = PlannedModelFromPreset("llama-3-8b", DType::kF16);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -177,10 +187,13 @@ TEST(PlannerTest, Llama3_8bByHand) {
                 .bandwidth = 1e12};
   auto p = MakePlan(*m, q);
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_DOUBLE_EQ(p->kv_bytes_per_token, 131072 + 1024);
+  EXPECT_DOUBLE_EQ(p->kv_bytes_per_token, 131072);
+  EXPECT_DOUBLE_EQ(p->index_bytes_per_token, 1024);
   EXPECT_EQ(p->k_bytes_per_sequence, 8192ull * 65536);
-  EXPECT_EQ(p->kv_bytes_per_sequence, 8192ull * (131072 + 1024));
-  EXPECT_EQ(p->kv_bytes_total, 4 * 8192ull * (131072 + 1024));
+  EXPECT_EQ(p->kv_bytes_per_sequence, 8192ull * 131072);
+  EXPECT_EQ(p->index_bytes_per_sequence, 8192ull * 1024);
+  EXPECT_EQ(p->cache_bytes_per_sequence, 8192ull * (131072 + 1024));
+  EXPECT_EQ(p->cache_bytes_total, 4 * 8192ull * (131072 + 1024));
   const uint64_t avail = (80ull << 30) - m->weight_bytes;
   EXPECT_EQ(p->max_batch, static_cast<int64_t>(avail / (8192ull * 132096)));
   EXPECT_EQ(p->max_context, static_cast<int64_t>(avail / 4 / 132096));
@@ -197,6 +210,7 @@ TEST(PlannerTest, Llama3_8bByHand) {
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->entries_per_head, 1024);
   EXPECT_EQ(w->k_bytes_per_sequence, 1024ull * 32 * 8 * 4 * 34);
+  EXPECT_DOUBLE_EQ(w->kv_bytes_per_token, 2.0 * 32 * 8 * 4 * 34);  // scales in the payload
   EXPECT_EQ(w->max_context, -2);  // any context fits: the window bounds the cache
 
   // Does not fit: 8 GiB is less than the weights.

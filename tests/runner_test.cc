@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "formats/json.h"
 #include "gmock/gmock.h"
@@ -223,6 +224,40 @@ TEST(RunnerTest, FailingCaseBecomesAnErrorRowAndTheSweepGoesOn) {
   ASSERT_TRUE(retry.ok());
   EXPECT_EQ(retry->cases_run, 1);
   EXPECT_EQ(ReadCsvFile(csv)->rows.size(), 2u);
+}
+
+// evicted_tokens is what the policy removed by the last scored token (24 + 24 - 1 = 47 fed):
+// window(8) 39; full none, without complaint. A budget of 47 evicts nothing from those 47 tokens
+// though it is below the 48-token context: an error row naming the budget, not full's numbers.
+// The memory columns split kv_bytes_logical into the K/V payload and the 4-byte positions.
+TEST(RunnerTest, EvictedTokensAndABudgetThatEvictsNothing) {
+  const std::string csv = FreshDir("evicted") + "/out.csv";
+  Experiment e = TwoCaseExperiment(csv);
+  e.policies[1].spec.policy_params["budget"] = "47";
+  e.policies.push_back(e.policies[0]);
+  e.policies.back().spec = CacheSpec{};  // full, f32
+  auto report = RunExperiment(e, Stories(), {.log = nullptr});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->cases_failed, 1);
+  auto table = ReadCsvFile(csv);
+  ASSERT_TRUE(table.ok());
+  ASSERT_EQ(table->rows.size(), 3u);
+  const auto cell = [&](int row, const char* column) {
+    return table->rows[row][table->Column(column)];
+  };
+  EXPECT_EQ(cell(0, "evicted_tokens"), "39");
+  EXPECT_EQ(cell(0, "error"), "");
+  EXPECT_EQ(cell(1, "evicted_tokens"), "0");
+  EXPECT_THAT(cell(1, "error"), HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(cell(1, "error"), HasSubstr("budget 47 evicts nothing from the 48-token context"));
+  EXPECT_EQ(cell(2, "evicted_tokens"), "0");
+  EXPECT_EQ(cell(2, "error"), "");
+  // window(8), f32: 8 entries x layers x KV heads x head_dim floats, K and V; 4 bytes per entry.
+  const ModelConfig& c = Stories().config;
+  const uint64_t entries = 8ull * c.n_layers * c.n_kv_heads;
+  EXPECT_EQ(cell(0, "kv_bytes_payload"), absl::StrCat(entries * c.head_dim * 4 * 2));
+  EXPECT_EQ(cell(0, "kv_bytes_index"), absl::StrCat(entries * 4));
+  EXPECT_EQ(cell(0, "kv_bytes_logical"), absl::StrCat(entries * (c.head_dim * 8 + 4)));
 }
 
 TEST(RunnerTest, LatencyMemoryAndMetadata) {
