@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/check.h"
 #include "formats/half.h"
 #include "stores/kivi_quant.h"
 #include "stores/quant_kernels.h"
@@ -19,6 +20,14 @@ uint64_t KiviKeyStore::GroupBytes(const KiviOptions& options, int head_dim, int6
   const uint64_t code_bytes = static_cast<uint64_t>(head_dim) * options.bits / 8;
   return static_cast<uint64_t>(n_groups) * param_bytes +
          static_cast<uint64_t>(n_tokens) * code_bytes;
+}
+
+void KiviKeyStore::QuantizeRows(int layer, int head, const float* rows, int n_rows) {
+  const int G = options().group;
+  KVBENCH_CHECK(n_rows % G == 0, "kivi keys: %d rows are not whole groups of %d", n_rows, G);
+  for (int g = 0; g < n_rows / G; ++g) {
+    QuantizeGroup(layer, head, rows + static_cast<size_t>(g) * G * head_dim());
+  }
 }
 
 void KiviKeyStore::QuantizeGroup(int layer, int head, const float* rows) {

@@ -36,7 +36,9 @@ class KiviKeyStore final : public KiviStore {
   const Groups& at(int layer, int head) const { return groups_[layer * n_kv_heads() + head]; }
   Groups& at(int layer, int head) { return groups_[layer * n_kv_heads() + head]; }
 
-  void QuantizeGroup(int layer, int head, const float* rows) override;
+  void QuantizeRows(int layer, int head, const float* rows, int n) override;
+  // One group of G tokens, rows (G, head_dim).
+  void QuantizeGroup(int layer, int head, const float* rows);
   void CompactQuantized(int layer, int head, absl::Span<const int> keep) override;
   void DotQuantized(int layer, int head, int n, const float* q, int n_q, float* scores,
                     int ld_scores) const override;

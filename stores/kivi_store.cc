@@ -25,6 +25,13 @@ absl::Status ValidateKiviOptions(const KiviOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "store kivi: parameter 'residual' = ", options.residual, " is not in [0, 1048576]"));
   }
+  if (options.rule == KiviResidualRule::kKivi && options.residual % options.group != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "store kivi: parameter 'residual' = ", options.residual,
+        " is not a multiple of 'group' = ", options.group,
+        " (residual_rule=kivi quantizes the key residual in groups when it holds R tokens; "
+        "residual_rule=kvbench takes any R)"));
+  }
   return absl::OkStatus();
 }
 
@@ -50,11 +57,21 @@ double KiviBytesPerValue(const KiviOptions& options, int head_dim, KvRole role) 
   return codes + 4.0 / std::min(options.group, head_dim);
 }
 
+int64_t KiviQuantized(const KiviOptions& options, KvRole role, int64_t entries) {
+  const int64_t R = options.residual, G = options.group;
+  if (options.rule == KiviResidualRule::kKvbench) {
+    return entries < R + G ? 0 : (entries - R) / G * G;
+  }
+  if (role == KvRole::kKey) {
+    const int64_t flush = std::max(R, G);  // R is a multiple of G, or 0
+    return entries / flush * flush;
+  }
+  return std::max<int64_t>(0, entries - R);
+}
+
 uint64_t KiviLayerBytes(const KiviOptions& options, KvRole role, const CacheShape& shape,
                         int64_t entries) {
-  const int64_t quantized = entries < options.residual + options.group
-                                ? 0
-                                : (entries - options.residual) / options.group * options.group;
+  const int64_t quantized = KiviQuantized(options, role, entries);
   const uint64_t quantized_bytes =
       role == KvRole::kKey
           ? KiviKeyStore::GroupBytes(options, shape.head_dim, quantized / options.group, quantized)
@@ -72,6 +89,7 @@ std::unique_ptr<KiviStore> MakeKiviStore(const CacheShape& shape, KvRole role,
 
 KiviStore::KiviStore(const CacheShape& shape, KvRole role, KiviOptions options)
     : options_(options),
+      role_(role),
       n_kv_heads_(shape.n_kv_heads),
       head_dim_(shape.head_dim),
       code_bytes_(static_cast<size_t>(shape.head_dim) * options.bits / 8),
@@ -83,20 +101,19 @@ KiviStore::KiviStore(const CacheShape& shape, KvRole role, KiviOptions options)
 }
 
 std::string KiviStore::name() const {
-  return absl::StrCat("kivi(bits=", options_.bits, ",group=", options_.group,
-                      ",residual=", options_.residual, ")");
+  return absl::StrCat(
+      "kivi(bits=", options_.bits, ",group=", options_.group, ",residual=", options_.residual,
+      ",residual_rule=", options_.rule == KiviResidualRule::kKivi ? "kivi" : "kvbench", ")");
 }
 
-void KiviStore::QuantizeFullGroups(int layer, int head) {
+void KiviStore::QuantizeLeaving(int layer, int head) {
   Residual& h = at(layer, head);
-  const int group = options_.group;
-  int done = 0;  // residual rows quantized in this call
-  while (h.n_residual - done >= options_.residual + group) {
-    QuantizeGroup(layer, head, &h.rows[static_cast<size_t>(done) * head_dim_]);
-    h.n_quantized += group;
-    done += group;
-  }
+  // The residual as if its tokens had been appended to an empty one: after an eviction it may
+  // hold fewer than R, and the rule applies to what it holds now.
+  const int done = static_cast<int>(KiviQuantized(options_, role_, h.n_residual));
   if (done > 0) {
+    QuantizeRows(layer, head, h.rows.data(), done);
+    h.n_quantized += done;
     h.rows.erase(h.rows.begin(), h.rows.begin() + static_cast<ptrdiff_t>(done) * head_dim_);
     h.n_residual -= done;
   }
@@ -121,7 +138,7 @@ void KiviStore::Append(int layer, int head, const float* rows, int n, int ld) {
                 rows + static_cast<size_t>(i) * ld, head_dim_ * sizeof(float));
   }
   h.n_residual += n;
-  QuantizeFullGroups(layer, head);
+  QuantizeLeaving(layer, head);
   UpdateAllocated(layer, head);
 }
 

@@ -7,10 +7,19 @@
 // Keys: a group is G consecutive tokens; each channel c of the group has its own (scale, min) over
 // those G tokens (outlier channels get their own range, the paper's point). Values: each token row
 // is split into groups of g = min(G, head_dim) channels, each with its own (scale, min).
-// Residual: new tokens enter an f32 residual. When it holds R + G tokens, its oldest G are
-// quantized as one group, once; quantized codes are never re-quantized (unlike HF's QuantizedCache,
-// which re-quantizes everything at each flush). So once warm the newest R .. R + G - 1 tokens are
-// f32. (Paper defaults G = 32, R = 128; a sequence shorter than R + G is never quantized.)
+// Residual: new tokens enter an f32 residual; quantized codes are never re-quantized (unlike HF's
+// QuantizedCache, which re-quantizes everything at each flush). When tokens leave it is the rule:
+//   residual_rule=kivi (default), the reference (github.com/jy-yuan/KIVI, models/llama_kivi.py,
+//     LlamaAttention_KIVI.forward): keys: whenever the key residual holds R tokens, all R are
+//     quantized (R / G groups), so it holds n mod R; a prefill of n tokens quantizes its first
+//     n - n mod R at once (a 128-token prompt at R = 128 is all quantized). Values: exactly the
+//     newest min(n, R) stay f32, each older token is quantized as it leaves (values are per token).
+//     R must be a multiple of G; R = 0 quantizes every key group as soon as it is full and every
+//     value at once.
+//   residual_rule=kvbench (kvbench's earlier rule, both roles alike): when the residual holds
+//     R + G tokens its oldest G are quantized as one group, so once warm the newest R .. R + G - 1
+//     tokens of keys and values are f32 and a sequence shorter than R + G is never quantized.
+// (Paper defaults G = 32, R = 128.)
 //
 // Layout per (layer, KV head), entries ordered: quantized tokens (oldest first), then the residual.
 //   key group:  params (2, head_dim) fp16: scale per channel, then min per channel;
@@ -45,24 +54,33 @@
 
 namespace kvbench {
 
+// When tokens leave the f32 residual (see above).
+enum class KiviResidualRule { kKivi, kKvbench };
+
 struct KiviOptions {
   int bits = 2;        // 2, 4 or 8
   int group = 32;      // G
   int residual = 128;  // R
+  KiviResidualRule rule = KiviResidualRule::kKivi;
 };
 
-// InvalidArgument unless bits in {2, 4, 8}, 1 <= group <= 65536 and 0 <= residual <= 1 << 20:
-// what can be checked before the model (its head_dim) is known.
+// InvalidArgument unless bits in {2, 4, 8}, 1 <= group <= 65536, 0 <= residual <= 1 << 20 and,
+// under the kivi rule, residual % group == 0: what can be checked before the model (its head_dim)
+// is known.
 absl::Status ValidateKiviOptions(const KiviOptions& options);
 // ValidateKiviOptions, and head_dim % (8 / bits) == 0 and, for values,
 // head_dim % min(group, head_dim) == 0.
 absl::Status ValidateKivi(const KiviOptions& options, int head_dim, KvRole role);
 // Bytes per value of a quantized token (params amortised over a full group), residual excluded.
 double KiviBytesPerValue(const KiviOptions& options, int head_dim, KvRole role);
-// Logical bytes of one layer after `entries` tokens were appended to each KV head, none evicted:
-// (entries - R) / G full groups are quantized once entries >= R + G, the rest is f32 residual.
+// Logical bytes of one layer after `entries` tokens were appended to each KV head, none evicted,
+// by the residual rule: how many of them are quantized (KiviQuantized), the rest f32.
 uint64_t KiviLayerBytes(const KiviOptions& options, KvRole role, const CacheShape& shape,
                         int64_t entries);
+// How many of `entries` tokens appended to an empty residual are quantized under the rule (keys
+// at kivi: entries - entries mod max(R, G); values at kivi: max(0, entries - R); kvbench:
+// (entries - R) / G groups once entries >= R + G).
+int64_t KiviQuantized(const KiviOptions& options, KvRole role, int64_t entries);
 
 class KiviStore : public KvStore {
  public:
@@ -87,8 +105,8 @@ class KiviStore : public KvStore {
   KiviStore(const CacheShape& shape, KvRole role, KiviOptions options);
 
   // The role's quantized tokens of (layer, head), entries [0, n_quantized), oldest first.
-  // Appends one group of G tokens, rows (G, head_dim) f32.
-  virtual void QuantizeGroup(int layer, int head, const float* rows) = 0;
+  // Appends n tokens, rows (n, head_dim) f32; for keys n is a multiple of G (n / G groups).
+  virtual void QuantizeRows(int layer, int head, const float* rows, int n) = 0;
   // Keeps the quantized entries at `keep` (strictly increasing, all < n_quantized).
   virtual void CompactQuantized(int layer, int head, absl::Span<const int> keep) = 0;
   // Dot and Accumulate over the quantized entries j < min(n, n_quantized) (the residual follows
@@ -119,11 +137,12 @@ class KiviStore : public KvStore {
   };
   const Residual& at(int layer, int head) const { return heads_[layer * n_kv_heads_ + head]; }
   Residual& at(int layer, int head) { return heads_[layer * n_kv_heads_ + head]; }
-  // Quantizes the residual's oldest G tokens while it holds R + G or more.
-  void QuantizeFullGroups(int layer, int head);
+  // Quantizes the residual's oldest tokens that the residual rule lets go.
+  void QuantizeLeaving(int layer, int head);
   void UpdateAllocated(int layer, int head);
 
   KiviOptions options_;
+  KvRole role_;
   int n_kv_heads_;
   int head_dim_;
   size_t code_bytes_;                // head_dim * bits / 8

@@ -71,10 +71,9 @@ void KiviValueStore::DecodeRows(const uint8_t* rows, int n, float* out) const {
   }
 }
 
-void KiviValueStore::QuantizeGroup(int layer, int head, const float* rows) {
+void KiviValueStore::QuantizeRows(int layer, int head, const float* rows, int n) {
   Rows& quantized = at(layer, head);
   const size_t first = quantized.size() / row_bytes_;
-  const int n = options().group;
   quantized.resize((first + n) * row_bytes_);
   for (int t = 0; t < n; ++t) {
     EncodeRow(rows + static_cast<size_t>(t) * head_dim(), &quantized[(first + t) * row_bytes_]);

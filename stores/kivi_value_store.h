@@ -26,7 +26,7 @@ class KiviValueStore final : public KiviStore {
   const Rows& at(int layer, int head) const { return rows_[layer * n_kv_heads() + head]; }
   Rows& at(int layer, int head) { return rows_[layer * n_kv_heads() + head]; }
 
-  void QuantizeGroup(int layer, int head, const float* rows) override;
+  void QuantizeRows(int layer, int head, const float* rows, int n) override;
   void CompactQuantized(int layer, int head, absl::Span<const int> keep) override;
   void DotQuantized(int layer, int head, int n, const float* q, int n_q, float* scores,
                     int ld_scores) const override;

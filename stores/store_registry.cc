@@ -134,7 +134,11 @@ StoreInfo Fp8(std::string name, Fp8Format format, std::string description) {
 }
 
 KiviOptions KiviOptionsOf(const Params& p) {
-  return {.bits = p.GetInt("bits"), .group = p.GetInt("group"), .residual = p.GetInt("residual")};
+  return {.bits = p.GetInt("bits"),
+          .group = p.GetInt("group"),
+          .residual = p.GetInt("residual"),
+          .rule = p.GetString("residual_rule") == "kvbench" ? KiviResidualRule::kKvbench
+                                                            : KiviResidualRule::kKivi};
 }
 
 absl::StatusOr<KiviOptions> KiviFrom(const Params& p, KvRole role, int head_dim) {
@@ -162,9 +166,14 @@ StoreInfo Kivi() {
                  {.name = "residual",
                   .type = ParamType::kInt,
                   .default_value = "128",
-                  .help = "R: newest tokens kept f32 (a group of G is quantized once R + G are "
-                          "waiting)",
-                  .choices = {}}};
+                  .help = "R: newest tokens kept f32 (see residual_rule)",
+                  .choices = {}},
+                 {.name = "residual_rule",
+                  .type = ParamType::kString,
+                  .default_value = "kivi",
+                  .help = "kivi: the reference's (keys quantized R at a time when R are waiting, "
+                          "values all but the newest R); kvbench: a group of G once R + G wait",
+                  .choices = {"kivi", "kvbench"}}};
   info.bench_params = {{{"bits", "4"}}, {{"bits", "2"}}};  // kivi-4 and the paper's kivi-2
   info.make = [](const Params& p, KvRole role, const CacheShape& shape) -> StoreOr {
     ASSIGN_OR_RETURN(const KiviOptions options, KiviFrom(p, role, shape.head_dim));

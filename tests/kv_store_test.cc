@@ -37,6 +37,8 @@ std::vector<Case> AllCases() {
         cases.push_back({"kivi", {{"bits", bits}, {"group", "8"}, {"residual", "16"}}});
       }
       cases.push_back({"kivi", {}});  // paper defaults
+      cases.push_back({"kivi", {{"group", "8"}, {"residual", "12"}, {"residual_rule", "kvbench"}}});
+      cases.push_back({"kivi", {{"bits", "4"}, {"group", "8"}, {"residual", "0"}}});
     } else if (info.name.rfind("fp8", 0) == 0) {
       cases.push_back({info.name, {}});
       cases.push_back({info.name, {{"scale", "head"}, {"calibrate", "true"}}});
@@ -205,7 +207,13 @@ double ExpectedBytes(const Case& c, KvRole role, int hd, int n) {
   const int bits = c.params.count("bits") ? std::stoi(c.params.at("bits")) : 2;
   const int G = c.params.count("group") ? std::stoi(c.params.at("group")) : 32;
   const int R = c.params.count("residual") ? std::stoi(c.params.at("residual")) : 128;
-  const int n_res = n < R + G ? n : R + (n - R) % G;
+  const bool kvbench_rule =
+      c.params.count("residual_rule") && c.params.at("residual_rule") == "kvbench";
+  // kivi: keys leave the residual R at a time (it holds n mod R), values all but the newest R.
+  const int key_flush = std::max(R, G);
+  const int n_res = kvbench_rule           ? (n < R + G ? n : R + (n - R) % G)
+                    : role == KvRole::kKey ? n % key_flush
+                                           : std::min(n, R);
   const int n_quant = n - n_res;
   const double residual = 4.0 * hd * n_res;
   if (role == KvRole::kKey) return residual + (n_quant / G) * 4.0 * hd + n_quant * hd * bits / 8.0;
@@ -248,20 +256,111 @@ TEST(KvStoreMemory, LogicalBytesMatchTheFormula) {
 }
 
 TEST(KvStoreMemory, KiviCountsMatchTheResidualRule) {
-  auto s = *MakeStore("kivi", {{"bits", "4"}, {"group", "32"}, {"residual", "128"}}, KvRole::kKey,
-                      Shape(16));
-  auto& kivi = static_cast<KiviKeyStore&>(*s);
   std::mt19937 rng(1);
   const std::vector<float> rows = Random(rng, 500 * 16);
-  int n = 0;
-  for (int t = 0; t < 500; ++t, ++n) {
-    // Before R + G tokens arrive nothing is quantized; after, the residual stays in [R, R + G).
-    const int expect_res = n + 1 < 160 ? n + 1 : 128 + (n + 1 - 128) % 32;
-    s->Append(0, 0, &rows[t * 16], 1, 16);
-    ASSERT_EQ(kivi.n_residual(0, 0), expect_res) << t;
-    ASSERT_EQ(kivi.n_quantized(0, 0) % 32, 0);
+  const ParamMap kvbench = {
+      {"bits", "4"}, {"group", "32"}, {"residual", "128"}, {"residual_rule", "kvbench"}};
+  const ParamMap kivi = {{"bits", "4"}, {"group", "32"}, {"residual", "128"}};
+  for (const ParamMap& params : {kvbench, kivi}) {
+    for (KvRole role : {KvRole::kKey, KvRole::kValue}) {
+      auto s = *MakeStore("kivi", params, role, Shape(16));
+      auto& store = static_cast<KiviStore&>(*s);
+      for (int n = 1; n <= 500; ++n) {
+        s->Append(0, 0, &rows[(n - 1) * 16], 1, 16);
+        // kvbench: nothing quantized before R + G tokens, then the residual stays in [R, R + G).
+        // kivi (KIVI's llama_kivi.py): keys flush all R when R wait; values keep the newest R.
+        const int expect_res = params.contains("residual_rule")
+                                   ? (n < 160 ? n : 128 + (n - 128) % 32)
+                                   : (role == KvRole::kKey ? n % 128 : std::min(n, 128));
+        ASSERT_EQ(store.n_residual(0, 0), expect_res) << s->name() << " after " << n;
+        ASSERT_EQ(store.n_quantized(0, 0), n - expect_res) << s->name();
+      }
+      if (role == KvRole::kKey) {
+        EXPECT_EQ(static_cast<KiviKeyStore&>(store).n_key_groups(0, 0),
+                  store.n_quantized(0, 0) / 32);
+      }
+    }
   }
-  EXPECT_EQ(kivi.n_key_groups(0, 0), kivi.n_quantized(0, 0) / 32);
+}
+
+// The case: a 128-token prompt at R = 128. KIVI quantizes every key (the residual reached
+// R) and keeps all 128 values f32; the next token starts a new key residual and pushes the oldest
+// value out. kvbench's old rule quantized nothing before R + G = 160 tokens.
+TEST(KiviStore, ResidualOfAPrompt) {
+  std::mt19937 rng(2);
+  const std::vector<float> rows = Random(rng, 300 * 16);
+  auto keys = *MakeStore("kivi", {}, KvRole::kKey, Shape(16));
+  auto values = *MakeStore("kivi", {}, KvRole::kValue, Shape(16));
+  auto old_keys = *MakeStore("kivi", {{"residual_rule", "kvbench"}}, KvRole::kKey, Shape(16));
+  const auto counts = [](const std::unique_ptr<KvStore>& s) {
+    const auto& k = static_cast<const KiviStore&>(*s);
+    return std::pair(k.n_quantized(0, 0), k.n_residual(0, 0));
+  };
+  for (auto* s : {&keys, &values, &old_keys}) (*s)->Append(0, 0, rows.data(), 128, 16);
+  EXPECT_EQ(counts(keys), std::pair(128, 0));
+  EXPECT_EQ(counts(values), std::pair(0, 128));
+  EXPECT_EQ(counts(old_keys), std::pair(0, 128));
+  for (auto* s : {&keys, &values, &old_keys}) (*s)->Append(0, 0, &rows[128 * 16], 1, 16);
+  EXPECT_EQ(counts(keys), std::pair(128, 1));
+  EXPECT_EQ(counts(values), std::pair(1, 128));
+  // A 300-token prompt: keys 300 - 300 mod 128 = 256 quantized (8 groups), values 300 - 128.
+  auto k300 = *MakeStore("kivi", {}, KvRole::kKey, Shape(16));
+  auto v300 = *MakeStore("kivi", {}, KvRole::kValue, Shape(16));
+  k300->Append(0, 0, rows.data(), 300, 16);
+  v300->Append(0, 0, rows.data(), 300, 16);
+  EXPECT_EQ(counts(k300), std::pair(256, 44));
+  EXPECT_EQ(counts(v300), std::pair(172, 128));
+  EXPECT_EQ(static_cast<KiviKeyStore&>(*k300).n_key_groups(0, 0), 8);
+}
+
+// Hand-worked 2-bit codes, G = R = 4, head_dim 4. Five tokens: keys 0..3 form one group, quantized
+// per channel (channel 1 holds 0, 0.4, 0.6, 3: min 0, scale (3 - 0) / 3 = 1, codes 0, 0, 1, 3, so
+// it reads back 0, 0, 1, 3); key 4 stays f32. Values: only the oldest leaves the residual; its row
+// (0, 0.4, 0.6, 3) is one channel group with the same min and scale, so it reads back (0, 0, 1, 3).
+TEST(KiviStore, HandWorkedTwoBitCodes) {
+  const ParamMap params = {{"bits", "2"}, {"group", "4"}, {"residual", "4"}};
+  CacheShape shape = Shape(4);
+  const std::vector<float> keys = {0, 0,   0,  5,  //
+                                   1, 0.4, 1,  5,  //
+                                   2, 0.6, 2,  5,  //
+                                   3, 3,   3,  5,  //
+                                   7, 0.3, -1, 0.25};
+  auto k = *MakeStore("kivi", params, KvRole::kKey, shape);
+  k->Append(0, 0, keys.data(), 5, 4);
+  // Channel 3 is constant: scale 0, every code reads back the min, 5.
+  const std::vector<std::vector<float>> k_back = {
+      {0, 0, 0, 5}, {1, 0, 1, 5}, {2, 1, 2, 5}, {3, 3, 3, 5}, {7, 0.3f, -1, 0.25f}};
+  std::vector<float> row(4);
+  for (int j = 0; j < 5; ++j) {
+    k->Read(0, 0, j, row.data());
+    EXPECT_THAT(row, ::testing::ElementsAreArray(k_back[j])) << "key " << j;
+  }
+  const std::vector<float> values = {0,   0.4, 0.6, 3,    //
+                                     1,   2,   3,   4,    //
+                                     0.1, 0.2, 0.3, 0.4,  //
+                                     5,   6,   7,   8,    //
+                                     -1,  -2,  -3,  -4};
+  auto v = *MakeStore("kivi", params, KvRole::kValue, shape);
+  v->Append(0, 0, values.data(), 5, 4);
+  EXPECT_EQ(static_cast<KiviStore&>(*v).n_quantized(0, 0), 1);
+  v->Read(0, 0, 0, row.data());
+  EXPECT_THAT(row, ::testing::ElementsAre(0, 0, 1, 3));
+  for (int j = 1; j < 5; ++j) {
+    v->Read(0, 0, j, row.data());
+    EXPECT_THAT(row, ::testing::ElementsAreArray(&values[j * 4], 4)) << "value " << j;
+  }
+  // The old rule quantizes nothing before R + G = 8 tokens.
+  ParamMap old = params;
+  old["residual_rule"] = "kvbench";
+  auto k_old = *MakeStore("kivi", old, KvRole::kKey, shape);
+  k_old->Append(0, 0, keys.data(), 5, 4);
+  EXPECT_EQ(static_cast<KiviStore&>(*k_old).n_quantized(0, 0), 0);
+  // KIVI's rule needs R to be whole groups.
+  auto bad = MakeStore("kivi", {{"group", "32"}, {"residual", "48"}}, KvRole::kKey, shape);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("multiple of 'group'"));
+  old["residual"] = "6";
+  EXPECT_TRUE(MakeStore("kivi", old, KvRole::kKey, shape).ok());
 }
 
 TEST(KvStoreMemory, BytesPerValueOfKnownFormats) {
@@ -304,7 +403,7 @@ TEST(StoreRegistry, ErrorsNameTheProblem) {
   auto scale = MakeStore("fp8_e4m3", {{"scale", "token"}}, KvRole::kKey, Shape(16));
   EXPECT_THAT(std::string(scale.status().message()), HasSubstr("head, tensor"));
   EXPECT_EQ((*MakeStore("kivi", {{"bits", "4"}}, KvRole::kKey, Shape(16)))->name(),
-            "kivi(bits=4,group=32,residual=128)");
+            "kivi(bits=4,group=32,residual=128,residual_rule=kivi)");
   EXPECT_EQ((*MakeStore("fp8_e5m2", {}, KvRole::kKey, Shape(16)))->name(),
             "fp8_e5m2(amax=0,calibrate=false,scale=head)");
   for (const StoreInfo& info : StoreRegistry()) EXPECT_FALSE(info.description.empty()) << info.name;

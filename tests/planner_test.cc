@@ -224,14 +224,19 @@ TEST(PlannerTest, Llama3_8bByHand) {
 
 TEST(PlannerTest, KiviResidualSplit) {
   CacheShape shape{.n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 64};
-  // R = 128, G = 32: below R + G everything is f32; at 200 tokens 64 are quantized, 136 residual.
-  auto f32 = StoreBytes("kivi", {}, KvRole::kKey, shape, 159);
-  ASSERT_TRUE(f32.ok());
-  EXPECT_EQ(*f32, 4ull * 159 * 64 * 4);
-  auto mixed = StoreBytes("kivi", {}, KvRole::kKey, shape, 200);
-  ASSERT_TRUE(mixed.ok());
-  // 2-bit keys: 16 code bytes per token, 4 * 64 bytes of params per group of 32.
-  EXPECT_EQ(*mixed, 4ull * (64 * 16 + 2 * 256 + 136 * 64 * 4));
+  // 2 layers x 2 KV heads. 2-bit keys: 16 code bytes per token, 4 * 64 bytes of params per group
+  // of 32 tokens; values: 16 code bytes and 2 groups x 4 bytes of params per token; f32: 256.
+  // KIVI's rule (R = 128, G = 32): keys leave the residual 128 at a time, values beyond the newest
+  // 128. At 127 tokens all f32; at 200, 128 keys (4 groups) and 72 values are quantized.
+  EXPECT_EQ(*StoreBytes("kivi", {}, KvRole::kKey, shape, 127), 4ull * 127 * 256);
+  EXPECT_EQ(*StoreBytes("kivi", {}, KvRole::kKey, shape, 200),
+            4ull * (128 * 16 + 4 * 256 + 72 * 256));
+  EXPECT_EQ(*StoreBytes("kivi", {}, KvRole::kValue, shape, 200), 4ull * (72 * 24 + 128 * 256));
+  // kvbench's rule: below R + G everything is f32; at 200 tokens 64 are quantized, 136 residual.
+  const ParamMap old = {{"residual_rule", "kvbench"}};
+  EXPECT_EQ(*StoreBytes("kivi", old, KvRole::kKey, shape, 159), 4ull * 159 * 256);
+  EXPECT_EQ(*StoreBytes("kivi", old, KvRole::kKey, shape, 200),
+            4ull * (64 * 16 + 2 * 256 + 136 * 256));
 }
 
 TEST(PlannerTest, ErrorsNameTheField) {

@@ -96,10 +96,11 @@ TEST(PrefixServeTest, LogitsWithReuseEqualLogitsWithout) {
       {Spec("f32", "f32"), PrefixStrategy::kHybrid, EvictionRule::kLru, 12},
       {Spec("f32", "f32"), PrefixStrategy::kActive, EvictionRule::kLru, 1000},
       {Spec("q8_0", "q4_0"), PrefixStrategy::kLazy, EvictionRule::kLru, 12},
-      // KIVI only while a prefill quantizes nothing (residual + group > prompt): which rows are
-      // quantized when a block attends depends on the block's length, so with a small residual
-      // even a whole-prompt prefill is not a function of the prefix (docs/prefix_cache.md).
-      {Spec("kivi", "kivi", {{"bits", "2"}, {"group", "32"}, {"residual", "192"}}),
+      // KIVI only while a prefill quantizes nothing (residual > prompt, at most 200 tokens): which
+      // rows are quantized when a block attends depends on the block's length, so with a small
+      // residual even a whole-prompt prefill is not a function of the prefix
+      // (docs/prefix_cache.md).
+      {Spec("kivi", "kivi", {{"bits", "2"}, {"group", "32"}, {"residual", "224"}}),
        PrefixStrategy::kLazy, EvictionRule::kLru, 1000},
       {Spec("fp8_e4m3", "fp8_e5m2"), PrefixStrategy::kLazy, EvictionRule::kLru, 12},
       {Spec("f16", "bf16"), PrefixStrategy::kLazy, EvictionRule::kLfu, 1000},
