@@ -184,8 +184,12 @@ void PolicyCache::AttendUnit(int layer, const AttentionUnit& u, const float* q, 
   }
   // A sliding layer's query at position p sees only keys at p - window < pos (the model's mask,
   // applied to whatever the policy kept): entries are in position order, so that is a suffix.
+  // The positions are those the keys are rotated to: the original ones, or with positions=cache
+  // the re-assigned ones, so that the mask measures the distances the model's RoPE sees.
   const int window = shape_.window(layer);
-  const absl::Span<const int32_t> pos = cells_.positions(layer, h);
+  const absl::Span<const int32_t> pos = position_mode_ == PositionMode::kCache
+                                            ? cells_.rope_positions(layer, h)
+                                            : cells_.positions(layer, h);
   for (int i = 0; i < n_q; ++i) {
     float* p = &s->probs[static_cast<size_t>(i) * ld];
     const int visible = n_old + u.t_begin + i / group + 1;

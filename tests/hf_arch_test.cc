@@ -268,6 +268,53 @@ TEST(HfArchTest, WindowPolicyOfTheModelsWindowChangesNothing) {
   }
 }
 
+// The logits of the last token after feeding `tokens` one at a time through `spec`'s cache.
+std::vector<float> LastLogits(const Model& m, const CacheSpec& spec,
+                              const std::vector<int>& tokens) {
+  absl::StatusOr<std::unique_ptr<PolicyCache>> cache =
+      MakeCache(spec, CacheShape::ForModel(m.config, m.config.context_length));
+  EXPECT_TRUE(cache.ok()) << cache.status();
+  Session session(*std::move(cache));
+  Decoder decoder(m);
+  std::vector<float> logits(m.config.vocab_size);
+  for (const int& t : tokens)
+    Feed(decoder, session, absl::MakeConstSpan(&t, 1), false, logits.data());
+  return logits;
+}
+
+// Gemma-3's first layer alone: sliding (window 16) with its own RoPE (base 1e4). StreamingLLM
+// with positions=cache re-rotates kept keys with that RoPE and masks by the positions it rotates
+// to, so the last step equals a fresh run over the kept tokens at contiguous positions (a key in a
+// one-layer model depends only on its token and position). With original positions the window
+// hides the sinks instead: the first four tokens lie 44 positions back.
+TEST(HfArchTest, CachePositionsUseTheSlidingLayersRope) {
+  SetNumThreads(1);
+  std::unique_ptr<Model> m = LoadFamily("gemma3");
+  ASSERT_NE(m, nullptr);
+  m->config.n_layers = 1;
+  m->config.sliding_layers.resize(1);
+  m->weights.layers.resize(1);
+  ASSERT_TRUE(m->config.is_sliding(0));
+  const std::vector<int> tokens = Tokens("gemma3");
+  constexpr int kBudget = 12, kSinks = 4;
+  auto sinks = [&](const char* positions) {
+    return PolicySpec("sinks", {{"budget", std::to_string(kBudget)},
+                                {"n_sink", std::to_string(kSinks)},
+                                {"positions", positions}});
+  };
+  std::vector<int> kept(tokens.begin(), tokens.begin() + kSinks);
+  kept.insert(kept.end(), tokens.end() - (kBudget - kSinks + 1), tokens.end());
+  const std::vector<float> fresh = LastLogits(*m, PolicySpec("full"), kept);
+  const std::vector<float> cache_positions = LastLogits(*m, sinks("cache"), tokens);
+  EXPECT_LT(MaxDiff(cache_positions, fresh), 1e-4);
+  // Original positions: the sinks are outside the window, so only the newest 9 tokens count, as
+  // in a fresh run over those 9 alone (attention sees relative positions only).
+  const std::vector<int> newest(tokens.end() - (kBudget - kSinks + 1), tokens.end());
+  const std::vector<float> original = LastLogits(*m, sinks("original"), tokens);
+  EXPECT_LT(MaxDiff(original, LastLogits(*m, PolicySpec("full"), newest)), 1e-4);
+  EXPECT_GT(MaxDiff(original, fresh), 1e-2);
+}
+
 // What `kvbench inspect` says about the switches.
 TEST(HfArchTest, InspectNamesTheSwitches) {
   const std::unique_ptr<Model> gemma = LoadFamily("gemma3");
