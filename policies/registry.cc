@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status.h"
 #include "policies/adakv.h"
+#include "policies/chunkkv.h"
 #include "policies/expected_attention.h"
 #include "policies/full.h"
 #include "policies/h2o.h"
@@ -52,7 +53,8 @@ std::vector<PolicyInfo> BuildTable() {
                                KeyDiffInfo(),
                                ObservedAttentionInfo(),
                                ExpectedAttentionInfo(),
-                               LagKvInfo()};
+                               LagKvInfo(),
+                               ChunkKvInfo()};
   // Every policy runs in a PolicyCache, which re-rotates keys on request.
   for (PolicyInfo& info : t) info.params.push_back(PositionsSpec());
   return t;

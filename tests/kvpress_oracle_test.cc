@@ -87,6 +87,11 @@ CacheSpec SpecFor(const std::string& press, const Json& p, int n) {
                           {"kernel", Int(m("kernel_size"))},
                           {"floor_ratio", "0"}});
   }
+  if (press == "ChunkKVPress(SnapKVPress)") {
+    return spec("chunkkv", {{"window", Int(m("window_size"))},
+                            {"kernel", Int(m("kernel_size"))},
+                            {"chunk", Int(m("chunk_length"))}});
+  }
   if (press == "LagKVPress") {
     return spec("lagkv", {{"n_sink", Int(m("n_sink"))}, {"lag", Int(m("lag_size"))}});
   }

@@ -350,3 +350,59 @@ TEST(LagKvPolicyTest, ShortPromptKeepsSinksAndTheNewest) {
 
 }  // namespace
 }  // namespace kvbench
+
+namespace kvbench {
+namespace {
+
+// chunkkv (kvpress ChunkKVPress over SnapKVPress) on hand-made window attention: 30 prompt
+// tokens, chunks of 5 (6 chunks), window 4, kernel 1 (no pooling), budget 10: floor(6 * 10 / 30)
+// = 2 chunks. Head 0's window looks at positions 7 and 8 (0.5 each), head 1's at 12 (1.0) and 13
+// (0.2). Summed over heads: chunk [5, 10) scores 1.0 / 5, chunk [10, 15) 1.2 / 5, and the last
+// chunk [25, 30) (the window, each token scoring 2 heads x the layer's max 1.0) 8 / 5. Both heads
+// keep [10, 15) and [25, 30): head 0 loses its own hits, which snapkv keeps.
+TEST(ChunkKvPolicyTest, KeepsTheLayersTopChunksInEveryHead) {
+  const CacheShape s = Shape(2, 2, 2, 64);
+  const int n = 30, w = 4;
+  auto window_attention = [&](CachePolicy& p) {
+    p.BeginStep(0, n);
+    std::vector<float> probs(static_cast<size_t>(w) * n, 0.0f);
+    for (int q = 0; q < w; ++q) probs[q * n + 7] = probs[q * n + 8] = 0.5f;
+    p.OnAttention(0, 0, n - w, probs.data(), w, n, n);
+    std::fill(probs.begin(), probs.end(), 0.0f);
+    for (int q = 0; q < w; ++q) {
+      probs[q * n + 12] = 1.0f;
+      probs[q * n + 13] = 0.2f;
+    }
+    p.OnAttention(0, 1, n - w, probs.data(), w, n, n);
+  };
+  const ParamMap params = {{"budget", "10"}, {"window", "4"}, {"kernel", "1"}, {"chunk", "5"}};
+  auto chunkkv = Make("chunkkv", params, s);
+  window_attention(*chunkkv);
+  const std::vector<int> expected = {10, 11, 12, 13, 14, 25, 26, 27, 28, 29};
+  EXPECT_EQ(Keep(*chunkkv, 0, Iota(n)), expected);
+  EXPECT_EQ(Keep(*chunkkv, 1, Iota(n)), expected);
+  chunkkv->EndStep();
+  EXPECT_EQ(chunkkv->max_entries(0), 10);
+
+  auto snapkv = Make("snapkv", {{"budget", "10"}, {"window", "4"}, {"kernel", "1"}}, s);
+  window_attention(*snapkv);
+  EXPECT_THAT(Keep(*snapkv, 0, Iota(n)), Contains(7));
+
+  // Fewer prompt tokens than a chunk: no complete chunk, snapkv's own selection (kvpress delegates
+  // to the scorer press).
+  auto short_chunkkv =
+      Make("chunkkv", {{"budget", "10"}, {"window", "4"}, {"kernel", "1"}, {"chunk", "64"}}, s);
+  window_attention(*short_chunkkv);
+  auto short_snapkv = Make("snapkv", {{"budget", "10"}, {"window", "4"}, {"kernel", "1"}}, s);
+  window_attention(*short_snapkv);
+  for (int h : {0, 1}) EXPECT_EQ(Keep(*short_chunkkv, h, Iota(n)), Keep(*short_snapkv, h, Iota(n)));
+
+  const PolicyInfo* info = FindPolicy("chunkkv").value();
+  auto bad = info->make(
+      *Params::Parse("chunkkv", info->params, {{"budget", "10"}, {"window", "4"}, {"chunk", "0"}}),
+      s);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("'chunk' = 0"));
+}
+
+}  // namespace
+}  // namespace kvbench

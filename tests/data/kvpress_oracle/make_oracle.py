@@ -54,7 +54,7 @@ def load_kvpress(checkout):
     mods = {}
     for m in ("streaming_llm_press", "snapkv_press", "tova_press", "knorm_press",
               "observed_attention_press", "pyramidkv_press", "expected_attention_press",
-              "adakv_press", "keydiff_press", "lagkv_press"):
+              "adakv_press", "keydiff_press", "lagkv_press", "chunkkv_press"):
         mods[m] = importlib.import_module("kvpress.presses." + m)
     return mods
 
@@ -101,6 +101,13 @@ def presses(mods):
             # lag 32: the default 128 leaves a 256-token prompt unpartitioned (sinks + newest).
             ("LagKVPress", {"compression_ratio": cr, "n_sink": 4, "lag_size": 32},
              lambda p: m["lagkv_press"].LagKVPress(**p)),
+            ("ChunkKVPress(SnapKVPress)",
+             {"compression_ratio": cr, "window_size": 32, "kernel_size": 5, "chunk_length": 20},
+             lambda p: m["chunkkv_press"].ChunkKVPress(
+                 press=m["snapkv_press"].SnapKVPress(
+                     compression_ratio=p["compression_ratio"], window_size=p["window_size"],
+                     kernel_size=p["kernel_size"]),
+                 chunk_length=p["chunk_length"])),
         ]
     return out
 
@@ -188,12 +195,27 @@ def near_ties(scores, kept_sets, per_layer):
     return out
 
 
+def chunk_scores(scores, chunk):
+    """ChunkKVPress's selection score of each position: the mean over its chunk of the scores
+    summed over heads (the last chunk partial), the same in every head. scores: (heads, n)."""
+    total = scores.sum(dim=0)
+    n = total.shape[0]
+    out = torch.empty(n)
+    for begin in range(0, n, chunk):
+        end = min(n, begin + chunk)
+        out[begin:end] = total[begin:end].mean()
+    return out.unsqueeze(0).expand(scores.shape[0], n).clone()
+
+
 def run_case(models, ids, full_keys, name, params, factory):
     press = factory(dict(params))
     adakv = name.startswith("AdaKV")
-    model = models["sdpa" if adakv else "eager"]  # AdaKV asserts non-eager; ObservedAttention needs eager
+    chunkkv = name.startswith("ChunkKV")
+    # AdaKV asserts non-eager and ChunkKV asserts no attention weights (sdpa returns none);
+    # ObservedAttention needs eager's.
+    model = models["sdpa" if adakv or chunkkv else "eager"]
     press.post_init_from_model(model)
-    scorer = press.press if adakv else press
+    scorer = press.press if adakv or chunkkv else press
     scores = {}
 
     def hook(module, args, kwargs, output):
@@ -231,8 +253,9 @@ def run_case(models, ids, full_keys, name, params, factory):
             ck = layer_keys(cache, i)
             layer_kept = [match_rows(ck[h], full[h]) for h in range(heads)]
         kept.append(layer_kept)
-        per_layer = name.startswith("TOVA") or adakv
-        ties.append(near_ties(scores[i], layer_kept, per_layer))
+        per_layer = name.startswith("TOVA") or adakv or chunkkv
+        layer_scores = chunk_scores(scores[i], params["chunk_length"]) if chunkkv else scores[i]
+        ties.append(near_ties(layer_scores, layer_kept, per_layer))
     return {"press": name, "params": params, "kept": kept, "near_ties": ties}
 
 
