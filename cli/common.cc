@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "formats/read_file.h"
+#include "harness/experiment_sweep.h"
 #include "model/loader.h"
 #include "model/ops.h"
 #include "yaml-cpp/yaml.h"
@@ -65,6 +66,19 @@ absl::StatusOr<Experiment> ExperimentFlags::LoadExperiment(const std::string& pa
   if (!e.ok()) return AnnotateOverrides(e.status(), path, overrides);
   for (const YamlOverride& o : overrides) e->overrides.push_back(o.Text());
   return e;
+}
+
+absl::StatusOr<std::vector<Experiment>> ExperimentFlags::LoadExperimentSweep(
+    const std::string& path) const {
+  ASSIGN_OR_RETURN(const std::vector<YamlOverride> overrides, Overrides());
+  ASSIGN_OR_RETURN(const YAML::Node root, LoadYamlWithOverrides(path, overrides));
+  absl::StatusOr<std::vector<Experiment>> sweep =
+      ParseExperimentSweep(root, path, std::filesystem::path(path).stem().string());
+  if (!sweep.ok()) return AnnotateOverrides(sweep.status(), path, overrides);
+  for (Experiment& e : *sweep) {
+    for (const YamlOverride& o : overrides) e.overrides.push_back(o.Text());
+  }
+  return sweep;
 }
 
 absl::StatusOr<PrefixExperiment> ExperimentFlags::LoadPrefixExperiment(

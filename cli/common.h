@@ -51,6 +51,8 @@ struct ExperimentFlags {
   absl::StatusOr<std::vector<YamlOverride>> Overrides() const;
   // The experiment of `path` with the overrides applied.
   absl::StatusOr<Experiment> LoadExperiment(const std::string& path) const;
+  // Every point of its model / context_tokens / prompt_tokens sweep (harness/experiment_sweep.h).
+  absl::StatusOr<std::vector<Experiment>> LoadExperimentSweep(const std::string& path) const;
   absl::StatusOr<PrefixExperiment> LoadPrefixExperiment(const std::string& path) const;
 };
 

@@ -306,6 +306,29 @@ TEST_F(CliTest, BadFormatFailsBeforeAnyCase) {
   EXPECT_THAT(over_csv.err, HasSubstr("is the experiment's CSV"));
 }
 
+// context_tokens as a list: one run per value into one CSV, each row recording its value under
+// its own config hash, so a second run resumes every point.
+TEST_F(CliTest, ContextTokensSweepGivesRowsPerValue) {
+  const std::string exp = WriteExperiment();
+  const Result r = Kvbench({"run", exp, "--set", "context_tokens=[16,24]"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("context_tokens 24"));
+  auto csv = ReadCsvFile((dir_ / "out.csv").string());
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  ASSERT_EQ(csv->rows.size(), 2u);
+  const int context = csv->Column("context_tokens"), hash = csv->Column("config_hash");
+  EXPECT_EQ(csv->rows[0][context], "16");
+  EXPECT_EQ(csv->rows[1][context], "24");
+  EXPECT_EQ(csv->rows[1][csv->Column("score_tokens")], "16");  // prompt_tokens 8 stays
+  EXPECT_NE(csv->rows[0][hash], csv->rows[1][hash]);
+  const Result again = Kvbench({"run", exp, "--set", "context_tokens=[16,24]"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("0 cases run, 2 skipped"));
+  const Result bad = Kvbench({"run", exp, "--set", "context_tokens=[16,4]"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("(sweep point context_tokens=4)"));
+}
+
 TEST_F(CliTest, SetOfTheValueItAlreadyHasKeepsTheConfigHash) {
   // The hash follows the values, not the flags: --set context_tokens=16 (the YAML's own) resumes.
   const std::string exp = WriteExperiment();

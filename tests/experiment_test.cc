@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/dataset.h"
+#include "harness/experiment_sweep.h"
 #include "harness/sweep.h"
 #include "model/loader.h"
 
@@ -346,7 +347,8 @@ TEST(ExperimentTest, ShippedConfigsPass) {
   int read = 0;
   for (const auto& entry : std::filesystem::directory_iterator(configs)) {
     if (entry.path().extension() != ".yaml" || entry.path().stem() == "prefix_sweep") continue;
-    auto e = LoadExperiment(entry.path().string());
+    // Every point of a config's model / context_tokens / prompt_tokens sweep (context_sweep.yaml).
+    auto e = LoadExperimentSweep(entry.path().string());
     EXPECT_TRUE(e.ok()) << entry.path() << ": " << e.status();
     ++read;
   }
