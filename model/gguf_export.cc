@@ -99,6 +99,17 @@ absl::Status WriteModelAsGguf(const Model& model, const std::string& name,
     return absl::UnimplementedError(absl::StrCat(
         path, ": RoPE scaling '", c.rope_type, "' cannot be written to GGUF (rope_freqs.weight)"));
   }
+  if (c.architecture != "llama" && c.architecture != "mistral") {
+    // Their switches (biases, q/k norms, sandwich norms, GELU, scales) have no place in a llama
+    // file: refuse rather than write a different network.
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": a ", c.architecture, " model cannot be written as a llama GGUF"));
+  }
+  if (c.sliding_window > 0) {
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": a sliding window of ", c.sliding_window,
+        " cannot be written to a llama GGUF (llama.cpp's llama architecture has none)"));
+  }
   GgufWriter w;
   w.SetString("general.architecture", "llama");
   w.SetString("general.name", name);

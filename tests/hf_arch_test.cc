@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/decoder.h"
+#include "model/gguf_export.h"
 #include "model/hf_config.h"
 #include "model/loader.h"
 #include "model/ops.h"
@@ -313,6 +314,18 @@ TEST(HfArchTest, CachePositionsUseTheSlidingLayersRope) {
   const std::vector<float> original = LastLogits(*m, sinks("original"), tokens);
   EXPECT_LT(MaxDiff(original, LastLogits(*m, PolicySpec("full"), newest)), 1e-4);
   EXPECT_GT(MaxDiff(original, fresh), 1e-2);
+}
+
+// A llama GGUF cannot hold the other families' switches: writing one is refused, not lossy.
+TEST(HfArchTest, ExportToLlamaGgufRefusesOtherFamilies) {
+  for (const std::string& family : kFamilies) {
+    const std::unique_ptr<Model> m = LoadFamily(family);
+    ASSERT_NE(m, nullptr);
+    const std::string path = FreshTestDir("hf_arch_export_") + "/" + family + ".gguf";
+    const absl::Status s = WriteModelAsGguf(*m, family, path);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << family << ": " << s;
+    EXPECT_FALSE(std::filesystem::exists(path)) << family;
+  }
 }
 
 // What `kvbench inspect` says about the switches.
