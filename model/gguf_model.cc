@@ -1,10 +1,14 @@
-// LoadGgufModel: a Llama-architecture GGUF file -> Model.
+// LoadGgufModel: a GGUF file of architecture llama, qwen2 (q/k/v biases) or qwen3 (q/k norms)
+// -> Model. The qwen files hold q/k rows in NEOX (rotate-half) order, reordered at load; gemma3
+// files are refused by name (they lack values that change the logits).
 //
-// Hyper-parameters come from the `llama.*` metadata, the vocabulary size from token_embd; every
-// tensor's shape is checked against the config before a view is made. Matrices stay in their file
-// dtype inside the mapping. Norm vectors are read by the decoder as f32, so F16/BF16 norms are
+// Hyper-parameters come from the `<architecture>.*` metadata, the vocabulary size from token_embd;
+// every tensor's shape is checked against the config before a view is made. Matrices stay in their
+// file dtype inside the mapping. Norm vectors are read by the decoder as f32, so F16/BF16 norms are
 // widened into Model-owned buffers. GGUF-llama stores q/k rows in interleaved-pair RoPE order (the
-// converter permutes Hugging Face weights), which is what the decoder expects: no permutation here.
+// converter permutes Hugging Face weights), which is what the decoder expects; qwen2 / qwen3 files
+// keep Hugging Face's order (llama.cpp rotates them NEOX-style), so their q/k rows, q/k biases and
+// q/k norms are reordered once here.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -67,22 +71,41 @@ class GgufModelLoader {
 
   absl::Status ReadConfig() {
     ASSIGN_OR_RETURN(std::string arch, file_.GetString("general.architecture"));
-    if (arch != "llama") {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("%s: general.architecture is \"%s\"; kvbench reads only \"llama\" "
-                          "GGUF files (Qwen2, Qwen3, Mistral and Gemma-3 load from their Hugging "
-                          "Face folders: config.json + model.safetensors)",
-                          file_.path(), arch));
+    if (arch == "gemma3") {
+      // llama.cpp's gemma3 files carry neither query_pre_attn_scalar (llama.cpp infers the
+      // attention scale from the model size) nor the layer pattern and the sliding layers' RoPE
+      // base (hard-coded there): reading one would guess the very values that change the logits.
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: general.architecture \"gemma3\" is not supported: the file does not say "
+          "query_pre_attn_scalar, which layers slide or their RoPE base (load the Hugging Face "
+          "folder instead)",
+          file_.path()));
+    }
+    if (arch != "llama" && arch != "qwen2" && arch != "qwen3") {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: general.architecture is \"%s\"; kvbench reads \"llama\", \"qwen2\" and \"qwen3\" "
+          "GGUF files (Mistral and Gemma-3 load from their Hugging Face folders)",
+          file_.path(), arch));
     }
     ModelConfig& c = model_.config;
     c.architecture = std::move(arch);
-    RETURN_IF_ERROR(ReadInt("llama.embedding_length", true, &c.dim));
-    RETURN_IF_ERROR(ReadInt("llama.block_count", true, &c.n_layers));
-    RETURN_IF_ERROR(ReadInt("llama.attention.head_count", true, &c.n_heads));
+    // llama.cpp rotates qwen2 / qwen3 heads in NEOX order ("rotate half", as Hugging Face does):
+    // their q/k rows are reordered to interleaved pairs at load (ReadWeights).
+    neox_ = c.architecture != "llama";
+    // Qwen2 always has q/k/v biases; Qwen3 has them with attention_bias (then o too). A llama file
+    // with biases stays refused (RejectUnusedTensors names them).
+    c.attention_bias =
+        c.architecture == "qwen2" ||
+        (c.architecture == "qwen3" && file_.FindTensor("blk.0.attn_q.bias") != nullptr);
+    c.qk_norm = c.architecture == "qwen3";
+    const std::string k = c.architecture + ".";
+    RETURN_IF_ERROR(ReadInt(k + "embedding_length", true, &c.dim));
+    RETURN_IF_ERROR(ReadInt(k + "block_count", true, &c.n_layers));
+    RETURN_IF_ERROR(ReadInt(k + "attention.head_count", true, &c.n_heads));
     c.n_kv_heads = c.n_heads;
-    RETURN_IF_ERROR(ReadInt("llama.attention.head_count_kv", false, &c.n_kv_heads));
-    RETURN_IF_ERROR(ReadInt("llama.feed_forward_length", true, &c.hidden_dim));
-    RETURN_IF_ERROR(ReadInt("llama.context_length", true, &c.context_length));
+    RETURN_IF_ERROR(ReadInt(k + "attention.head_count_kv", false, &c.n_kv_heads));
+    RETURN_IF_ERROR(ReadInt(k + "feed_forward_length", true, &c.hidden_dim));
+    RETURN_IF_ERROR(ReadInt(k + "context_length", true, &c.context_length));
     if (c.dim % c.n_heads != 0) {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: embedding_length %d is not a multiple of head_count %d",
@@ -90,25 +113,30 @@ class GgufModelLoader {
     }
     c.head_dim = c.dim / c.n_heads;
     // key_length overrides dim / n_heads (models whose q width differs from dim).
-    RETURN_IF_ERROR(ReadInt("llama.attention.key_length", false, &c.head_dim));
+    RETURN_IF_ERROR(ReadInt(k + "attention.key_length", false, &c.head_dim));
     int value_length = c.head_dim;
-    RETURN_IF_ERROR(ReadInt("llama.attention.value_length", false, &value_length));
+    RETURN_IF_ERROR(ReadInt(k + "attention.value_length", false, &value_length));
     if (value_length != c.head_dim) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s: attention.value_length %d differs from key_length %d (not supported)", file_.path(),
           value_length, c.head_dim));
     }
     c.rope_dims = c.head_dim;
-    RETURN_IF_ERROR(ReadInt("llama.rope.dimension_count", false, &c.rope_dims));
+    RETURN_IF_ERROR(ReadInt(k + "rope.dimension_count", false, &c.rope_dims));
+    if (neox_ && c.rope_dims != c.head_dim) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: %srope.dimension_count %d != head_dim %d (partial NEOX RoPE is not supported)",
+          file_.path(), k, c.rope_dims, c.head_dim));
+    }
     c.rope_theta = 10000.0f;
-    RETURN_IF_ERROR(ReadFloat("llama.rope.freq_base", &c.rope_theta));
+    RETURN_IF_ERROR(ReadFloat(k + "rope.freq_base", &c.rope_theta));
     c.rms_eps = 1e-5f;
-    RETURN_IF_ERROR(ReadFloat("llama.attention.layer_norm_rms_epsilon", &c.rms_eps));
-    if (file_.Has("llama.rope.scaling.type")) {
-      ASSIGN_OR_RETURN(const std::string scaling, file_.GetString("llama.rope.scaling.type"));
+    RETURN_IF_ERROR(ReadFloat(k + "attention.layer_norm_rms_epsilon", &c.rms_eps));
+    if (file_.Has(k + "rope.scaling.type")) {
+      ASSIGN_OR_RETURN(const std::string scaling, file_.GetString(k + "rope.scaling.type"));
       if (scaling != "none") {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: llama.rope.scaling.type \"%s\" is not supported", file_.path(), scaling));
+            "%s: %srope.scaling.type \"%s\" is not supported", file_.path(), k, scaling));
       }
     }
     const GgufTensor* embd = file_.FindTensor("token_embd.weight");
@@ -153,8 +181,53 @@ class GgufModelLoader {
     return absl::OkStatus();
   }
 
+  // A q/k projection: rows as the file has them, or, for NEOX files, reordered per head from
+  // rotate-half pairs (row j and j + head_dim / 2) to interleaved ones (rows 2j, 2j + 1), as
+  // model/hf_model.cc does for Hugging Face rows. Whole rows move, so any block type works.
+  absl::Status RopeMatrix(const std::string& name, int n_heads, int64_t cols, WeightMatrix* out) {
+    const int hd = model_.config.head_dim;
+    RETURN_IF_ERROR(Matrix(name, static_cast<int64_t>(n_heads) * hd, cols, out));
+    if (!neox_) return absl::OkStatus();
+    std::byte* dst = model_.Allocate(out->bytes());
+    const size_t row_bytes = out->row_bytes();
+    for (int h = 0; h < n_heads; ++h) {
+      const int64_t base = static_cast<int64_t>(h) * hd;
+      for (int j = 0; j < hd / 2; ++j) {
+        std::memcpy(dst + (base + 2 * j) * row_bytes, out->row(base + j), row_bytes);
+        std::memcpy(dst + (base + 2 * j + 1) * row_bytes, out->row(base + j + hd / 2), row_bytes);
+      }
+    }
+    out->data = dst;
+    return absl::OkStatus();
+  }
+
+  // A vector that follows the rows of a q/k projection (a bias over n_heads heads, or a q/k norm
+  // with n_heads = 1), reordered like them.
+  absl::Status RopeVector(const std::string& name, int n_heads, const float** out) {
+    const int hd = model_.config.head_dim;
+    const float* v = nullptr;
+    RETURN_IF_ERROR(Vector(name, n_heads * hd, &v));
+    if (!neox_) {
+      *out = v;
+      return absl::OkStatus();
+    }
+    float* dst = reinterpret_cast<float*>(model_.Allocate(sizeof(float) * n_heads * hd));
+    for (int h = 0; h < n_heads; ++h) {
+      for (int j = 0; j < hd / 2; ++j) {
+        dst[h * hd + 2 * j] = v[h * hd + j];
+        dst[h * hd + 2 * j + 1] = v[h * hd + j + hd / 2];
+      }
+    }
+    *out = dst;
+    return absl::OkStatus();
+  }
+
   absl::Status Norm(const std::string& name, const float** out) {
-    const int n = model_.config.dim;
+    return Vector(name, model_.config.dim, out);
+  }
+
+  // A 1-D tensor of n values (a norm or a bias) as f32.
+  absl::Status Vector(const std::string& name, int n, const float** out) {
     ASSIGN_OR_RETURN(const GgufTensor* t, Get(name, {static_cast<uint64_t>(n)}));
     const GgufTensor& g = *t;
     switch (g.dtype) {
@@ -184,8 +257,8 @@ class GgufModelLoader {
         break;
     }
     return absl::InvalidArgumentError(
-        absl::StrFormat("%s: norm tensor '%s' is %s; norms must be F32, F16 or BF16", file_.path(),
-                        name, DTypeName(g.dtype)));
+        absl::StrFormat("%s: tensor '%s' is %s; norms and biases must be F32, F16 or BF16",
+                        file_.path(), name, DTypeName(g.dtype)));
   }
 
   absl::Status ReadWeights() {
@@ -203,10 +276,22 @@ class GgufModelLoader {
       LayerWeights& lw = w.layers[l];
       const std::string p = absl::StrCat("blk.", l, ".");
       RETURN_IF_ERROR(Norm(p + "attn_norm.weight", &lw.attn_norm));
-      RETURN_IF_ERROR(Matrix(p + "attn_q.weight", c.q_dim(), c.dim, &lw.wq));
-      RETURN_IF_ERROR(Matrix(p + "attn_k.weight", c.kv_dim(), c.dim, &lw.wk));
+      RETURN_IF_ERROR(RopeMatrix(p + "attn_q.weight", c.n_heads, c.dim, &lw.wq));
+      RETURN_IF_ERROR(RopeMatrix(p + "attn_k.weight", c.n_kv_heads, c.dim, &lw.wk));
       RETURN_IF_ERROR(Matrix(p + "attn_v.weight", c.kv_dim(), c.dim, &lw.wv));
       RETURN_IF_ERROR(Matrix(p + "attn_output.weight", c.dim, c.q_dim(), &lw.wo));
+      if (c.attention_bias) {  // Qwen2: q/k/v; with an attn_output.bias when the file has one
+        RETURN_IF_ERROR(RopeVector(p + "attn_q.bias", c.n_heads, &lw.bq));
+        RETURN_IF_ERROR(RopeVector(p + "attn_k.bias", c.n_kv_heads, &lw.bk));
+        RETURN_IF_ERROR(Vector(p + "attn_v.bias", c.kv_dim(), &lw.bv));
+        if (file_.FindTensor(p + "attn_output.bias") != nullptr) {
+          RETURN_IF_ERROR(Vector(p + "attn_output.bias", c.dim, &lw.bo));
+        }
+      }
+      if (c.qk_norm) {  // Qwen3
+        RETURN_IF_ERROR(RopeVector(p + "attn_q_norm.weight", 1, &lw.q_norm));
+        RETURN_IF_ERROR(RopeVector(p + "attn_k_norm.weight", 1, &lw.k_norm));
+      }
       RETURN_IF_ERROR(Norm(p + "ffn_norm.weight", &lw.ffn_norm));
       RETURN_IF_ERROR(Matrix(p + "ffn_gate.weight", c.hidden_dim, c.dim, &lw.w_gate));
       RETURN_IF_ERROR(Matrix(p + "ffn_up.weight", c.hidden_dim, c.dim, &lw.w_up));
@@ -227,8 +312,8 @@ class GgufModelLoader {
     for (const GgufTensor& t : file_.tensors()) {
       if (!used_.contains(t.name)) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: tensor '%s' is not part of a %d-layer llama decoder (the decoder would ignore it)",
-            file_.path(), t.name, model_.config.n_layers));
+            "%s: tensor '%s' is not part of a %d-layer %s decoder (the decoder would ignore it)",
+            file_.path(), t.name, model_.config.n_layers, model_.config.architecture));
       }
     }
     return absl::OkStatus();
@@ -313,6 +398,7 @@ class GgufModelLoader {
 
   GgufFile& file_;
   Model& model_;
+  bool neox_ = false;  // q/k rows in rotate-half order (qwen2, qwen3)
   absl::flat_hash_set<std::string> used_;
 };
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -22,7 +23,10 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "formats/gguf.h"
+#include "formats/half.h"
 #include "formats/json.h"
+#include "formats/safetensors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/decoder.h"
@@ -326,6 +330,134 @@ TEST(HfArchTest, ExportToLlamaGgufRefusesOtherFamilies) {
     EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << family << ": " << s;
     EXPECT_FALSE(std::filesystem::exists(path)) << family;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GGUF qwen2 / qwen3
+
+// The llama.cpp name of a Hugging Face tensor (gguf-py's tensor_mapping for qwen2 / qwen3).
+std::string GgufName(const std::string& hf) {
+  static const std::vector<std::pair<std::string, std::string>> kParts = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"self_attn.q_proj.", "attn_q."},
+      {"self_attn.k_proj.", "attn_k."},
+      {"self_attn.v_proj.", "attn_v."},
+      {"self_attn.o_proj.", "attn_output."},
+      {"self_attn.q_norm.", "attn_q_norm."},
+      {"self_attn.k_norm.", "attn_k_norm."},
+      {"mlp.gate_proj.", "ffn_gate."},
+      {"mlp.up_proj.", "ffn_up."},
+      {"mlp.down_proj.", "ffn_down."}};
+  if (hf == "model.embed_tokens.weight") return "token_embd.weight";
+  if (hf == "model.norm.weight") return "output_norm.weight";
+  if (hf == "lm_head.weight") return "output.weight";
+  std::string name = hf;
+  name.replace(0, std::string("model.layers.").size(), "blk.");
+  for (const auto& [from, to] : kParts) {
+    const size_t at = name.find(from);
+    if (at != std::string::npos) return name.replace(at, from.size(), to);
+  }
+  ADD_FAILURE() << "no GGUF name for " << hf;
+  return hf;
+}
+
+// A GGUF of the oracle folder `family`, as llama.cpp's convert_hf_to_gguf.py writes qwen2 / qwen3:
+// <arch>.* hyper-parameters, q/k rows in Hugging Face's (NEOX) order, matrices in their BF16,
+// 1-D tensors (norms, biases) in F32, a gpt2 vocabulary of the 256 byte tokens. `skip`: a tensor
+// left out.
+void WriteQwenGguf(const std::string& family, const std::string& path,
+                   const std::string& skip = "") {
+  const std::string dir = kOracle + "/" + family;
+  const Json config = Load(dir + "/config.json");
+  GgufWriter w;
+  const std::string k = family + ".";
+  w.SetString("general.architecture", family);
+  w.SetUint32(k + "context_length", config["max_position_embeddings"].get<uint32_t>());
+  w.SetUint32(k + "embedding_length", config["hidden_size"].get<uint32_t>());
+  w.SetUint32(k + "block_count", config["num_hidden_layers"].get<uint32_t>());
+  w.SetUint32(k + "feed_forward_length", config["intermediate_size"].get<uint32_t>());
+  w.SetUint32(k + "attention.head_count", config["num_attention_heads"].get<uint32_t>());
+  w.SetUint32(k + "attention.head_count_kv", config["num_key_value_heads"].get<uint32_t>());
+  w.SetUint32(k + "attention.key_length", config["head_dim"].get<uint32_t>());
+  w.SetUint32(k + "attention.value_length", config["head_dim"].get<uint32_t>());
+  w.SetFloat32(k + "rope.freq_base", config["rope_parameters"]["rope_theta"].get<float>());
+  w.SetFloat32(k + "attention.layer_norm_rms_epsilon", config["rms_norm_eps"].get<float>());
+  // The byte-level vocabulary of the folder's tokenizer.json, in id order.
+  const Json tokenizer = Load(dir + "/tokenizer.json");
+  std::vector<std::string> tokens(256);
+  for (const auto& [piece, id] : tokenizer["model"]["vocab"].items()) tokens[id.get<int>()] = piece;
+  w.SetString("tokenizer.ggml.model", "gpt2");
+  w.SetString("tokenizer.ggml.pre", "qwen2");
+  w.SetArray("tokenizer.ggml.tokens", GgufArray::Strings(tokens));
+  w.SetArray("tokenizer.ggml.merges", GgufArray::Strings(std::vector<std::string>{}));
+  absl::StatusOr<std::unique_ptr<SafetensorsCheckpoint>> ckpt = SafetensorsCheckpoint::OpenDir(dir);
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  for (const SafetensorsTensor& t : (*ckpt)->tensors()) {
+    if (t.name == skip) continue;
+    ASSERT_EQ(t.dtype, DType::kBF16) << t.name;
+    const std::vector<uint64_t> ne(t.shape.rbegin(), t.shape.rend());
+    if (t.shape.size() == 2) {
+      ASSERT_TRUE(
+          w.AddTensor(GgufName(t.name), GgmlType::kBF16, ne, absl::MakeConstSpan(t.data, t.bytes))
+              .ok());
+    } else {
+      std::vector<float> values(t.num_elements());
+      for (size_t i = 0; i < values.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, t.data + 2 * i, 2);
+        values[i] = Bf16ToF32(h);
+      }
+      ASSERT_TRUE(w.AddTensorFromF32(GgufName(t.name), GgmlType::kF32, ne, values).ok());
+    }
+  }
+  ASSERT_TRUE(w.WriteFile(path).ok());
+}
+
+// The same weights as GGUF: the same logits as the Hugging Face folder, bit for bit (the same
+// bf16 matrices, the same f32 norms and biases, the same reordering), hence transformers' too.
+TEST(HfArchTest, QwenGgufFilesMatchTheirFolders) {
+  SetNumThreads(1);
+  for (const std::string& family : {std::string("qwen2"), std::string("qwen3")}) {
+    const std::string path = FreshTestDir("hf_arch_gguf_") + "/" + family + ".gguf";
+    WriteQwenGguf(family, path);
+    absl::StatusOr<std::unique_ptr<Model>> gguf = LoadGgufModel(path);
+    ASSERT_TRUE(gguf.ok()) << gguf.status();
+    const ModelConfig& c = (*gguf)->config;
+    EXPECT_EQ(c.architecture, family);
+    EXPECT_EQ(c.attention_bias, family == "qwen2");
+    EXPECT_EQ(c.qk_norm, family == "qwen3");
+    const std::unique_ptr<Model> hf = LoadFamily(family);
+    ASSERT_NE(hf, nullptr);
+    const std::vector<int> tokens = Tokens(family);
+    const std::vector<float> got = Prefill(**gguf, tokens);
+    EXPECT_EQ(got, Prefill(*hf, tokens)) << family;
+    const double diff = MaxDiff(got, OracleLogits(family, 48, c.vocab_size));
+    std::printf("%s GGUF vs transformers: max |diff| %.3g\n", family.c_str(), diff);
+    EXPECT_LT(diff, 2e-3);
+    EXPECT_EQ((*gguf)->tokenizer->Encode("kv", false), (std::vector<int>{'k', 'v'}));
+  }
+}
+
+TEST(HfArchTest, QwenGgufErrorsNameTheTensor) {
+  const std::string dir = FreshTestDir("hf_arch_gguf_");
+  WriteQwenGguf("qwen2", dir + "/no_bias.gguf", "model.layers.1.self_attn.k_proj.bias");
+  absl::StatusOr<std::unique_ptr<Model>> m = LoadGgufModel(dir + "/no_bias.gguf");
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("'blk.1.attn_k.bias' is missing"));
+  WriteQwenGguf("qwen3", dir + "/no_norm.gguf", "model.layers.0.self_attn.q_norm.weight");
+  m = LoadGgufModel(dir + "/no_norm.gguf");
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(std::string(m.status().message()),
+              HasSubstr("'blk.0.attn_q_norm.weight' is missing"));
+  // gemma3 GGUF files lack what the logits depend on: refused by name.
+  GgufWriter gemma;
+  gemma.SetString("general.architecture", "gemma3");
+  ASSERT_TRUE(gemma.WriteFile(dir + "/gemma3.gguf").ok());
+  m = LoadGgufModel(dir + "/gemma3.gguf");
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("\"gemma3\" is not supported"));
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("query_pre_attn_scalar"));
 }
 
 // What `kvbench inspect` says about the switches.
