@@ -608,6 +608,77 @@ TEST(HfArchTest, DefaultsAndOlderSpellingsFollowTransformers) {
   EXPECT_EQ(c->model.query_scale, v5->model.query_scale);
 }
 
+// Configs in the transformers 4 spelling of released models (Gemma-3 1B, Qwen3 0.6B, Qwen2.5
+// 0.5B, Mistral 7B v0.1: sizes and keys as their config.json files have them) parse to the layers
+// transformers builds from them.
+TEST(HfArchTest, ReleasedConfigsParse) {
+  const Json gemma = Json::parse(R"({"architectures": ["Gemma3ForCausalLM"],
+      "attention_bias": false, "attention_dropout": 0.0, "attn_logit_softcapping": null,
+      "bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": [1, 106],
+      "final_logit_softcapping": null, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+      "hidden_size": 1152, "initializer_range": 0.02, "intermediate_size": 6912,
+      "max_position_embeddings": 32768, "model_type": "gemma3_text", "num_attention_heads": 4,
+      "num_hidden_layers": 26, "num_key_value_heads": 1, "pad_token_id": 0,
+      "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06, "rope_local_base_freq": 10000,
+      "rope_scaling": null, "rope_theta": 1000000, "sliding_window": 512,
+      "sliding_window_pattern": 6, "torch_dtype": "bfloat16",
+      "transformers_version": "4.50.0.dev0", "use_cache": true, "vocab_size": 262144})");
+  absl::StatusOr<HfConfig> c = ParseHfConfig(gemma, "gemma-3-1b");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.n_sliding_layers(), 22);  // every sixth layer (5, 11, 17, 23) is full
+  EXPECT_FALSE(c->model.is_sliding(5));
+  EXPECT_TRUE(c->model.is_sliding(24));
+  EXPECT_EQ(c->model.sliding_window, 512);
+  EXPECT_EQ(c->model.rope_theta, 1e6f);
+  EXPECT_EQ(c->model.sliding_rope_theta, 1e4f);
+  EXPECT_EQ(c->model.query_scale, 1.0f);  // query_pre_attn_scalar == head_dim
+  EXPECT_TRUE(c->tie_word_embeddings);
+
+  const Json qwen3 = Json::parse(R"({"architectures": ["Qwen3ForCausalLM"],
+      "attention_bias": false, "attention_dropout": 0.0, "bos_token_id": 151643,
+      "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 1024,
+      "initializer_range": 0.02, "intermediate_size": 3072, "max_position_embeddings": 40960,
+      "max_window_layers": 28, "model_type": "qwen3", "num_attention_heads": 16,
+      "num_hidden_layers": 28, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
+      "rope_scaling": null, "rope_theta": 1000000, "sliding_window": null,
+      "tie_word_embeddings": true, "torch_dtype": "bfloat16", "transformers_version": "4.51.0",
+      "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})");
+  c = ParseHfConfig(qwen3, "qwen3-0.6b");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.head_dim, 128);
+  EXPECT_EQ(c->model.q_dim(), 2048);  // wider than hidden_size
+  EXPECT_TRUE(c->model.qk_norm);
+  EXPECT_EQ(c->model.sliding_window, 0);
+
+  const Json qwen25 = Json::parse(R"({"architectures": ["Qwen2ForCausalLM"],
+      "attention_dropout": 0.0, "bos_token_id": 151643, "eos_token_id": 151643,
+      "hidden_act": "silu", "hidden_size": 896, "initializer_range": 0.02,
+      "intermediate_size": 4864, "max_position_embeddings": 32768, "max_window_layers": 24,
+      "model_type": "qwen2", "num_attention_heads": 14, "num_hidden_layers": 24,
+      "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+      "sliding_window": 32768, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+      "transformers_version": "4.40.1", "use_cache": true, "use_sliding_window": false,
+      "vocab_size": 151936})");
+  c = ParseHfConfig(qwen25, "qwen2.5-0.5b");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.head_dim, 64);
+  EXPECT_TRUE(c->model.attention_bias);
+  EXPECT_EQ(c->model.sliding_window, 0);  // use_sliding_window is false
+
+  const Json mistral = Json::parse(R"({"architectures": ["MistralForCausalLM"],
+      "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096,
+      "initializer_range": 0.02, "intermediate_size": 14336, "max_position_embeddings": 32768,
+      "model_type": "mistral", "num_attention_heads": 32, "num_hidden_layers": 32,
+      "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+      "sliding_window": 4096, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+      "transformers_version": "4.34.0.dev0", "use_cache": true, "vocab_size": 32000})");
+  c = ParseHfConfig(mistral, "mistral-7b-v0.1");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.sliding_window, 4096);
+  EXPECT_EQ(c->model.n_sliding_layers(), 32);
+  EXPECT_EQ(c->model.context_length, 32768);
+}
+
 // A tensor the config does not explain is an error, not silently dropped: Qwen2's biases under a
 // Llama config (attention_bias absent, so false).
 TEST(HfArchTest, TensorsTheConfigDoesNotExplainAreRefused) {
