@@ -12,8 +12,9 @@
 namespace kvbench {
 
 // The contents of `path`. `what` names the file in errors ("cannot read experiment x.yaml: ...").
-// NotFound when it does not exist or cannot be opened, InvalidArgument when it is not a regular
-// file, DataLoss when the read stops short.
+// NotFound only when it does not exist; PermissionDenied when it may not be read, another code for
+// any other failure to open it; InvalidArgument when it is not a regular file, DataLoss when the
+// read stops short.
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what = "");
 
 }  // namespace kvbench

@@ -20,6 +20,7 @@
 #include "formats/read_file.h"
 #include "harness/cache_columns.h"
 #include "harness/dataset.h"
+#include "harness/input_identity.h"
 #include "harness/memory_tally.h"
 #include "harness/result_table.h"
 #include "harness/progress.h"
@@ -420,9 +421,10 @@ absl::StatusOr<std::string> TaskKey(const Experiment& e) {
                          "\nseparator=", e.dataset.separator, "\nwords=", t.words,
                          "\nsamples=", t.grid.samples, "\nseed=", t.grid.seed);
   }
+  ASSIGN_OR_RETURN(const std::string inputs, InputsKey(e));
   return absl::StrCat("task=niah\nmodel=", e.model, "\nprotocol=", t.Protocol(),
                       "\nanswer_tokens=", t.grid.answer_tokens, "\nthreads=", e.threads, "\n",
-                      cases);
+                      cases, "\n", inputs);
 }
 
 // Per label: accuracy pooled over its cells with its interval, per length, and KV bytes at the

@@ -14,6 +14,7 @@
 #include "harness/csv.h"
 #include "harness/dataset.h"
 #include "harness/divergence.h"
+#include "harness/input_identity.h"
 #include "harness/latency.h"
 #include "harness/memory_tally.h"
 #include "harness/niah_run.h"
@@ -81,9 +82,9 @@ struct Case {
   std::string hash;
 };
 
-// Every case, in experiment order: each policy's repetitions together.
-std::vector<Case> PlanCases(const Experiment& e) {
-  const std::string key = ExperimentKey(e);
+// Every case, in experiment order: each policy's repetitions together. `inputs` is InputsKey(e).
+std::vector<Case> PlanCases(const Experiment& e, const std::string& inputs) {
+  const std::string key = absl::StrCat(ExperimentKey(e), "\n", inputs);
   std::vector<Case> cases;
   for (size_t p = 0; p < e.policies.size(); ++p) {
     for (int r = 0; r < e.repetitions; ++r) {
@@ -461,7 +462,8 @@ absl::StatusOr<RunReport> RunExperiment(const Experiment& e, const Model& model,
   RETURN_IF_ERROR(CheckModel(e, model));
   ASSIGN_OR_RETURN(const Sequences sequences, LoadSequences(e, *model.tokenizer, options.log));
   ASSIGN_OR_RETURN(ResultTable table, ResultTable::Open(e.output, ResultColumns(), options.force));
-  const std::vector<Case> cases = PlanCases(e);
+  ASSIGN_OR_RETURN(const std::string inputs, InputsKey(e));
+  const std::vector<Case> cases = PlanCases(e, inputs);
   const std::vector<Case> pending = TakePending(cases, &table);
 
   RunReport report;

@@ -2,10 +2,17 @@
 // table every sweep resumes from (harness/result_table.h).
 #include "harness/csv.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
+#include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "formats/read_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harness/result_table.h"
@@ -126,6 +133,83 @@ TEST(ResultTableTest, AnotherHeaderNeedsForce) {
   ASSERT_TRUE(forced.ok()) << forced.status();
   EXPECT_EQ(forced->table().header, columns);
   EXPECT_TRUE(forced->table().rows.empty());
+}
+
+// Two sweeps appending to one CSV at once (threads here; processes take the same flock): every
+// row of both is there afterwards. Before the lock and merge, each run rewrote the file from its
+// own view and the last writer's rows replaced the other's.
+TEST(ResultTableTest, ConcurrentWritersLoseNothing) {
+  const std::vector<std::string> columns = {"label", "config_hash", "error"};
+  const std::string dir = ::testing::TempDir() + "/result_table_concurrent";
+  std::filesystem::remove_all(dir);
+  const std::string path = dir + "/shared.csv";
+  constexpr int kRows = 40;
+  auto writer = [&](const std::string& run, absl::Status* status) {
+    auto table = ResultTable::Open(path, columns, /*force=*/false);
+    if (!table.ok()) {
+      *status = table.status();
+      return;
+    }
+    std::vector<std::string> hashes;
+    for (int i = 0; i < kRows; ++i) hashes.push_back(absl::StrCat(run, i));
+    table->TakePending(hashes);
+    for (const std::string& hash : hashes) {
+      ResultRow row(columns);
+      row.Set("label", run);
+      row.Set("config_hash", hash);
+      if (absl::Status s = table->Append(std::move(row).Take()); !s.ok()) {
+        *status = s;
+        return;
+      }
+    }
+  };
+  absl::Status a_status, b_status;
+  std::thread a(writer, "a", &a_status), b(writer, "b", &b_status);
+  a.join();
+  b.join();
+  ASSERT_TRUE(a_status.ok()) << a_status;
+  ASSERT_TRUE(b_status.ok()) << b_status;
+  auto back = ReadCsvFile(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  std::set<std::string> hashes;
+  for (const std::vector<std::string>& row : back->rows) hashes.insert(row[1]);
+  EXPECT_EQ(back->rows.size(), 2u * kRows);
+  EXPECT_EQ(hashes.size(), 2u * kRows);
+  EXPECT_TRUE(std::filesystem::is_regular_file(path + ".lock"));
+}
+
+// A CSV that exists but cannot be read or parsed is an error, with or without --force: it was
+// taken for an absent file and replaced.
+TEST(ResultTableTest, UnreadableOrMalformedCsvIsAnError) {
+  const std::vector<std::string> columns = {"config_hash", "error"};
+  const std::string dir = ::testing::TempDir() + "/result_table_unreadable";
+  std::filesystem::remove_all(dir);
+  const std::string path = dir + "/out.csv";
+  ASSERT_TRUE(WriteFileAtomically(path, "config_hash,error\nh1,\nh2\n").ok());
+  for (bool force : {false, true}) {
+    auto malformed = ResultTable::Open(path, columns, force);
+    ASSERT_FALSE(malformed.ok()) << force;
+    EXPECT_EQ(malformed.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(malformed.status().message(), HasSubstr("out.csv:3:"));
+  }
+  auto text = ReadFile(path);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "config_hash,error\nh1,\nh2\n");  // untouched
+
+  // A file its user may not read. Root reads anything, so the check runs in a child that gives up
+  // root first (EXPECT_EXIT forks).
+  ASSERT_TRUE(WriteFileAtomically(path, "config_hash,error\nh1,\n").ok());
+  std::filesystem::permissions(dir, std::filesystem::perms::all);
+  std::filesystem::permissions(path, std::filesystem::perms::none);
+  EXPECT_EXIT(
+      {
+        if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(3);
+        auto table = ResultTable::Open(path, columns, /*force=*/true);
+        std::_Exit(!table.ok() && table.status().code() == absl::StatusCode::kPermissionDenied ? 0
+                                                                                               : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
 }
 
 }  // namespace
