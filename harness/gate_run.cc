@@ -16,6 +16,17 @@ int Fail(const GateRunOptions& o, const absl::Status& status) {
 
 void Print(FILE* f, const std::string& text) { std::fwrite(text.data(), 1, text.size(), f); }
 
+// A baseline must be a complete, healthy run: never freeze an error row into it. The first error
+// row of `report` as the message of a refused --update, or "" when there is none (or the rules
+// allow errors).
+std::string ErrorRow(const GateRules& rules, const GateReport& report) {
+  if (rules.allow_errors) return "";
+  for (const GateCheck& c : report.checks) {
+    if (c.kind == GateCheckKind::kErrorRow) return absl::StrCat(c.row, ": ", c.message);
+  }
+  return "";
+}
+
 }  // namespace
 
 int RunGate(const GateRunOptions& o) {
@@ -29,7 +40,19 @@ int RunGate(const GateRunOptions& o) {
   absl::StatusOr<CsvTable> baseline = ReadCsvFile(o.baseline_path);
   if (!baseline.ok()) {
     if (!o.update || !absl::IsNotFound(baseline.status())) return Fail(o, baseline.status());
-    // Bootstrap: the first baseline of a new experiment.
+    // Bootstrap: the first baseline of a new experiment, under the checks a replaced one gets:
+    // the rules' key and metric columns are there (the gate of the run against itself) and no
+    // row is an error.
+    absl::StatusOr<GateReport> self =
+        EvaluateGate(*rules, *current, o.current_path, *current, o.current_path);
+    if (!self.ok()) return Fail(o, self.status());
+    if (const std::string error = ErrorRow(*rules, *self); !error.empty()) {
+      std::fprintf(o.err,
+                   "kvbench gate: --update refused: %s has error rows (%s); baseline %s not "
+                   "created\n",
+                   o.current_path.c_str(), error.c_str(), o.baseline_path.c_str());
+      return 1;
+    }
     if (absl::Status s = WriteFileAtomically(o.baseline_path, FormatCsv(*current)); !s.ok())
       return Fail(o, s);
     std::fprintf(o.out, "created baseline %s from %s (%zu rows)\n", o.baseline_path.c_str(),
@@ -50,15 +73,11 @@ int RunGate(const GateRunOptions& o) {
   }
   if (!o.update) return report->passed() ? 0 : 1;
 
-  // A baseline must be a complete, healthy run: never freeze an error row into it.
-  for (const GateCheck& c : report->checks) {
-    if (c.kind == GateCheckKind::kErrorRow && !rules->allow_errors) {
-      std::fprintf(
-          o.err,
-          "kvbench gate: --update refused: %s has error rows (%s: %s); baseline %s unchanged\n",
-          o.current_path.c_str(), c.row.c_str(), c.message.c_str(), o.baseline_path.c_str());
-      return 1;
-    }
+  if (const std::string error = ErrorRow(*rules, *report); !error.empty()) {
+    std::fprintf(o.err,
+                 "kvbench gate: --update refused: %s has error rows (%s); baseline %s unchanged\n",
+                 o.current_path.c_str(), error.c_str(), o.baseline_path.c_str());
+    return 1;
   }
   const std::string changes = DescribeBaselineUpdate(*rules, *baseline, *current);
   if (absl::Status s = WriteFileAtomically(o.baseline_path, FormatCsv(*current)); !s.ok())

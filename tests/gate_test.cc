@@ -486,6 +486,42 @@ TEST_F(GateRunTest, UpdateRefusesErrorRowsAndBootstrapsAMissingBaseline) {
   EXPECT_EQ(Run(o), 2);
 }
 
+// Creating a baseline applies the checks replacing one does: a run with error rows, or without a
+// column the rules name, is refused and no baseline is written (before, --update froze either into
+// a new baseline with exit 0).
+TEST_F(GateRunTest, UpdateCreatesOnlyHealthyBaselines) {
+  GateRunOptions o =
+      Options(kBaseline, WithCell(kBaseline, "h2o", "error", "Internal: boom"), kRules);
+  o.update = true;
+  o.baseline_path = (dir_ / "baselines" / "fresh.csv").string();
+  EXPECT_EQ(Run(o), 1);
+  EXPECT_THAT(err_, HasSubstr("--update refused"));
+  EXPECT_THAT(err_, HasSubstr("boom"));
+  EXPECT_THAT(err_, HasSubstr("not created"));
+  EXPECT_FALSE(std::filesystem::exists(o.baseline_path));
+
+  o.current_path = Write("cur.csv", "model,policy\nm,full\n");  // no kld_mean column
+  EXPECT_EQ(Run(o), 2);
+  EXPECT_THAT(err_, HasSubstr("is not a column"));
+  EXPECT_FALSE(std::filesystem::exists(o.baseline_path));
+}
+
+// Duplicate keys in a rules file are errors with both lines: a second `metric:` in one rule (it
+// replaced the first) and a second top-level `rules:` (it was ignored).
+TEST_F(GateRunTest, DuplicateRuleKeysAreErrors) {
+  EXPECT_EQ(Run(Options(kBaseline, kBaseline,
+                        absl::StrCat(kKey,
+                                     "rules:\n  - metric: kld_mean\n    metric: ppl\n"
+                                     "    max_increase: 1\n"))),
+            2);
+  EXPECT_THAT(err_, HasSubstr("key 'metric' appears twice in one mapping"));
+  EXPECT_EQ(Run(Options(kBaseline, kBaseline,
+                        absl::StrCat(kKey, "rules:\n  - {metric: kld_mean, max_increase: 1}\n",
+                                     "rules:\n  - {metric: ppl, max_increase: 1}\n"))),
+            2);
+  EXPECT_THAT(err_, HasSubstr("key 'rules' appears twice in one mapping"));
+}
+
 // A minimal XML 1.0 well-formedness check: balanced, properly nested tags; attribute values
 // quoted; '<' never raw inside text or attributes; '&' only as a known entity or character
 // reference; no control character other than tab, CR, LF.
