@@ -144,7 +144,8 @@ TEST(HfArchTest, LogitsMatchTransformers) {
 }
 
 // The oracle tells the switches apart: without the sliding window (or with Gemma-3's second RoPE
-// or query scale dropped) the logits leave the 2e-3 band by far, and only past the window.
+// or query scale, Qwen2's biases, Qwen3's q/k norms dropped) the logits leave the 2e-3 band by
+// far (for the window, only past it).
 TEST(HfArchTest, TheOracleSeesEachSwitch) {
   SetNumThreads(1);
   for (const std::string& family : {std::string("mistral"), std::string("gemma3")}) {
@@ -167,6 +168,15 @@ TEST(HfArchTest, TheOracleSeesEachSwitch) {
   m = LoadFamily("gemma3");
   m->config.sliding_rope_theta = 0.0f;
   EXPECT_GT(MaxDiff(Prefill(*m, Tokens("gemma3")), want), 0.1) << "one RoPE for both layers";
+  // Qwen2 without its biases, Qwen3 without its q/k norms.
+  m = LoadFamily("qwen2");
+  ASSERT_NE(m, nullptr);
+  for (LayerWeights& l : m->weights.layers) l.bq = l.bk = l.bv = nullptr;
+  EXPECT_GT(MaxDiff(Prefill(*m, Tokens("qwen2")), OracleLogits("qwen2", 48, 256)), 0.1) << "bias";
+  m = LoadFamily("qwen3");
+  ASSERT_NE(m, nullptr);
+  m->config.qk_norm = false;
+  EXPECT_GT(MaxDiff(Prefill(*m, Tokens("qwen3")), OracleLogits("qwen3", 48, 256)), 0.1) << "norm";
 }
 
 // One token a step through the full cache against recomputing the whole prefix every step (the
