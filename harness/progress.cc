@@ -60,6 +60,25 @@ std::optional<double> EtaSeconds(int64_t done, int64_t total, double elapsed_s) 
   return elapsed_s / static_cast<double>(done) * static_cast<double>(total - done);
 }
 
+std::optional<double> EtaSeconds(const std::vector<ProgressKind>& kinds) {
+  int64_t done = 0;
+  double seconds = 0, weighted = 0;
+  for (const ProgressKind& k : kinds) {
+    done += k.done;
+    seconds += k.seconds;
+    weighted += static_cast<double>(k.done) * k.weight;
+  }
+  if (done <= 0) return std::nullopt;
+  double eta = 0;
+  for (const ProgressKind& k : kinds) {
+    const int64_t left = std::max<int64_t>(0, k.total - k.done);
+    const double rate = k.done > 0 ? k.seconds / static_cast<double>(k.done)
+                                   : (weighted > 0 ? seconds / weighted * k.weight : 0.0);
+    eta += static_cast<double>(left) * rate;
+  }
+  return eta;
+}
+
 std::string FormatDuration(double seconds) {
   const int64_t s = std::max<int64_t>(0, std::llround(seconds));
   if (s < 60) return absl::StrCat(s, " s");
@@ -69,12 +88,17 @@ std::string FormatDuration(double seconds) {
 
 std::string ProgressText(int64_t done, int64_t total, std::string_view unit, double elapsed_s,
                          std::string_view what, int width) {
+  return ProgressText(done, total, unit, elapsed_s, EtaSeconds(done, total, elapsed_s), what,
+                      width);
+}
+
+std::string ProgressText(int64_t done, int64_t total, std::string_view unit, double elapsed_s,
+                         std::optional<double> eta, std::string_view what, int width) {
   constexpr int kBar = 20;
   const double fraction =
       total > 0 ? std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0)
                 : 0.0;
   const int filled = static_cast<int>(fraction * kBar);
-  const std::optional<double> eta = EtaSeconds(done, total, elapsed_s);
   std::string line = absl::StrFormat(
       "[%s%s] %3d%%  %s/%s %s  %s  ETA %s", std::string(filled, '#'),
       std::string(kBar - filled, '.'), static_cast<int>(fraction * 100), Count(done), Count(total),
@@ -90,23 +114,42 @@ std::string ProgressText(int64_t done, int64_t total, std::string_view unit, dou
   return line;
 }
 
-Progress::Progress(FILE* out, bool enabled, int64_t total, std::string unit, Options options)
+Progress::Progress(FILE* out, bool enabled, std::vector<ProgressKind> kinds, std::string unit,
+                   Options options)
     : out_(out),
       enabled_(enabled && out != nullptr),
-      total_(total),
+      kinds_(std::move(kinds)),
       unit_(std::move(unit)),
       options_(std::move(options)) {
   if (!options_.clock) options_.clock = SteadySeconds;
-  start_s_ = options_.clock();
+  if (kinds_.empty()) kinds_.emplace_back();
+  start_s_ = last_advance_s_ = options_.clock();
 }
 
 Progress::~Progress() { Clear(); }
 
-void Progress::AddTotal(int64_t delta) { total_ += delta; }
+int64_t Progress::done() const {
+  int64_t n = 0;
+  for (const ProgressKind& k : kinds_) n += k.done;
+  return n;
+}
 
-void Progress::Advance(int64_t units) {
-  done_ += units;
-  if (enabled_ && options_.clock() - last_draw_s_ >= options_.min_interval_s) Draw();
+int64_t Progress::total() const {
+  int64_t n = 0;
+  for (const ProgressKind& k : kinds_) n += k.total;
+  return n;
+}
+
+void Progress::AddTotal(int64_t delta, int kind) { kinds_.at(kind).total += delta; }
+
+void Progress::Advance(int64_t units, int kind) {
+  const double now = options_.clock();
+  ProgressKind& k = kinds_.at(kind);
+  k.done += units;
+  k.seconds += now - last_advance_s_;
+  last_advance_s_ = now;
+  last_kind_ = kind;
+  if (enabled_ && now - last_draw_s_ >= options_.min_interval_s) Draw();
 }
 
 void Progress::SetLabel(std::string what) {
@@ -125,7 +168,11 @@ void Progress::Draw() {
   const double now = options_.clock();
   last_draw_s_ = now;
   const int width = options_.width > 0 ? options_.width : TerminalWidth(out_);
-  const std::string line = ProgressText(done_, total_, unit_, now - start_s_, what_, width);
+  // The time since the last Advance goes, for the estimate, to the kind advanced last.
+  std::vector<ProgressKind> kinds = kinds_;
+  kinds[last_kind_].seconds += now - last_advance_s_;
+  const std::string line =
+      ProgressText(done(), total(), unit_, now - start_s_, EtaSeconds(kinds), what_, width);
   std::fprintf(out_, "\r\033[K%s", line.c_str());
   std::fflush(out_);
   drawn_ = true;

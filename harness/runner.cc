@@ -213,10 +213,13 @@ class Sweep {
         git_sha_(GitSha()),
         latency_options_{.prompt_tokens = e.prompt_tokens,
                          .decode_tokens = e.score_tokens - 1,
-                         .on_tokens = [this](int64_t tokens) { progress_->Advance(tokens); }},
+                         .on_tokens =
+                             [this](int64_t tokens) { progress_->Advance(tokens, kAloneTokens); }},
         divergence_options_{.prompt_tokens = e.prompt_tokens,
                             .score_tokens = e.score_tokens,
-                            .on_tokens = [this](int64_t tokens) { progress_->Advance(tokens); }} {}
+                            .on_tokens = [this](int64_t tokens) {
+                              progress_->Advance(tokens, kLockstepTokens);
+                            }} {}
 
   // Policies are taken lockstep_batch at a time: the divergence of a batch is evaluated together,
   // then each policy's cases run alone for latency and memory.
@@ -226,7 +229,8 @@ class Sweep {
       if (policies.empty() || policies.back() != c.policy) policies.push_back(c.policy);
     }
     cases_total_ = static_cast<int>(pending.size());
-    progress_.emplace(options_.log, options_.progress, PlannedTokens(policies, pending), "tokens");
+    progress_.emplace(options_.log, options_.progress, PlannedTokens(policies, pending), "tokens",
+                      Progress::Options{});
     if (e_.measure_memory && !pending.empty()) {
       progress_->SetLabel("reference memory");
       RETURN_IF_ERROR(MeasureReferenceMemory());
@@ -248,32 +252,40 @@ class Sweep {
   }
 
  private:
-  // The tokens Run() will step through the decoder (the progress line's total): per lockstep
-  // batch its divergence pass (and, with the lockstep check, each policy's pass alone), per
-  // policy its warm-up or memory-only run, per case its latency run, and the reference's memory
-  // run. A case that fails early leaves some of it undone.
-  int64_t PlannedTokens(const std::vector<int>& policies, const std::vector<Case>& pending) const {
+  // The progress line's two kinds of tokens: steps of a lockstep batch (every cache of the batch
+  // and the reference at once) and steps of one cache alone.
+  static constexpr int kLockstepTokens = 0, kAloneTokens = 1;
+
+  // The tokens Run() will step through the decoder: per lockstep batch its divergence pass, and
+  // alone: with the lockstep check each policy's pass of the first batch, per policy its warm-up
+  // or memory-only run, per case its latency run, and the reference's memory run. A case that
+  // fails early leaves some of it undone. A lockstep token is priced at first as the batch's
+  // caches + 1 alone tokens, until both kinds have been timed.
+  std::vector<ProgressKind> PlannedTokens(const std::vector<int>& policies,
+                                          const std::vector<Case>& pending) const {
     const int64_t n = static_cast<int64_t>(sequences_.size());
     const int64_t divergence_pass = n * 2 * (e_.prompt_tokens + e_.score_tokens - 1);
     const int64_t latency_run = n * (e_.prompt_tokens + e_.score_tokens - 1);
-    int64_t total = e_.measure_memory && !pending.empty() ? latency_run : 0;
+    ProgressKind lockstep, alone;
+    alone.total = e_.measure_memory && !pending.empty() ? latency_run : 0;
     for (size_t b0 = 0; b0 < policies.size(); b0 += e_.lockstep_batch) {
       const size_t batch = std::min(policies.size() - b0, static_cast<size_t>(e_.lockstep_batch));
       if (!e_.measure_divergence) continue;
-      total += divergence_pass;
+      lockstep.total += divergence_pass;
+      lockstep.weight = std::max(lockstep.weight, static_cast<double>(batch + 1));
       if (options_.lockstep_check && b0 == 0) {
-        total += static_cast<int64_t>(batch) * divergence_pass;
+        alone.total += static_cast<int64_t>(batch) * divergence_pass;
       }
     }
     for (size_t p = 0; p < policies.size(); ++p) {
       if (e_.measure_latency) {
-        total += e_.warmup * latency_run;
+        alone.total += e_.warmup * latency_run;
       } else if (e_.measure_memory && !e_.measure_divergence) {
-        total += latency_run;  // one memory-only run
+        alone.total += latency_run;  // one memory-only run
       }
     }
-    if (e_.measure_latency) total += static_cast<int64_t>(pending.size()) * latency_run;
-    return total;
+    if (e_.measure_latency) alone.total += static_cast<int64_t>(pending.size()) * latency_run;
+    return {lockstep, alone};
   }
 
   // What a policy's repetitions share: one warm-up, one memory-only run.
@@ -310,9 +322,13 @@ class Sweep {
   absl::Status CheckLockstep(const std::vector<CacheSpec>& specs, const DivergenceRun& lockstep) {
     report_->lockstep_seconds = lockstep.seconds;
     for (size_t i = 0; i < specs.size(); ++i) {
+      DivergenceOptions alone_options = divergence_options_;
+      alone_options.on_tokens = [this](int64_t tokens) {
+        progress_->Advance(tokens, kAloneTokens);
+      };
       ASSIGN_OR_RETURN(const DivergenceRun alone,
                        EvaluateDivergence(decoder_, e_.reference, {specs[i]}, sequences_,
-                                          e_.context_tokens, divergence_options_));
+                                          e_.context_tokens, alone_options));
       report_->alone_seconds += alone.seconds;
       const absl::StatusOr<PolicyDivergence>& a = alone.policies[0];
       const absl::StatusOr<PolicyDivergence>& l = lockstep.policies[i];

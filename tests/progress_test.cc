@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -31,6 +32,42 @@ TEST(ProgressTest, EtaIsTheRateSoFarOverTheUnitsLeft) {
   EXPECT_DOUBLE_EQ(*EtaSeconds(99, 100, 99.0), 1.0);
   EXPECT_DOUBLE_EQ(*EtaSeconds(100, 100, 7.0), 0.0);
   EXPECT_DOUBLE_EQ(*EtaSeconds(120, 100, 7.0), 0.0);  // past a planned total: done, not negative
+}
+
+TEST(ProgressTest, KindsAreTimedApartAndAnUnstartedKindIsPricedByWeight) {
+  // 1000 lockstep tokens of 10 lanes (weight 10), then 2000 alone tokens (weight 1).
+  std::vector<ProgressKind> kinds = {{.total = 1000, .weight = 10}, {.total = 2000, .weight = 1}};
+  EXPECT_EQ(EtaSeconds(kinds), std::nullopt);
+  kinds[0].done = 500;
+  kinds[0].seconds = 50;  // 0.1 s per lockstep token; an alone token is priced 0.1 / 10
+  EXPECT_DOUBLE_EQ(*EtaSeconds(kinds), 500 * 0.1 + 2000 * 0.01);
+  kinds[0].done = 1000;
+  kinds[0].seconds = 100;
+  kinds[1].done = 100;
+  kinds[1].seconds = 4;  // measured: 0.04 s per alone token, the weight no longer matters
+  EXPECT_DOUBLE_EQ(*EtaSeconds(kinds), 1900 * 0.04);
+  // One kind: the rate so far over the units left, as EtaSeconds(done, total, elapsed).
+  EXPECT_DOUBLE_EQ(*EtaSeconds({{.total = 100, .done = 25, .seconds = 10}}),
+                   *EtaSeconds(25, 100, 10.0));
+}
+
+TEST(ProgressTest, AdvanceChargesTheTimeSinceTheLastAdvanceToItsKind) {
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  double now = 0;
+  {
+    Progress p(f, /*enabled=*/true, {{.total = 100, .weight = 4}, {.total = 100}}, "tokens",
+               {.width = 200, .min_interval_s = 0, .clock = [&] { return now; }});
+    now = 40;
+    p.Advance(100, 0);  // lockstep done in 40 s; alone priced 0.4 / 4 = 0.1 s: 10 s to go
+    EXPECT_THAT(Contents(f), testing::EndsWith("100/200 tokens  40 s  ETA 10 s"));
+    now = 44;
+    p.Advance(20, 1);  // 20 alone tokens in 4 s: 0.2 s each, 80 left
+    EXPECT_THAT(Contents(f), testing::EndsWith("120/200 tokens  44 s  ETA 16 s"));
+    EXPECT_EQ(p.done(), 120);
+    EXPECT_EQ(p.total(), 200);
+  }
+  std::fclose(f);
 }
 
 TEST(ProgressTest, DurationsReadAsSecondsMinutesHours) {
@@ -67,8 +104,8 @@ TEST(ProgressTest, RedrawsInPlaceAtMostEveryInterval) {
     Progress p(f, /*enabled=*/true, 1000, "tokens",
                {.width = 200, .min_interval_s = 0.125, .clock = [&] { return now; }});
     p.SetLabel("divergence");  // draws at once
-    now += 0.0625;  // binary fractions: the sums are exact
-    p.Advance(10);  // within the interval: no redraw
+    now += 0.0625;             // binary fractions: the sums are exact
+    p.Advance(10);             // within the interval: no redraw
     now += 0.0625;
     p.Advance(240);  // 0.125 s since the last draw, 250 done: 0.375 s to go
     EXPECT_EQ(Contents(f),
