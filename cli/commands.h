@@ -18,6 +18,7 @@ int Plan(int argc, char** argv);
 int Trace(int argc, char** argv);
 int Simulate(int argc, char** argv);
 int Prefix(int argc, char** argv);
+int Bench(int argc, char** argv);
 int Report(int argc, char** argv);
 int Compare(int argc, char** argv);
 int Keep(int argc, char** argv);

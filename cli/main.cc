@@ -29,6 +29,8 @@ constexpr Command kCommands[] = {
     {"plan", kvbench::cli::Plan, "KV cache bytes, what fits in memory, decode-time lower bound"},
     {"prefix", kvbench::cli::Prefix,
      "prefix cache across requests: hit rate and TTFT per budget x strategy"},
+    {"bench", kvbench::cli::Bench,
+     "llama-bench's pp/tg tests and output (md, csv, json, jsonl) per cache policy and store"},
     {"report", kvbench::cli::Report, "results CSVs -> one self-contained HTML page with plots"},
     {"compare", kvbench::cli::Compare,
      "two results CSVs row by row: each metric's change, its standard error, significance"},
