@@ -38,6 +38,7 @@ PolicyCache::PolicyCache(const CacheShape& shape, std::unique_ptr<CachePolicy> p
       k_store_(std::move(k_store)),
       v_store_(std::move(v_store)),
       position_mode_(options.positions),
+      schedule_(options.schedule),
       label_(std::move(options.label)),
       cells_(shape.n_layers, shape.n_kv_heads, options.positions == PositionMode::kCache),
       rope_freqs_(RopeFrequencies(shape.rope_dims, shape.rope_theta, shape.rope_freq_factors)),
@@ -55,6 +56,7 @@ void PolicyCache::BeginStep(int pos0, int n_tokens) {
                 "step at position %d but the cache has seen %d tokens", pos0, n_past_);
   pos0_ = pos0;
   n_tokens_ = n_tokens;
+  ++steps_;
   policy_->BeginStep(pos0, n_tokens);
 }
 
@@ -217,7 +219,7 @@ void PolicyCache::AttendUnit(int layer, const AttentionUnit& u, const float* q, 
 void PolicyCache::EndStep() {
   const int64_t start = NowNs();
   n_past_ = pos0_ + n_tokens_;
-  for (int l = 0; l < shape_.n_layers; ++l) {
+  for (int l = 0; schedule_.acts(steps_) && l < shape_.n_layers; ++l) {
     for (int h = 0; h < shape_.n_kv_heads; ++h) {
       keep_.clear();
       if (!policy_->SelectKeep(l, h, cells_.positions(l, h), &keep_)) continue;

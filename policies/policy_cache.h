@@ -12,6 +12,9 @@
 // store's rounding error cannot compound from one eviction to the next (StreamingLLM caches keys
 // before RoPE for the same reason). Until the first eviction nothing moves, and attention is the
 // store's own kernel, bit for bit the same as with original positions.
+//
+// When: the policy plans at the end of the steps its EvictionSchedule names (`when`: every step,
+// once after the prompt, or every N decode steps); at the other steps every entry stays.
 #ifndef KVBENCH_POLICIES_POLICY_CACHE_H_
 #define KVBENCH_POLICIES_POLICY_CACHE_H_
 
@@ -23,6 +26,7 @@
 #include "base/aligned.h"
 #include "model/kv_cache.h"
 #include "policies/cache_policy.h"
+#include "policies/eviction_schedule.h"
 #include "policies/kv_cells.h"
 #include "stores/kv_store.h"
 
@@ -32,6 +36,8 @@ enum class PositionMode { kOriginal, kCache };
 
 struct PolicyCacheOptions {
   PositionMode positions = PositionMode::kOriginal;
+  // The steps at whose end the policy plans (its `when`); the others keep every entry.
+  EvictionSchedule schedule;
   // What the cache is, for messages: CacheSpec::Label() when the registry built it.
   std::string label = "policy cache";
 };
@@ -98,6 +104,8 @@ class PolicyCache : public KvCache {
   std::unique_ptr<KvStore> k_store_;
   std::unique_ptr<KvStore> v_store_;
   PositionMode position_mode_;
+  EvictionSchedule schedule_;
+  int steps_ = 0;  // BeginStep calls so far (1 during the first step)
   std::string label_;
   KvCells cells_;
   int pos0_ = 0;

@@ -7,6 +7,7 @@
 #include "base/status.h"
 #include "policies/adakv.h"
 #include "policies/chunkkv.h"
+#include "policies/eviction_schedule.h"
 #include "policies/expected_attention.h"
 #include "policies/full.h"
 #include "policies/h2o.h"
@@ -37,6 +38,19 @@ ParamSpec PositionsSpec() {
           .choices = {"original", "cache"}};
 }
 
+// `when` (policies/eviction_schedule.h), for every policy that evicts: its default is what its
+// source does (once for the one-shot ones, every step for the decode-time ones).
+ParamSpec WhenSpec(bool one_shot) {
+  return {.name = "when",
+          .type = ParamType::kString,
+          .default_value = one_shot ? "once" : "every_step",
+          .help = one_shot ? "when the cache evicts: once (the prompt; a one-shot policy scores "
+                             "nothing else)"
+                           : "when the cache evicts: every_step, once (after the prompt, as "
+                             "kvpress) or every:N decode steps back to the budget",
+          .choices = {}};
+}
+
 std::vector<PolicyInfo> BuildTable() {
   std::vector<PolicyInfo> t = {FullInfo(),
                                NoneInfo(),
@@ -56,7 +70,10 @@ std::vector<PolicyInfo> BuildTable() {
                                LagKvInfo(),
                                ChunkKvInfo()};
   // Every policy runs in a PolicyCache, which re-rotates keys on request.
-  for (PolicyInfo& info : t) info.params.push_back(PositionsSpec());
+  for (PolicyInfo& info : t) {
+    info.params.push_back(PositionsSpec());
+    if (info.name != "full" && info.name != "none") info.params.push_back(WhenSpec(info.one_shot));
+  }
   return t;
 }
 
@@ -105,10 +122,23 @@ std::string CacheSpec::Label() const {
                       " v=", StoreLabel(v_store, v_params));
 }
 
+absl::StatusOr<EvictionSchedule> EvictionScheduleOf(const PolicyInfo& info, const Params& params) {
+  if (!params.values().contains("when")) return EvictionSchedule{};
+  const std::string& when = params.GetString("when");
+  absl::StatusOr<EvictionSchedule> schedule = ParseEvictionSchedule(when);
+  if (!schedule.ok()) return Annotate(schedule.status(), absl::StrCat("policy ", info.name));
+  if (info.one_shot && schedule->interval != 0) {
+    return InvalidParam(params, info.name, "when",
+                        "must be once: the policy scores the prompt only (one-shot)");
+  }
+  return schedule;
+}
+
 absl::Status CheckCacheSpec(const CacheSpec& spec, int context_tokens, int prompt_tokens) {
   ASSIGN_OR_RETURN(const PolicyInfo* info, FindPolicy(spec.policy));
   ASSIGN_OR_RETURN(const Params params, Params::Parse(absl::StrCat("policy ", spec.policy),
                                                       info->params, spec.policy_params));
+  RETURN_IF_ERROR(EvictionScheduleOf(*info, params).status());
   // The factories' checks read only the shape's token counts; the smallest geometry keeps the
   // probe's allocations tiny (the policy built here is dropped).
   const CacheShape probe{.n_layers = 1,
@@ -147,6 +177,7 @@ absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
   ASSIGN_OR_RETURN(const Params params, Params::Parse(absl::StrCat("policy ", spec.policy),
                                                       info->params, spec.policy_params));
   ASSIGN_OR_RETURN(std::unique_ptr<CachePolicy> policy, info->make(params, shape));
+  ASSIGN_OR_RETURN(const EvictionSchedule schedule, EvictionScheduleOf(*info, params));
   auto k = MakeStore(spec.k_store, spec.k_params, KvRole::kKey, shape);
   if (!k.ok()) return Annotate(k.status(), "k_store");
   auto v = MakeStore(spec.v_store, spec.v_params, KvRole::kValue, shape);
@@ -155,7 +186,7 @@ absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
       params.GetString("positions") == "cache" ? PositionMode::kCache : PositionMode::kOriginal;
   return std::make_unique<PolicyCache>(
       shape, std::move(policy), *std::move(k), *std::move(v),
-      PolicyCacheOptions{.positions = positions, .label = spec.Label()});
+      PolicyCacheOptions{.positions = positions, .schedule = schedule, .label = spec.Label()});
 }
 
 }  // namespace kvbench

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "base/params.h"
 #include "model/cache_shape.h"
+#include "policies/eviction_schedule.h"
 #include "policies/policy_cache.h"
 #include "policies/policy_info.h"
 
@@ -46,8 +47,8 @@ struct CacheSpec {
   ParamMap v_params;
 
   // Canonical text: every parameter with defaults filled in, sorted, e.g.
-  // "h2o(aggregate=mean,budget=64,heavy_ratio=0.5,positions=original) k=f32 v=f32". A part whose
-  // name or parameters do not resolve is printed as given.
+  // "h2o(aggregate=mean,budget=64,heavy_ratio=0.5,positions=original,when=every_step) k=f32 v=f32".
+  // A part whose name or parameters do not resolve is printed as given.
   std::string Label() const;
 };
 
@@ -64,6 +65,12 @@ absl::Status CheckCacheSpec(const CacheSpec& spec, int context_tokens, int promp
 // (MakeStore) and the PolicyCache, which names itself by spec.Label() in its messages.
 absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
                                                        const CacheShape& shape);
+
+// The schedule of a policy's parsed `when` (policies/eviction_schedule.h); every step for full and
+// none, which take none. InvalidArgument for a malformed value, or anything but once for a one-shot
+// policy. MakeCache's caches follow it; a tool that drives a policy itself (sim/replay.cc) must
+// too.
+absl::StatusOr<EvictionSchedule> EvictionScheduleOf(const PolicyInfo& info, const Params& params);
 
 }  // namespace kvbench
 

@@ -90,6 +90,7 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
                          .prompt_tokens = h.prompt_tokens};
   // A policy built up front says what it is; each sequence then gets a fresh one.
   ASSIGN_OR_RETURN(const std::unique_ptr<CachePolicy> probe, info->make(params, shape));
+  ASSIGN_OR_RETURN(const EvictionSchedule schedule, EvictionScheduleOf(*info, params));
   if (!probe->retains_entries()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "policy ", spec.policy, " keeps nothing between steps: there is nothing to replay"));
@@ -118,8 +119,10 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
   for (int si = 0; si < h.n_sequences; ++si) {
     ASSIGN_OR_RETURN(const std::unique_ptr<CachePolicy> policy, info->make(params, shape));
     KvCells cells(L, H, /*rope_positions=*/false);
+    int steps = 0;
     for (int pos0 = 0; pos0 < T;) {
       const int n = pos0 == 0 ? P : 1;
+      ++steps;
       policy->BeginStep(pos0, n);
       // Asked per step, as PolicyCache::Attend does.
       const bool attention = policy->wants_attention();
@@ -163,7 +166,7 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
         }
       }
       const int step_end = pos0 + n;
-      for (int l = 0; l < L; ++l) {
+      for (int l = 0; schedule.acts(steps) && l < L; ++l) {
         for (int hd = 0; hd < H; ++hd) {
           keep.clear();
           if (policy->SelectKeep(l, hd, cells.positions(l, hd), &keep)) {

@@ -310,11 +310,14 @@ policies:
   for (const PolicyCase& c : e->policies) labels.push_back(c.spec.Label());
   EXPECT_THAT(
       labels,
-      ElementsAre("window(budget=32,positions=original) k=f32 v=f32",
-                  "h2o(aggregate=mean,budget=32,heavy_ratio=0.5,positions=original) k=f32 v=f32",
-                  "h2o(aggregate=max,budget=32,heavy_ratio=0.5,positions=original) k=f32 v=f32",
-                  "full(positions=original) k=q8_0 v=q8_0", HasSubstr("k=kivi(bits=2,"),
-                  HasSubstr("k=kivi(bits=4,")));
+      ElementsAre(
+          "window(budget=32,positions=original,when=every_step) k=f32 v=f32",
+          "h2o(aggregate=mean,budget=32,heavy_ratio=0.5,positions=original,when=every_step) "
+          "k=f32 v=f32",
+          "h2o(aggregate=max,budget=32,heavy_ratio=0.5,positions=original,when=every_step) "
+          "k=f32 v=f32",
+          "full(positions=original) k=q8_0 v=q8_0", HasSubstr("k=kivi(bits=2,"),
+          HasSubstr("k=kivi(bits=4,")));
   // Still an error: a parameter no named policy declares, and a point given twice.
   auto typo = Parse(
       "dataset: {prompts: [a]}\npolicies:\n  - {name: [window, h2o], budget: 8, "

@@ -281,7 +281,7 @@ TEST(NiahRunTest, WindowFindsWhatItKeepsAndNothingElse) {
   auto table = ReadCsvFile(csv);
   const int correct = table->Column("correct");
   const std::string full = "full(positions=original) k=f32 v=f32";
-  const std::string window = "window(budget=256,positions=original) k=f32 v=f32";
+  const std::string window = "window(budget=256,positions=original,when=every_step) k=f32 v=f32";
   ASSERT_TRUE(rows.contains(window + " @0")) << "rows: " << rows.size();
   EXPECT_EQ(rows[window + " @0"][correct], "0") << "the needle is outside the window";
   const int full_at_end = std::stoi(rows[full + " @1"][correct]);

@@ -434,9 +434,10 @@ TEST(RegistryTest, RatioBudgetsScaleWithTheContext) {
 
 TEST(RegistryTest, LabelIsCanonical) {
   EXPECT_EQ(Spec("h2o", {{"budget", "64"}}).Label(),
-            "h2o(aggregate=mean,budget=64,heavy_ratio=0.5,positions=original) k=f32 v=f32");
+            "h2o(aggregate=mean,budget=64,heavy_ratio=0.5,positions=original,when=every_step) "
+            "k=f32 v=f32");
   EXPECT_EQ(Spec("sinks", {{"positions", "cache"}, {"budget", "32"}}).Label(),
-            "sinks(budget=32,n_sink=4,positions=cache) k=f32 v=f32");
+            "sinks(budget=32,n_sink=4,positions=cache,when=every_step) k=f32 v=f32");
   // Unresolvable parts are printed as given, so an error row still says what was asked for.
   EXPECT_EQ(Spec("nope", {{"x", "1"}}).Label(), "nope(x=1) k=f32 v=f32");
 }
@@ -461,12 +462,62 @@ TEST(RegistryTest, TraitsSayWhatAPolicyIs) {
   }
 }
 
+// `when`: the steps at whose end the policy evicts. window(budget=8) after a 16-token prompt and
+// 10 decode steps holds 8 entries at every step with every_step; grows by one entry per step after
+// the prompt with once (8 + 10 = 18, kvpress's one compression after prefill); with every:4 grows
+// to 11 and is cut back to 8 after the 4th and 8th decode steps (kvpress's DecodingPress,
+// compression_interval 4, target_size 8).
+TEST(RegistryTest, WhenSchedulesTheEvictions) {
+  const CacheShape shape = Shape(1, 1, 1, 64);
+  const int kv = shape.n_kv_heads * shape.head_dim;
+  auto sizes = [&](const std::string& when) {
+    auto cache = MakeCache(Spec("window", {{"budget", "8"}, {"when", when}}), shape);
+    EXPECT_TRUE(cache.ok()) << cache.status();
+    std::vector<int> out;
+    const std::vector<float> k(16 * kv, 0.5f);
+    int pos = 0;
+    for (int step = 0; step < 11; ++step) {
+      const int n = step == 0 ? 16 : 1;
+      (*cache)->BeginStep(pos, n);
+      (*cache)->Append(0, k.data(), k.data());
+      (*cache)->EndStep();
+      pos += n;
+      out.push_back(static_cast<int>((*cache)->positions(0, 0).size()));
+    }
+    return out;
+  };
+  EXPECT_THAT(sizes("every_step"), ElementsAre(8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8));
+  EXPECT_THAT(sizes("once"), ElementsAre(8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18));
+  EXPECT_THAT(sizes("every:4"), ElementsAre(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10));
+  EXPECT_THAT(sizes("every:1"), ElementsAre(8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8));
+  // The schedule is part of the label; one-shot policies take once only (their default).
+  EXPECT_THAT(Spec("window", {{"budget", "8"}, {"when", "every:4"}}).Label(),
+              HasSubstr("when=every:4"));
+  EXPECT_THAT(Spec("snapkv", {{"budget", "8"}, {"window", "4"}}).Label(), HasSubstr("when=once"));
+  for (const char* bad : {"every:0", "every:x", "sometimes"}) {
+    auto c = MakeCache(Spec("window", {{"budget", "8"}, {"when", bad}}), shape);
+    EXPECT_THAT(std::string(c.status().message()),
+                HasSubstr("is not one of once, every_step, every:N"))
+        << bad;
+  }
+  auto snapkv =
+      MakeCache(Spec("snapkv", {{"budget", "8"}, {"window", "4"}, {"when", "every_step"}}), shape);
+  EXPECT_THAT(std::string(snapkv.status().message()), HasSubstr("must be once"));
+  EXPECT_EQ(CheckCacheSpec(Spec("snapkv", {{"budget", "8"}, {"window", "4"}, {"when", "every:2"}}),
+                           64, 16)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // full and none take no schedule.
+  EXPECT_FALSE(MakeCache(Spec("full", {{"when", "once"}}), shape).ok());
+}
+
 TEST(RegistryTest, CacheIsNamedByItsLabel) {
   const CacheSpec spec = Spec("h2o", {{"budget", "16"}});
   auto cache = MakeCache(spec, Shape(1, 1, 1)).value();
   EXPECT_EQ(cache->label(), spec.Label());
   EXPECT_EQ(cache->label(),
-            "h2o(aggregate=mean,budget=16,heavy_ratio=0.5,positions=original) k=f32 v=f32");
+            "h2o(aggregate=mean,budget=16,heavy_ratio=0.5,positions=original,when=every_step) "
+            "k=f32 v=f32");
 }
 
 }  // namespace
