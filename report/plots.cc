@@ -10,10 +10,15 @@
 namespace kvbench {
 namespace {
 
-// Colour-blind-safe qualitative colours (Okabe & Ito), then gnuplot's own cycle.
+// Colour-blind-safe qualitative colours (Okabe & Ito), without its yellow, which is too faint to
+// see as a line on white.
 constexpr const char* kColours[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
-                                    "#E69F00", "#56B4E9", "#F0E442", "#000000"};
+                                    "#E69F00", "#56B4E9", "#000000"};
 constexpr int kNumColours = sizeof(kColours) / sizeof(kColours[0]);
+// Filled square, circle, up and down triangle, diamond; open square and circle.
+constexpr int kPointTypes[] = {5, 7, 9, 11, 13, 4, 6};
+constexpr int kNumPointTypes = sizeof(kPointTypes) / sizeof(kPointTypes[0]);
+static_assert(kNumColours == kNumPointTypes, "SeriesStyleAt's uniqueness argument needs this");
 
 std::string Num(double v) { return absl::StrFormat("%.9g", v); }
 
@@ -50,6 +55,14 @@ std::string CommonSettings(const std::string& title, const std::string& x_label,
 }
 
 }  // namespace
+
+SeriesStyle SeriesStyleAt(int index) {
+  // i = 7a + c gets colour c and marker (c + a) mod 7: two indices with one colour differ in a,
+  // so in marker, while a < 7.
+  const int i = std::max(index, 0);
+  return {kColours[i % kNumColours],
+          kPointTypes[(i % kNumColours + i / kNumColours) % kNumPointTypes]};
+}
 
 bool LineChart::HasErrorBars() const {
   for (const ChartSeries& s : series)
@@ -123,8 +136,9 @@ GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
                                      "lc rgb '#333333' title ", title));
       continue;
     }
-    const std::string style = absl::StrCat("lw 1.5 pt ", 5 + 2 * (colour % 4), " ps 0.8 lc rgb '",
-                                           kColours[colour % kNumColours], "'");
+    const SeriesStyle look = SeriesStyleAt(series.style >= 0 ? series.style : colour);
+    const std::string style =
+        absl::StrCat("lw 1.5 pt ", look.point_type, " ps 0.8 lc rgb '", look.colour, "'");
     ++colour;
     clauses.push_back(
         absl::StrCat(GnuplotQuote(file),
@@ -150,6 +164,14 @@ GnuplotPlot ToGnuplot(const HeatMap& map, int id) {
       t.push_back(absl::StrCat(GnuplotQuote(names[i]), " ", i));
     return absl::StrJoin(t, ", ");
   };
+  if (map.style >= 0) {
+    // The title after the marker its cache has in the line charts, so a map is matched to its
+    // points by eye.
+    const SeriesStyle look = SeriesStyleAt(map.style);
+    absl::StrAppend(&c, "set title ' '\nset label 2 ", GnuplotQuote(map.title),
+                    " at graph 0, graph 1.05 left point pt ", look.point_type, " ps 1.3 lc rgb '",
+                    look.colour, "' offset character 1.2, 0\n");
+  }
   absl::StrAppend(&c, "set xtics (", tics(map.x_names), ")\nset ytics (", tics(map.y_names),
                   ")\nset xrange [-0.5:", map.x_names.size() - 0.5,
                   "]\nset yrange [-0.5:", map.y_names.size() - 0.5,

@@ -30,7 +30,19 @@ struct ChartSeries {
   std::string title;
   std::vector<ChartPoint> points;  // drawn in this order
   bool front = false;              // dashed black line, no markers (Pareto front, baseline)
+  int style = -1;                  // SeriesStyleAt index; -1: the series' rank in its chart
 };
+
+// A series' colour and marker. The report gives every series label one index for the whole page
+// (report/sections.h AssignSeriesStyles), so a policy looks the same in every plot.
+struct SeriesStyle {
+  const char* colour;  // "#rrggbb"
+  int point_type;      // gnuplot `pt`
+};
+
+// Distinct (colour, marker) pairs for indices 0..48: 7 colours, and the marker shifts by one each
+// time the colours wrap.
+SeriesStyle SeriesStyleAt(int index);
 
 enum class AxisScale { kAuto, kLinear, kLog };
 
@@ -61,6 +73,8 @@ struct HeatMap {
   std::vector<std::string> y_names;                 // rows, bottom to top
   std::vector<std::vector<double>> values;          // [row][column], NaN: no data
   std::vector<std::vector<std::string>> cell_text;  // same shape: written in each cell
+  std::string series;  // the series label the map's cache has in the line charts
+  int style = -1;      // its SeriesStyleAt index: a marker beside the title; -1: none
 };
 
 // gnuplot commands and data for one chart; `id` makes its data file names unique.

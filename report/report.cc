@@ -45,6 +45,7 @@ absl::StatusOr<std::string> BuildReportHtml(const std::vector<ResultsFile>& file
   for (size_t i = 0; i < files.size(); ++i) {
     for (Section& s : SectionsFor(files[i], static_cast<int>(i))) sections.push_back(std::move(s));
   }
+  AssignSeriesStyles(&sections);
   std::vector<GnuplotPlot> plots;
   for (const Section& s : sections) {
     for (const Figure& f : s.figures) {

@@ -102,10 +102,8 @@ void AddDivergence(const ResultsFile& file, Section* s) {
   std::set<std::string> contexts;
   for (const Group& g : groups) contexts.insert(g.key[1]);
   const bool several_contexts = contexts.size() > 1;
-  const auto name_of = [&](const Group& g, bool by_store) {
-    std::string name = by_store || !file.Number(g.rows[0], "budget")
-                           ? SeriesName(file, g.rows[0])
-                           : file.Text(g.rows[0], "policy");
+  const auto name_of = [&](const Group& g) {
+    std::string name = SeriesName(file, g.rows[0]);
     if (several_contexts) absl::StrAppend(&name, " ctx=", g.key[1]);
     return name;
   };
@@ -117,10 +115,7 @@ void AddDivergence(const ResultsFile& file, Section* s) {
     const auto kl = Mean(file, g, "kld_mean");
     if (!bytes || !kl) continue;
     const double se = Mean(file, g, "kld_mean_se").value_or(0);
-    // Budget-less caches (full on each store, none) of one policy form one line across stores.
-    const bool budgeted = file.Number(g.rows[0], "budget").has_value();
-    kl_bytes.Add(budgeted ? name_of(g, true) : name_of(g, false),
-                 {.x = *bytes, .y = *kl, .y_low = *kl - se, .y_high = *kl + se});
+    kl_bytes.Add(name_of(g), {.x = *bytes, .y = *kl, .y_low = *kl - se, .y_high = *kl + se});
   }
   if (!kl_bytes.empty()) {
     LineChart chart{.title = "KL divergence against KV cache bytes",
@@ -145,7 +140,7 @@ void AddDivergence(const ResultsFile& file, Section* s) {
   for (const Group& g : groups) {
     const auto budget = file.Number(g.rows[0], "budget");
     if (!budget) continue;
-    const std::string name = name_of(g, true);
+    const std::string name = name_of(g);
     if (const auto kl = Mean(file, g, "kld_mean")) {
       const double se = Mean(file, g, "kld_mean_se").value_or(0);
       kl_budget.Add(name, {.x = *budget, .y = *kl, .y_low = *kl - se, .y_high = *kl + se});
@@ -255,7 +250,8 @@ void AddNiah(const ResultsFile& file, Section* s) {
                                                     ? ""
                                                     : " budget=" + file.Text(g.rows[0], "budget")),
         .x_label = "haystack length, tokens",
-        .y_label = "needle depth (0: start, 1: end)"};
+        .y_label = "needle depth (0: start, 1: end)",
+        .series = SeriesName(file, g.rows[0])};
     map.x_names = SortedNumerically(lengths);
     map.y_names = SortedNumerically(depths);
     std::map<std::pair<std::string, std::string>, Pooled> cells;
@@ -309,7 +305,7 @@ void AddNiah(const ResultsFile& file, Section* s) {
     if (bytes) {
       ChartPoint p = point;
       p.x = *bytes;
-      by_bytes.Add(file.Number(g.rows[0], "budget") ? name : file.Text(g.rows[0], "policy"), p);
+      by_bytes.Add(name, p);
     }
     table.rows.push_back({HtmlEscape(g.key[0]), HtmlEscape(file.Text(g.rows[0], "budget")),
                           Bytes(bytes), Short(accuracy),
@@ -478,9 +474,39 @@ std::string MetadataTable(const ResultsFile& file) {
 std::string SeriesName(const ResultsFile& file, size_t row) {
   const std::string k = file.Text(row, "k_store"), v = file.Text(row, "v_store");
   std::string name = file.Text(row, "policy");
-  if (!(k == "f32" && v == "f32") && !(k.empty() && v.empty()))
+  if (k == v && k != "f32" && !k.empty()) {
+    absl::StrAppend(&name, " kv=", k);
+  } else if (k != v) {
     absl::StrAppend(&name, " k=", k, " v=", v);
+  }
   return name;
+}
+
+void AssignSeriesStyles(std::vector<Section>* sections) {
+  std::set<std::string> labels;
+  for (const Section& s : *sections) {
+    for (const Figure& f : s.figures) {
+      if (const auto* chart = std::get_if<LineChart>(&f.chart)) {
+        for (const ChartSeries& series : chart->series)
+          if (!series.front) labels.insert(series.title);
+      } else if (const auto* map = std::get_if<HeatMap>(&f.chart)) {
+        if (!map->series.empty()) labels.insert(map->series);
+      }
+    }
+  }
+  const auto index_of = [&](const std::string& label) {
+    return static_cast<int>(std::distance(labels.begin(), labels.find(label)));
+  };
+  for (Section& s : *sections) {
+    for (Figure& f : s.figures) {
+      if (auto* chart = std::get_if<LineChart>(&f.chart)) {
+        for (ChartSeries& series : chart->series)
+          if (!series.front) series.style = index_of(series.title);
+      } else if (auto* map = std::get_if<HeatMap>(&f.chart)) {
+        if (!map->series.empty()) map->style = index_of(map->series);
+      }
+    }
+  }
 }
 
 std::vector<Section> SectionsFor(const ResultsFile& file, int file_index) {

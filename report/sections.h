@@ -42,8 +42,13 @@ struct Section {
 std::vector<Section> SectionsFor(const ResultsFile& file, int file_index);
 
 // The short name of a cache in legends: the policy, plus its stores when they are not both f32
-// ("h2o", "full k=q4_0 v=q4_0").
+// ("h2o", "full kv=q4_0", "full k=q8_0 v=q4_0").
 std::string SeriesName(const ResultsFile& file, size_t row);
+
+// Gives every series label of the page (line-chart series but fronts, heat maps' `series`) one
+// style index, its rank in the sorted set of all labels, so that a cache has one colour and marker
+// in every plot of every file.
+void AssignSeriesStyles(std::vector<Section>* sections);
 
 }  // namespace kvbench
 

@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -163,6 +165,63 @@ TEST(ReportTest, MissingGnuplotIsAClearError) {
   const auto html = BuildReportHtml({*file}, options);
   EXPECT_EQ(html.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(html.status().message()), HasSubstr("apt-get install gnuplot-nox"));
+}
+
+// The sections of every file with the page's styles assigned, as BuildReportHtml draws them.
+std::vector<Section> PageSections(const std::vector<std::string>& paths) {
+  std::vector<Section> sections;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    auto file = LoadResults(paths[i]);
+    EXPECT_TRUE(file.ok()) << file.status();
+    for (Section& s : SectionsFor(*file, static_cast<int>(i))) sections.push_back(std::move(s));
+  }
+  AssignSeriesStyles(&sections);
+  return sections;
+}
+
+TEST(ReportPlotsTest, EachSeriesLabelHasOneStyleOnThePage) {
+  // The budget plots leave out the budget-less caches (full on each store) that the bytes plot
+  // has, so styles given by rank within a chart differed between them; the NIAH file shares
+  // labels with the divergence file.
+  const std::vector<Section> sections = PageSections({kDivergence, kNiah});
+  const std::regex clause(R"(pt (\d+) ps [0-9.]+ lc rgb '(#[0-9A-Fa-f]{6})'(?: offset [^\n]*)?)");
+  const std::regex series(R"(pt (\d+) ps 0\.8 lc rgb '(#[0-9A-Fa-f]{6})' title '([^']*)')");
+  std::map<std::string, std::string> style_of;  // label -> "pt colour"
+  int charts = 0;
+  for (const Section& s : sections) {
+    for (const Figure& f : s.figures) {
+      const auto* chart = std::get_if<LineChart>(&f.chart);
+      if (chart == nullptr) continue;
+      ++charts;
+      const std::string commands = ToGnuplot(*chart, 0).commands;
+      for (auto it = std::sregex_iterator(commands.begin(), commands.end(), series);
+           it != std::sregex_iterator(); ++it) {
+        const std::string style = (*it)[1].str() + " " + (*it)[2].str();
+        const auto [at, inserted] = style_of.emplace((*it)[3].str(), style);
+        EXPECT_EQ(at->second, style) << "label " << at->first << " in " << chart->title;
+      }
+    }
+  }
+  EXPECT_GE(charts, 5);
+  EXPECT_GE(style_of.size(), 8u);
+  // Different labels look different.
+  std::set<std::string> styles;
+  for (const auto& [label, style] : style_of) styles.insert(style);
+  EXPECT_EQ(styles.size(), style_of.size());
+  // A heat map's title carries its cache's marker from the line charts.
+  int maps = 0;
+  for (const Section& s : sections) {
+    for (const Figure& f : s.figures) {
+      const auto* map = std::get_if<HeatMap>(&f.chart);
+      if (map == nullptr || !style_of.count(map->series)) continue;
+      ++maps;
+      const std::string commands = ToGnuplot(*map, 0).commands;
+      std::smatch m;
+      ASSERT_TRUE(std::regex_search(commands, m, clause)) << commands;
+      EXPECT_EQ(m[1].str() + " " + m[2].str(), style_of[map->series]) << map->title;
+    }
+  }
+  EXPECT_GE(maps, 4);
 }
 
 TEST(ReportPlotsTest, HeatMapOfOneColumnColoursItsCells) {
