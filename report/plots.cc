@@ -10,15 +10,14 @@
 namespace kvbench {
 namespace {
 
-// Colour-blind-safe qualitative colours (Okabe & Ito), without its yellow, which is too faint to
-// see as a line on white.
-constexpr const char* kColours[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
-                                    "#E69F00", "#56B4E9", "#000000"};
+// Colour-blind-safe qualitative colours: Okabe & Ito's without its yellow (too faint as a line on
+// white), then three of Paul Tol's (wine, olive, indigo).
+constexpr const char* kColours[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
+                                    "#56B4E9", "#000000", "#882255", "#999933", "#332288"};
 constexpr int kNumColours = sizeof(kColours) / sizeof(kColours[0]);
 // Filled square, circle, up and down triangle, diamond; open square and circle.
 constexpr int kPointTypes[] = {5, 7, 9, 11, 13, 4, 6};
 constexpr int kNumPointTypes = sizeof(kPointTypes) / sizeof(kPointTypes[0]);
-static_assert(kNumColours == kNumPointTypes, "SeriesStyleAt's uniqueness argument needs this");
 
 std::string Num(double v) { return absl::StrFormat("%.9g", v); }
 
@@ -57,7 +56,7 @@ std::string CommonSettings(const std::string& title, const std::string& x_label,
 }  // namespace
 
 SeriesStyle SeriesStyleAt(int index) {
-  // i = 7a + c gets colour c and marker (c + a) mod 7: two indices with one colour differ in a,
+  // i = 10a + c gets colour c and marker (c + a) mod 7: two indices with one colour differ in a,
   // so in marker, while a < 7.
   const int i = std::max(index, 0);
   return {kColours[i % kNumColours],
@@ -79,8 +78,19 @@ bool LineChart::LogX() const {
 
 bool LineChart::LogY() const {
   if (y_unit_interval) return false;
-  if (y_scale != AxisScale::kAuto) return y_scale == AxisScale::kLog;
+  if (y_scale == AxisScale::kLog) return !std::isnan(LogYFloor());
+  if (y_scale != AxisScale::kAuto) return false;
   return SpansDecade(YValues(*this));
+}
+
+double LineChart::LogYFloor() const {
+  double smallest = INFINITY;
+  for (double y : YValues(*this))
+    if (y > 0) smallest = std::min(smallest, y);
+  if (std::isinf(smallest)) return NAN;
+  // A decade under the power of ten below the smallest value, so that a point on the floor (0) is
+  // told from the smallest real one.
+  return std::pow(10.0, std::floor(std::log10(smallest) - 1e-9) - 1);
 }
 
 GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
@@ -112,7 +122,21 @@ GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
     }
     absl::StrAppend(&c, "set offsets graph 0.03, graph 0.03, 0, 0\n");
   }
-  if (log_y) absl::StrAppend(&c, "set logscale y\nset format y '%g'\n");
+  // A log axis has no place for 0: such values go to the floor rather than being dropped by
+  // gnuplot without a word.
+  const double floor = log_y ? chart.LogYFloor() : NAN;
+  const auto on_axis = [&](double y) { return log_y && y <= 0 ? floor : y; };
+  bool on_floor = false;
+  if (log_y) {
+    for (double y : YValues(chart)) on_floor |= y <= 0;
+    absl::StrAppend(&c, "set logscale y\nset format y '%g'\n");
+    if (on_floor) {
+      // The floor's tick reads 0: a log axis has no 0, and a note inside the plot could cover a
+      // point (the full cache sits on the floor at the right, the small caches near it).
+      absl::StrAppend(&c, "set yrange [", Num(floor), ":*]\nset ytics add ('0' ", Num(floor),
+                      ")\n");
+    }
+  }
   if (chart.y_unit_interval) absl::StrAppend(&c, "set yrange [0:1.02]\n");
 
   std::vector<std::string> clauses;
@@ -126,8 +150,9 @@ GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
     for (const ChartPoint& p : series.points) {
       const bool has_bar = !std::isnan(p.y_low) || !std::isnan(p.y_high);
       bars |= has_bar;
-      absl::StrAppend(&data, Num(p.x), " ", Num(p.y), " ", Num(std::isnan(p.y_low) ? p.y : p.y_low),
-                      " ", Num(std::isnan(p.y_high) ? p.y : p.y_high), "\n");
+      absl::StrAppend(&data, Num(p.x), " ", Num(on_axis(p.y)), " ",
+                      Num(on_axis(std::isnan(p.y_low) ? p.y : p.y_low)), " ",
+                      Num(on_axis(std::isnan(p.y_high) ? p.y : p.y_high)), "\n");
     }
     plot.data_files.emplace_back(file, data);
     const std::string title = GnuplotQuote(series.title);

@@ -40,8 +40,8 @@ struct SeriesStyle {
   int point_type;      // gnuplot `pt`
 };
 
-// Distinct (colour, marker) pairs for indices 0..48: 7 colours, and the marker shifts by one each
-// time the colours wrap.
+// Distinct (colour, marker) pairs for indices 0..69: 10 colours, and the marker (of 7) shifts by
+// one each time the colours wrap.
 SeriesStyle SeriesStyleAt(int index);
 
 enum class AxisScale { kAuto, kLinear, kLog };
@@ -60,9 +60,13 @@ struct LineChart {
 
   bool HasErrorBars() const;
   // The scale drawn: kAuto resolves to log when every value (error bar ends included) is positive
-  // and the largest is more than 10x the smallest.
+  // and the largest is more than 10x the smallest; kLog on y holds when any value is positive, and
+  // values <= 0 (the KL of the full cache) are then drawn on the floor, whose tick reads 0.
   bool LogX() const;
   bool LogY() const;
+  // Where a log y axis starts: a decade under the power of ten below the smallest positive value
+  // (error bar ends included); NaN when no value is positive.
+  double LogYFloor() const;
 };
 
 struct HeatMap {

@@ -121,6 +121,7 @@ void AddDivergence(const ResultsFile& file, Section* s) {
     LineChart chart{.title = "KL divergence against KV cache bytes",
                     .x_label = "KV bytes kept at the end of a sequence (kv_bytes_logical)",
                     .y_label = "mean KL(P_ref || P_policy), nats",
+                    .y_scale = AxisScale::kLog,
                     .x_bytes = true};
     chart.series = kl_bytes.Take();
     if (CountPoints(chart.series) > 1)
@@ -128,7 +129,10 @@ void AddDivergence(const ResultsFile& file, Section* s) {
     s->figures.push_back(
         {chart,
          "Each point is one cache (policy on a store); lower is closer to the full f32 cache, left "
-         "is smaller. Error bars: &plusmn; one standard error of the mean KL "
+         "is smaller. The KL axis is logarithmic, so that caches a thousand times apart both "
+         "show; the full f32 cache (KL 0) sits on its floor, the tick marked 0. Error bars: "
+         "&plusmn; one standard "
+         "error of the mean KL "
          "(<code>kld_mean_se</code>). The dashed line joins the caches no other cache beats on "
          "both "
          "bytes and KL (the Pareto front): a cache above it spends bytes for nothing. Points of "
@@ -154,6 +158,7 @@ void AddDivergence(const ResultsFile& file, Section* s) {
     LineChart chart{.title = "KL divergence against budget",
                     .x_label = "budget (column budget: tokens kept, or a ratio below 1)",
                     .y_label = "mean KL, nats",
+                    .y_scale = AxisScale::kLog,
                     .x_tics_at_values = true};
     chart.series = kl_budget.Take();
     s->figures.push_back({chart,

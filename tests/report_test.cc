@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "report/plots.h"
@@ -222,6 +224,50 @@ TEST(ReportPlotsTest, EachSeriesLabelHasOneStyleOnThePage) {
     }
   }
   EXPECT_GE(maps, 4);
+}
+
+TEST(ReportPlotsTest, KlAgainstBytesIsLogWithTheFullCacheOnTheFloor) {
+  // On a linear axis one bad cache (knorm's KL 4) pressed every other onto 0; on a log axis the
+  // full cache's KL 0 would be dropped by gnuplot without a word.
+  const std::vector<Section> sections = PageSections({kDivergence});
+  const LineChart* chart = nullptr;
+  for (const Figure& f : sections[0].figures) {
+    const auto* c = std::get_if<LineChart>(&f.chart);
+    if (c != nullptr && c->title == "KL divergence against KV cache bytes") chart = c;
+  }
+  ASSERT_NE(chart, nullptr);
+  EXPECT_TRUE(chart->LogY());
+  // The smallest positive value of the fixture is q8_0's KL (or an error bar end below it).
+  double smallest = INFINITY;
+  for (const ChartSeries& s : chart->series)
+    for (const ChartPoint& p : s.points)
+      for (double y : {p.y, p.y_low, p.y_high})
+        if (y > 0) smallest = std::min(smallest, y);
+  const double floor = chart->LogYFloor();
+  EXPECT_LT(floor, smallest / 10);
+  EXPECT_GT(floor, smallest / 100.000001);
+  EXPECT_NEAR(std::log10(floor), std::round(std::log10(floor)), 1e-9);
+  const GnuplotPlot plot = ToGnuplot(*chart, 0);
+  EXPECT_THAT(plot.commands, HasSubstr("set logscale y"));
+  EXPECT_THAT(plot.commands,
+              HasSubstr(absl::StrCat("set yrange [", absl::StrFormat("%.9g", floor), ":*]")));
+  EXPECT_THAT(plot.commands,
+              HasSubstr(absl::StrCat("set ytics add ('0' ", absl::StrFormat("%.9g", floor), ")")));
+  // The full f32 cache is in its series' data, at the floor; no data line has y <= 0.
+  size_t i = 0;
+  for (const ChartSeries& s : chart->series) {
+    if (s.points.empty()) continue;
+    const std::string& data = plot.data_files[i++].second;
+    EXPECT_EQ(Count(data, "\n"), static_cast<int>(s.points.size())) << s.title;
+    std::istringstream lines(data);
+    double x, y, low, high;
+    while (lines >> x >> y >> low >> high) {
+      EXPECT_GT(y, 0) << s.title;
+      EXPECT_GT(low, 0) << s.title;
+      if (s.title == "full") EXPECT_EQ(y, floor);
+    }
+  }
+  EXPECT_EQ(i, plot.data_files.size());
 }
 
 TEST(ReportPlotsTest, HeatMapOfOneColumnColoursItsCells) {
