@@ -21,9 +21,9 @@ struct CacheLineAllocator {
   T* allocate(size_t n) {
     return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kCacheLine)));
   }
-  void deallocate(T* p, size_t n) {
-    ::operator delete(p, n * sizeof(T), std::align_val_t(kCacheLine));
-  }
+  // The unsized aligned delete: clang 14 does not declare the sized one without
+  // -fsized-deallocation, and the size only lets an allocator skip a lookup.
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(kCacheLine)); }
   template <typename U>
   bool operator==(const CacheLineAllocator<U>&) const {
     return true;

@@ -78,8 +78,11 @@ absl::StatusOr<Params> Params::Parse(std::string_view owner, const std::vector<P
   Params p;
   p.owner_ = std::string(owner);
   for (const auto& [name, value] : given) {
+    // A named reference for the lambda: clang 14 cannot capture a structured binding (C++20
+    // allows it; GCC does).
+    const std::string& key = name;
     auto it = std::find_if(specs.begin(), specs.end(),
-                           [&](const ParamSpec& s) { return s.name == name; });
+                           [&key](const ParamSpec& s) { return s.name == key; });
     if (it == specs.end()) {
       std::vector<std::string> valid;
       for (const ParamSpec& s : specs) valid.push_back(s.name);

@@ -74,11 +74,15 @@ std::string SummaryTable(const CsvTable& table, const std::set<std::string>& has
     width = std::max(width, static_cast<int>(ShortLabel(table, by_label[label][0]).size()));
   }
   width = std::min(width, kMaxWidth - kNumbers - 1);
-  auto field = [](std::optional<double> v, const char* fmt) {
+  // Formats as absl::FormatSpec, checked where the literal is written: clang refuses a runtime
+  // `const char*` format (GCC accepted it unchecked).
+  using DoubleFormat = absl::FormatSpec<double>;
+  auto field = [](std::optional<double> v, const DoubleFormat& fmt) {
     if (!v) return std::string("-");
     return absl::StrFormat(fmt, *v);
   };
-  auto with_se = [&](const std::vector<size_t>& rows, std::string_view column, const char* fmt) {
+  auto with_se = [&](const std::vector<size_t>& rows, std::string_view column,
+                     const DoubleFormat& fmt) {
     const auto mean = MeanOf(table, rows, column);
     const auto se = MeanOf(table, rows, absl::StrCat(std::string(column), "_se"));
     if (!mean) return std::string("-");
