@@ -13,8 +13,12 @@ absl::StatusOr<EvictionSchedule> ParseEvictionSchedule(const std::string& text) 
   if (absl::StartsWith(text, "every:") && absl::SimpleAtoi(text.substr(6), &n) && n >= 1) {
     return EvictionSchedule{.interval = n};
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "parameter 'when' = ", text, " is not one of once, every_step, every:N (N >= 1)"));
+  if (absl::StartsWith(text, "decoding:") && absl::SimpleAtoi(text.substr(9), &n) && n >= 1) {
+    return EvictionSchedule{.interval = n, .prompt = false};
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("parameter 'when' = ", text,
+                   " is not one of once, every_step, every:N, decoding:N (N >= 1)"));
 }
 
 }  // namespace kvbench

@@ -44,10 +44,12 @@ ParamSpec WhenSpec(bool one_shot) {
   return {.name = "when",
           .type = ParamType::kString,
           .default_value = one_shot ? "once" : "every_step",
-          .help = one_shot ? "when the cache evicts: once (the prompt; a one-shot policy scores "
-                             "nothing else)"
-                           : "when the cache evicts: every_step, once (after the prompt, as "
-                             "kvpress) or every:N decode steps back to the budget",
+          .help = one_shot
+                      ? "when the cache evicts: once (the prompt; a one-shot policy scores "
+                        "nothing else)"
+                      : "when the cache evicts: every_step, once (after the prompt, as kvpress), "
+                        "every:N decode steps back to the budget, or decoding:N (the same "
+                        "without compressing the prompt)",
           .choices = {}};
 }
 
@@ -127,7 +129,7 @@ absl::StatusOr<EvictionSchedule> EvictionScheduleOf(const PolicyInfo& info, cons
   const std::string& when = params.GetString("when");
   absl::StatusOr<EvictionSchedule> schedule = ParseEvictionSchedule(when);
   if (!schedule.ok()) return Annotate(schedule.status(), absl::StrCat("policy ", info.name));
-  if (info.one_shot && schedule->interval != 0) {
+  if (info.one_shot && (schedule->interval != 0 || !schedule->prompt)) {
     return InvalidParam(params, info.name, "when",
                         "must be once: the policy scores the prompt only (one-shot)");
   }

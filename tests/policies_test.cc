@@ -490,14 +490,16 @@ TEST(RegistryTest, WhenSchedulesTheEvictions) {
   EXPECT_THAT(sizes("once"), ElementsAre(8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18));
   EXPECT_THAT(sizes("every:4"), ElementsAre(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10));
   EXPECT_THAT(sizes("every:1"), ElementsAre(8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8));
+  // decoding:4 (kvpress's DecodingPress alone): the prompt stays whole until the 4th decode step.
+  EXPECT_THAT(sizes("decoding:4"), ElementsAre(16, 17, 18, 19, 8, 9, 10, 11, 8, 9, 10));
   // The schedule is part of the label; one-shot policies take once only (their default).
   EXPECT_THAT(Spec("window", {{"budget", "8"}, {"when", "every:4"}}).Label(),
               HasSubstr("when=every:4"));
   EXPECT_THAT(Spec("snapkv", {{"budget", "8"}, {"window", "4"}}).Label(), HasSubstr("when=once"));
-  for (const char* bad : {"every:0", "every:x", "sometimes"}) {
+  for (const char* bad : {"every:0", "every:x", "decoding:", "sometimes"}) {
     auto c = MakeCache(Spec("window", {{"budget", "8"}, {"when", bad}}), shape);
     EXPECT_THAT(std::string(c.status().message()),
-                HasSubstr("is not one of once, every_step, every:N"))
+                HasSubstr("is not one of once, every_step, every:N, decoding:N"))
         << bad;
   }
   auto snapkv =
