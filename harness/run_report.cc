@@ -32,8 +32,8 @@ std::optional<double> MeanOf(const CsvTable& t, const std::vector<size_t>& rows,
   return sum / n;
 }
 
-// The label a reader needs: the policy and stores with the parameters the YAML gave (defaults
-// left out, so no positions=original), f32 stores omitted, "kv=" when K and V share a store.
+}  // namespace
+
 std::string ShortLabel(const CsvTable& t, size_t row) {
   auto cell = [&](std::string_view column) {
     const int c = t.Column(column);
@@ -45,15 +45,13 @@ std::string ShortLabel(const CsvTable& t, size_t row) {
   }
   const std::string k = absl::StrReplaceAll(cell("k_store"), {{";", ","}}),
                     v = absl::StrReplaceAll(cell("v_store"), {{";", ","}});
-  if (k == v && k != "f32") {
+  if (k == v && !k.empty() && k != "f32") {
     absl::StrAppend(&label, " kv=", k);
   } else if (k != v) {
     absl::StrAppend(&label, " k=", k, " v=", v);
   }
   return label.empty() ? cell("label") : label;
 }
-
-}  // namespace
 
 std::string SummaryTable(const CsvTable& table, const std::set<std::string>& hashes) {
   // Rows of this configuration, grouped by label in table order.

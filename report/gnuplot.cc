@@ -101,17 +101,18 @@ absl::StatusOr<std::vector<std::string>> RenderSvgs(const std::vector<GnuplotPlo
                                                     const GnuplotOptions& options) {
   if (plots.empty()) return std::vector<std::string>();
   ASSIGN_OR_RETURN(const TempDir dir, TempDir::Create());
-  // `noenhanced`: labels are shown as written (enhanced text would turn k_store's '_' into a
-  // subscript). `dynamic`: the SVG scales to its container.
-  std::string script = absl::StrCat("cd ", GnuplotQuote(dir.path()), "\n", "set terminal svg size ",
-                                    options.width, ",", options.height,
-                                    " dynamic noenhanced font 'sans,12' background '#ffffff'\n");
+  std::string script = absl::StrCat("cd ", GnuplotQuote(dir.path()), "\n");
   for (size_t i = 0; i < plots.size(); ++i) {
     for (const auto& [name, contents] : plots[i].data_files) {
       RETURN_IF_ERROR(WriteText(absl::StrCat(dir.path(), "/", name), contents));
     }
-    absl::StrAppend(&script, "reset\nset output 'plot", i, ".svg'\n", plots[i].commands,
-                    "\nunset output\n");
+    // `noenhanced`: labels are shown as written (enhanced text would turn k_store's '_' into a
+    // subscript). `dynamic`: the SVG scales to its container.
+    absl::StrAppend(&script, "reset\nset terminal svg size ",
+                    plots[i].width > 0 ? plots[i].width : options.width, ",",
+                    plots[i].height > 0 ? plots[i].height : options.height,
+                    " dynamic noenhanced font 'sans,12' background '#ffffff'\nset output 'plot", i,
+                    ".svg'\n", plots[i].commands, "\nunset output\n");
   }
   const std::string script_path = dir.path() + "/plots.gp";
   const std::string log_path = dir.path() + "/gnuplot.log";

@@ -22,6 +22,10 @@ namespace kvbench {
 struct GnuplotPlot {
   std::string commands;
   std::vector<std::pair<std::string, std::string>> data_files;  // name -> contents
+  // The SVG canvas in pixels; 0: GnuplotOptions' size. A plot drawn small on the page (a heat map
+  // of a grid) gets a small canvas so that its text is scaled down less.
+  int width = 0;
+  int height = 0;
 };
 
 struct GnuplotOptions {

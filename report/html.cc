@@ -35,17 +35,24 @@ std::string HtmlEscape(std::string_view text) {
 }
 
 std::string HtmlTable::Render() const {
+  // A column empty in every row (decode time of a lockstep-only run) is left out: it says nothing
+  // and pushes the others off a narrow page.
+  std::vector<size_t> shown;
+  for (size_t c = 0; c < header.size(); ++c) {
+    bool filled = rows.empty();
+    for (const auto& row : rows) filled |= c < row.size() && !row[c].empty();
+    if (filled) shown.push_back(c);
+  }
   const auto cell_class = [&](size_t c) {
     return c < numeric.size() && numeric[c] ? " class=\"num\"" : "";
   };
   std::string html = "<div class=\"table\"><table>\n<thead><tr>";
-  for (size_t c = 0; c < header.size(); ++c)
-    absl::StrAppend(&html, "<th", cell_class(c), ">", header[c], "</th>");
+  for (size_t c : shown) absl::StrAppend(&html, "<th", cell_class(c), ">", header[c], "</th>");
   html += "</tr></thead>\n<tbody>\n";
   for (const auto& row : rows) {
     html += "<tr>";
-    for (size_t c = 0; c < row.size(); ++c)
-      absl::StrAppend(&html, "<td", cell_class(c), ">", row[c], "</td>");
+    for (size_t c : shown)
+      absl::StrAppend(&html, "<td", cell_class(c), ">", c < row.size() ? row[c] : "", "</td>");
     html += "</tr>\n";
   }
   html += "</tbody></table></div>\n";

@@ -13,7 +13,8 @@ namespace kvbench {
 // Text with &, <, >, " and ' escaped, for element content and attribute values.
 std::string HtmlEscape(std::string_view text);
 
-// A table: header cells and rows of cells, every cell already HTML (escape text first).
+// A table: header cells and rows of cells, every cell already HTML (escape text first). Render
+// leaves out a column that is empty in every row.
 struct HtmlTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;

@@ -180,7 +180,8 @@ GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
 }
 
 GnuplotPlot ToGnuplot(const HeatMap& map, int id) {
-  GnuplotPlot plot;
+  // Heat maps sit three to a row on a wide page (about 370 px each).
+  GnuplotPlot plot{.width = 400, .height = 340};
   std::string& c = plot.commands;
   c = CommonSettings(map.title, map.x_label, map.y_label);
   const auto tics = [](const std::vector<std::string>& names) {
@@ -195,7 +196,7 @@ GnuplotPlot ToGnuplot(const HeatMap& map, int id) {
     const SeriesStyle look = SeriesStyleAt(map.style);
     absl::StrAppend(&c, "set title ' '\nset label 2 ", GnuplotQuote(map.title),
                     " at graph 0, graph 1.05 left point pt ", look.point_type, " ps 1.3 lc rgb '",
-                    look.colour, "' offset character 1.2, 0\n");
+                    look.colour, "' offset character 1.2, 0 font 'sans,13'\n");
   }
   absl::StrAppend(&c, "set xtics (", tics(map.x_names), ")\nset ytics (", tics(map.y_names),
                   ")\nset xrange [-0.5:", map.x_names.size() - 0.5,
@@ -227,7 +228,7 @@ GnuplotPlot ToGnuplot(const HeatMap& map, int id) {
       " using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 noborder fc palette notitle");
   if (!labels.empty()) {
     absl::StrAppend(&c, ", ", GnuplotQuote(labels_file),
-                    " using 1:2:3 with labels font 'sans,11' tc rgb '#000000' notitle");
+                    " using 1:2:3 with labels font 'sans,13' tc rgb '#000000' notitle");
   }
   absl::StrAppend(&c, "\n");
   return plot;

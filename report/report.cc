@@ -16,13 +16,17 @@ body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1200px; pa
        color: #222; line-height: 1.45; }
 h1 { margin-top: 24px; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 4px; margin-top: 40px; }
 code { font-size: 0.92em; background: #f4f4f4; padding: 0 3px; }
-figure { margin: 16px 0 28px; }
-figure svg { width: 100%; height: auto; display: block; }
-figcaption { color: #444; font-size: 0.93em; max-width: 900px; }
-.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 12px 24px; }
-.table { overflow-x: auto; margin: 12px 0 24px; }
+figure { margin: 16px 0 28px; min-width: 0; }
+figure svg { width: 100%; max-width: 100%; height: auto; display: block; }
+section > figure svg { max-width: 960px; }
+figcaption { color: #444; font-size: 0.93em; max-width: 900px; overflow-wrap: anywhere; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 340px), 1fr));
+        gap: 12px 24px; }
+.grid figure { margin: 8px 0 16px; }
+.table { overflow-x: auto; max-width: 100%; margin: 12px 0 24px; }
 table { border-collapse: collapse; font-size: 0.88em; }
-th, td { border-bottom: 1px solid #e4e4e4; padding: 3px 8px; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid #e4e4e4; padding: 3px 8px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #f0f0f0; } td.num, th.num { text-align: right; white-space: nowrap; }
 nav ul { columns: 2; } details { margin: 12px 0; } summary { cursor: pointer; }
 )css";

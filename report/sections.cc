@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "harness/run_metadata.h"
+#include "harness/run_report.h"
 #include "report/html.h"
 #include "report/stats.h"
 
@@ -87,6 +88,13 @@ size_t CountPoints(const std::vector<ChartSeries>& series) {
   size_t n = 0;
   for (const ChartSeries& s : series) n += s.points.size();
   return n;
+}
+
+// A table's label cell: the short label (harness/run_report.h ShortLabel: the parameters the
+// YAML gave), the CSV's full label as its tooltip.
+std::string LabelCell(const ResultsFile& file, size_t row) {
+  return absl::StrCat("<span title=\"", HtmlEscape(file.Text(row, "label")), "\">",
+                      HtmlEscape(ShortLabel(file.table, row)), "</span>");
 }
 
 std::string FileTag(const ResultsFile& file) {
@@ -207,7 +215,7 @@ void AddDivergence(const ResultsFile& file, Section* s) {
       .numeric = {false, true, true, true, true, true, true, true}};
   for (const Group& g : groups) {
     table.rows.push_back(
-        {HtmlEscape(g.key[0]), HtmlEscape(g.key[1]), Bytes(Mean(file, g, "kv_bytes_logical")),
+        {LabelCell(file, g.rows[0]), HtmlEscape(g.key[1]), Bytes(Mean(file, g, "kv_bytes_logical")),
          WithError(Mean(file, g, "kld_mean"), Mean(file, g, "kld_mean_se")),
          WithError(Mean(file, g, "top1_agree"), Mean(file, g, "top1_agree_se")),
          WithError(Mean(file, g, "ln_ppl_ratio"), Mean(file, g, "ln_ppl_ratio_se")),
@@ -278,8 +286,8 @@ void AddNiah(const ResultsFile& file, Section* s) {
       }
     }
     s->figures.push_back({map,
-                          absl::StrCat("<code>", HtmlEscape(g.key[0]),
-                                       "</code>: accuracy per haystack length and needle depth "
+                          absl::StrCat(LabelCell(file, g.rows[0]),
+                                       ": accuracy per haystack length and needle depth "
                                        "(green 1, red 0; blank: not run)."),
                           /*small=*/true});
   }
@@ -312,7 +320,7 @@ void AddNiah(const ResultsFile& file, Section* s) {
       p.x = *bytes;
       by_bytes.Add(name, p);
     }
-    table.rows.push_back({HtmlEscape(g.key[0]), HtmlEscape(file.Text(g.rows[0], "budget")),
+    table.rows.push_back({LabelCell(file, g.rows[0]), HtmlEscape(file.Text(g.rows[0], "budget")),
                           Bytes(bytes), Short(accuracy),
                           absl::StrFormat("%.3f &ndash; %.3f", ci.low, ci.high),
                           absl::StrFormat("%.0f / %.0f", pooled.correct, pooled.n)});

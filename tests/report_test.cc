@@ -368,5 +368,56 @@ TEST(ReportBrowserTest, ChromiumRendersEveryPlotWithoutScriptErrors) {
   EXPECT_GE(Count(dom, "<path"), 10 * *plots);
 }
 
+// Lays the page out in Chromium at `width` px with a probe script added to a copy (the page itself
+// has none) and returns what the probe found: every figure, plot or table wrapper whose
+// right edge passes the viewport's (a table may, inside its scrolling wrapper), and (when
+// `tables_fit`) every table wider than its wrapper (its columns cut off or hidden behind a scroll
+// bar). Empty: the page fits.
+std::string LayoutProblems(const std::string& chromium, const std::string& dir,
+                           const std::string& page, int width, bool tables_fit) {
+  std::string html = ReadAll(page);
+  const std::string probe = absl::StrCat(
+      "<script>\nconst out = []; const w = document.documentElement.clientWidth;\n"
+      "document.querySelectorAll('figure, svg, .table').forEach((e, i) => {\n"
+      "  const r = e.getBoundingClientRect();\n"
+      "  if (r.width > 0 && r.right > w + 0.5) out.push(e.tagName + ' ' + i + ' ends at ' + "
+      "r.right);\n});\n",
+      tables_fit ? "document.querySelectorAll('.table').forEach((e, i) => {\n"
+                   "  if (e.scrollWidth > e.clientWidth + 1) out.push('table ' + i + ' is ' + "
+                   "e.scrollWidth + ' px in ' + e.clientWidth);\n});\n"
+                 : "",
+      "const p = document.createElement('pre'); p.textContent = 'LAYOUT[' + out.join('; ') + "
+      "']';\ndocument.body.appendChild(p);\n</script>\n");
+  html.insert(html.rfind("</body>"), probe);
+  const std::string probed = absl::StrCat(dir, "/probed_", width, ".html");
+  WriteBytes(probed, html);
+  const std::string dom = absl::StrCat(dir, "/probed_", width, ".dom");
+  const int rc =
+      Shell(absl::StrCat("timeout 120 ", chromium,
+                         " --headless --disable-gpu --no-sandbox --hide-scrollbars "
+                         "--user-data-dir=",
+                         dir, "/profile --window-size=", width, ",3000 --dump-dom file://", probed,
+                         " > ", dom, " 2> ", dom, ".log"));
+  if (rc != 0) return absl::StrCat("chromium exit ", rc, ": ", ReadAll(dom + ".log"));
+  const std::string text = ReadAll(dom);
+  const size_t start = text.find("<pre>LAYOUT[");
+  if (start == std::string::npos) return "the probe did not run";
+  return text.substr(start + 12, text.find("]</pre>", start) - start - 12);
+}
+
+TEST(ReportBrowserTest, PageFitsItsWindow) {
+  // At 1400 px the NIAH heat maps' right column ran past the page (their colour bars cut) and the
+  // results tables were wider than the page (columns cut). Now plots shrink to their column and
+  // tables use the short labels; on a narrow window a table may scroll, but nothing passes the
+  // window's edge.
+  const std::string chromium = FindChromium();
+  if (chromium.empty()) GTEST_SKIP() << "chromium not installed (Debian: apt-get install chromium)";
+  const std::string dir = FreshTestDir("report_");
+  const std::string page = dir + "/report.html";
+  ASSERT_TRUE(WriteReport({kDivergence, kNiah, kPrefix}, page, {}).ok());
+  EXPECT_EQ(LayoutProblems(chromium, dir, page, 1400, /*tables_fit=*/true), "");
+  EXPECT_EQ(LayoutProblems(chromium, dir, page, 700, /*tables_fit=*/false), "");
+}
+
 }  // namespace
 }  // namespace kvbench
