@@ -271,12 +271,15 @@ TEST(NiahRunTest, WindowFindsWhatItKeepsAndNothingElse) {
   const std::string yaml =
       absl::StrCat("model: ", kModelDir, "\nthreads: 2\ndataset: {path: ", kDocs,
                    "}\ntask: {name: niah, lengths: [1024], depths: [0, 1], samples: 8}\n"
-                   "policies:\n  - name: full\n  - {name: window, budget: 256}\noutput: ",
+                   "policies:\n  - name: full\n  - {name: window, budget: 256}\n"
+                   "  - {name: window, budget: 256, when: 'decoding:4'}\noutput: ",
                    csv, "\n");
   auto report = RunYaml(yaml, /*force=*/true);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->cases_run, 4);
-  EXPECT_EQ(report->cases_failed, 0);
+  EXPECT_EQ(report->cases_run, 6);
+  // window(when=decoding:4) has evicted nothing when the question comes (it would act after the
+  // 4th decode step): an error row per cell, naming the budget, not the full cache's answers.
+  EXPECT_EQ(report->cases_failed, 2);
   auto rows = RowsByLabelDepth(csv);
   auto table = ReadCsvFile(csv);
   const int correct = table->Column("correct");
@@ -289,6 +292,14 @@ TEST(NiahRunTest, WindowFindsWhatItKeepsAndNothingElse) {
   EXPECT_GE(full_at_end, 6) << "the model retrieves at 1024 tokens (60-85% in training)";
   EXPECT_GE(window_at_end, full_at_end - 1) << "inside the window: the full cache's rate";
   EXPECT_EQ(rows[window + " @1"][table->Column("protocol")], "compress_after_context");
+  const std::string later = "window(budget=256,positions=original,when=decoding:4) k=f32 v=f32";
+  EXPECT_THAT(rows[later + " @0"][table->Column("error")],
+              HasSubstr("budget 256 evicts nothing from the"));
+  // evicted_tokens: the context tokens fed (BOS included) beyond the window's 256.
+  const double context = std::stod(rows[window + " @1"][table->Column("context_tokens")]);
+  EXPECT_NEAR(std::stod(rows[window + " @1"][table->Column("evicted_tokens")]), context - 256,
+              0.01);  // both written with 6 significant digits
+  EXPECT_EQ(rows[full + " @1"][table->Column("evicted_tokens")], "0");
   // KV bytes at the question: the window holds 256 of ~1000 context tokens.
   const double ratio = std::stod(rows[window + " @1"][table->Column("kv_bytes_ratio")]);
   EXPECT_GT(ratio, 3.5);
@@ -297,7 +308,7 @@ TEST(NiahRunTest, WindowFindsWhatItKeepsAndNothingElse) {
   // Resume: a second run has nothing to do.
   auto again = RunYaml(yaml, /*force=*/false);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->cases_run, 0);
+  EXPECT_EQ(again->cases_run, 2);  // the error rows are retried
   EXPECT_EQ(again->cases_skipped, 4);
   std::filesystem::remove(csv);
   std::filesystem::remove(MetadataPath(csv));
