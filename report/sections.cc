@@ -149,9 +149,15 @@ void AddDivergence(const ResultsFile& file, Section* s) {
 
   // KL and top-1 agreement against budget.
   SeriesBuilder kl_budget, top1_budget;
+  std::map<double, std::pair<double, double>> bytes_at;  // budget -> (fewest, most) KV bytes
   for (const Group& g : groups) {
     const auto budget = file.Number(g.rows[0], "budget");
     if (!budget) continue;
+    if (const auto bytes = Mean(file, g, "kv_bytes_logical")) {
+      auto [it, inserted] = bytes_at.emplace(*budget, std::make_pair(*bytes, *bytes));
+      it->second.first = std::min(it->second.first, *bytes);
+      it->second.second = std::max(it->second.second, *bytes);
+    }
     const std::string name = name_of(g);
     if (const auto kl = Mean(file, g, "kld_mean")) {
       const double se = Mean(file, g, "kld_mean_se").value_or(0);
@@ -160,6 +166,21 @@ void AddDivergence(const ResultsFile& file, Section* s) {
     if (const auto top1 = Mean(file, g, "top1_agree")) {
       const double se = Mean(file, g, "top1_agree_se").value_or(0);
       top1_budget.Add(name, {.x = *budget, .y = *top1, .y_low = *top1 - se, .y_high = *top1 + se});
+    }
+  }
+  // One budget is not one memory size: a policy that compresses only the prompt (the kvpress
+  // presses) keeps every decoded token, a window applies its budget to the whole sequence. Said
+  // when the bytes at one budget differ by more than 10%.
+  std::string unequal_bytes;
+  double widest = 1.1;
+  for (const auto& [budget, range] : bytes_at) {
+    if (range.first > 0 && range.second / range.first > widest) {
+      widest = range.second / range.first;
+      unequal_bytes = absl::StrCat(
+          " <b>One budget is not one size here</b>: at budget ", Short(budget), " the caches hold ",
+          Bytes(range.first), " to ", Bytes(range.second),
+          " (a policy that compresses only the prompt keeps every decoded token); compare them "
+          "at equal bytes in the KL-against-bytes plot.");
     }
   }
   if (!kl_budget.empty()) {
@@ -173,7 +194,8 @@ void AddDivergence(const ResultsFile& file, Section* s) {
                           "One line per policy and store; the budget is what the policy may "
                           "keep. Lower is better; error bars &plusmn; one standard error. "
                           "Caches without a budget (full, none) are in the bytes plot and the "
-                          "table."});
+                          "table." +
+                              unequal_bytes});
   }
   if (!top1_budget.empty()) {
     LineChart chart{.title = "Top-1 agreement with the reference against budget",
@@ -184,7 +206,8 @@ void AddDivergence(const ResultsFile& file, Section* s) {
     s->figures.push_back({chart,
                           "Higher is better (1: the policy always predicts the reference's top "
                           "token). Error bars &plusmn; one binomial standard error "
-                          "(<code>top1_agree_se</code>)."});
+                          "(<code>top1_agree_se</code>)." +
+                              unequal_bytes});
   }
 
   // Decode latency against context.
@@ -285,11 +308,23 @@ void AddNiah(const ResultsFile& file, Section* s) {
         map.cell_text[y][x] = absl::StrFormat("%.2f", map.values[y][x]);
       }
     }
-    s->figures.push_back({map,
-                          absl::StrCat(LabelCell(file, g.rows[0]),
-                                       ": accuracy per haystack length and needle depth "
-                                       "(green 1, red 0; blank: not run)."),
-                          /*small=*/true});
+    Pooled all;
+    for (const auto& [where, cell] : cells) {
+      all.correct += cell.correct;
+      all.n += cell.n;
+    }
+    s->figures.push_back(
+        {map,
+         absl::StrCat(LabelCell(file, g.rows[0]), ": ",
+                      absl::StrFormat("%.0f / %.0f", all.correct, all.n), " correct"),
+         /*small=*/true});
+  }
+  if (!labels.empty()) {
+    s->intro =
+        "<p>One heat map per cache: accuracy (<code>correct / n</code>) per haystack length "
+        "(columns) and needle depth (rows; 0: the needle at the start, 1: at the end); green 1, "
+        "red 0, blank: not run. The marker beside each title is the cache's marker in the "
+        "accuracy plots below.</p>\n";
   }
 
   SeriesBuilder by_budget, by_bytes;
@@ -321,7 +356,7 @@ void AddNiah(const ResultsFile& file, Section* s) {
       by_bytes.Add(name, p);
     }
     table.rows.push_back({LabelCell(file, g.rows[0]), HtmlEscape(file.Text(g.rows[0], "budget")),
-                          Bytes(bytes), Short(accuracy),
+                          Bytes(bytes), absl::StrFormat("%.3f", accuracy),
                           absl::StrFormat("%.3f &ndash; %.3f", ci.low, ci.high),
                           absl::StrFormat("%.0f / %.0f", pooled.correct, pooled.n)});
   }
@@ -543,7 +578,7 @@ std::vector<Section> SectionsFor(const ResultsFile& file, int file_index) {
   }
   s.intro = absl::StrCat("<p><code>", HtmlEscape(file.path), "</code>: ", file.table.rows.size(),
                          " rows (", ResultsKindName(file.kind), ")", errors ? ", " : "",
-                         errors ? absl::StrCat(errors, " failed") : "", ".</p>\n");
+                         errors ? absl::StrCat(errors, " failed") : "", ".</p>\n", s.intro);
   if (std::string errors_html = ErrorTable(file); !errors_html.empty())
     s.tables.push_back(errors_html);
   if (std::string meta = MetadataTable(file); !meta.empty()) s.tables.push_back(meta);

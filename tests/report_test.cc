@@ -111,6 +111,9 @@ TEST(ReportTest, DivergencePlotsAndErrorRows) {
   EXPECT_THAT(*html, HasSubstr("Failed cases (not plotted)"));
   EXPECT_THAT(*html, HasSubstr("INTERNAL: planted error row of the report fixture"));
   for (const std::string& title : SeriesTitles(kDivergence)) EXPECT_NE(title, "tova");
+  // snapkv compresses the prompt only (96 of 192 tokens decoded and kept), window all of it: one
+  // budget, 2.5x the bytes, which the budget plots' captions say.
+  EXPECT_EQ(Count(*html, "at budget 64 the caches hold 87 kB to 216 kB"), 2);
   // Standard errors in the table; the run metadata as a table.
   EXPECT_THAT(*html, HasSubstr("0.04862 &plusmn; "));
   EXPECT_THAT(*html, HasSubstr("experiment.context_tokens"));
@@ -125,6 +128,9 @@ TEST(ReportTest, NiahHeatMapsPerLabelAndAccuracyPlots) {
   EXPECT_THAT(*html, HasSubstr("planted error row of the report fixture"));
   // window(budget=256): 3 depths x 3 lengths x 10; pooled 45 / 90 (see the fixture's rule).
   EXPECT_THAT(*html, HasSubstr("45 / 90"));
+  // Each heat map's caption gives its pooled count; how to read them is said once.
+  EXPECT_THAT(*html, HasSubstr("window(budget=256)</span>: 45 / 90 correct"));
+  EXPECT_EQ(Count(*html, "needle depth (rows;"), 1);
 }
 
 TEST(ReportTest, PrefixPlots) {
