@@ -139,6 +139,22 @@ GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
   }
   if (chart.y_unit_interval) absl::StrAppend(&c, "set yrange [0:1.02]\n");
 
+  // Sideways shift per series (dodge_x), in the x axis' own units (a factor on a log axis).
+  int drawn = 0;
+  for (const ChartSeries& series : chart.series) drawn += !series.front && !series.points.empty();
+  double span = 0;
+  if (chart.dodge_x && drawn > 1) {
+    const std::vector<double> xs = XValues(chart);
+    const auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
+    span = log_x ? std::log(*hi / *lo) : *hi - *lo;
+    if (span <= 0) span = log_x ? std::log(2.0) : std::max(std::fabs(*hi), 1.0);
+  }
+  const auto dodged = [&](double x, int k) {
+    if (span == 0) return x;
+    const double shift = (k - (drawn - 1) / 2.0) * 0.015 * span;
+    return log_x ? x * std::exp(shift) : x + shift;
+  };
+
   std::vector<std::string> clauses;
   int colour = 0;
   for (size_t s = 0; s < chart.series.size(); ++s) {
@@ -150,8 +166,8 @@ GnuplotPlot ToGnuplot(const LineChart& chart, int id) {
     for (const ChartPoint& p : series.points) {
       const bool has_bar = !std::isnan(p.y_low) || !std::isnan(p.y_high);
       bars |= has_bar;
-      absl::StrAppend(&data, Num(p.x), " ", Num(on_axis(p.y)), " ",
-                      Num(on_axis(std::isnan(p.y_low) ? p.y : p.y_low)), " ",
+      absl::StrAppend(&data, Num(series.front ? p.x : dodged(p.x, colour)), " ", Num(on_axis(p.y)),
+                      " ", Num(on_axis(std::isnan(p.y_low) ? p.y : p.y_low)), " ",
                       Num(on_axis(std::isnan(p.y_high) ? p.y : p.y_high)), "\n");
     }
     plot.data_files.emplace_back(file, data);

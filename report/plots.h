@@ -56,6 +56,9 @@ struct LineChart {
   bool x_bytes = false;                   // x counts bytes: ticks as 10 kB, 1 MB
   bool x_tics_at_values = false;          // ticks at the distinct x values (a swept budget)
   bool y_unit_interval = false;           // y is a fraction: range [0, 1]
+  // Series k of n drawn shifted by (k - (n-1)/2) x 1.5% of the x span, so that equal points of
+  // different series (window and sinks at one budget) stay visible; ticks keep the true values.
+  bool dodge_x = false;
   std::vector<ChartSeries> series;
 
   bool HasErrorBars() const;

@@ -188,11 +188,14 @@ void AddDivergence(const ResultsFile& file, Section* s) {
                     .x_label = "budget (column budget: tokens kept, or a ratio below 1)",
                     .y_label = "mean KL, nats",
                     .y_scale = AxisScale::kLog,
-                    .x_tics_at_values = true};
+                    .x_tics_at_values = true,
+                    .dodge_x = true};
     chart.series = kl_budget.Take();
     s->figures.push_back({chart,
                           "One line per policy and store; the budget is what the policy may "
-                          "keep. Lower is better; error bars &plusmn; one standard error. "
+                          "keep (each line is shifted sideways a little so that equal points stay "
+                          "visible; the ticks mark the budgets). Lower is better; error bars "
+                          "&plusmn; one standard error. "
                           "Caches without a budget (full, none) are in the bytes plot and the "
                           "table." +
                               unequal_bytes});
@@ -201,11 +204,13 @@ void AddDivergence(const ResultsFile& file, Section* s) {
     LineChart chart{.title = "Top-1 agreement with the reference against budget",
                     .x_label = "budget",
                     .y_label = "fraction of positions with the reference's argmax",
-                    .x_tics_at_values = true};
+                    .x_tics_at_values = true,
+                    .dodge_x = true};
     chart.series = top1_budget.Take();
     s->figures.push_back({chart,
                           "Higher is better (1: the policy always predicts the reference's top "
-                          "token). Error bars &plusmn; one binomial standard error "
+                          "token); lines shifted sideways a little as above. Error bars &plusmn; "
+                          "one binomial standard error "
                           "(<code>top1_agree_se</code>)." +
                               unequal_bytes});
   }
@@ -365,12 +370,15 @@ void AddNiah(const ResultsFile& file, Section* s) {
                     .x_label = "budget",
                     .y_label = "accuracy (all lengths and depths)",
                     .x_tics_at_values = true,
-                    .y_unit_interval = true};
+                    .y_unit_interval = true,
+                    .dodge_x = true};
     chart.series = by_budget.Take();
-    s->figures.push_back({chart,
-                          "Accuracy of each cache pooled over every length and depth it ran "
-                          "(correct / n summed); bars: Wilson 95% interval. The heat maps show "
-                          "where in the haystack the misses are."});
+    s->figures.push_back(
+        {chart,
+         "Accuracy of each cache pooled over every length and depth it ran "
+         "(correct / n summed); bars: Wilson 95% interval; each line is shifted sideways a "
+         "little so that equal points stay visible. The heat maps show "
+         "where in the haystack the misses are."});
   }
   if (!by_bytes.empty()) {
     LineChart chart{.title = "NIAH accuracy against KV cache bytes",

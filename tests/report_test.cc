@@ -276,6 +276,34 @@ TEST(ReportPlotsTest, KlAgainstBytesIsLogWithTheFullCacheOnTheFloor) {
   EXPECT_EQ(i, plot.data_files.size());
 }
 
+TEST(ReportPlotsTest, DodgedSeriesOfEqualPointsAreDrawnApart) {
+  // window and sinks have the same KL at both budgets (eviction_sweep_docs: 0.068 / 0.0675 at
+  // 0.25): one hid the other. Dodged, each series' x moves by its own small shift.
+  LineChart chart{.title = "t", .x_tics_at_values = true, .dodge_x = true};
+  for (const char* name : {"a", "b", "c"})
+    chart.series.push_back({.title = name, .points = {{.x = 0.25, .y = 1}, {.x = 0.5, .y = 2}}});
+  chart.series.push_back({.title = "front", .points = {{.x = 0.25, .y = 1}}, .front = true});
+  const GnuplotPlot plot = ToGnuplot(chart, 0);
+  ASSERT_EQ(plot.data_files.size(), 4u);
+  std::vector<double> first_x;
+  for (size_t s = 0; s < 4; ++s) {
+    std::istringstream lines(plot.data_files[s].second);
+    double x, y, low, high;
+    ASSERT_TRUE(lines >> x >> y >> low >> high);
+    first_x.push_back(x);
+  }
+  // Shifts of -1.5%, 0, +1.5% of the span (0.25); the front stays where it is.
+  EXPECT_NEAR(first_x[0], 0.25 - 0.015 * 0.25, 1e-12);
+  EXPECT_NEAR(first_x[1], 0.25, 1e-12);
+  EXPECT_NEAR(first_x[2], 0.25 + 0.015 * 0.25, 1e-12);
+  EXPECT_EQ(first_x[3], 0.25);
+  // The ticks are the budgets themselves.
+  EXPECT_THAT(plot.commands, HasSubstr("set xtics (0.25, 0.5)"));
+  // Without dodge_x the data are the values.
+  chart.dodge_x = false;
+  EXPECT_THAT(ToGnuplot(chart, 0).data_files[0].second, testing::StartsWith("0.25 1 "));
+}
+
 TEST(ReportPlotsTest, HeatMapOfOneColumnColoursItsCells) {
   // One haystack length, two depths: accuracy 0 (red) and 1 (green). Palette 0 is the colour
   // bar's first band; the drawn 0 cell adds a second polygon of it (`with image` drew no cell).
