@@ -22,8 +22,8 @@
 #include "harness/dataset.h"
 #include "harness/input_identity.h"
 #include "harness/memory_tally.h"
-#include "harness/result_table.h"
 #include "harness/progress.h"
+#include "harness/result_table.h"
 #include "harness/run_metadata.h"
 #include "harness/run_report.h"
 #include "model/decoder.h"
@@ -402,8 +402,8 @@ class NiahSweep {
   Decoder decoder_;
   const std::string git_sha_;
   std::optional<Progress> progress_;  // from Run(), over its pending cases
-  std::vector<float> logits_;        // (vocab) a prefill's last logits
-  std::vector<float> batch_logits_;  // (live caches, vocab)
+  std::vector<float> logits_;         // (vocab) a prefill's last logits
+  std::vector<float> batch_logits_;   // (live caches, vocab)
   std::string cases_out_;  // JSONL, one line per case and cache; an answer cut inside a UTF-8
                            // sequence is written with U+FFFD
 };
@@ -439,12 +439,17 @@ std::string NiahSummary(const CsvTable& table, const std::set<std::string>& hash
   };
   std::vector<std::string> order;
   std::map<std::string, Line> lines;
+  std::map<std::string, std::string> short_labels;  // what the table prints, per label
   std::set<int> lengths;
   const int hash_col = table.Column("config_hash"), label_col = table.Column("label");
-  for (const std::vector<std::string>& row : table.rows) {
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    const std::vector<std::string>& row = table.rows[r];
     if (!hashes.contains(row[hash_col])) continue;
     const std::string& label = row[label_col];
-    if (!lines.contains(label)) order.push_back(label);
+    if (!lines.contains(label)) {
+      order.push_back(label);
+      short_labels[label] = ShortLabel(table, r);
+    }
     Line& line = lines[label];
     const std::string& error = row[table.Column("error")];
     if (!error.empty()) {
@@ -463,14 +468,19 @@ std::string NiahSummary(const CsvTable& table, const std::set<std::string>& hash
       line.kv_bytes = std::stod(row[table.Column("kv_bytes_logical")]);
     }
   }
-  std::string out = absl::StrFormat("%-44s", "label");
+  // The labels as the divergence summary prints them (parameters as given, defaults left out).
+  size_t width = 5;
+  for (const auto& [label, text] : short_labels) width = std::max(width, text.size());
+  width = std::min<size_t>(width, 44);
+  std::string out = absl::StrFormat("%-*s", static_cast<int>(width), "cache");
   for (int length : lengths)
     absl::StrAppend(&out, absl::StrFormat(" %7s", absl::StrCat("@", length)));
   absl::StrAppend(&out, absl::StrFormat("  %-19s %10s\n", "accuracy [95% CI]", "KV MiB"));
   for (const std::string& label : order) {
     const Line& line = lines[label];
-    absl::StrAppend(&out,
-                    absl::StrFormat("%-44s", label.size() > 44 ? label.substr(0, 44) : label));
+    const std::string& text = short_labels[label];
+    absl::StrAppend(&out, absl::StrFormat("%-*s", static_cast<int>(width),
+                                          text.size() > width ? text.substr(0, width) : text));
     if (line.n == 0) {
       absl::StrAppend(&out, "  error: ", line.error, "\n");
       continue;

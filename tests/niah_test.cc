@@ -280,6 +280,10 @@ TEST(NiahRunTest, WindowFindsWhatItKeepsAndNothingElse) {
   // window(when=decoding:4) has evicted nothing when the question comes (it would act after the
   // 4th decode step): an error row per cell, naming the budget, not the full cache's answers.
   EXPECT_EQ(report->cases_failed, 2);
+  // The summary names caches as the divergence summary does: the parameters given, no defaults.
+  EXPECT_THAT(report->summary, HasSubstr("\nwindow(budget=256) "));
+  EXPECT_THAT(report->summary, HasSubstr("\nwindow(budget=256,when=decoding:4) "));
+  EXPECT_THAT(report->summary, Not(HasSubstr("\nwindow(budget=256,positions=original")));
   auto rows = RowsByLabelDepth(csv);
   auto table = ReadCsvFile(csv);
   const int correct = table->Column("correct");
