@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
+#include "harness/cache_columns.h"
 #include "harness/csv.h"
 #include "harness/dataset.h"
 #include "harness/divergence.h"
@@ -53,14 +54,6 @@ using Clock = std::chrono::steady_clock;
 using Sequences = std::vector<std::vector<int>>;
 
 std::string Num(double v) { return absl::StrFormat("%.6g", v); }
-
-std::string ParamsText(const ParamMap& params) {
-  return absl::StrJoin(params, ";", absl::PairFormatter("="));
-}
-
-std::string StoreText(const std::string& name, const ParamMap& params) {
-  return params.empty() ? name : absl::StrCat(name, "(", ParamsText(params), ")");
-}
 
 // Everything that determines a case's numbers, as text (hashed into config_hash).
 std::string ExperimentKey(const Experiment& e) {
@@ -211,15 +204,14 @@ class Sweep {
         report_(report),
         decoder_(model),
         git_sha_(GitSha()),
-        latency_options_{.prompt_tokens = e.prompt_tokens,
-                         .decode_tokens = e.score_tokens - 1,
-                         .on_tokens =
-                             [this](int64_t tokens) { progress_->Advance(tokens, kAloneTokens); }},
-        divergence_options_{.prompt_tokens = e.prompt_tokens,
-                            .score_tokens = e.score_tokens,
-                            .on_tokens = [this](int64_t tokens) {
-                              progress_->Advance(tokens, kLockstepTokens);
-                            }} {}
+        latency_options_{
+            .prompt_tokens = e.prompt_tokens,
+            .decode_tokens = e.score_tokens - 1,
+            .on_tokens = [this](int64_t tokens) { progress_->Advance(tokens, kAloneTokens); }},
+        divergence_options_{
+            .prompt_tokens = e.prompt_tokens,
+            .score_tokens = e.score_tokens,
+            .on_tokens = [this](int64_t tokens) { progress_->Advance(tokens, kLockstepTokens); }} {}
 
   // Policies are taken lockstep_batch at a time: the divergence of a batch is evaluated together,
   // then each policy's cases run alone for latency and memory.
@@ -388,14 +380,7 @@ class Sweep {
     ResultRow row(ResultColumns());
     row.Set("experiment", e_.name);
     row.Set("model", e_.model);
-    row.Set("policy", spec.policy);
-    row.Set("k_store", StoreText(spec.k_store, spec.k_params));
-    row.Set("v_store", StoreText(spec.v_store, spec.v_params));
-    row.Set("params", ParamsText(spec.policy_params));
-    if (auto it = spec.policy_params.find("budget"); it != spec.policy_params.end()) {
-      row.Set("budget", it->second);
-    }
-    row.Set("label", spec.Label());
+    SetCacheColumns(spec, &row);
     row.Set("repetition", absl::StrCat(c.repetition));
     row.Set("n_sequences", absl::StrCat(sequences_.size()));
     row.Set("context_tokens", absl::StrCat(e_.context_tokens));
