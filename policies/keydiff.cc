@@ -92,6 +92,7 @@ PolicyInfo KeyDiffInfo() {
   return {.name = "keydiff",
           .description = "keep the keys least similar to the mean key direction",
           .paper = "arXiv:2504.15364",
+          .default_when = "once",  // kvpress's press compresses once, after prefill
           .params = {BudgetSpec()},
           .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
             ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, "keydiff", s));

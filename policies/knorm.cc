@@ -21,6 +21,7 @@ PolicyInfo KnormInfo() {
   return {.name = "knorm",
           .description = "keep the keys with the lowest L2 norm",
           .paper = "arXiv:2406.11430",
+          .default_when = "once",  // kvpress's press compresses once, after prefill
           .params = {BudgetSpec()},
           .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
             ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, "knorm", s));

@@ -43,6 +43,7 @@ PolicyInfo ObservedAttentionInfo() {
           .description =
               "most attention received, averaged over the queries that saw each entry (kvpress)",
           .paper = "kvpress ObservedAttentionPress (arXiv:2306.14048)",
+          .default_when = "once",  // kvpress's press compresses once, after prefill
           .params = {BudgetSpec(), AggregateSpec()},
           .make = [](const Params& p, const CacheShape& s) -> PolicyOr {
             ASSIGN_OR_RETURN(const int budget, CheckedBudget(p, "observed_attention", s));

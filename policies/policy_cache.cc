@@ -234,8 +234,19 @@ void PolicyCache::EndStep() {
       if (position_mode_ == PositionMode::kCache) ReassignPositions(l, h);
     }
   }
+  unplanned_tokens_ = schedule_.acts(steps_) ? 0 : unplanned_tokens_ + n_tokens_;
   policy_->EndStep();
   policy_ns_ += NowNs() - start;
+}
+
+int64_t PolicyCache::max_entries(int layer) const {
+  const int64_t bound = policy_->max_entries(layer);
+  return bound < 0 ? bound : bound + unplanned_tokens_;
+}
+
+int64_t PolicyCache::max_layer_entries(int layer) const {
+  const int64_t bound = policy_->max_layer_entries(layer);
+  return bound < 0 ? bound : bound + unplanned_tokens_ * shape_.n_kv_heads;
 }
 
 void PolicyCache::ReassignPositions(int layer, int head) {

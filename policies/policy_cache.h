@@ -63,6 +63,11 @@ class PolicyCache : public KvCache {
   }
   const std::string& label() const { return label_; }
   const CachePolicy& policy() const { return *policy_; }
+  // The entries (layer, head) may hold after a step: the policy's bound where its schedule acted
+  // on every step since the bound last held, plus the tokens appended at the steps it skipped
+  // (`when=once` keeps every decoded token). -1: no bound.
+  int64_t max_entries(int layer) const;
+  int64_t max_layer_entries(int layer) const;
   const KvStore& k_store() const { return *k_store_; }
   const KvStore& v_store() const { return *v_store_; }
   const CacheShape& shape() const { return shape_; }
@@ -106,6 +111,8 @@ class PolicyCache : public KvCache {
   PositionMode position_mode_;
   EvictionSchedule schedule_;
   int steps_ = 0;  // BeginStep calls so far (1 during the first step)
+  // Tokens appended at the steps since the schedule last acted (0 right after it acts).
+  int64_t unplanned_tokens_ = 0;
   std::string label_;
   KvCells cells_;
   int pos0_ = 0;

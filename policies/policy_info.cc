@@ -32,6 +32,10 @@ absl::Status InvalidParam(const Params& p, const std::string& policy, const std:
 
 absl::StatusOr<int> CheckedBudget(const Params& p, const std::string& policy,
                                   const CacheShape& shape) {
+  if (auto when = p.values().find("when");
+      when != p.values().end() && when->second == "once" && shape.prompt_tokens > 0) {
+    return CheckedPromptBudget(p, policy, shape);
+  }
   const std::string& text = p.values().at("budget");
   const bool ratio = absl::StrContains(text, ".") || absl::StrContains(text, "%");
   if (ratio && shape.context_tokens <= 0) {

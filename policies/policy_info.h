@@ -25,11 +25,15 @@ using PolicyOr = absl::StatusOr<std::unique_ptr<CachePolicy>>;
 
 struct PolicyInfo {
   std::string name;
-  std::string description;        // one line: what it keeps
-  std::string paper;              // arXiv id or reference, empty for baselines
+  std::string description;  // one line: what it keeps
+  std::string paper;        // arXiv id or reference, empty for baselines
   // Compresses the prompt (the run's first step) once and keeps every token decoded after it;
   // false for decode-time policies, which hold their budget after every step.
   bool one_shot = false;
+  // `when`'s default (policies/eviction_schedule.h) when it is not the kind's: "once" for a
+  // decode-time policy whose source compresses once after prefill (the kvpress presses knorm,
+  // keydiff, observed_attention, random). Empty: once for one-shot policies, else every_step.
+  std::string default_when;
   std::vector<ParamSpec> params;  // `positions` included once listed in the registry
   std::function<PolicyOr(const Params&, const CacheShape&)> make;
 };
@@ -52,7 +56,8 @@ absl::StatusOr<int> CheckedPromptBudget(const Params& p, const std::string& poli
                                         const CacheShape& shape);
 
 // The budget in tokens, checked: at least one token, a ratio needs a known context, and no more
-// than the context (nothing would be evicted: `full` says that).
+// than the context (nothing would be evicted: `full` says that). Under `when=once` the policy
+// compresses only the prompt, so the budget is CheckedPromptBudget's.
 absl::StatusOr<int> CheckedBudget(const Params& p, const std::string& policy,
                                   const CacheShape& shape);
 

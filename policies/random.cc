@@ -33,6 +33,7 @@ PolicyInfo RandomInfo() {
   return {.name = "random",
           .description = "keep a seeded random subset (the baseline)",
           .paper = "kvpress RandomPress",
+          .default_when = "once",  // kvpress's press compresses once, after prefill
           .params = {BudgetSpec(),
                      {.name = "seed",
                       .type = ParamType::kInt,

@@ -39,12 +39,15 @@ ParamSpec PositionsSpec() {
 }
 
 // `when` (policies/eviction_schedule.h), for every policy that evicts: its default is what its
-// source does (once for the one-shot ones, every step for the decode-time ones).
-ParamSpec WhenSpec(bool one_shot) {
+// source does (once for the one-shot ones and the kvpress presses that compress after prefill,
+// every step for the decode-time ones).
+ParamSpec WhenSpec(const PolicyInfo& info) {
+  const std::string default_when =
+      !info.default_when.empty() ? info.default_when : (info.one_shot ? "once" : "every_step");
   return {.name = "when",
           .type = ParamType::kString,
-          .default_value = one_shot ? "once" : "every_step",
-          .help = one_shot
+          .default_value = default_when,
+          .help = info.one_shot
                       ? "when the cache evicts: once (the prompt; a one-shot policy scores "
                         "nothing else)"
                       : "when the cache evicts: every_step, once (after the prompt, as kvpress), "
@@ -74,7 +77,7 @@ std::vector<PolicyInfo> BuildTable() {
   // Every policy runs in a PolicyCache, which re-rotates keys on request.
   for (PolicyInfo& info : t) {
     info.params.push_back(PositionsSpec());
-    if (info.name != "full" && info.name != "none") info.params.push_back(WhenSpec(info.one_shot));
+    if (info.name != "full" && info.name != "none") info.params.push_back(WhenSpec(info));
   }
   return t;
 }

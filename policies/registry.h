@@ -8,10 +8,11 @@
 // head, as a token count ("64") or a ratio ("0.25", "25%") of the run's context (of the prompt for
 // one-shot policies, which compress only the prompt).
 //
-// Decode-time policies (window, sinks, h2o, tova, scissorhands, knorm) hold at most their budget
-// after every step. Within a prefill block every token attends to the whole block (and the cache);
-// the block is compressed at its EndStep. One-shot policies (snapkv, pyramidkv, adakv) compress the
-// prompt once, at the end of the first step, and keep every token decoded afterwards.
+// Decode-time policies (window, sinks, h2o, tova, scissorhands) hold at most their budget after
+// every step. Within a prefill block every token attends to the whole block (and the cache); the
+// block is compressed at its EndStep. One-shot policies (snapkv, pyramidkv, adakv, ...) compress
+// the prompt once, at the end of the first step, and keep every token decoded afterwards; so do
+// knorm, observed_attention, keydiff and random by default (`when=once`, as kvpress's presses).
 //
 // Adding a policy: one header/source pair (policies/<name>.h) that declares its PolicyInfo
 // (parameters, defaults, checks, factory; policy_info.h) and one line in registry.cc's list.

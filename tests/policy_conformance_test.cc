@@ -2,7 +2,8 @@
 // checked without extra wiring, on each store of a matrix (f32, q4_0, and KIVI with groups small
 // enough to quantize keys and values inside the run). On a synthetic model (the claims are
 // invariants and algebraic identities, not quality): a 16-token prefill block, then 80 decode
-// tokens. After every step: the policy's own bound (max_entries / max_layer_entries) holds, kept
+// tokens. After every step: the cache's bound (the policy's max_entries / max_layer_entries, plus
+// what its `when` schedule let through since it last acted) holds, kept
 // positions are strictly increasing and lie in the past, stores and cell metadata agree, memory
 // reports what the stores hold. Runs are deterministic; a budget covering the whole context gives
 // exactly `full`'s logits on the same store.
@@ -116,8 +117,8 @@ class Fixture : public ::testing::TestWithParam<std::tuple<std::string, std::str
     const CacheShape& s = cache.shape();
     bool bounded = false;
     for (int l = 0; l < s.n_layers; ++l) {
-      const int64_t per_head = cache.policy().max_entries(l);
-      const int64_t per_layer = cache.policy().max_layer_entries(l);
+      const int64_t per_head = cache.max_entries(l);
+      const int64_t per_layer = cache.max_layer_entries(l);
       bounded |= per_head >= 0 || per_layer >= 0;
       int64_t layer_total = 0;
       uint64_t rows = 0;
