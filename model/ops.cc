@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "base/check.h"
 #include "formats/half.h"
 #include "model/quant_decode.h"
+#include "model/quant_dot.h"
 #include "model/quant_weights.h"
 #include "model/simd.h"
 
@@ -96,15 +98,6 @@ float RowDotReference(const std::byte* row, const float* x, int64_t n) {
       DequantizeBlocks(T, row + b * BlockBytes(T), kValues, values);
       for (int j = 0; j < kValues; ++j) acc += values[j] * x[b * kValues + j];
     }
-  } else if constexpr (T == DType::kQ8_0) {
-    for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
-      const std::byte* block = row + b * kQ8_0BlockBytes;
-      const auto* q = reinterpret_cast<const int8_t*>(block + 2);
-      float s = 0.0f;
-      for (int j = 0; j < kQ8_0BlockSize; ++j)
-        s += static_cast<float>(q[j]) * x[b * kQ8_0BlockSize + j];
-      acc += Q8_0Scale(block) * s;
-    }
   } else {
     for (int64_t i = 0; i < n; ++i) acc += LoadScalar<T>(row, i) * x[i];
   }
@@ -143,36 +136,8 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
   for (auto& parity : acc) {
     for (auto& a : parity) a = simd::Zero();
   }
-  if constexpr (T == DType::kQ8_0) {
-    // A block is two chunks; block b adds into accumulator b % 2. Row by row within the tile: only
-    // one row's decoded block is live (three F32x16), which keeps AVX2's 16 registers from
-    // spilling.
-    auto block_dots = [&](int64_t b, simd::F32x16* a) {
-      for (int r = 0; r < R; ++r) {
-        const std::byte* block = w + r * row_bytes + b * kQ8_0BlockBytes;
-        Prefetch(block + kPrefetchBytes);
-        const auto* q = reinterpret_cast<const int8_t*>(block + 2);
-        const simd::F32x16 d = simd::Set1(Q8_0Scale(block)), w0 = simd::LoadI8(q),
-                           w1 = simd::LoadI8(q + 16);
-        for (int v = 0; v < V; ++v) {
-          const float* xv = x + v * cols + b * kQ8_0BlockSize;
-          a[r * V + v] =
-              simd::MulAdd(d, simd::MulAdd(w1, simd::Load(xv + 16), simd::Mul(w0, simd::Load(xv))),
-                           a[r * V + v]);
-        }
-      }
-    };
-    // Blocks in pairs, so that which accumulator a block adds into is known at compile time
-    // (an index computed at run time would keep the accumulators in memory).
-    const int64_t n_blocks = cols / kQ8_0BlockSize;
-    int64_t b = 0;
-    for (; b + 2 <= n_blocks; b += 2) {
-      block_dots(b, acc[0]);
-      block_dots(b + 1, acc[1]);
-    }
-    if (b < n_blocks) block_dots(b, acc[0]);
-  } else if constexpr (IsGgmlBlockType(T)) {
-    // 32 values at a time, decoded row by row (one row's chunk live, as for Q8_0). A chunk's two
+  if constexpr (IsGgmlBlockType(T)) {
+    // Q4_1 and Q5_1: 32 values at a time, decoded row by row (one row's chunk live). A chunk's two
     // halves add into accumulators 0 and 1, as the F32 kernel adds the same columns: a row's dot
     // is bit for bit that of its dequantized f32 copy.
     constexpr int64_t kChunkBytes = int64_t{BlockBytes(T)} * 32 / BlockValues(T);  // on average
@@ -264,17 +229,33 @@ void BlockRows(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, in
   for (; v < v_end; ++v) RowRange<T, kSingleRows, 1>(w, r0, r1, x, v, y);
 }
 
+// The f32-activation kernels: every type but those of model/quant_dot.h.
 void BlockRowsAny(const WeightMatrix& w, int64_t r0, int64_t r1, const float* x, int v0, int v_end,
                   float* y) {
-  WithDType(w.dtype, [&]<DType T>() { BlockRows<T>(w, r0, r1, x, v0, v_end, y); });
+  WithDType(w.dtype, [&]<DType T>() {
+    if constexpr (UsesQ8Activations(T)) {
+      KVBENCH_CHECK(false, "%s multiplies 8-bit activations (Q8Dots)", DTypeName(T));
+    } else {
+      BlockRows<T>(w, r0, r1, x, v0, v_end, y);
+    }
+  });
 }
 
 template <DType T>
 void MatMulReferenceTyped(const WeightMatrix& w, const float* x, int n_vec, float* y) {
-  for (int v = 0; v < n_vec; ++v) {
-    for (int64_t r = 0; r < w.rows; ++r) {
-      y[static_cast<size_t>(v) * w.rows + r] = RowDotReference<T>(
-          w.data + w.row_bytes() * r, x + static_cast<size_t>(v) * w.cols, w.cols);
+  if constexpr (UsesQ8Activations(T)) {
+    std::vector<std::byte> xq(Q8ActivationBytes(T, w.cols));
+    for (int v = 0; v < n_vec; ++v) {
+      QuantizeActivations(T, x + static_cast<size_t>(v) * w.cols, w.cols, xq.data());
+      for (int64_t r = 0; r < w.rows; ++r)
+        y[static_cast<size_t>(v) * w.rows + r] = Q8DotReference(T, w.row(r), xq.data(), w.cols);
+    }
+  } else {
+    for (int v = 0; v < n_vec; ++v) {
+      for (int64_t r = 0; r < w.rows; ++r) {
+        y[static_cast<size_t>(v) * w.rows + r] = RowDotReference<T>(
+            w.data + w.row_bytes() * r, x + static_cast<size_t>(v) * w.cols, w.cols);
+      }
     }
   }
 }
@@ -299,6 +280,26 @@ void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec) 
     first_block[o + 1] = total_blocks;
     work_per_vector += w.rows * w.cols;
   }
+  // Weights of the ggml block types multiply 8-bit activations (model/quant_dot.h): each vector
+  // is quantized once per call, per block size the outputs need, before the parallel loop.
+  const int64_t cols = outputs[0].w->cols;
+  thread_local std::vector<std::byte> q8_small, q8_large;  // 32-value and 256-value blocks
+  size_t q8_bytes[2] = {0, 0};
+  for (const MatMulOutput& out : outputs) {
+    const DType t = out.w->dtype;
+    if (!UsesQ8Activations(t)) continue;
+    const int which = BlockValues(t) == kQK_K ? 1 : 0;
+    std::vector<std::byte>& buf = which == 1 ? q8_large : q8_small;
+    if (q8_bytes[which] != 0) continue;
+    q8_bytes[which] = Q8ActivationBytes(t, cols);
+    buf.resize(q8_bytes[which] * static_cast<size_t>(n_vec));
+    for (int v = 0; v < n_vec; ++v) {
+      QuantizeActivations(t, x + static_cast<size_t>(v) * cols, cols,
+                          buf.data() + q8_bytes[which] * static_cast<size_t>(v));
+    }
+  }
+  // The buffers are this thread's; the team reads them through these pointers.
+  const std::byte* const q8_data[2] = {q8_small.data(), q8_large.data()};
   for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
     const int v_end = std::min(n_vec, v0 + kVectorTile);
     const bool parallel = work_per_vector * (v_end - v0) >= kMinParallelWork;
@@ -308,7 +309,16 @@ void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec) 
       while (b >= first_block[o + 1]) ++o;
       const WeightMatrix& w = *outputs[o].w;
       const int64_t r0 = (b - first_block[o]) * kRowBlock;
-      BlockRowsAny(w, r0, std::min(w.rows, r0 + kRowBlock), x, v0, v_end, outputs[o].y);
+      const int64_t r1 = std::min(w.rows, r0 + kRowBlock);
+      if (UsesQ8Activations(w.dtype)) {
+        const int which = BlockValues(w.dtype) == kQK_K ? 1 : 0;
+        Q8Dots(w.dtype, w.row(r0), w.row_bytes(), static_cast<int>(r1 - r0),
+               q8_data[which] + q8_bytes[which] * static_cast<size_t>(v0), q8_bytes[which],
+               v_end - v0, cols, outputs[o].y + static_cast<size_t>(v0) * w.rows + r0,
+               static_cast<size_t>(w.rows));
+      } else {
+        BlockRowsAny(w, r0, r1, x, v0, v_end, outputs[o].y);
+      }
     }
   }
 }
