@@ -3,7 +3,7 @@
 // layer and KV head keeps after the prompt equal kvpress's. tests/data/kvpress_oracle/*.json were
 // written by make_oracle.py beside them (kvpress at a recorded commit, transformers 5.17, float32
 // on an H200); here KeepPositions feeds the same tokens through the kvbench spec that reproduces
-// each press (the table kPresses, also docs/policies.md).
+// each press (the table kPresses, also docs/policies.md): 11 presses, ChunkKV included.
 //
 // Ties: kvpress selects with torch.topk on the GPU and kvbench on the CPU, so two entries whose
 // scores differ by float noise may trade places. The oracle lists, per (layer, head), the positions
@@ -130,7 +130,7 @@ TEST_P(KvpressOracleTest, KeptPositionsEqualKvpress) {
     specs.push_back(x.spec);
     cases.push_back(std::move(x));
   }
-  ASSERT_EQ(cases.size(), 20u);
+  ASSERT_EQ(cases.size(), 22u);
   // The oracle tells policies apart: h2o's unnormalised sum (issue 16) is not ObservedAttention.
   std::vector<size_t> observed;
   for (size_t i = 0; i < cases.size(); ++i) {
