@@ -71,8 +71,8 @@ int64_t AdaKvPolicy::max_entries(int layer) const {
   if (alloc_ == Alloc::kPaper) {
     // c_h <= min(prompt, heads * base) entries of the layer's top-k.
     const int64_t count = std::min<int64_t>(n, heads * base);
-    most = options_.window + static_cast<int64_t>(std::nearbyint(count * (1.0 - floor_ratio_) +
-                                                                 floor_));
+    most = options_.window +
+           static_cast<int64_t>(std::nearbyint(count * (1.0 - floor_ratio_) + floor_));
   } else {
     most = int64_t{options_.window} + int64_t{base} * heads - int64_t{floor_} * (heads - 1);
   }
@@ -83,9 +83,8 @@ int64_t AdaKvPolicy::max_layer_entries(int layer) const {
   if (scorer_.prompt_len() == 0) return -1;
   const int n = scorer_.prompt_len();
   // kPaper rounds each head's share: at most heads / 2 entries over the layer's budget.
-  const int64_t rounding = alloc_ == Alloc::kPaper && n > options_.budget
-                               ? int64_t{shape_.n_kv_heads} / 2
-                               : 0;
+  const int64_t rounding =
+      alloc_ == Alloc::kPaper && n > options_.budget ? int64_t{shape_.n_kv_heads} / 2 : 0;
   return int64_t{shape_.n_kv_heads} * (std::min(n, options_.budget) + (scorer_.n_past() - n)) +
          rounding;
 }

@@ -225,7 +225,8 @@ void PolicyCache::EndStep() {
       if (policy_->plans_from_stored_keys()) {
         const int n = k_store_->size(l, h), hd = shape_.head_dim;
         stored_keys_.resize(static_cast<size_t>(n) * hd);
-        for (int j = 0; j < n; ++j) k_store_->Read(l, h, j, &stored_keys_[static_cast<size_t>(j) * hd]);
+        for (int j = 0; j < n; ++j)
+          k_store_->Read(l, h, j, &stored_keys_[static_cast<size_t>(j) * hd]);
         policy_->OnStoredKeys(l, h, stored_keys_.data(), n);
       }
       if (!policy_->SelectKeep(l, h, cells_.positions(l, h), &keep_)) continue;

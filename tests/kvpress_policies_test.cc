@@ -171,8 +171,8 @@ TEST(KeyDiffPolicyTest, PlansFromTheStoredKeysAndHoldsOneFloatPerEntry) {
   PolicyCache& c = **cache;
   // Two KV heads, 6 tokens of head_dim 2: head 0's keys near +x but for one along +y, head 1's
   // the other way round.
-  const float k[] = {1, 0.1f, 0, 1,  2, 0,  0, 2,  0, 3,    3, 0,   1, -0.1f, 0, 0.5f,
-                     3, 0.2f, 0, 1,  1, 0,  0, 1};
+  const float k[] = {1, 0.1f,  0, 1,    2, 0,    0, 2, 0, 3, 3, 0,
+                     1, -0.1f, 0, 0.5f, 3, 0.2f, 0, 1, 1, 0, 0, 1};
   std::vector<float> v(24, 0.5f);
   c.BeginStep(0, 6);
   c.Append(0, k, v.data());
@@ -181,8 +181,7 @@ TEST(KeyDiffPolicyTest, PlansFromTheStoredKeysAndHoldsOneFloatPerEntry) {
   // the two oldest of its equal +y keys.
   EXPECT_THAT(c.positions(0, 0), ElementsAre(1, 2, 3));
   EXPECT_THAT(c.positions(0, 1), ElementsAre(0, 1, 2));
-  EXPECT_EQ(c.memory(0).logical - c.memory(0).payload - c.memory(0).index,
-            2 * 3 * sizeof(float));
+  EXPECT_EQ(c.memory(0).logical - c.memory(0).payload - c.memory(0).index, 2 * 3 * sizeof(float));
 }
 
 TEST(ObservedAttentionPolicyTest, AveragesOverTheQueriesThatSawEachEntry) {

@@ -245,10 +245,9 @@ TEST(SnapKvPolicyTest, ShortPromptIsNotCompressed) {
 std::vector<std::vector<int>> PyramidKeep(int prompt, const char* alloc = "factory",
                                           const char* beta = "20") {
   const CacheShape s = Shape(3, 1, 1);
-  auto p = Make("pyramidkv",
-                {{"budget", "12"}, {"window", "2"}, {"kernel", "1"}, {"alloc", alloc},
-                 {"beta", beta}},
-                s);
+  auto p = Make(
+      "pyramidkv",
+      {{"budget", "12"}, {"window", "2"}, {"kernel", "1"}, {"alloc", alloc}, {"beta", beta}}, s);
   p->BeginStep(0, prompt);
   AppendAll(*p, s, prompt);
   std::vector<float> probs(2 * prompt);
