@@ -58,14 +58,27 @@ absl::Status RunKeep(const KeepFlags& flags) {
   const KeepOptions options{.context_end = flags.context_end, .scores = flags.scores};
   ASSIGN_OR_RETURN(const std::unique_ptr<Model> model, flags.model.Load());
   std::vector<int> ids;
+  std::string input;  // names the context in errors
   if (!flags.tokens.empty()) {
     ASSIGN_OR_RETURN(ids, ReadTokens(flags.tokens, model->config.vocab_size));
+    input = absl::StrCat(flags.tokens, " (", ids.size(), " tokens)");
   } else {
     ASSIGN_OR_RETURN(const std::string text, flags.text.Read());
     ids = model->tokenizer->Encode(text, flags.text.bos);
+    const int text_tokens = static_cast<int>(ids.size()) - (flags.text.bos ? 1 : 0);
+    if (text_tokens == 0) {
+      // An empty text (or one of nothing but what the tokenizer drops): BOS alone, or nothing.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the text tokenizes to ", flags.text.bos ? "BOS alone (1 token)" : "no tokens",
+          ": there is no context to keep or evict; give a text of at least one token"));
+    }
+    input = absl::StrCat("the text (", ids.size(), " tokens",
+                         flags.text.bos ? ": BOS + " + absl::StrCat(text_tokens) : "", ")");
   }
-  ASSIGN_OR_RETURN(const std::vector<KeptPositions> kept,
-                   KeepPositions(*model, ids, {spec}, options));
+  // Nothing is printed unless every case is computed: an error leaves stdout empty.
+  absl::StatusOr<std::vector<KeptPositions>> result = KeepPositions(*model, ids, {spec}, options);
+  if (!result.ok()) return Annotate(result.status(), input);
+  const std::vector<KeptPositions>& kept = *result;
   if (flags.json) {
     std::printf("%s\n", KeptJson(kept[0], flags.scores).c_str());
     return absl::OkStatus();

@@ -74,7 +74,11 @@ absl::StatusOr<std::vector<KeptPositions>> KeepPositions(const Model& model,
                                                          absl::Span<const CacheSpec> specs,
                                                          const KeepOptions& options) {
   const int n = static_cast<int>(tokens.size());
-  if (n == 0) return absl::InvalidArgumentError("keep: no tokens");
+  if (n < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "keep: a context of ", n, " token", n == 1 ? "" : "s",
+        " holds nothing for a policy to keep or evict (an empty text is BOS alone); at least 2"));
+  }
   if (n > model.config.context_length) {
     return absl::OutOfRangeError(absl::StrCat("keep: ", n, " tokens exceed the model's context of ",
                                               model.config.context_length));

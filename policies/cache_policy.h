@@ -69,6 +69,14 @@ class CachePolicy {
   // first of the observed_queries: the result must not depend on how the rows are split.
   virtual void OnAttention(int layer, int head, int t0, const float* probs, int n_q, int n,
                            int ld) {}
+  // Whether SelectKeep ranks the entries by their keys as the K store holds them: then the cache
+  // calls OnStoredKeys for (layer, head) right before each SelectKeep of it, and the policy keeps
+  // no copy of its own (keydiff: kvpress's KeyDiffPress scores the cached keys when it compresses).
+  virtual bool plans_from_stored_keys() const { return false; }
+  // The n keys of (layer, head) as the K store returns them (KvStore::Read: dequantized, RoPE at
+  // the positions they were stored with), keys[j * head_dim + d] for entry j; valid during the
+  // SelectKeep that follows.
+  virtual void OnStoredKeys(int layer, int head, const float* keys, int n) {}
   // At the end of a step, the plan: fills `keep` with the indices of entries to keep (strictly
   // increasing) and returns true, or returns false to keep all. `positions` are the entries'
   // absolute positions. Changes nothing: the plan is applied by the caller.

@@ -13,18 +13,20 @@ KeyDiffPolicy::KeyDiffPolicy(const CacheShape& shape, int budget)
     : n_kv_heads_(shape.n_kv_heads),
       head_dim_(shape.head_dim),
       budget_(budget),
-      unit_keys_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads) {}
+      scores_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads) {}
 
-void KeyDiffPolicy::OnAppend(int layer, int head, const float* keys, int n, int ld) {
-  std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
+void KeyDiffPolicy::OnStoredKeys(int layer, int head, const float* keys, int n) {
+  unit_.resize(static_cast<size_t>(n) * head_dim_);
   for (int i = 0; i < n; ++i) {
-    const float* k = keys + static_cast<size_t>(i) * ld;
+    const float* k = keys + static_cast<size_t>(i) * head_dim_;
     double ss = 0.0;
     for (int d = 0; d < head_dim_; ++d) ss += static_cast<double>(k[d]) * k[d];
     // torch's F.normalize divides by max(norm, 1e-12): a zero key stays zero.
     const double inv = 1.0 / std::max(std::sqrt(ss), 1e-12);
-    for (int d = 0; d < head_dim_; ++d) u.push_back(static_cast<float>(k[d] * inv));
+    for (int d = 0; d < head_dim_; ++d)
+      unit_[static_cast<size_t>(i) * head_dim_ + d] = static_cast<float>(k[d] * inv);
   }
+  Scores(unit_.data(), n, head_dim_, &scores_[static_cast<size_t>(layer) * n_kv_heads_ + head]);
 }
 
 void KeyDiffPolicy::Scores(const float* unit_keys, int n, int head_dim, std::vector<float>* out) {
@@ -54,37 +56,33 @@ bool KeyDiffPolicy::SelectKeep(int layer, int head, absl::Span<const int32_t> po
                                std::vector<int>* keep) const {
   const int n = static_cast<int>(positions.size());
   if (n <= budget_) return false;
-  const std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
-  KVBENCH_CHECK(u.size() == static_cast<size_t>(n) * head_dim_, "keydiff: %zu floats for %d keys",
-                u.size(), n);
-  Scores(u.data(), n, head_dim_, &scores_);
-  TopK(scores_, budget_, keep);
+  const std::vector<float>& scores = scores_[static_cast<size_t>(layer) * n_kv_heads_ + head];
+  KVBENCH_CHECK(scores.size() == static_cast<size_t>(n),
+                "keydiff: %zu scores for %d entries (OnStoredKeys must precede SelectKeep)",
+                scores.size(), n);
+  TopK(scores, budget_, keep);
   return true;
 }
 
 bool KeyDiffPolicy::EntryScores(int layer, int head, std::vector<float>* out) const {
-  const std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
-  Scores(u.data(), static_cast<int>(u.size() / head_dim_), head_dim_, out);
-  return true;
+  *out = scores_[static_cast<size_t>(layer) * n_kv_heads_ + head];
+  return true;  // the caller checks there is one per entry
 }
 
 void KeyDiffPolicy::OnKeep(int layer, int head, absl::Span<const int> keep) {
-  std::vector<float>& u = unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + head];
-  const size_t hd = head_dim_;
+  std::vector<float>& s = scores_[static_cast<size_t>(layer) * n_kv_heads_ + head];
   for (size_t i = 0; i < keep.size(); ++i) {
-    KVBENCH_CHECK(keep[i] >= 0 && static_cast<size_t>(keep[i]) * hd < u.size(),
-                  "keydiff: keep index %d of %zu", keep[i], u.size() / hd);
-    if (static_cast<size_t>(keep[i]) != i) {
-      std::copy_n(&u[keep[i] * hd], hd, &u[i * hd]);
-    }
+    KVBENCH_CHECK(keep[i] >= 0 && static_cast<size_t>(keep[i]) < s.size(),
+                  "keydiff: keep index %d of %zu", keep[i], s.size());
+    s[i] = s[keep[i]];
   }
-  u.resize(keep.size() * hd);
+  s.resize(keep.size());
 }
 
 uint64_t KeyDiffPolicy::metadata_bytes(int layer) const {
   uint64_t b = 0;
   for (int h = 0; h < n_kv_heads_; ++h)
-    b += unit_keys_[static_cast<size_t>(layer) * n_kv_heads_ + h].size() * sizeof(float);
+    b += scores_[static_cast<size_t>(layer) * n_kv_heads_ + h].size() * sizeof(float);
   return b;
 }
 

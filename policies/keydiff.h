@@ -5,9 +5,12 @@
 //
 // The anchor a is the mean of the unit keys of the KV head's current entries, as kvpress computes
 // it at compression (the paper's block-wise iteration is kvpress's BlockPress around it). Needs no
-// attention: the policy keeps each entry's unit key (head_dim floats) to recompute the anchor when
-// the cache is over budget. Like knorm, a decode step evicts after every step; a prefill block
-// attends in full and is cut at its EndStep. Ties keep the older entry.
+// attention and keeps no copy of the keys: the cache hands it the K store's rows when it plans
+// (plans_from_stored_keys), as KeyDiffPress scores the cached keys (on a quantized K store, the
+// dequantized ones). What stays between plans is each kept entry's score at the last plan (one
+// float, for EntryScores; counted in metadata_bytes), not the unit keys (head_dim floats per
+// entry, 1.5x an f32 K+V payload, before issue 16). By default (when=once) it acts once, after
+// the prompt; ties keep the older entry.
 #ifndef KVBENCH_POLICIES_KEYDIFF_H_
 #define KVBENCH_POLICIES_KEYDIFF_H_
 
@@ -24,7 +27,8 @@ class KeyDiffPolicy : public CachePolicy {
   KeyDiffPolicy(const CacheShape& shape, int budget);
 
   PolicyTraits traits() const override { return {.budget = budget_}; }
-  void OnAppend(int layer, int head, const float* keys, int n, int ld) override;
+  bool plans_from_stored_keys() const override { return true; }
+  void OnStoredKeys(int layer, int head, const float* keys, int n) override;
   bool SelectKeep(int layer, int head, absl::Span<const int32_t> positions,
                   std::vector<int>* keep) const override;
   void OnKeep(int layer, int head, absl::Span<const int> keep) override;
@@ -39,8 +43,10 @@ class KeyDiffPolicy : public CachePolicy {
   int n_kv_heads_;
   int head_dim_;
   int budget_;
-  std::vector<std::vector<float>> unit_keys_;  // (layers * kv_heads) -> (entries, head_dim)
-  mutable std::vector<float> scores_;          // scratch of SelectKeep
+  // (layers * kv_heads) -> (entries): the scores of OnStoredKeys, compacted by OnKeep; entries
+  // appended since have none (EntryScores then reports none).
+  std::vector<std::vector<float>> scores_;
+  std::vector<float> unit_;  // scratch of OnStoredKeys: (entries, head_dim)
 };
 
 PolicyInfo KeyDiffInfo();

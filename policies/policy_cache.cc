@@ -222,6 +222,13 @@ void PolicyCache::EndStep() {
   for (int l = 0; schedule_.acts(steps_) && l < shape_.n_layers; ++l) {
     for (int h = 0; h < shape_.n_kv_heads; ++h) {
       keep_.clear();
+      if (policy_->plans_from_stored_keys()) {
+        const int n = k_store_->size(l, h), hd = shape_.head_dim;
+        stored_keys_.resize(static_cast<size_t>(n) * hd);
+        for (int j = 0; j < n; ++j)
+          k_store_->Read(l, h, j, &stored_keys_[static_cast<size_t>(j) * hd]);
+        policy_->OnStoredKeys(l, h, stored_keys_.data(), n);
+      }
       if (!policy_->SelectKeep(l, h, cells_.positions(l, h), &keep_)) continue;
       const bool evicts = static_cast<int>(keep_.size()) < cells_.size(l, h);
       const absl::Status applied = cells_.Apply(l, h, keep_);

@@ -129,6 +129,7 @@ class PolicyCache : public KvCache {
   std::vector<double> rope_freqs_;
   std::vector<double> sliding_rope_freqs_;  // (rope_dims / 2) sliding layers' own, or empty
   std::vector<float> rope_cos_, rope_sin_;  // (rope_dims / 2): one rotation
+  std::vector<float> stored_keys_;          // (entries, head_dim): OnStoredKeys' rows
   std::vector<uint8_t> moved_;              // (kv_heads) whether keys_[head] holds the keys
   std::vector<AlignedVector<float>> keys_;  // (kv_heads) -> (entries, head_dim)
 };

@@ -14,10 +14,10 @@
 // reproduces what the request's store would hold had it computed the prefix itself: quantization
 // is deterministic and row-local (f16, bf16, q*_*, int8, fp8 with a fixed scale), and KIVI
 // quantizes the same oldest-first groups whatever the step sizes. Not exact: fp8 with
-// calibrate=true (its scale comes from the first rows appended, here the prefix alone). The budget
-// counts each cached token at the stores' own rate (BytesPerValue: the quantized size, without
-// KIVI's f32 residual or fp8's per-store scales), i.e. as the format would hold it; the f32 payload
-// actually kept in memory is reported separately (cache_f32_bytes).
+// calibrate=vllm|max (its scale comes from the first rows appended, here the prefix alone). The
+// budget counts each cached token at the stores' own rate (BytesPerValue: the quantized size,
+// without KIVI's f32 residual or fp8's per-store scales), i.e. as the format would hold it; the f32
+// payload actually kept in memory is reported separately (cache_f32_bytes).
 //
 // Strategies:
 //   none    no prefix cache: every request prefills its whole prompt (the baseline)

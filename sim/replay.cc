@@ -95,6 +95,12 @@ absl::StatusOr<ReplayResult> ReplayPolicy(const Trace& trace, const CacheSpec& s
     return absl::InvalidArgumentError(absl::StrCat(
         "policy ", spec.policy, " keeps nothing between steps: there is nothing to replay"));
   }
+  if (probe->plans_from_stored_keys()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy ", spec.policy,
+        " ranks the stored keys by direction; a trace records only their norms: measure it with "
+        "`kvbench run`"));
+  }
   const PolicyTraits traits = probe->traits();
   // Validate the stores up front, so a bad store fails before any work.
   HeadBytes k_bytes(spec.k_store, spec.k_params, KvRole::kKey, h.head_dim);

@@ -43,9 +43,9 @@ Fp8Store::Fp8Store(const CacheShape& shape, const Fp8StoreOptions& options, std:
     : RowStore(shape, std::make_unique<Fp8Codec>(options.format, shape.head_dim), std::move(name)),
       options_(options),
       scales_(static_cast<size_t>(shape.n_layers) * shape.n_kv_heads,
-              options.calibrate  ? 0.0f
-              : options.amax > 0 ? options.amax / Fp8MaxFinite(options.format)
-                                 : 1.0f),
+              options.calibrate_range > 0 ? 0.0f
+              : options.amax > 0          ? options.amax / Fp8MaxFinite(options.format)
+                                          : 1.0f),
       encoded_(scales_.size(), false) {}
 
 uint64_t Fp8Store::LayerBytes(Fp8ScaleScope scope, const CacheShape& shape, int64_t entries) {
@@ -70,7 +70,7 @@ void Fp8Store::Calibrate(int layer, int head, const float* rows, int n, int ld) 
   }
   // An all-zero first block would leave no information: any positive scale encodes zeros exactly,
   // so fall back to 1 (no scaling) rather than 0.
-  const float scale = amax > 0 ? amax / Fp8MaxFinite(options_.format) : 1.0f;
+  const float scale = amax > 0 ? amax / options_.calibrate_range : 1.0f;
   float* layer_scales = &scales_[static_cast<size_t>(layer) * n_kv_heads()];
   if (options_.scope == Fp8ScaleScope::kHead) {
     layer_scales[head] = scale;

@@ -91,6 +91,14 @@ absl::Status CheckFp8Amax(const std::string& name, const Params& p) {
   return absl::OkStatus();
 }
 
+// What the first rows' amax is divided by (Fp8StoreOptions::calibrate_range); 0 = none.
+float Fp8CalibrateRange(const Params& p, KvRole role, Fp8Format format) {
+  const std::string rule = p.GetString("calibrate");
+  if (rule == "vllm") return role == KvRole::kKey ? 200.0f : 100.0f;  // K/V_SCALE_CONSTANT
+  if (rule == "max") return Fp8MaxFinite(format);
+  return 0.0f;
+}
+
 StoreInfo Fp8(std::string name, Fp8Format format, std::string description) {
   StoreInfo info;
   info.name = name;
@@ -107,17 +115,19 @@ StoreInfo Fp8(std::string name, Fp8Format format, std::string description) {
                           "0 = scale 1 (vLLM's default)",
                   .choices = {}},
                  {.name = "calibrate",
-                  .type = ParamType::kBool,
+                  .type = ParamType::kString,
                   .default_value = "false",
-                  .help = "take amax from the first rows appended (then frozen)",
-                  .choices = {}}};
-  info.make = [name, format](const Params& p, KvRole, const CacheShape& shape) -> StoreOr {
+                  .help = "scale from the first rows appended (then frozen): vllm = amax / 200 "
+                          "for K, amax / 100 for V (vLLM's calculate_kv_scales); max = amax / "
+                          "the format's max; false = none",
+                  .choices = {"false", "vllm", "max"}}};
+  info.make = [name, format](const Params& p, KvRole role, const CacheShape& shape) -> StoreOr {
     RETURN_IF_ERROR(CheckHeadDim(name, shape.head_dim, 1));
     RETURN_IF_ERROR(CheckFp8Amax(name, p));
     const Fp8StoreOptions options{.format = format,
                                   .scope = ScopeOf(p),
                                   .amax = static_cast<float>(p.GetFloat("amax")),
-                                  .calibrate = p.GetBool("calibrate")};
+                                  .calibrate_range = Fp8CalibrateRange(p, role, format)};
     return std::make_unique<Fp8Store>(shape, options, absl::StrCat(name, "(", p.ToString(), ")"));
   };
   info.layer_bytes = [name](const Params& p, KvRole, const CacheShape& shape,

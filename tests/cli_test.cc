@@ -485,5 +485,31 @@ TEST_F(CliTest, SpecsPrintedByRunAreAcceptedByOtherCommands) {
   }
 }
 
+// kvbench keep on a text too short to compress (issue 16): exit 2, an error naming the input, and
+// nothing on stdout (no half JSON). An empty text is BOS alone.
+TEST_F(CliTest, KeepRefusesATextTooShortToCompress) {
+  auto keep = [&](std::vector<std::string> args) {
+    std::vector<std::string> all = {"keep", "--model", "stories260K", "--json"};
+    all.insert(all.end(), args.begin(), args.end());
+    return Kvbench(all);
+  };
+  const Result bos = keep({"--text", "", "--policy", "snapkv(budget=0.5)"});
+  EXPECT_EQ(bos.exit_code, 2);
+  EXPECT_EQ(bos.out, "");
+  EXPECT_THAT(bos.err, HasSubstr("the text tokenizes to BOS alone (1 token)"));
+  const Result none = keep({"--text", "", "--no-bos", "--policy", "window(budget=4)"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(none.out, "");
+  EXPECT_THAT(none.err, HasSubstr("the text tokenizes to no tokens"));
+  const Result short_text = keep({"--text", "Once upon a time", "--policy", "snapkv(budget=2)"});
+  EXPECT_EQ(short_text.exit_code, 2);
+  EXPECT_EQ(short_text.out, "");
+  EXPECT_THAT(short_text.err, HasSubstr("the text (5 tokens: BOS + 4): snapkv("));
+  EXPECT_THAT(short_text.err, HasSubstr("'window' = 32 exceeds the context of 5 tokens"));
+  const Result ok = keep({"--text", "Once upon a time", "--policy", "window(budget=2)"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("\"n_tokens\":5"));
+}
+
 }  // namespace
 }  // namespace kvbench

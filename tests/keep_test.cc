@@ -125,6 +125,13 @@ TEST_F(KeepTest, BadInputsAreNamed) {
   EXPECT_THAT(bad_end.status().message(), HasSubstr("context end 41"));
   auto none = KeepPositions(*model_, {}, {PolicySpec("full")});
   EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  // One token (BOS alone, what an empty text gives): nothing to keep or evict, for any policy.
+  const std::vector<int> bos_only = {1};
+  for (const char* policy : {"full", "window", "snapkv"}) {
+    auto one = KeepPositions(*model_, bos_only, {PolicySpec(policy)});
+    EXPECT_EQ(one.status().code(), absl::StatusCode::kInvalidArgument) << policy;
+    EXPECT_THAT(one.status().message(), HasSubstr("a context of 1 token holds nothing")) << policy;
+  }
   auto bad_spec = KeepPositions(*model_, *tokens_, {PolicySpec("snapkv", {{"budget", "1.0"}})});
   EXPECT_EQ(bad_spec.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad_spec.status().message(), HasSubstr("snapkv"));

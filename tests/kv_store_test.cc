@@ -41,8 +41,9 @@ std::vector<Case> AllCases() {
       cases.push_back({"kivi", {{"bits", "4"}, {"group", "8"}, {"residual", "0"}}});
     } else if (info.name.rfind("fp8", 0) == 0) {
       cases.push_back({info.name, {}});
-      cases.push_back({info.name, {{"scale", "head"}, {"calibrate", "true"}}});
-      cases.push_back({info.name, {{"scale", "tensor"}, {"calibrate", "true"}}});
+      cases.push_back({info.name, {{"scale", "head"}, {"calibrate", "max"}}});
+      cases.push_back({info.name, {{"scale", "tensor"}, {"calibrate", "max"}}});
+      cases.push_back({info.name, {{"scale", "tensor"}, {"calibrate", "vllm"}}});
       cases.push_back({info.name, {{"amax", "4"}, {"scale", "tensor"}}});
     } else {
       cases.push_back({info.name, {}});
@@ -407,6 +408,33 @@ TEST(StoreRegistry, ErrorsNameTheProblem) {
   EXPECT_EQ((*MakeStore("fp8_e5m2", {}, KvRole::kKey, Shape(16)))->name(),
             "fp8_e5m2(amax=0,calibrate=false,scale=head)");
   for (const StoreInfo& info : StoreRegistry()) EXPECT_FALSE(info.description.empty()) << info.name;
+}
+
+// fp8 calibration rules (issue 16): calibrate=vllm divides the first rows' amax by 200 for K and
+// 100 for V (vLLM's calculate_kv_scales), leaving e4m3 448 / 200 = 2.24x (K) and 4.48x (V) of
+// headroom for later tokens; calibrate=max maps the first rows' amax to the format's max, so a
+// later value above it saturates there; calibrate=false keeps scale 1.
+TEST(Fp8Store, CalibrationRules) {
+  auto later_read_back = [](const char* rule, KvRole role, float later) {
+    auto store = *MakeStore("fp8_e4m3", {{"calibrate", rule}}, role, Shape(16));
+    std::vector<float> first(16, 0.5f);
+    first[3] = -1.0f;  // amax 1
+    std::vector<float> next(16, 0.0f);
+    next[0] = later;
+    store->Append(0, 0, first.data(), 1, 16);
+    store->Append(0, 0, next.data(), 1, 16);
+    std::vector<float> out(16);
+    store->Read(0, 0, 1, out.data());
+    return out[0];
+  };
+  EXPECT_NEAR(later_read_back("vllm", KvRole::kKey, 2.0f), 2.0f, 2.0f / 16);
+  EXPECT_NEAR(later_read_back("vllm", KvRole::kKey, 3.0f), 448.0f / 200, 1e-5);  // saturated
+  EXPECT_NEAR(later_read_back("vllm", KvRole::kValue, 4.0f), 4.0f, 4.0f / 16);
+  EXPECT_NEAR(later_read_back("vllm", KvRole::kValue, 5.0f), 448.0f / 100, 1e-5);
+  EXPECT_NEAR(later_read_back("max", KvRole::kKey, 2.0f), 1.0f, 1e-6);
+  EXPECT_EQ(later_read_back("false", KvRole::kKey, 2.0f), 2.0f);  // scale 1: 2 is exact
+  auto old_spelling = MakeStore("fp8_e4m3", {{"calibrate", "true"}}, KvRole::kKey, Shape(16));
+  EXPECT_THAT(std::string(old_spelling.status().message()), HasSubstr("false, vllm, max"));
 }
 
 // KIVI keys are quantized per channel: within a group each channel's error is at most half its own

@@ -3,19 +3,18 @@
 // layer and KV head keeps after the prompt equal kvpress's. tests/data/kvpress_oracle/*.json were
 // written by make_oracle.py beside them (kvpress at a recorded commit, transformers 5.17, float32
 // on an H200); here KeepPositions feeds the same tokens through the kvbench spec that reproduces
-// each press (the table kPresses, also docs/policies.md).
+// each press (the table kPresses, also docs/policies.md): 11 presses, ChunkKV included.
 //
 // Ties: kvpress selects with torch.topk on the GPU and kvbench on the CPU, so two entries whose
 // scores differ by float noise may trade places. The oracle lists, per (layer, head), the positions
 // whose kvpress score lies within a relative 1e-3 of the boundary between kept and evicted; a
 // position kept by one side only must be among them, and at most a few may trade places.
 //
-// Known difference, checked as such: PyramidKV's per-layer budgets. kvpress (PyramidKVPress)
-// counts the window inside k_max and falls back to a uniform budget when min_num < window; kvbench
-// (pyramidkv, KVCache-Factory's integer steps) adds the window to each layer's budget and has no
-// fallback. The test checks that both select by the same ranking (the smaller set lies inside the
-// larger, ties aside). And TOVA's newest token: kvpress always keeps it, kvbench's tova lets it
-// compete (tova.h); where kvbench evicts it, exactly one other position takes its place.
+// PyramidKV runs as pyramidkv(alloc=kvpress), PyramidKVPress's per-layer budgets (the window
+// inside, float steps, the uniform fallback when min_num < window); the default alloc=factory is
+// KVCache-Factory's and keeps other counts. Known difference, checked as such: TOVA's newest
+// token: kvpress always keeps it, kvbench's tova lets it compete (tova.h); where kvbench evicts
+// it, exactly one other position takes its place.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -68,9 +67,11 @@ CacheSpec SpecFor(const std::string& press, const Json& p, int n) {
   if (press == "ObservedAttentionPress") return spec("observed_attention", {});
   if (press == "KeyDiffPress") return spec("keydiff", {});
   if (press == "PyramidKVPress") {
+    // alloc=kvpress: PyramidKVPress's per-layer budgets (pyramidkv.h), so the sets are equal.
     return spec("pyramidkv", {{"window", Int(m("window_size"))},
                               {"kernel", Int(m("kernel_size"))},
-                              {"beta", Int(m("beta"))}});
+                              {"beta", Int(m("beta"))},
+                              {"alloc", "kvpress"}});
   }
   if (press == "ExpectedAttentionPress") {
     return spec("expected_attention", {{"n_future", Int(m("n_future_positions"))},
@@ -85,7 +86,8 @@ CacheSpec SpecFor(const std::string& press, const Json& p, int n) {
     // are kept anyway, so no prompt token is guaranteed per head: floor_ratio 0.
     return spec("adakv", {{"window", Int(m("window_size"))},
                           {"kernel", Int(m("kernel_size"))},
-                          {"floor_ratio", "0"}});
+                          {"floor_ratio", "0"},
+                          {"alloc", "kvpress"}});
   }
   if (press == "ChunkKVPress(SnapKVPress)") {
     return spec("chunkkv", {{"window", Int(m("window_size"))},
@@ -130,7 +132,7 @@ TEST_P(KvpressOracleTest, KeptPositionsEqualKvpress) {
     specs.push_back(x.spec);
     cases.push_back(std::move(x));
   }
-  ASSERT_EQ(cases.size(), 20u);
+  ASSERT_EQ(cases.size(), 22u);
   // The oracle tells policies apart: h2o's unnormalised sum (issue 16) is not ObservedAttention.
   std::vector<size_t> observed;
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -160,7 +162,6 @@ TEST_P(KvpressOracleTest, KeptPositionsEqualKvpress) {
         std::vector<int> only;
         std::set_symmetric_difference(a.begin(), a.end(), b.begin(), b.end(),
                                       std::back_inserter(only));
-        const bool pyramid = c.press == "PyramidKVPress";
         if (c.press == "TOVAPress" && b.count(n - 1) && !a.count(n - 1)) {
           // kvpress scores the newest token max + 1 (always kept); kvbench's tova lets it compete
           // (tova.h): then kvbench keeps the next-ranked position instead.
@@ -173,16 +174,7 @@ TEST_P(KvpressOracleTest, KeptPositionsEqualKvpress) {
                                     [&](int p) { return p == n - 1 || p == ours_only[0]; }),
                      only.end());
         }
-        if (!pyramid) {
-          EXPECT_EQ(a.size(), b.size()) << "layer " << l << " head " << h;
-        } else {
-          // Same ranking, other counts: the smaller set lies inside the larger.
-          const std::set<int>& small = a.size() <= b.size() ? a : b;
-          const std::set<int>& large = a.size() <= b.size() ? b : a;
-          only.clear();
-          std::set_difference(small.begin(), small.end(), large.begin(), large.end(),
-                              std::back_inserter(only));
-        }
+        EXPECT_EQ(a.size(), b.size()) << "layer " << l << " head " << h;
         for (int p : only) {
           EXPECT_TRUE(tie.count(p))
               << "layer " << l << " head " << h << ": position " << p << " kept by "

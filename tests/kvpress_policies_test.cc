@@ -16,6 +16,7 @@
 #include "policies/expected_attention.h"
 #include "policies/keydiff.h"
 #include "policies/lagkv.h"
+#include "policies/policy_cache.h"
 #include "policies/random.h"
 #include "policies/registry.h"
 
@@ -124,8 +125,10 @@ TEST(KeyDiffPolicyTest, KeepsTheOutlierKey) {
   const std::vector<float> keys = {1, 0.1f, 5, 0, 2, -0.1f, 0.5f, 0.05f,  //
                                    0, 3,    1, 0, 3, 0.2f,  1,    -0.2f};
   auto p = Make("keydiff", {{"budget", "1"}}, s);
-  p->OnAppend(0, 0, keys.data(), 8, 2);
+  p->OnStoredKeys(0, 0, keys.data(), 8);
   EXPECT_THAT(Keep(*p, 0, Iota(8)), ElementsAre(4));
+  // What stays is one score per kept entry (4 bytes), not a copy of the keys.
+  EXPECT_EQ(p->metadata_bytes(0), sizeof(float));
 }
 
 TEST(KeyDiffPolicyTest, ScoreIsMinusCosineToTheMeanUnitKey) {
@@ -142,17 +145,43 @@ TEST(KeyDiffPolicyTest, ScoreIsMinusCosineToTheMeanUnitKey) {
 
 TEST(KeyDiffPolicyTest, DecodeStepsEvictTowardsTheNewAnchor) {
   // Budget 2 over +x, +x, then +y: +y is the outlier and stays; one +x goes (the older wins the
-  // tie). OnKeep compacted the unit keys, so the next step scores the right rows.
+  // tie). Each plan scores the keys the store holds then (OnStoredKeys).
   const CacheShape s = Shape(1, 1, 2, 8);
   auto p = Make("keydiff", {{"budget", "2"}}, s);
-  const std::vector<float> x = {1, 0, 1, 0}, y = {0, 1}, z = {0, -1};
-  p->OnAppend(0, 0, x.data(), 2, 2);
+  const std::vector<float> xx = {1, 0, 1, 0}, xxy = {1, 0, 1, 0, 0, 1}, xyz = {1, 0, 0, 1, 0, -1};
+  p->OnStoredKeys(0, 0, xx.data(), 2);
   EXPECT_THAT(Keep(*p, 0, {0, 1}), ElementsAre(0, 1));
-  p->OnAppend(0, 0, y.data(), 1, 2);
+  p->OnStoredKeys(0, 0, xxy.data(), 3);
   EXPECT_THAT(Keep(*p, 0, {0, 1, 2}), ElementsAre(0, 2));
   // Now +x, +y, -y: the anchor is (1, 0) / 3, so -cos(+x) = -1 loses and both y keys stay.
-  p->OnAppend(0, 0, z.data(), 1, 2);
+  p->OnStoredKeys(0, 0, xyz.data(), 3);
   EXPECT_THAT(Keep(*p, 0, {0, 2, 3}), ElementsAre(1, 2));
+}
+
+// Through PolicyCache: keydiff ranks the K store's rows, keeps no copy of them, and its memory is
+// the payload plus one float per kept entry (before issue 16: head_dim floats, 1.5x an f32 K+V
+// payload).
+TEST(KeyDiffPolicyTest, PlansFromTheStoredKeysAndHoldsOneFloatPerEntry) {
+  const CacheShape s = Shape(2, 2, 2, 16);
+  CacheSpec spec;
+  spec.policy = "keydiff";
+  spec.policy_params = {{"budget", "3"}};
+  auto cache = MakeCache(spec, s);
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  PolicyCache& c = **cache;
+  // Two KV heads, 6 tokens of head_dim 2: head 0's keys near +x but for one along +y, head 1's
+  // the other way round.
+  const float k[] = {1, 0.1f,  0, 1,    2, 0,    0, 2, 0, 3, 3, 0,
+                     1, -0.1f, 0, 0.5f, 3, 0.2f, 0, 1, 1, 0, 0, 1};
+  std::vector<float> v(24, 0.5f);
+  c.BeginStep(0, 6);
+  c.Append(0, k, v.data());
+  c.EndStep();
+  // Head 0 keeps its +y key (2) and the two +x keys farthest from the anchor; head 1 its +x key and
+  // the two oldest of its equal +y keys.
+  EXPECT_THAT(c.positions(0, 0), ElementsAre(1, 2, 3));
+  EXPECT_THAT(c.positions(0, 1), ElementsAre(0, 1, 2));
+  EXPECT_EQ(c.memory(0).logical - c.memory(0).payload - c.memory(0).index, 2 * 3 * sizeof(float));
 }
 
 TEST(ObservedAttentionPolicyTest, AveragesOverTheQueriesThatSawEachEntry) {

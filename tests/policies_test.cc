@@ -242,9 +242,12 @@ TEST(SnapKvPolicyTest, ShortPromptIsNotCompressed) {
 
 // Three layers, budget 12, window 2: k_min = 10 / 20 = 0, k_max = 20, layers get 20, 10, 0 prompt
 // tokens beside the window. Scores rise with the position, so the top-k are the latest.
-std::vector<std::vector<int>> PyramidKeep(int prompt) {
+std::vector<std::vector<int>> PyramidKeep(int prompt, const char* alloc = "factory",
+                                          const char* beta = "20") {
   const CacheShape s = Shape(3, 1, 1);
-  auto p = Make("pyramidkv", {{"budget", "12"}, {"window", "2"}, {"kernel", "1"}}, s);
+  auto p = Make(
+      "pyramidkv",
+      {{"budget", "12"}, {"window", "2"}, {"kernel", "1"}, {"alloc", alloc}, {"beta", beta}}, s);
   p->BeginStep(0, prompt);
   AppendAll(*p, s, prompt);
   std::vector<float> probs(2 * prompt);
@@ -263,12 +266,30 @@ TEST(PyramidKvPolicyTest, BudgetsDecreaseWithDepth) {
   EXPECT_EQ(keep[1].front(), 18);             // the 10 latest prompt tokens before the window
 }
 
-TEST(PyramidKvPolicyTest, ShortPromptRedistributes) {
-  // Prefix 12 < k_max 20: k_max = 12, k_min = 20 - 12 = 8, layers 12, 10, 8.
-  auto keep = PyramidKeep(14);
+TEST(PyramidKvPolicyTest, ShortPromptFallsBackToSnapKv) {
+  // alloc=factory (KVCache-Factory): a prompt of 14 < 2 (budget - window) = 20 gets SnapKV's
+  // uniform budget, 10 prompt tokens + the window in every layer.
+  for (const std::vector<int>& layer : PyramidKeep(14)) {
+    EXPECT_THAT(layer, ElementsAre(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
+  }
+  // alloc=kvbench (no fallback): prefix 12 < k_max 20: k_max = 12, k_min = 20 - 12 = 8, layers
+  // 12, 10, 8 (+ window).
+  auto keep = PyramidKeep(14, "kvbench");
   EXPECT_EQ(keep[0].size(), 14u);
   EXPECT_EQ(keep[1].size(), 12u);
   EXPECT_EQ(keep[2].size(), 10u);
+}
+
+TEST(PyramidKvPolicyTest, KvpressBudgetsCountTheWindow) {
+  // alloc=kvpress (PyramidKVPress.get_layer_budget), budget 12, window 2, prompt 30, beta 2:
+  // min = 12 / 2 = 6, max = 24 - 6 = 18 (< 30 - 2), 30 >= 18 >= 6 >= 2: steps (18 - 6) / 2 = 6,
+  // layers keep 18, 12, 6 entries, the window among them (factory would give 22, 12, 2).
+  auto keep = PyramidKeep(30, "kvpress", "2");
+  EXPECT_EQ(keep[0].size(), 18u);
+  EXPECT_EQ(keep[1].size(), 12u);
+  EXPECT_THAT(keep[2], ElementsAre(24, 25, 26, 27, 28, 29));
+  // beta 20: min = 0.6 < window 2, so kvpress falls back to SnapKV's uniform round(budget) = 12.
+  for (const std::vector<int>& layer : PyramidKeep(30, "kvpress")) EXPECT_EQ(layer.size(), 12u);
 }
 
 TEST(KnormPolicyTest, KeepsLowestKeyNorms) {
@@ -305,6 +326,35 @@ TEST(AdaKvPolicyTest, OneTopKAcrossHeadsWithAFloor) {
   EXPECT_THAT(Keep(*p, 0, 0, Iota(6)), ElementsAre(0, 1, 2, 3, 5));
   EXPECT_THAT(Keep(*p, 0, 1, Iota(6)), ElementsAre(0, 4, 5));
   EXPECT_EQ(p->max_layer_entries(0), 8);
+}
+
+TEST(AdaKvPolicyTest, PaperAllocationScalesTheTopKCounts) {
+  // The scores of OneTopKAcrossHeadsWithAFloor, floor_ratio 0.5: floor = floor(0.5 * 3) = 1.
+  // alloc=kvpress: floors first (entry 0 of each head), then the layer's top 4 of the rest: head 0
+  // keeps 0 1 2 3, head 1 keeps 0 4. alloc=paper (FFY0/AdaKV): the layer's top 6 raw scores are
+  // 4 of head 0 and 2 of head 1, so head 0 keeps round(4 * 0.5 + 1) = 3 (0 1 2), head 1
+  // round(2 * 0.5 + 1) = 2 (0 4).
+  const CacheShape s = Shape(1, 2, 2);
+  const float head0[] = {0.9f, 0.8f, 0.7f, 0.0f, 0.0f, 0.1f};
+  const float head1[] = {0.05f, 0.0f, 0.0f, 0.0f, 0.01f, 0.9f};
+  auto keep = [&](const char* alloc, int head) {
+    auto p = Make("adakv",
+                  {{"budget", "4"},
+                   {"window", "1"},
+                   {"kernel", "1"},
+                   {"floor_ratio", "0.5"},
+                   {"alloc", alloc}},
+                  s);
+    p->BeginStep(0, 6);
+    AppendAll(*p, s, 6);
+    p->OnAttention(0, 0, 5, head0, 1, 6, 6);
+    p->OnAttention(0, 1, 5, head1, 1, 6, 6);
+    return Keep(*p, 0, head, Iota(6));
+  };
+  EXPECT_THAT(keep("kvpress", 0), ElementsAre(0, 1, 2, 3, 5));
+  EXPECT_THAT(keep("kvpress", 1), ElementsAre(0, 4, 5));
+  EXPECT_THAT(keep("paper", 0), ElementsAre(0, 1, 2, 5));
+  EXPECT_THAT(keep("paper", 1), ElementsAre(0, 4, 5));
 }
 
 TEST(KvCellsTest, AppliesAValidKeepListAndRejectsOthers) {

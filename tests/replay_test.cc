@@ -184,6 +184,9 @@ TEST_F(ReplayTest, WindowRecallMatchesHandComputation) {
 
 TEST_F(ReplayTest, ErrorsNameTheProblem) {
   EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("none", {})).status().message(), HasSubstr("none"));
+  // keydiff ranks key directions; a trace records norms only (it used to replay on 1-value keys).
+  EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("keydiff", {{"budget", "12"}})).status().message(),
+              HasSubstr("a trace records only their norms"));
   EXPECT_EQ(ReplayPolicy(*trace_, PolicySpec("lru", {})).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_THAT(ReplayPolicy(*trace_, PolicySpec("h2o", {{"budget", "12"}, {"heavy", "3"}}))

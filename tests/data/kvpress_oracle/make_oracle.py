@@ -4,6 +4,8 @@ compression ratios 0.5 and 0.75. Run where torch and transformers 5 are installe
 
     python3 make_oracle.py --kvpress KVPRESS_CHECKOUT --model MODEL_DIR --text TEXT_FILE \
         --out OUT.json [--n-tokens 256]
+    python3 make_oracle.py --kvpress KVPRESS_CHECKOUT --model MODEL_DIR \
+        --tokens-from OLD.json --out OUT.json     # the token ids an earlier output recorded
 
 kvpress is not vendored: its press modules are imported from KVPRESS_CHECKOUT (a clone of
 github.com/NVIDIA/kvpress). kvpress pins transformers < 5.3; its press modules run on 5.17 with the
@@ -60,11 +62,18 @@ def load_kvpress(checkout):
 
 
 def git_commit(checkout):
-    try:
-        return subprocess.check_output(["git", "-C", checkout, "rev-parse", "HEAD"],
-                                       stderr=subprocess.DEVNULL).decode().strip()
-    except Exception:  # a copy without .git
-        return open(os.path.join(checkout, "COMMIT")).read().strip()
+    """kvpress's commit: CHECKOUT/COMMIT in an exported copy, else the checkout's own HEAD. A copy
+    inside another repository must not report that repository's HEAD (the first outputs recorded
+    kvbench's commit 7605843 so)."""
+    marker = os.path.join(checkout, "COMMIT")
+    if os.path.exists(marker):
+        return open(marker).read().strip()
+    top = subprocess.check_output(["git", "-C", checkout, "rev-parse", "--show-toplevel"],
+                                  stderr=subprocess.DEVNULL).decode().strip()
+    assert os.path.realpath(top) == os.path.realpath(checkout), (
+        f"{checkout} is not a kvpress checkout (its repository is {top}); write its commit to "
+        "COMMIT")
+    return subprocess.check_output(["git", "-C", checkout, "rev-parse", "HEAD"]).decode().strip()
 
 
 def presses(mods):
@@ -213,7 +222,9 @@ def run_case(models, ids, full_keys, name, params, factory):
     chunkkv = name.startswith("ChunkKV")
     # AdaKV asserts non-eager and ChunkKV asserts no attention weights (sdpa returns none);
     # ObservedAttention needs eager's.
-    model = models["sdpa" if adakv or chunkkv else "eager"]
+    attn = "sdpa" if adakv or chunkkv else "eager"
+    model = models[attn]
+    full_keys = full_keys[attn]
     press.post_init_from_model(model)
     scorer = press.press if adakv or chunkkv else press
     scores = {}
@@ -263,27 +274,37 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kvpress", required=True)
     ap.add_argument("--model", required=True)
-    ap.add_argument("--text", required=True)
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="text file: BOS + its first --n-tokens tokens")
+    source.add_argument("--tokens-from", help="an earlier output JSON: its \"tokens\", as recorded")
     ap.add_argument("--out", required=True)
     ap.add_argument("--n-tokens", type=int, default=256)
     a = ap.parse_args()
 
     mods = load_kvpress(a.kvpress)
-    tok = AutoTokenizer.from_pretrained(a.model)
-    text = open(a.text).read()
-    ids = tok(text, add_special_tokens=False)["input_ids"]
-    config = json.load(open(os.path.join(a.model, "config.json")))
-    bos = config.get("bos_token_id")
-    if bos is not None:
-        ids = [bos] + ids
-    ids = ids[: a.n_tokens]
-    assert len(ids) == a.n_tokens, f"text too short: {len(ids)} tokens"
+    if a.tokens_from:
+        ids = json.load(open(a.tokens_from))["tokens"]
+        a.n_tokens = len(ids)
+    else:
+        tok = AutoTokenizer.from_pretrained(a.model)
+        text = open(a.text).read()
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        config = json.load(open(os.path.join(a.model, "config.json")))
+        bos = config.get("bos_token_id")
+        if bos is not None:
+            ids = [bos] + ids
+        ids = ids[: a.n_tokens]
+        assert len(ids) == a.n_tokens, f"text too short: {len(ids)} tokens"
 
     models = {attn: load_model(a.model, attn) for attn in ("eager", "sdpa")}
     device = next(models["eager"].parameters()).device
     input_ids = torch.tensor([ids], device=device)
-    full_cache = prefill(models["eager"], input_ids)
-    full_keys = [layer_keys(full_cache, i) for i in range(len(models["eager"].model.layers))]
+    # Keys of layers past the first depend on the attention kernel (eager and sdpa round
+    # differently): kept rows are looked up among an uncompressed run of the same kernel.
+    full_keys = {}
+    for attn, model in models.items():
+        full_cache = prefill(model, input_ids)
+        full_keys[attn] = [layer_keys(full_cache, i) for i in range(len(model.model.layers))]
 
     cases = [run_case(models, input_ids, full_keys, name, params, factory)
              for name, params, factory in presses(mods)]
