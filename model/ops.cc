@@ -302,7 +302,7 @@ void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec) 
   const std::byte* const q8_data[2] = {q8_small.data(), q8_large.data()};
   for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
     const int v_end = std::min(n_vec, v0 + kVectorTile);
-    const bool parallel = work_per_vector * (v_end - v0) >= kMinParallelWork;
+    const bool parallel = work_per_vector * (v_end - v0) >= kMinParallelMatMulWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (int64_t b = 0; b < total_blocks; ++b) {
       size_t o = 0;

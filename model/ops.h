@@ -18,11 +18,15 @@
 
 namespace kvbench {
 
-// Below this many multiply-adds (about 100 us of work) a kernel (a MatMul, a step's attention)
-// stays on one thread: waking the team, and worse, waiting for a descheduled thread on a busy
-// machine, costs more than it saves. stories260K's decode matrices are far below it, which keeps
-// its step lean.
+// Below this many multiply-adds (about 100 us of work) a step's attention stays on one thread:
+// waking the team, and worse, waiting for a descheduled thread on a busy machine, costs more than
+// it saves.
 inline constexpr int64_t kMinParallelWork = int64_t{1} << 20;
+// The same bound for one MatMuls call, lower: kvb-docs-12M's decode matrices (384 x 384 to
+// 1024 x 384, 0.15-0.4 M multiply-adds) ran on one thread under 2^20, and with two threads its
+// tg128 went from about 1090 to 1715 t/s (Q4_K_M) and 800 to 1340 t/s (BF16) on a 2-core VM.
+// stories260K's matrices (at most 33 K) stay below it, which keeps its 60 us step lean.
+inline constexpr int64_t kMinParallelMatMulWork = int64_t{1} << 16;
 
 // y[v][r] = sum_c W[r][c] * x[v][c] for v < n_vec. x: (n_vec, cols), y: (n_vec, rows), row-major.
 void MatMul(const WeightMatrix& w, const float* x, int n_vec, float* y);
