@@ -300,25 +300,28 @@ void MatMuls(absl::Span<const MatMulOutput> outputs, const float* x, int n_vec) 
   }
   // The buffers are this thread's; the team reads them through these pointers.
   const std::byte* const q8_data[2] = {q8_small.data(), q8_large.data()};
-  for (int v0 = 0; v0 < n_vec; v0 += kVectorTile) {
-    const int v_end = std::min(n_vec, v0 + kVectorTile);
-    const bool parallel = work_per_vector * (v_end - v0) >= kMinParallelMatMulWork;
+  // (vector tile, row block) pairs, tile by tile, in one parallel loop: a 512-token prefill is
+  // one fork/join per call, not one per tile of 64 vectors.
+  const int64_t n_tiles = (n_vec + kVectorTile - 1) / kVectorTile;
+  const bool parallel = work_per_vector * std::min(n_vec, kVectorTile) >= kMinParallelMatMulWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int64_t b = 0; b < total_blocks; ++b) {
-      size_t o = 0;
-      while (b >= first_block[o + 1]) ++o;
-      const WeightMatrix& w = *outputs[o].w;
-      const int64_t r0 = (b - first_block[o]) * kRowBlock;
-      const int64_t r1 = std::min(w.rows, r0 + kRowBlock);
-      if (UsesQ8Activations(w.dtype)) {
-        const int which = BlockValues(w.dtype) == kQK_K ? 1 : 0;
-        Q8Dots(w.dtype, w.row(r0), w.row_bytes(), static_cast<int>(r1 - r0),
-               q8_data[which] + q8_bytes[which] * static_cast<size_t>(v0), q8_bytes[which],
-               v_end - v0, cols, outputs[o].y + static_cast<size_t>(v0) * w.rows + r0,
-               static_cast<size_t>(w.rows));
-      } else {
-        BlockRowsAny(w, r0, r1, x, v0, v_end, outputs[o].y);
-      }
+  for (int64_t item = 0; item < n_tiles * total_blocks; ++item) {
+    const int64_t b = item % total_blocks;
+    const int v0 = static_cast<int>(item / total_blocks) * kVectorTile;
+    const int v_end = std::min(n_vec, v0 + kVectorTile);
+    size_t o = 0;
+    while (b >= first_block[o + 1]) ++o;
+    const WeightMatrix& w = *outputs[o].w;
+    const int64_t r0 = (b - first_block[o]) * kRowBlock;
+    const int64_t r1 = std::min(w.rows, r0 + kRowBlock);
+    if (UsesQ8Activations(w.dtype)) {
+      const int which = BlockValues(w.dtype) == kQK_K ? 1 : 0;
+      Q8Dots(w.dtype, w.row(r0), w.row_bytes(), static_cast<int>(r1 - r0),
+             q8_data[which] + q8_bytes[which] * static_cast<size_t>(v0), q8_bytes[which],
+             v_end - v0, cols, outputs[o].y + static_cast<size_t>(v0) * w.rows + r0,
+             static_cast<size_t>(w.rows));
+    } else {
+      BlockRowsAny(w, r0, r1, x, v0, v_end, outputs[o].y);
     }
   }
 }
