@@ -26,17 +26,6 @@ float Sum8(const float* a) {
 
 float LoadHalf(const uint16_t& h) { return HalfToF32(h); }
 
-// The eight 6-bit scales and minimums of a Q4_K / Q5_K block, unpacked four bytes at a time (the
-// word form of UnpackScaleMin): out[0..7] scales, out[8..15] minimums.
-void UnpackScalesMins(const uint8_t* packed, uint8_t out[16]) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  uint32_t w[3];
-  std::memcpy(w, packed, 12);
-  const uint32_t u[4] = {w[0] & kLow6, (w[2] & kLow4) | (((w[0] >> 6) & kLow2) << 4), w[1] & kLow6,
-                         ((w[2] >> 4) & kLow4) | (((w[1] >> 6) & kLow2) << 4)};
-  std::memcpy(out, u, 16);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Scalar codes of one block, in value order.
 
@@ -125,6 +114,17 @@ void KBlockCodes(DType type, const std::byte* block, KCodes* out) {
 // ---------------------------------------------------------------------------------------------
 // AVX2 tiles (also the AVX-512 builds' path: the lanes are defined on eight 32-bit sums).
 #if defined(__AVX2__)
+
+// The eight 6-bit scales and minimums of a Q4_K / Q5_K block, unpacked four bytes at a time (the
+// word form of UnpackScaleMin): out[0..7] scales, out[8..15] minimums.
+void UnpackScalesMins(const uint8_t* packed, uint8_t out[16]) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  uint32_t w[3];
+  std::memcpy(w, packed, 12);
+  const uint32_t u[4] = {w[0] & kLow6, (w[2] & kLow4) | (((w[0] >> 6) & kLow2) << 4), w[1] & kLow6,
+                         ((w[2] >> 4) & kLow4) | (((w[1] >> 6) & kLow2) << 4)};
+  std::memcpy(out, u, 16);
+}
 
 inline __m256i SignedDot(__m256i w, __m256i x) {
   // |w| (unsigned) times x with w's sign: maddubs multiplies unsigned by signed bytes, and a
