@@ -19,40 +19,13 @@
 #include "model/model.h"
 #include "model/ops.h"
 #include "model/quant_weights.h"
+#include "tests/random_blocks.h"
 
 namespace kvbench {
 namespace {
 
 constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ5_0,
                             DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
-
-// Random code bytes with scales in a realistic range (all-random fp16 scales would include
-// infinities and NaNs).
-WeightMatrix RandomWeights(Model& holder, DType type, int rows, int cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-  const size_t row_bytes = RowBytes(type, cols);
-  std::byte* data = holder.Allocate(row_bytes * rows);
-  auto* bytes = reinterpret_cast<uint8_t*>(data);
-  for (size_t i = 0; i < row_bytes * rows; ++i) bytes[i] = byte(rng);
-  auto put = [&](size_t at, float v) {
-    const uint16_t h = F32ToFp16(v);
-    std::memcpy(bytes + at, &h, 2);
-  };
-  const int block_bytes = BlockBytes(type);
-  for (size_t at = 0; at < row_bytes * rows; at += block_bytes) {
-    if (type == DType::kQ6_K) {
-      put(at + 208, scale(rng) / 32);
-    } else if (type == DType::kQ4_K || type == DType::kQ5_K) {
-      put(at, std::fabs(scale(rng)) / 16);
-      put(at + 2, std::fabs(scale(rng)) / 16);
-    } else {
-      put(at, scale(rng));
-    }
-  }
-  return WeightMatrix{.dtype = type, .rows = rows, .cols = cols, .data = data};
-}
 
 std::vector<float> RandomVectors(int n, int cols, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -86,7 +59,7 @@ TEST_P(QuantDotTest, KernelsEqualTheScalarDefinitionBitForBit) {
   if (!k) shapes.insert(shapes.end(), {{33, 96}, {1024, 384}});
   for (const Shape& s : shapes) {
     Model holder;
-    const WeightMatrix w = RandomWeights(holder, type, s.rows, s.cols, 11);
+    const WeightMatrix w = RandomBlocks(holder, type, s.rows, s.cols, 11);
     for (int n_vec : {1, 2, 3, 4, 5, 7, 9, 70}) {
       const std::vector<float> x = RandomVectors(n_vec, s.cols, 12);
       std::vector<float> fast(static_cast<size_t>(n_vec) * s.rows), ref(fast.size());
@@ -102,7 +75,7 @@ TEST_P(QuantDotTest, DefinitionIsTheDotOfTheDequantizedValues) {
   const DType type = GetParam();
   const int rows = 64, cols = 1024;
   Model holder;
-  const WeightMatrix w = RandomWeights(holder, type, rows, cols, 21);
+  const WeightMatrix w = RandomBlocks(holder, type, rows, cols, 21);
   const std::vector<float> x = RandomVectors(1, cols, 22);
   std::vector<std::byte> xq(Q8ActivationBytes(type, cols));
   QuantizeActivations(type, x.data(), cols, xq.data());
@@ -125,7 +98,7 @@ TEST_P(QuantDotTest, ActivationErrorIsWithinHalfAStep) {
   const int block = BlockValues(type) == kQK_K ? kQK_K : kQK;
   const int rows = 32, cols = 1024;
   Model holder;
-  const WeightMatrix w = RandomWeights(holder, type, rows, cols, 31);
+  const WeightMatrix w = RandomBlocks(holder, type, rows, cols, 31);
   const std::vector<float> x = RandomVectors(1, cols, 32);
   std::vector<float> got(rows);
   MatMul(w, x.data(), 1, got.data());

@@ -22,6 +22,7 @@
 #include "model/model.h"
 #include "model/ops.h"
 #include "model/quant_dot.h"
+#include "tests/random_blocks.h"
 
 namespace kvbench {
 namespace {
@@ -186,47 +187,6 @@ TEST(QuantWeightsTest, Q4_0ByHand) {
   EXPECT_EQ(got[15], (0 - 8) * 0.5f);  // low nibble of qs[15]
   EXPECT_EQ(got[31], (8 - 8) * 0.5f);  // high nibble of qs[15]
   EXPECT_EQ(got[1], -4.0f);
-}
-
-// A matrix of random blocks: random code bytes, scales in a realistic range.
-WeightMatrix RandomBlocks(Model& holder, DType type, int rows, int cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-  const size_t row_bytes = RowBytes(type, cols);
-  std::byte* data = holder.Allocate(row_bytes * rows);
-  auto* bytes = reinterpret_cast<uint8_t*>(data);
-  for (size_t i = 0; i < row_bytes * rows; ++i) bytes[i] = byte(rng);
-  const int block_bytes = BlockBytes(type);
-  const size_t n_blocks = row_bytes * rows / block_bytes;
-  auto put = [&](size_t at, float v) {
-    const uint16_t h = F32ToFp16(v);
-    std::memcpy(bytes + at, &h, 2);
-  };
-  for (size_t b = 0; b < n_blocks; ++b) {
-    const size_t at = b * block_bytes;
-    switch (type) {
-      case DType::kQ4_1:
-      case DType::kQ5_1:
-        put(at + 2, scale(rng));
-        [[fallthrough]];
-      case DType::kQ4_0:
-      case DType::kQ5_0:
-        put(at, scale(rng));
-        break;
-      case DType::kQ4_K:
-      case DType::kQ5_K:
-        put(at, std::fabs(scale(rng)) / 16);
-        put(at + 2, std::fabs(scale(rng)) / 16);
-        break;
-      case DType::kQ6_K:
-        put(at + 208, scale(rng) / 32);
-        break;
-      default:
-        ADD_FAILURE() << DTypeName(type);
-    }
-  }
-  return WeightMatrix{.dtype = type, .rows = rows, .cols = cols, .data = data};
 }
 
 std::vector<float> RandomVectors(int n_vec, int cols, uint32_t seed) {
