@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/case_guard.h"
 #include "base/status.h"
 #include "harness/memory_tally.h"
 #include "model/sampler.h"
@@ -116,15 +117,30 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
                        " tokens, fewer than prompt_tokens + score_tokens = ", P + S));
     }
   }
+  if (options.resume != nullptr && options.resume->policies.size() != policies.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a checkpoint of ", options.resume->policies.size(),
+                     " policies cannot resume a pass of ", policies.size()));
+  }
   const int vocab = decoder.config().vocab_size;
   CacheShape shape = CacheShape::ForModel(decoder.config(), context_tokens);
   shape.prompt_tokens = P;               // the first step: what one-shot policies compress
   const size_t n = policies.size() + 1;  // slot 0: the reference
   std::vector<absl::Status> errors(policies.size());
-  std::vector<PolicyDivergence> results(policies.size());
-  std::vector<int64_t> match_prefix_sum(policies.size(), 0), matches(policies.size(), 0),
-      compared(policies.size(), 0);
-  std::vector<MemoryTally> memory(n);  // at the end of teacher forcing
+  DivergenceState state;
+  if (options.resume != nullptr) {
+    state = *options.resume;
+    // A cache that does not build failed on every sequence before: learn it again, even when no
+    // sequence is left to feed.
+    for (size_t i = 0; i < policies.size(); ++i) {
+      if (absl::StatusOr<std::unique_ptr<PolicyCache>> cache = MakeCache(policies[i], shape);
+          !cache.ok()) {
+        errors[i] = cache.status();
+      }
+    }
+  } else {
+    state.policies.resize(policies.size());
+  }
   std::vector<std::vector<float>> logits(n, std::vector<float>(vocab));
   ReferenceDistribution ref;
   std::vector<std::vector<double>> scratch(policies.size());
@@ -137,7 +153,8 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
     if (options.on_tokens) options.on_tokens(static_cast<int64_t>(tokens[0].size()));
   };
 
-  for (const std::vector<int>& seq : sequences) {
+  for (size_t q = state.sequences_done; q < sequences.size(); ++q) {
+    const std::vector<int>& seq = sequences[q];
     // Teacher forcing.
     ASSIGN_OR_RETURN(Lanes lanes, MakeLanes(reference, policies, shape, &errors));
     const absl::Span<const int> prompt(seq.data(), P);
@@ -147,19 +164,24 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
       const int next = seq[P + s];
       SetReference(logits[0], &ref);
       // Policies are independent: compare them in parallel when the vocabulary makes it pay.
+      ParallelFailure failure;
 #pragma omp parallel for schedule(dynamic, 1) if (compare_in_parallel)
-      for (size_t i = 0; i < policies.size(); ++i) {
-        if (lanes.sessions[i + 1] == nullptr) continue;
-        results[i].positions.push_back(ComparePosition(ref, logits[i + 1], next, &scratch[i]));
-      }
+      for (size_t i = 0; i < policies.size(); ++i)
+        failure.Run([&] {
+          if (lanes.sessions[i + 1] == nullptr) return;
+          state.policies[i].positions.push_back(
+              ComparePosition(ref, logits[i + 1], next, &scratch[i]));
+        });
+      failure.Rethrow();
       if (s + 1 < S) {
         std::fill(tokens.begin(), tokens.end(), absl::Span<const int>(&seq[P + s], 1));
         step(lanes);
       }
     }
-    for (size_t i = 0; i < n; ++i) {
-      if (lanes.sessions[i] == nullptr) continue;
-      memory[i].Add(lanes.sessions[i]->cache(), shape);
+    state.reference_memory.Add(lanes.sessions[0]->cache(), shape);
+    for (size_t i = 0; i < policies.size(); ++i) {
+      if (lanes.sessions[i + 1] == nullptr) continue;
+      state.policies[i].memory.Add(lanes.sessions[i + 1]->cache(), shape);
     }
 
     // Free running: every cache continues on its own greedy output.
@@ -182,26 +204,33 @@ absl::StatusOr<DivergenceRun> EvaluateDivergence(Decoder& decoder, const CacheSp
     for (size_t i = 0; i < policies.size(); ++i) {
       if (lanes.sessions[i + 1] == nullptr) continue;
       const GreedyMatch g = CompareGreedy(generated[0], generated[i + 1]);
-      match_prefix_sum[i] += g.common_prefix;
-      matches[i] += g.matches;
-      compared[i] += g.n;
+      DivergenceState::Lane& lane = state.policies[i];
+      lane.greedy_prefix_sum += g.common_prefix;
+      lane.greedy_matches += g.matches;
+      lane.greedy_compared += g.n;
     }
+    state.sequences_done = static_cast<int>(q + 1);
+    if (options.on_sequence) RETURN_IF_ERROR(options.on_sequence(state));
   }
 
   DivergenceRun run;
   const uint64_t n_seq = std::max<uint64_t>(1, sequences.size());
-  run.reference_memory_end = memory[0].Mean();
+  run.reference_memory_end = state.reference_memory.Mean();
   for (size_t i = 0; i < policies.size(); ++i) {
     if (!errors[i].ok()) {
       run.policies.push_back(errors[i]);
       continue;
     }
-    PolicyDivergence& r = results[i];
+    DivergenceState::Lane& lane = state.policies[i];
+    PolicyDivergence r;
+    r.positions = std::move(lane.positions);
     r.summary = Summarize(r.positions);
-    r.greedy_match_len = static_cast<double>(match_prefix_sum[i]) / n_seq;
-    r.token_match_rate = compared[i] > 0 ? static_cast<double>(matches[i]) / compared[i] : 0;
-    r.memory_end = memory[i + 1].Mean();
-    r.evicted_tokens = memory[i + 1].evicted_tokens();
+    r.greedy_match_len = static_cast<double>(lane.greedy_prefix_sum) / n_seq;
+    r.token_match_rate = lane.greedy_compared > 0
+                             ? static_cast<double>(lane.greedy_matches) / lane.greedy_compared
+                             : 0;
+    r.memory_end = lane.memory.Mean();
+    r.evicted_tokens = lane.memory.evicted_tokens();
     run.policies.push_back(std::move(r));
   }
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "harness/memory_tally.h"
 #include "harness/metrics.h"
 #include "model/decoder.h"
 #include "model/kv_cache.h"
@@ -26,12 +27,33 @@
 
 namespace kvbench {
 
+// What a lockstep pass has accumulated over its first `sequences_done` sequences: everything it
+// needs to continue after a crash and end with the numbers an uninterrupted pass gives, bit for
+// bit (harness/divergence_checkpoint.h writes and reads it).
+struct DivergenceState {
+  struct Lane {                                 // one policy
+    std::vector<PositionDivergence> positions;  // every scored position so far
+    int64_t greedy_prefix_sum = 0;              // free running: sums of CompareGreedy
+    int64_t greedy_matches = 0;
+    int64_t greedy_compared = 0;
+    MemoryTally memory;  // at the end of teacher forcing
+  };
+  int sequences_done = 0;
+  std::vector<Lane> policies;  // in the order of the pass's policies
+  MemoryTally reference_memory;
+};
+
 struct DivergenceOptions {
   int prompt_tokens = 128;
   int score_tokens = 128;  // sequences must hold prompt_tokens + score_tokens tokens
   // Progress: called after each lockstep step with the tokens it fed (prompt_tokens for a
   // prefill, 1 for a decode step); 2 * (prompt_tokens + score_tokens - 1) per sequence.
   std::function<void(int64_t tokens)> on_tokens;
+  // Crash safety: a pass given `resume` (same policies, in the same order, same sequences) starts
+  // at its sequence resume->sequences_done; `on_sequence` is called after each sequence with the
+  // state so far, and an error from it (a checkpoint that cannot be written) ends the pass.
+  const DivergenceState* resume = nullptr;
+  std::function<absl::Status(const DivergenceState&)> on_sequence;
 };
 
 struct PolicyDivergence {

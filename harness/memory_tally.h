@@ -42,6 +42,21 @@ class MemoryTally {
   }
   double evicted_tokens() const { return n_ > 0 ? evicted_sum_ / n_ : 0; }
 
+  // The running sums, as a checkpoint stores them (harness/divergence_checkpoint.h).
+  struct Sums {
+    KvMemory sum;  // peak holds the largest, the others sums
+    double evicted_sum = 0;
+    uint64_t n = 0;
+  };
+  Sums sums() const { return {sum_, evicted_sum_, n_}; }
+  static MemoryTally FromSums(const Sums& s) {
+    MemoryTally t;
+    t.sum_ = s.sum;
+    t.evicted_sum_ = s.evicted_sum;
+    t.n_ = s.n;
+    return t;
+  }
+
  private:
   KvMemory sum_;  // peak holds the largest, the others sums
   double evicted_sum_ = 0;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/case_guard.h"
 #include "base/status.h"
 #include "formats/atomic_file.h"
 #include "formats/json.h"
@@ -22,6 +23,7 @@
 #include "harness/dataset.h"
 #include "harness/input_identity.h"
 #include "harness/memory_tally.h"
+#include "harness/niah_checkpoint.h"
 #include "harness/progress.h"
 #include "harness/result_table.h"
 #include "harness/run_metadata.h"
@@ -93,14 +95,7 @@ std::vector<Cell> Cells(const std::vector<NiahCase>& cases) {
   return cells;
 }
 
-// What a cache gathers over a cell's cases.
-struct Tally {
-  int n = 0, correct = 0;
-  double context_tokens = 0, kv_bytes = 0;  // sums over cases
-  double kv_payload = 0, kv_index = 0, evicted_tokens = 0;
-  double prefill_ms = 0, question_ms = 0, answer_ms = 0;
-  absl::Status error;
-};
+using Tally = NiahTally;
 
 // The tokens of one case, as fed.
 struct CaseTokens {
@@ -121,7 +116,8 @@ CaseTokens Tokenize(const NiahCase& c, const Tokenizer& tokenizer, bool query_aw
 class NiahSweep {
  public:
   NiahSweep(const Experiment& e, const Model& model, const std::vector<NiahCase>& cases,
-            const RunOptions& options, ResultTable* table, RunReport* report)
+            const std::string& run_key, const RunOptions& options, ResultTable* table,
+            RunReport* report)
       : e_(e),
         task_(*e.niah),
         model_(model),
@@ -130,6 +126,8 @@ class NiahSweep {
         table_(table),
         report_(report),
         decoder_(model),
+        run_key_(run_key),
+        checkpoint_path_(NiahCheckpointPath(e.output, run_key)),
         git_sha_(GitSha()),
         logits_(model.config.vocab_size) {}
 
@@ -151,13 +149,34 @@ class NiahSweep {
     for (size_t c = 0; c < cells.size(); ++c) {
       if (pending_specs[c].empty()) continue;
       const Cell& cell = cells[c];
+      std::vector<std::string> keys;
+      for (int s : pending_specs[c]) keys.push_back(hashes[c][s]);
       std::vector<Tally> tallies(pending_specs[c].size());
-      for (int i : cell.cases) {
+      int first_case = 0;
+      if (std::optional<NiahCheckpoint> saved = ReadNiahCheckpoint(
+              checkpoint_path_, run_key_, static_cast<int>(c), keys, options_.log)) {
+        tallies = std::move(saved->tallies);
+        first_case = std::min<int>(saved->cases_done, cell.cases.size());
+        done += first_case;
+        if (options_.log != nullptr) {
+          progress_->Clear();
+          std::fprintf(options_.log, "resuming length %d depth %g at case %d of %zu (%s)\n",
+                       cell.length, cell.depth, first_case + 1, cell.cases.size(),
+                       checkpoint_path_.c_str());
+        }
+      }
+      for (int j = first_case; j < static_cast<int>(cell.cases.size()); ++j) {
         progress_->SetLabel(absl::StrFormat("case %d/%d length %d depth %g: %zu caches", done + 1,
                                             cases_total, cell.length, cell.depth,
                                             pending_specs[c].size()));
-        RunCase(i, pending_specs[c], &tallies);
+        GuardedCase(cell.cases[j], pending_specs[c], &tallies);
         ++done;
+        RETURN_IF_ERROR(
+            WriteFileAtomically(checkpoint_path_, FormatNiahCheckpoint({.run_key = run_key_,
+                                                                        .cell = static_cast<int>(c),
+                                                                        .cases_done = j + 1,
+                                                                        .keys = keys,
+                                                                        .tallies = tallies})));
       }
       progress_->Clear();
       const double reference = ReferenceBytes(pending_specs[c], tallies, hashes[c]);
@@ -168,6 +187,7 @@ class NiahSweep {
         ++report_->cases_run;
         if (!tallies[k].error.ok()) ++report_->cases_failed;
       }
+      std::remove(checkpoint_path_.c_str());  // the cell's rows are in the CSV
     }
     if (!options_.cases_out.empty()) {
       RETURN_IF_ERROR(WriteFileAtomically(options_.cases_out, cases_out_));
@@ -178,6 +198,42 @@ class NiahSweep {
  private:
   int64_t PlannedTokens(const NiahCase& c) const {
     return c.length_tokens + task_.grid.answer_tokens - 1;
+  }
+
+  // RunCase, with a runtime failure (base/case_guard.h) pinned on the caches that cause it: the
+  // case is rerun for each cache alone from the tallies it had before, and only a cache that
+  // fails alone gets the error (its cell's row becomes an error row).
+  void GuardedCase(int index, const std::vector<int>& specs, std::vector<Tally>* tallies) {
+    const std::vector<Tally> before = *tallies;
+    const size_t cases_out_size = cases_out_.size();
+    const absl::Status failure = GuardCase([&] {
+      RunCase(index, specs, tallies);
+      return absl::OkStatus();
+    });
+    if (failure.ok()) return;
+    *tallies = before;
+    cases_out_.resize(cases_out_size);
+    if (options_.log != nullptr) {
+      progress_->Clear();
+      std::fprintf(options_.log, "case %d failed (%s)%s\n", index,
+                   std::string(failure.message()).c_str(),
+                   specs.size() > 1 ? "; rerunning it for each cache alone" : "");
+    }
+    for (size_t k = 0; k < specs.size(); ++k) {
+      if (!(*tallies)[k].error.ok()) continue;
+      std::vector<Tally> alone = {(*tallies)[k]};
+      const size_t size = cases_out_.size();
+      const absl::Status error = specs.size() == 1 ? failure : GuardCase([&] {
+        RunCase(index, {specs[k]}, &alone);
+        return absl::OkStatus();
+      });
+      if (error.ok()) {
+        (*tallies)[k] = alone[0];
+      } else {
+        (*tallies)[k].error = error;
+        cases_out_.resize(size);
+      }
+    }
   }
 
   // Every pending cache answers case `index`; the results go to tallies[k] for specs[k].
@@ -400,6 +456,8 @@ class NiahSweep {
   ResultTable* table_;
   RunReport* report_;
   Decoder decoder_;
+  const std::string run_key_;
+  const std::string checkpoint_path_;
   const std::string git_sha_;
   std::optional<Progress> progress_;  // from Run(), over its pending cases
   std::vector<float> logits_;         // (vocab) a prefill's last logits
@@ -589,7 +647,11 @@ absl::StatusOr<RunReport> RunNiahExperiment(const Experiment& e, const Model& mo
                .n_sequences = static_cast<int>(cases.size())};
   RETURN_IF_ERROR(WriteFileAtomically(report.metadata_path, RunMetadataJson(e, model, info)));
 
-  RETURN_IF_ERROR(NiahSweep(e, model, cases, options, &table, &report).Run(cells, pending, hashes));
+  const std::string run_key = HashHex(key);
+  RETURN_IF_ERROR(
+      NiahSweep(e, model, cases, run_key, options, &table, &report).Run(cells, pending, hashes));
+  // A kill between a cell's last row and the removal of its checkpoint leaves one behind.
+  if (report.cases_run == 0) std::remove(NiahCheckpointPath(e.output, run_key).c_str());
 
   info.finished = UtcTimestamp();
   info.cases_failed = report.cases_failed;

@@ -10,11 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/case_guard.h"
 #include "base/status.h"
+#include "formats/atomic_file.h"
 #include "harness/cache_columns.h"
 #include "harness/csv.h"
 #include "harness/dataset.h"
 #include "harness/divergence.h"
+#include "harness/divergence_checkpoint.h"
 #include "harness/input_identity.h"
 #include "harness/latency.h"
 #include "harness/memory_tally.h"
@@ -66,6 +69,11 @@ std::string ExperimentKey(const Experiment& e) {
       "\nseed=", e.seed, "\nthreads=", e.threads, "\nmeasure=", e.measure_divergence,
       e.measure_latency, e.measure_memory, "\nwarmup=", e.warmup,
       "\nreference=", e.reference.Label());
+}
+
+// The hash of everything but the policies: a divergence checkpoint's run key.
+std::string RunKey(const Experiment& e, const std::string& inputs) {
+  return HashHex(absl::StrCat(ExperimentKey(e), "\n", inputs));
 }
 
 // One (policy spec, repetition) of the sweep.
@@ -196,13 +204,16 @@ std::string DivergenceDifference(const PolicyDivergence& a, const PolicyDivergen
 class Sweep {
  public:
   Sweep(const Experiment& e, const Model& model, const Sequences& sequences,
-        const RunOptions& options, ResultTable* table, RunReport* report)
+        const std::string& run_key, const RunOptions& options, ResultTable* table,
+        RunReport* report)
       : e_(e),
         sequences_(sequences),
         options_(options),
         table_(table),
         report_(report),
         decoder_(model),
+        run_key_(run_key),
+        checkpoint_path_(DivergenceCheckpointPath(e.output, run_key)),
         git_sha_(GitSha()),
         latency_options_{
             .prompt_tokens = e.prompt_tokens,
@@ -220,6 +231,10 @@ class Sweep {
     for (const Case& c : pending) {
       if (policies.empty() || policies.back() != c.policy) policies.push_back(c.policy);
     }
+    if (e_.measure_divergence) {
+      checkpoint_ = ReadDivergenceCheckpoint(checkpoint_path_, run_key_, options_.log);
+      if (checkpoint_) policies = CheckpointedFirst(policies);
+    }
     cases_total_ = static_cast<int>(pending.size());
     progress_.emplace(options_.log, options_.progress, PlannedTokens(policies, pending), "tokens",
                       Progress::Options{});
@@ -229,15 +244,17 @@ class Sweep {
     }
     for (size_t b0 = 0; b0 < policies.size(); b0 += e_.lockstep_batch) {
       const size_t b1 = std::min(policies.size(), b0 + e_.lockstep_batch);
-      std::vector<CacheSpec> specs;
-      for (size_t i = b0; i < b1; ++i) specs.push_back(e_.policies[policies[i]].spec);
-      progress_->SetLabel(absl::StrCat("divergence of ", specs.size(), " policies in lockstep"));
+      const std::vector<int> batch(policies.begin() + b0, policies.begin() + b1);
+      progress_->SetLabel(absl::StrCat("divergence of ", batch.size(), " policies in lockstep"));
       ASSIGN_OR_RETURN(
           const std::vector<absl::StatusOr<PolicyDivergence>> divergence,
-          BatchDivergence(specs, /*check_lockstep=*/options_.lockstep_check && b0 == 0));
-      for (size_t i = 0; i < specs.size(); ++i) {
-        RETURN_IF_ERROR(RunPolicy(policies[b0 + i], divergence[i], pending));
+          BatchDivergence(batch, /*check_lockstep=*/options_.lockstep_check && b0 == 0));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        RETURN_IF_ERROR(RunPolicy(batch[i], divergence[i], pending));
       }
+      // Every row of the batch is in the CSV: its divergence checkpoint has done its job.
+      if (e_.measure_divergence) std::remove(checkpoint_path_.c_str());
+      checkpoint_.reset();
     }
     progress_->Clear();
     return absl::OkStatus();
@@ -288,25 +305,95 @@ class Sweep {
 
   // The reference's footprint at the same position, for compression ratios.
   absl::Status MeasureReferenceMemory() {
-    absl::StatusOr<LatencyResult> ref =
-        MeasureAlone(decoder_, e_.reference, sequences_, e_.context_tokens, latency_options_);
+    absl::StatusOr<LatencyResult> ref = GuardCase([&] {
+      return MeasureAlone(decoder_, e_.reference, sequences_, e_.context_tokens, latency_options_);
+    });
     if (!ref.ok()) return Annotate(ref.status(), absl::StrCat("reference ", e_.reference.Label()));
     reference_memory_ = ref->memory_end;
     return absl::OkStatus();
   }
 
-  // The batch's divergence, one slot per spec ("not measured" when divergence is not measured).
+  // A policy's key in divergence checkpoints: its divergence does not depend on the repetition.
+  std::string PolicyKey(int p) const {
+    return HashHex(absl::StrCat(run_key_, "\npolicy=", e_.policies[p].spec.Label()));
+  }
+
+  // `policies` with those the checkpoint has lanes for first, so the first lockstep batch is the
+  // one the checkpoint was written by (or what is left of it) and continues where it stopped.
+  std::vector<int> CheckpointedFirst(const std::vector<int>& policies) const {
+    std::vector<int> first, rest;
+    for (int p : policies) {
+      const bool saved = SelectLanes(*checkpoint_, {PolicyKey(p)}).has_value();
+      (saved ? first : rest).push_back(p);
+    }
+    first.insert(first.end(), rest.begin(), rest.end());
+    return first;
+  }
+
+  // The batch's divergence, one slot per policy ("not measured" when divergence is not measured).
+  // A runtime failure in a lockstep pass (a failed check, memory exhausted: base/case_guard.h)
+  // cannot be pinned on one cache, so the batch's policies are then evaluated one at a time and
+  // only the failing ones get the error.
   absl::StatusOr<std::vector<absl::StatusOr<PolicyDivergence>>> BatchDivergence(
-      const std::vector<CacheSpec>& specs, bool check_lockstep) {
+      const std::vector<int>& batch, bool check_lockstep) {
     if (!e_.measure_divergence) {
-      return std::vector<absl::StatusOr<PolicyDivergence>>(specs.size(),
+      return std::vector<absl::StatusOr<PolicyDivergence>>(batch.size(),
                                                            absl::UnknownError("not measured"));
     }
-    ASSIGN_OR_RETURN(DivergenceRun run,
-                     EvaluateDivergence(decoder_, e_.reference, specs, sequences_,
-                                        e_.context_tokens, divergence_options_));
-    if (check_lockstep) RETURN_IF_ERROR(CheckLockstep(specs, run));
-    return std::move(run.policies);
+    std::vector<CacheSpec> specs;
+    std::vector<std::string> keys;
+    for (int p : batch) {
+      specs.push_back(e_.policies[p].spec);
+      keys.push_back(PolicyKey(p));
+    }
+    DivergenceOptions options = divergence_options_;
+    std::optional<DivergenceState> resume;
+    if (checkpoint_) resume = SelectLanes(*checkpoint_, keys);
+    if (resume) {
+      options.resume = &*resume;
+      if (options_.log != nullptr) {
+        progress_->Clear();
+        std::fprintf(
+            options_.log, "resuming the divergence of %zu policies at sequence %d of %zu (%s)\n",
+            specs.size(), resume->sequences_done + 1, sequences_.size(), checkpoint_path_.c_str());
+      }
+    }
+    options.on_sequence = [&](const DivergenceState& state) {
+      return WriteFileAtomically(checkpoint_path_,
+                                 FormatDivergenceCheckpoint({run_key_, keys, state}));
+    };
+    absl::StatusOr<DivergenceRun> run = GuardCase([&] {
+      return EvaluateDivergence(decoder_, e_.reference, specs, sequences_, e_.context_tokens,
+                                options);
+    });
+    if (!run.ok() && IsCaseFailure(run.status())) return OneAtATime(specs, run.status());
+    RETURN_IF_ERROR(run.status());
+    if (check_lockstep) RETURN_IF_ERROR(CheckLockstep(specs, *run));
+    return std::move(run->policies);
+  }
+
+  // Each of `specs` evaluated alone, after their lockstep pass failed with `failure`.
+  std::vector<absl::StatusOr<PolicyDivergence>> OneAtATime(const std::vector<CacheSpec>& specs,
+                                                           const absl::Status& failure) {
+    std::vector<absl::StatusOr<PolicyDivergence>> out;
+    if (specs.size() == 1) return {failure};
+    if (options_.log != nullptr) {
+      progress_->Clear();
+      std::fprintf(options_.log,
+                   "lockstep pass of %zu policies failed (%s); evaluating them one at a time\n",
+                   specs.size(), std::string(failure.message()).c_str());
+    }
+    DivergenceOptions alone = divergence_options_;
+    alone.on_tokens = [this](int64_t tokens) { progress_->Advance(tokens, kAloneTokens); };
+    for (const CacheSpec& spec : specs) {
+      absl::StatusOr<DivergenceRun> run = GuardCase([&] {
+        return EvaluateDivergence(decoder_, e_.reference, {spec}, sequences_, e_.context_tokens,
+                                  alone);
+      });
+      out.push_back(run.ok() ? std::move(run->policies[0])
+                             : absl::StatusOr<PolicyDivergence>(run.status()));
+    }
+    return out;
   }
 
   // Evaluates `specs` one at a time and fails (Internal) unless every number equals the lockstep
@@ -318,9 +405,10 @@ class Sweep {
       alone_options.on_tokens = [this](int64_t tokens) {
         progress_->Advance(tokens, kAloneTokens);
       };
-      ASSIGN_OR_RETURN(const DivergenceRun alone,
-                       EvaluateDivergence(decoder_, e_.reference, {specs[i]}, sequences_,
-                                          e_.context_tokens, alone_options));
+      ASSIGN_OR_RETURN(const DivergenceRun alone, GuardCase([&] {
+                         return EvaluateDivergence(decoder_, e_.reference, {specs[i]}, sequences_,
+                                                   e_.context_tokens, alone_options);
+                       }));
       report_->alone_seconds += alone.seconds;
       const absl::StatusOr<PolicyDivergence>& a = alone.policies[0];
       const absl::StatusOr<PolicyDivergence>& l = lockstep.policies[i];
@@ -357,7 +445,9 @@ class Sweep {
       progress_->SetLabel(
           absl::StrCat("case ", cases_done_ + 1, "/", cases_total_, " ", spec.Label()));
       ResultRow row = CaseRow(c, spec);
-      if (absl::Status error = MeasureCase(spec, divergence, &runs, &row); !error.ok()) {
+      if (absl::Status error =
+              GuardCase([&] { return MeasureCase(spec, divergence, &runs, &row); });
+          !error.ok()) {
         row.Set("error",
                 absl::StrCat(absl::StatusCodeToString(error.code()), ": ", error.message()));
         ++report_->cases_failed;
@@ -445,6 +535,9 @@ class Sweep {
   ResultTable* table_;
   RunReport* report_;
   Decoder decoder_;
+  const std::string run_key_;
+  const std::string checkpoint_path_;
+  std::optional<DivergenceCheckpoint> checkpoint_;  // read by Run(), for its first batch
   const std::string git_sha_;
   const LatencyOptions latency_options_;
   const DivergenceOptions divergence_options_;
@@ -482,7 +575,10 @@ absl::StatusOr<RunReport> RunExperiment(const Experiment& e, const Model& model,
                .n_sequences = static_cast<int>(sequences.size())};
   RETURN_IF_ERROR(WriteFileAtomically(report.metadata_path, RunMetadataJson(e, model, info)));
 
-  RETURN_IF_ERROR(Sweep(e, model, sequences, options, &table, &report).Run(pending));
+  const std::string run_key = RunKey(e, inputs);
+  RETURN_IF_ERROR(Sweep(e, model, sequences, run_key, options, &table, &report).Run(pending));
+  // A kill between a batch's last row and the removal of its checkpoint leaves one behind.
+  if (pending.empty()) std::remove(DivergenceCheckpointPath(e.output, run_key).c_str());
 
   info.finished = UtcTimestamp();
   info.cases_failed = report.cases_failed;

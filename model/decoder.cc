@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/case_guard.h"
 #include "base/check.h"
 #include "model/ops.h"
 #include "model/rope.h"
@@ -194,20 +195,24 @@ void Decoder::Attention(int l) {
   }
   // The caches, each over its input's rows (mirrors included: they observe the same attention).
   const int n_tasks = static_cast<int>(plan_.tasks.size());
+  ParallelFailure failure;  // a cache's failed check, rethrown here (base/case_guard.h)
 #pragma omp parallel for schedule(dynamic, 1) if (plan_.parallel_attention)
-  for (int t = 0; t < n_tasks; ++t) {
-    const AttentionTask& task = plan_.tasks[t];
-    const int r0 = task.row0;
-    // A mirror's output equals its input's: if it writes one, to this thread's slice, discarded.
-    float* out = task.mirror ? &mirror_att_[plan_.mirror_slice * omp_get_thread_num() + r0 * q_dim]
-                             : &att_[r0 * q_dim];
-    task.cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
-    if (task.mirror) {
-      task.cache->AttendMirror(l, &q_[r0 * q_dim], out);
-    } else {
-      task.cache->Attend(l, &q_[r0 * q_dim], out);
-    }
-  }
+  for (int t = 0; t < n_tasks; ++t)
+    failure.Run([&] {
+      const AttentionTask& task = plan_.tasks[t];
+      const int r0 = task.row0;
+      // A mirror's output equals its input's: if it writes one, to this thread's slice, discarded.
+      float* out = task.mirror
+                       ? &mirror_att_[plan_.mirror_slice * omp_get_thread_num() + r0 * q_dim]
+                       : &att_[r0 * q_dim];
+      task.cache->Append(l, &k_[r0 * kv_dim], &v_[r0 * kv_dim]);
+      if (task.mirror) {
+        task.cache->AttendMirror(l, &q_[r0 * q_dim], out);
+      } else {
+        task.cache->Attend(l, &q_[r0 * q_dim], out);
+      }
+    });
+  failure.Rethrow();
   // Output projection into the residual stream.
   MatMul(lw.wo, att_.data(), n_rows, xb_.data());
   AddBias(lw.bo, n_rows, dim, xb_.data());

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/case_guard.h"
 #include "base/check.h"
 #include "model/ops.h"
 #include "model/rope.h"
@@ -131,16 +132,20 @@ void PolicyCache::AttendRows(int layer, const float* q, int first_token, float* 
   const bool parallel = n_units > 1 && work >= kMinParallelWork && !omp_in_parallel();
   const int slots = parallel ? std::min(NumThreads(), n_units) : 1;
   if (scratch_.size() < static_cast<size_t>(slots)) scratch_.resize(slots);
+  ParallelFailure failure;            // a store's failed check, rethrown here (base/case_guard.h)
   if (first_reported >= n_tokens_) {  // nothing to report: any thread takes the next unit
 #pragma omp parallel for schedule(dynamic, 1) num_threads(slots) if (parallel)
     for (int i = 0; i < n_units; ++i)
-      AttendUnit(layer, units_[i], q, out, &scratch_[omp_get_thread_num()]);
+      failure.Run([&] { AttendUnit(layer, units_[i], q, out, &scratch_[omp_get_thread_num()]); });
+    failure.Rethrow();
     return;
   }
   for (int w0 = 0; w0 < n_units; w0 += slots) {
     const int m = std::min(slots, n_units - w0);
 #pragma omp parallel for schedule(static, 1) num_threads(slots) if (parallel && m > 1)
-    for (int i = 0; i < m; ++i) AttendUnit(layer, units_[w0 + i], q, out, &scratch_[i]);
+    for (int i = 0; i < m; ++i)
+      failure.Run([&] { AttendUnit(layer, units_[w0 + i], q, out, &scratch_[i]); });
+    failure.Rethrow();
     const int64_t start = NowNs();
     for (int i = 0; i < m; ++i) {
       const AttentionUnit& u = units_[w0 + i];

@@ -1,9 +1,11 @@
 #include "policies/registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/check.h"
 #include "base/status.h"
 #include "policies/adakv.h"
 #include "policies/chunkkv.h"
@@ -56,6 +58,12 @@ ParamSpec WhenSpec(const PolicyInfo& info) {
           .choices = {}};
 }
 
+// Every policy runs in a PolicyCache, which re-rotates keys on request.
+void AddCommonParams(PolicyInfo* info) {
+  info->params.push_back(PositionsSpec());
+  if (info->name != "full" && info->name != "none") info->params.push_back(WhenSpec(*info));
+}
+
 std::vector<PolicyInfo> BuildTable() {
   std::vector<PolicyInfo> t = {FullInfo(),
                                NoneInfo(),
@@ -74,12 +82,13 @@ std::vector<PolicyInfo> BuildTable() {
                                ExpectedAttentionInfo(),
                                LagKvInfo(),
                                ChunkKvInfo()};
-  // Every policy runs in a PolicyCache, which re-rotates keys on request.
-  for (PolicyInfo& info : t) {
-    info.params.push_back(PositionsSpec());
-    if (info.name != "full" && info.name != "none") info.params.push_back(WhenSpec(info));
-  }
+  for (PolicyInfo& info : t) AddCommonParams(&info);
   return t;
+}
+
+std::vector<PolicyInfo>& MutablePolicyRegistry() {
+  static auto* const kPolicies = new std::vector<PolicyInfo>(BuildTable());
+  return *kPolicies;
 }
 
 // "name(k=v,...)" for a part that may not resolve.
@@ -101,9 +110,19 @@ std::string StoreLabel(const std::string& name, const ParamMap& given) {
 
 }  // namespace
 
-const std::vector<PolicyInfo>& PolicyRegistry() {
-  static const auto* const kPolicies = new std::vector<PolicyInfo>(BuildTable());
-  return *kPolicies;
+const std::vector<PolicyInfo>& PolicyRegistry() { return MutablePolicyRegistry(); }
+
+ScopedTestPolicy::ScopedTestPolicy(PolicyInfo info) : name_(info.name) {
+  KVBENCH_CHECK(!FindPolicy(name_).ok(), "policy '%s' is registered already", name_.c_str());
+  AddCommonParams(&info);
+  MutablePolicyRegistry().push_back(std::move(info));
+}
+
+ScopedTestPolicy::~ScopedTestPolicy() {
+  std::vector<PolicyInfo>& t = MutablePolicyRegistry();
+  t.erase(std::remove_if(t.begin(), t.end(),
+                         [&](const PolicyInfo& info) { return info.name == name_; }),
+          t.end());
 }
 
 absl::StatusOr<const PolicyInfo*> FindPolicy(const std::string& name) {

@@ -73,6 +73,20 @@ absl::StatusOr<std::unique_ptr<PolicyCache>> MakeCache(const CacheSpec& spec,
 // too.
 absl::StatusOr<EvictionSchedule> EvictionScheduleOf(const PolicyInfo& info, const Params& params);
 
+// For tests only: a policy of the test's own (one that fails on purpose, say) is in the registry
+// while this lives, with `positions` and `when` added as for every policy. Not thread-safe: make
+// it before the code under test looks policies up.
+class ScopedTestPolicy {
+ public:
+  explicit ScopedTestPolicy(PolicyInfo info);
+  ~ScopedTestPolicy();
+  ScopedTestPolicy(const ScopedTestPolicy&) = delete;
+  ScopedTestPolicy& operator=(const ScopedTestPolicy&) = delete;
+
+ private:
+  std::string name_;
+};
+
 }  // namespace kvbench
 
 #endif  // KVBENCH_POLICIES_REGISTRY_H_
