@@ -1,6 +1,8 @@
 // Experiment YAML: schema errors with line numbers, sweep expansion, token-count rules, datasets.
 #include "harness/experiment.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 
@@ -451,6 +453,23 @@ TEST(DatasetTest, SharedPathFallsBackToTheSharedDir) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr(KVBENCH_SHARED_DIR));
+}
+
+// /dev/zero, a FIFO or a folder exists: refused as what it is, never reported as missing (and
+// never opened: a FIFO without a writer would block).
+TEST(DatasetTest, PathThatIsNotARegularFileIsNamedAsSuch) {
+  const std::string dir = ::testing::TempDir() + "/dataset_not_regular";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), dir, fifo}) {
+    auto resolved = ResolveDataPath(path);
+    ASSERT_FALSE(resolved.ok()) << path;
+    EXPECT_EQ(resolved.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(resolved.status().message(),
+                HasSubstr(absl::StrCat("cannot read ", path, ": not a regular file")));
+  }
 }
 
 TEST(DatasetTest, TextAndJsonlGiveTheSameStories) {
