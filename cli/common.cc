@@ -100,6 +100,7 @@ int ReportError(std::string_view command, const absl::Status& status) {
     case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kDataLoss:
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:  // a file the user may not read or write
       return 2;
     default:
       return 1;

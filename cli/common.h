@@ -57,7 +57,8 @@ struct ExperimentFlags {
 };
 
 // Prints "kvbench <command>: error: <status>" and returns the exit code for it: 2 for bad input
-// (InvalidArgument, NotFound, OutOfRange, DataLoss, FailedPrecondition), 1 otherwise.
+// (InvalidArgument, NotFound, OutOfRange, DataLoss, FailedPrecondition, PermissionDenied), 1
+// otherwise.
 int ReportError(std::string_view command, const absl::Status& status);
 
 }  // namespace kvbench::cli

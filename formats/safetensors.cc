@@ -145,7 +145,11 @@ absl::StatusOr<SafetensorsContents> ParseHeader(const std::string& path, const J
     contents.tensors.push_back(std::move(tensor));
   }
 
-  // No two tensors may share bytes: sorted by start, each must start at or after the previous end.
+  // The tensors must tile the data section exactly, as Hugging Face's safetensors library requires
+  // (sorted by start, each begins where the previous ended, the last ends at the end of the file).
+  // Overlaps, gaps and bytes left over are not harmless slack: a header length off by a few bytes
+  // (a padded header cut short) shifts every tensor, and only the coverage check notices that the
+  // weights are now garbage.
   std::sort(by_begin.begin(), by_begin.end(), [&](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first < b.first;
     return contents.tensors[a.second].bytes < contents.tensors[b.second].bytes;
@@ -156,14 +160,30 @@ absl::StatusOr<SafetensorsContents> ParseHeader(const std::string& path, const J
   std::string prev_name;
   for (const auto& [begin, index] : by_begin) {
     SafetensorsTensor& t = contents.tensors[index];
-    if (!ordered.empty() && begin < prev_end) {
+    const std::string range = absl::StrCat("data_offsets [", begin, ", ", begin + t.bytes, ")");
+    if (begin < prev_end) {
+      return Corrupt(
+          path, t.name,
+          absl::StrCat(range, " overlap tensor '", prev_name, "' (ends at ", prev_end, ")"));
+    }
+    if (begin > prev_end) {
       return Corrupt(path, t.name,
-                     absl::StrCat("data_offsets [", begin, ", ", begin + t.bytes,
-                                  ") overlap tensor '", prev_name, "' (ends at ", prev_end, ")"));
+                     absl::StrCat(range, " leave a gap of ", begin - prev_end, " bytes [", prev_end,
+                                  ", ", begin, ") ",
+                                  ordered.empty() ? "at the start of the data"
+                                                  : absl::StrCat("after tensor '", prev_name, "'"),
+                                  " (tensors must be contiguous)"));
     }
     prev_end = begin + t.bytes;
     prev_name = t.name;
     ordered.push_back(std::move(t));
+  }
+  if (prev_end != data_size) {  // never more: ParseTensorEntry refused an end past the data
+    return Corrupt(
+        path, "",
+        absl::StrCat("the tensors' data_offsets cover ", prev_end, " bytes but ", data_size,
+                     " bytes of data follow the header: the last ", data_size - prev_end,
+                     " belong to no tensor (header length wrong, or bytes appended?)"));
   }
   contents.tensors = std::move(ordered);
   return contents;

@@ -4,7 +4,9 @@
 //   u64 little-endian N | N bytes of UTF-8 JSON header | data
 // The header maps each tensor name to {"dtype": "F32", "shape": [rows, cols],
 // "data_offsets": [begin, end)}, offsets relative to the first byte after the header; an optional
-// "__metadata__" entry maps strings to strings. Tensors are row-major and little-endian.
+// "__metadata__" entry maps strings to strings. Tensors are row-major and little-endian. As in
+// Hugging Face's own reader, the tensors' byte ranges must tile the data exactly: no overlap, no
+// gap, the last ending at the end of the file.
 //
 // A sharded checkpoint is a model.safetensors.index.json beside its shards:
 //   {"metadata": {...}, "weight_map": {"model.norm.weight": "model-00002-of-00002.safetensors",

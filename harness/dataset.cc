@@ -26,6 +26,14 @@ absl::StatusOr<std::string> ResolveDataPath(const std::string& path) {
     tried.push_back(alt);
     if (fs::is_regular_file(alt, ec)) return alt;
   }
+  // A path that is there but is a folder, a device or a FIFO is bad input, not a missing file:
+  // "not found" would send the user looking for a typo in a path that is right.
+  for (const std::string& candidate : tried) {
+    if (fs::exists(candidate, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot read ", candidate, ": not a regular file (a folder, device or FIFO)"));
+    }
+  }
   return absl::NotFoundError(
       absl::StrCat("dataset file not found: tried ", absl::StrJoin(tried, ", ")));
 }

@@ -160,7 +160,8 @@ class RulesParser {
     try {
       root = YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
-      return reader_.Error(e.mark, absl::StrCat("malformed YAML: ", e.msg));
+      return reader_.SyntaxError(absl::string_view(text.data(), text.size()), e,
+                                 "malformed YAML: ");
     }
     RETURN_IF_ERROR(reader_.CheckNoDuplicateKeys(root));
     if (!root.IsMap()) return Error(root, "expected a map with key: and rules:");

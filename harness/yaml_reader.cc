@@ -1,21 +1,85 @@
 #include "harness/yaml_reader.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status.h"
 
 namespace kvbench {
+namespace {
+
+// YAML 1.2 (section 7.4.2) and yaml-cpp: an implicit key spans at most 1024 characters.
+constexpr size_t kMaxImplicitKeyChars = 1024;
+
+struct LongKey {
+  int line;  // 0-based, as YAML::Mark
+  size_t length;
+  absl::string_view head;
+};
+
+// The first implicit key of `text` longer than YAML allows: the text before a ':' that ends a key
+// (followed by a space, a line end, or anything inside a flow collection, where "k":1 is JSON),
+// counted from the line's indentation and "- " markers or from the last '{', '[' or ','. A rough
+// scan (quotes and comments are not followed), so it only explains a parse that already failed.
+std::optional<LongKey> FindLongImplicitKey(absl::string_view text) {
+  int line = 0;
+  size_t start = 0;  // where the current key would begin
+  bool at_line_start = true;
+  int flow_depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (at_line_start && (c == ' ' || c == '\t' || c == '-')) {
+      start = i + 1;
+      continue;
+    }
+    at_line_start = false;
+    if (c == '\n') {
+      ++line;
+      start = i + 1;
+      at_line_start = true;
+    } else if (c == '{' || c == '[' || c == ',') {
+      if (c != ',') ++flow_depth;
+      start = i + 1;
+    } else if (c == '}' || c == ']') {
+      if (flow_depth > 0) --flow_depth;
+      start = i + 1;
+    } else if (c == ':') {
+      const bool ends_key = flow_depth > 0 || i + 1 == text.size() || text[i + 1] == ' ' ||
+                            text[i + 1] == '\t' || text[i + 1] == '\n' || text[i + 1] == '\r';
+      if (!ends_key) continue;
+      const absl::string_view key = absl::StripAsciiWhitespace(text.substr(start, i - start));
+      if (key.size() > kMaxImplicitKeyChars) return LongKey{line, key.size(), key.substr(0, 20)};
+      start = i + 1;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::Status YamlReader::SyntaxError(absl::string_view text, const YAML::Exception& ex,
+                                     absl::string_view prefix) const {
+  if (const std::optional<LongKey> key = FindLongImplicitKey(text); key.has_value()) {
+    YAML::Mark mark;
+    mark.line = key->line;
+    return Error(mark, absl::StrCat(prefix, "a key of ", key->length, " characters ('", key->head,
+                                    "...'): YAML allows at most ", kMaxImplicitKeyChars,
+                                    " (and no kvbench key is that long)"));
+  }
+  return Error(ex.mark, absl::StrCat(prefix, ex.msg));
+}
 
 absl::StatusOr<YAML::Node> YamlReader::Load(absl::string_view text) const {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& ex) {
-    return Error(ex.mark, ex.msg);
+    return SyntaxError(text, ex);
   }
   RETURN_IF_ERROR(CheckNoDuplicateKeys(root));
   return root;

@@ -31,6 +31,13 @@ class YamlReader {
   // twice in one mapping is an error (CheckNoDuplicateKeys).
   absl::StatusOr<YAML::Node> Load(absl::string_view text) const;
 
+  // A syntax error yaml-cpp threw while parsing `text`, as "<source>:<line>: <prefix><message>".
+  // One of yaml-cpp's messages misleads: YAML limits an implicit key to 1024 characters, and
+  // yaml-cpp reports a longer one as "illegal map value" (block) or "end of map flow not found"
+  // (flow), pointing past the key. When `text` holds such a key, the error says so at its line.
+  absl::Status SyntaxError(absl::string_view text, const YAML::Exception& ex,
+                           absl::string_view prefix = "") const;
+
   // yaml-cpp keeps both entries of a repeated key and lookups see only the first, so a second
   // `output:` or `budget:` would be silently ignored: "<source>:<line>: key 'output' appears twice
   // in one mapping (first at line N)", for every mapping of the document.

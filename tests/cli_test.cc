@@ -3,6 +3,7 @@
 // commands) exit 2 naming the flag; --set overrides reach the run metadata and the rows, and a bad
 // one is a named error; one spec grammar: what any command prints, every other accepts.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -57,8 +58,9 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  Result Kvbench(const std::vector<std::string>& args) const {
-    std::string command = KVBENCH_BINARY;
+  // `prefix` runs the binary under another command (setpriv, to drop root).
+  Result Kvbench(const std::vector<std::string>& args, const std::string& prefix = "") const {
+    std::string command = prefix + KVBENCH_BINARY;
     for (const std::string& a : args) command += " " + Quote(a);
     const auto out = dir_ / "stdout", err = dir_ / "stderr";
     command += " >" + out.string() + " 2>" + err.string() + " </dev/null";
@@ -307,6 +309,28 @@ TEST_F(CliTest, BadFormatFailsBeforeAnyCase) {
       Kvbench({"run", exp, "--format=json", "--format-output", (dir_ / "out.csv").string()});
   EXPECT_EQ(over_csv.exit_code, 2);
   EXPECT_THAT(over_csv.err, HasSubstr("is the experiment's CSV"));
+}
+
+// A CSV its user may not read is bad input (exit 2, like a missing dataset), not an internal
+// failure (1), in run as in gate, and nothing is written. Root reads anything: as root the binary
+// runs as nobody through setpriv.
+TEST_F(CliTest, UnreadableCsvIsBadInputExitTwo) {
+  std::string as_user;
+  if (::geteuid() == 0) {
+    if (!std::filesystem::exists("/usr/bin/setpriv")) GTEST_SKIP() << "root without setpriv";
+    as_user = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  }
+  const std::string exp = WriteExperiment();
+  const std::filesystem::path csv = dir_ / "out.csv";
+  std::ofstream(csv) << "config_hash,error\n";
+  std::filesystem::permissions(dir_, std::filesystem::perms::all);
+  std::filesystem::permissions(csv, std::filesystem::perms::none);
+  const Result run = Kvbench({"run", exp}, as_user);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out.json"));
+  std::filesystem::permissions(csv, std::filesystem::perms::owner_all);
+  EXPECT_EQ(std::filesystem::file_size(csv), 18u);  // untouched
 }
 
 // context_tokens as a list: one run per value into one CSV, each row recording its value under

@@ -1,6 +1,8 @@
 // Experiment YAML: schema errors with line numbers, sweep expansion, token-count rules, datasets.
 #include "harness/experiment.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 
@@ -15,6 +17,7 @@
 namespace kvbench {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -144,6 +147,36 @@ TEST(ExperimentTest, RepeatedKeysAreErrors) {
       "  - {name: window, budget: 8, budget: 16}\n");
   ASSERT_FALSE(policy.ok());
   EXPECT_THAT(policy.status().message(), HasSubstr("exp.yaml:4: key 'budget' appears twice"));
+}
+
+// YAML caps an implicit key at 1024 characters and yaml-cpp reports a longer one as "illegal map
+// value" past its end; the error names the key and the limit, at the key's line, block or flow.
+// A long value is not limited.
+TEST(ExperimentTest, KeyOverYamlLimitIsNamedAsSuch) {
+  const std::string key(1500, 'k');
+  for (const std::string& yaml :
+       {absl::StrCat(kMinimal, key, ": 1\n"),
+        absl::StrCat("model: stories260K\ndataset: {prompts: [a]}\npolicies:\n  - name: window\n",
+                     "    ", key, ": 2\n"),
+        absl::StrCat("model: stories260K\ndataset: {prompts: [a]}\npolicies:\n",
+                     "  - {name: window, \"", key, "\": 2}\n")}) {
+    auto e = Parse(yaml);
+    ASSERT_FALSE(e.ok());
+    EXPECT_THAT(e.status().message(),
+                AllOf(HasSubstr("a key of "), HasSubstr(" characters ('"), HasSubstr("kkkk"),
+                      HasSubstr("YAML allows at most 1024")))
+        << e.status();
+  }
+  auto block = Parse(absl::StrCat(kMinimal, key, ": 1\n"));
+  EXPECT_THAT(block.status().message(), HasSubstr("exp.yaml:6: a key of 1500 characters"));
+  // Other syntax errors keep yaml-cpp's message.
+  auto other = Parse(absl::StrCat(kMinimal, "name: a: b\n"));
+  EXPECT_THAT(other.status().message(), HasSubstr("exp.yaml:6: illegal map value"));
+  // At the limit, the key is read (and refused as unknown, like any other).
+  auto at_limit = Parse(absl::StrCat(kMinimal, std::string(1024, 'k'), ": 1\n"));
+  EXPECT_THAT(at_limit.status().message(), HasSubstr("unknown key 'kkkk"));
+  auto long_value = Parse(absl::StrCat(kMinimal, "name: ", std::string(5000, 'n'), "\n"));
+  EXPECT_TRUE(long_value.ok()) << long_value.status();
 }
 
 TEST(ExperimentTest, WrongTypes) {
@@ -420,6 +453,23 @@ TEST(DatasetTest, SharedPathFallsBackToTheSharedDir) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr(KVBENCH_SHARED_DIR));
+}
+
+// /dev/zero, a FIFO or a folder exists: refused as what it is, never reported as missing (and
+// never opened: a FIFO without a writer would block).
+TEST(DatasetTest, PathThatIsNotARegularFileIsNamedAsSuch) {
+  const std::string dir = ::testing::TempDir() + "/dataset_not_regular";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), dir, fifo}) {
+    auto resolved = ResolveDataPath(path);
+    ASSERT_FALSE(resolved.ok()) << path;
+    EXPECT_EQ(resolved.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(resolved.status().message(),
+                HasSubstr(absl::StrCat("cannot read ", path, ": not a regular file")));
+  }
 }
 
 TEST(DatasetTest, TextAndJsonlGiveTheSameStories) {

@@ -274,6 +274,9 @@ void ExpectRulesError(const std::string& yaml, const std::string& fragment) {
 
 TEST(GateRulesTest, MalformedRulesNameLineAndProblem) {
   ExpectRulesError("key: [model\nrules: []\n", "malformed YAML");
+  ExpectRulesError(
+      absl::StrCat(kKey, "rules:\n  - metric: kld_mean\n    ", std::string(1100, 'x'), ": 1\n"),
+      "rules.yaml:4: malformed YAML: a key of 1100 characters ('xxxx");
   ExpectRulesError(absl::StrCat(kKey, "rules:\n  - metric: kld_mean\n    max_increse: 0.1\n"),
                    "rules.yaml:4: unknown rule key 'max_increse'");
   ExpectRulesError(absl::StrCat(kKey, "tolerance: 3\nrules:\n  - {metric: kld_mean, max: 1}\n"),

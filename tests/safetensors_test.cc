@@ -145,6 +145,44 @@ TEST(SafetensorsTest, EmptyTensorAndScalarAreValid) {
   EXPECT_EQ(c->tensors[1].num_elements(), 1);
 }
 
+// Zero-byte tensors take no room, so they may sit anywhere in the run of tensors, even between two
+// others at the same offset; an empty data section goes with a header of empty tensors.
+TEST(SafetensorsTest, EmptyTensorsBetweenOthersAndAnEmptyFileAreValid) {
+  const std::string header = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                             R"("e1":{"dtype":"F16","shape":[0],"data_offsets":[4,4]},)"
+                             R"("e2":{"dtype":"F32","shape":[3,0],"data_offsets":[4,4]},)"
+                             R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})";
+  absl::StatusOr<SafetensorsContents> c =
+      ParseString(Assemble(header, Raw(std::vector<float>{1, 2})));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tensors.size(), 4u);
+  EXPECT_TRUE(ParseString(Assemble("{}", "")).ok());
+  EXPECT_TRUE(ParseString(Assemble(R"({"__metadata__":{"format":"pt"}})", "")).ok());
+}
+
+// The issue's case: writers pad the header with spaces, so a header length a few bytes short still
+// parses as JSON, and every tensor then starts that many bytes early. The uncovered bytes at the
+// end are the only sign; a length a few bytes long reaches into the data and is not JSON.
+TEST(SafetensorsTest, HeaderLengthOffByOneIsDataLoss) {
+  const std::string data = Raw(std::vector<float>{1, 2, 3, 4});
+  const std::string header = R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
+  const std::string padded = header + std::string(8 - (8 + header.size()) % 8, ' ');
+  ASSERT_TRUE(ParseString(Assemble(padded, data)).ok());
+  const std::string body = padded + data;
+  for (uint64_t len : {uint64_t{padded.size() - 1}, uint64_t{header.size()}}) {
+    SCOPED_TRACE(len);
+    absl::StatusOr<SafetensorsContents> c = ParseString(LengthPrefix(len) + body, "short.st");
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(c.status().message()),
+                AllOf(HasSubstr("short.st"), HasSubstr("cover 16 bytes but"),
+                      HasSubstr("belong to no tensor")));
+  }
+  absl::StatusOr<SafetensorsContents> c = ParseString(LengthPrefix(padded.size() + 1) + body);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kDataLoss);
+}
+
 struct HostileCase {
   std::string label;
   std::string bytes;
@@ -253,6 +291,27 @@ std::vector<HostileCase> HostileCases() {
                 eight_floats),
        kLoss,
        {"overlap"}},
+      // The data section must be exactly the tensors, back to back (Hugging Face's library refuses
+      // the rest too): a gap or a byte too many means the offsets do not describe this file.
+      {"gap at the start",
+       one(R"({"dtype":"F32","shape":[7],"data_offsets":[4,32]})"),
+       kLoss,
+       {"'w'", "gap of 4 bytes [0, 4) at the start"}},
+      {"gap between tensors",
+       Assemble(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},)"
+                R"("y":{"dtype":"F32","shape":[4],"data_offsets":[16,32]}})",
+                eight_floats),
+       kLoss,
+       {"'y'", "gap of 4 bytes [12, 16) after tensor 'x'"}},
+      {"one byte more data than the tensors",
+       one(R"({"dtype":"F32","shape":[8],"data_offsets":[0,32]})") + "x",
+       kLoss,
+       {"cover 32 bytes but 33 bytes", "the last 1 belong to no tensor"}},
+      {"data but no tensors", Assemble("{}", eight_floats), kLoss, {"cover 0 bytes but 32"}},
+      {"data but only an empty tensor",
+       one(R"({"dtype":"F32","shape":[0],"data_offsets":[0,0]})"),
+       kLoss,
+       {"cover 0 bytes but 32"}},
       {"duplicate tensor",
        Assemble(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
                 R"("x":{"dtype":"F32","shape":[4],"data_offsets":[16,32]}})",
