@@ -33,17 +33,28 @@ while :; do
     2>>"$WORK/killed.log" >/dev/null &
   pid=$!
   if [ "$kills" -lt "$KILLS" ]; then
-    # A random moment within the next 2/KILLS of an uninterrupted run's time.
-    delay=$(python3 -c "import random; print(round(random.uniform(0.05, 2 * $seconds / $KILLS), 2))")
+    # Each restart first redoes what is not checkpointed (loading, the reference's memory run), so
+    # most kills wait for this run's first progress (a checkpoint or a row written), then come at a
+    # random moment within the next 1/KILLS of an uninterrupted run's time: mid-sequence, mid-case
+    # or between a row and its checkpoint's removal.
+    before=$(stat -c '%n %Y %s' "$WORK"/killed.csv* 2>/dev/null | grep -v '\.lock ' || true)
+    # Every third kill lands before any progress: while the model loads or the reference runs.
+    [ $((kills % 3)) -eq 2 ] && before=never
+    while [ "$before" != never ] && kill -0 "$pid" 2>/dev/null &&
+      [ "$(stat -c '%n %Y %s' "$WORK"/killed.csv* 2>/dev/null | grep -v '\.lock ' || true)" = "$before" ]; do
+      sleep 0.05
+    done
+    delay=$(python3 -c "import random; print(round(random.uniform(0, $seconds / $KILLS), 2))")
     sleep "$delay"
     if kill -9 "$pid" 2>/dev/null; then
       wait "$pid" 2>/dev/null || true
       kills=$((kills + 1))
       rows=$(python3 -c "import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1]))) - 1)" \
         "$WORK/killed.csv" 2>/dev/null || echo 0)
-      partial=$(ls "$WORK"/killed.csv.*.partial 2>/dev/null | head -1)
+      partial=$(ls "$WORK"/killed.csv.*.partial 2>/dev/null | head -1 || true)
       done_sequences=$( [ -n "$partial" ] && sed -n 's/^sequences \([0-9]*\) .*/\1/p' "$partial" || echo -)
-      echo "kill $kills after ${delay} s: $rows rows in the CSV, checkpoint at sequence ${done_sequences:--}"
+      when=$([ "$before" = never ] && echo "after its start" || echo "after the run's first progress")
+      echo "kill $kills ${delay} s $when: $rows rows in the CSV, checkpoint at sequence ${done_sequences:--}"
       continue
     fi
   fi
