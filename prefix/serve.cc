@@ -78,12 +78,14 @@ std::vector<std::vector<int>> FrequentPrefixes(absl::Span<const TraceRequest> wi
     return *a.first < *b.first;
   });
   std::vector<std::vector<int>> out;
-  for (const auto& [prefix, count] : ranked) {
+  for (const auto& ranked_prefix : ranked) {
     if (static_cast<int>(out.size()) >= k) break;
-    const bool covered = std::any_of(out.begin(), out.end(), [&](const std::vector<int>& o) {
-      return o.size() >= prefix->size() && std::equal(prefix->begin(), prefix->end(), o.begin());
+    // A named reference, not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::vector<int>& prefix = *ranked_prefix.first;
+    const bool covered = std::any_of(out.begin(), out.end(), [&prefix](const std::vector<int>& o) {
+      return o.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), o.begin());
     });
-    if (!covered) out.push_back(*prefix);
+    if (!covered) out.push_back(prefix);
   }
   return out;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# libFuzzer on kvbench's parsers of untrusted input (fuzz/*_fuzz.cc): builds the targets with clang
-# and -fsanitize=fuzzer,address,undefined in build-fuzz, then runs each for a bounded time on a seed
-# corpus made from the real files in ../shared (read by path, never copied into the repository)
-# plus fuzz/corpus/<target>/ (small inputs committed: crashes found become seeds and regression
-# tests). A crash, leak, timeout or UBSan report stops the target with its input saved in
-# build-fuzz/artifacts/<target>/ and the script exits 1.
+# libFuzzer on kvbench's parsers of untrusted input (fuzz/*_fuzz.cc): builds the targets in
+# build-asan, the clang ASan+UBSan tree of scripts/sanitize.sh (compiled with
+# -fsanitize=fuzzer-no-link, so one clang build serves the sanitized test suite and fuzzing), then
+# runs each for a bounded time on a seed corpus made from the real files in ../shared (read by
+# path, never copied into the repository) plus fuzz/corpus/<target>/ (small inputs committed:
+# crashes found become seeds and regression tests). A crash, leak, timeout or UBSan report stops
+# the target with its input saved in build-asan/fuzz/artifacts/<target>/ and the script exits 1.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default 60 s, every target
 #
@@ -17,17 +18,9 @@ shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(gguf safetensors tokenizer_json csv jsonl experiment gate_rules trace)
 SHARED=${KVBENCH_SHARED_DIR:-$ROOT/../shared}
-BUILD=$ROOT/build-fuzz
-CLANG=${CLANG:-clang++-14}
-SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
-
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CLANG" \
-    -DCMAKE_CXX_FLAGS="$SAN" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DKVBENCH_FUZZ=ON \
-    -DKVBENCH_BUILD_TESTS=OFF -DKVBENCH_BUILD_BENCH=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-fi
-nice -n 10 cmake --build "$BUILD" -j "${FUZZ_BUILD_JOBS:-2}" --target "${TARGETS[@]/%/_fuzz}"
+BUILD_DIR=${KVBENCH_ASAN_BUILD_DIR:-build-asan}
+BUILD=$ROOT/$BUILD_DIR/fuzz  # the targets; their corpora, artifacts and logs beside them
+KVBENCH_ASAN_BUILD_DIR=$BUILD_DIR scripts/sanitize.sh --build "${TARGETS[@]/%/_fuzz}"
 
 # Seeds: the real files, as they are (libFuzzer's -max_len bounds what it mutates).
 seed() {  # seed TARGET FILE...
@@ -53,12 +46,12 @@ for t in "${TARGETS[@]}"; do
   log=$BUILD/$t.log
   max_len=65536
   case $t in gguf) max_len=1200000 ;; safetensors | tokenizer_json) max_len=600000 ;; esac
-  if ! nice -n 10 "$BUILD/fuzz/${t}_fuzz" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 \
+  if ! nice -n 10 "$BUILD/${t}_fuzz" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 \
     -rss_limit_mb=2048 -max_len=$max_len -print_final_stats=1 \
     -artifact_prefix="$BUILD/artifacts/$t/" "$BUILD/corpus/$t" \
     >"$log" 2>&1; then
     status=1
-    echo "$t: FAILED (crash, leak, timeout or UBSan; input in build-fuzz/artifacts/$t/, log $log)"
+    echo "$t: FAILED (crash, leak, timeout or UBSan; input in $BUILD_DIR/fuzz/artifacts/$t/, log $log)"
   fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')

@@ -82,7 +82,7 @@ TEST(RopeTest, RotatingByADeltaEqualsRotatingAtTheNewPosition) {
   std::normal_distribution<float> normal;
   std::vector<float> key(kHeadDim);
   for (float& x : key) x = normal(rng);
-  for (const auto [pos, delta] : {std::pair{300, -250}, std::pair{1000, -999}, {7, 5}}) {
+  for (const auto& [pos, delta] : {std::pair{300, -250}, std::pair{1000, -999}, {7, 5}}) {
     std::vector<float> cos(kPairs), sin(kPairs);
     std::vector<float> moved = key, direct = key;
     RopeCosSin(pos, freqs, cos.data(), sin.data());

@@ -360,8 +360,9 @@ TEST(SafetensorsTest, EveryTruncationIsDataLoss) {
   ASSERT_TRUE(ParseString(full).ok());
   for (size_t n = 0; n < full.size(); ++n) {
     // An exactly sized heap copy, so that a read past the prefix is a read past the allocation.
-    std::vector<std::byte> prefix(n);
-    std::memcpy(prefix.data(), full.data(), n);
+    // Built from the range: a memcpy into an empty vector's data() (null at n = 0) is undefined.
+    const auto* bytes = reinterpret_cast<const std::byte*>(full.data());
+    const std::vector<std::byte> prefix(bytes, bytes + n);
     absl::StatusOr<SafetensorsContents> c =
         ParseSafetensors(absl::MakeConstSpan(prefix), "cut.safetensors");
     ASSERT_FALSE(c.ok()) << "prefix of " << n << " bytes parsed";
