@@ -27,7 +27,8 @@ seed() {  # seed TARGET FILE...
   local dir=$BUILD/corpus/$1
   shift
   mkdir -p "$dir"
-  for f in "$@"; do [ -f "$f" ] && cp -f "$f" "$dir/seed_$(basename "$f")"; done
+  # Named by folder and file: the oracle checkpoints are all model.safetensors / tokenizer.json.
+  for f in "$@"; do [ -f "$f" ] && cp -f "$f" "$dir/seed_$(basename "$(dirname "$f")")_$(basename "$f")"; done
   [ -d "$ROOT/fuzz/corpus/$(basename "$dir")" ] && cp -f "$ROOT/fuzz/corpus/$(basename "$dir")"/* "$dir/" 2>/dev/null
   return 0
 }
