@@ -240,6 +240,28 @@ TEST(SnapKvPolicyTest, ShortPromptIsNotCompressed) {
   EXPECT_THAT(Keep(*p, 0, 0, Iota(3)), ElementsAre(0, 1, 2));
 }
 
+// A prompt no longer than the observation window (prompt length unknown when the policy is made,
+// so the budget is not refused) has every query observed and no entry before the window: each
+// one-shot policy keeps it whole. Issue 19 reported an empty vector of prefix scores indexed here;
+// kept as a guard under scripts/sanitize.sh (checked there and with -D_GLIBCXX_ASSERTIONS).
+TEST(SnapKvPolicyTest, PromptInsideTheWindowIsKeptWhole) {
+  const CacheShape s = Shape(2, 2, 1);
+  for (const char* name : {"snapkv", "pyramidkv", "adakv", "chunkkv"}) {
+    for (int n = 1; n <= 4; ++n) {
+      auto p = Make(name, {{"budget", "8"}, {"window", "4"}}, s);
+      p->BeginStep(0, n);
+      AppendAll(*p, s, n);
+      ASSERT_EQ(p->observed_queries(n), n) << name;
+      const std::vector<float> probs(static_cast<size_t>(n) * 2 * n, 1.0f / n);
+      for (int l = 0; l < s.n_layers; ++l) p->OnAttention(l, 0, 0, probs.data(), 2 * n, n, n);
+      for (int l = 0; l < s.n_layers; ++l)
+        EXPECT_EQ(Keep(*p, l, 0, Iota(n)).size(), static_cast<size_t>(n)) << name;
+      p->EndStep();
+      EXPECT_EQ(p->max_entries(0), n) << name << " " << n;
+    }
+  }
+}
+
 // Three layers, budget 12, window 2: k_min = 10 / 20 = 0, k_max = 20, layers get 20, 10, 0 prompt
 // tokens beside the window. Scores rise with the position, so the top-k are the latest.
 std::vector<std::vector<int>> PyramidKeep(int prompt, const char* alloc = "factory",
