@@ -27,37 +27,12 @@
 #include "model/ops.h"
 #include "policies/registry.h"
 #include "policies/window.h"
+#include "tests/stories_fixture.h"
 
 namespace kvbench {
 namespace {
 
 using ::testing::HasSubstr;
-
-const Model& Stories() {
-  static const Model* model = [] {
-    auto m = LoadModel(std::string(KVBENCH_SHARED_DIR) + "/models/stories260K/stories260K.gguf");
-    KVBENCH_CHECK(m.ok(), "%s", std::string(m.status().message()).c_str());
-    return m->release();
-  }();
-  return *model;
-}
-
-std::vector<std::vector<int>> Sequences(int context, int n) {
-  auto texts = LoadTexts({.path = "../shared/data/tinystories-valid-200.txt"});
-  KVBENCH_CHECK(texts.ok());
-  auto seqs =
-      BuildSequences(*texts, *Stories().tokenizer, {.context_tokens = context, .max_sequences = n});
-  KVBENCH_CHECK(seqs.ok());
-  return *seqs;
-}
-
-CacheSpec Spec(std::string policy, ParamMap params = {}, std::string store = "f32") {
-  CacheSpec s;
-  s.policy = std::move(policy);
-  s.policy_params = std::move(params);
-  s.k_store = s.v_store = std::move(store);
-  return s;
-}
 
 // A sliding window that breaks the first time it must evict: a failed invariant check, or an
 // allocation that fails, as a buggy policy or a too-large case would.
