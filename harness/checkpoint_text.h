@@ -85,6 +85,23 @@ class CheckpointLines {
   }
   size_t left() const { return lines_.size() - next_; }
 
+  // The two lines every checkpoint starts with, `magic` and "run <key>": the run key.
+  absl::StatusOr<std::string> ReadRunKey(absl::string_view magic) {
+    ASSIGN_OR_RETURN(CheckpointLine first, Next());
+    if (first.Rest() != magic) return first.Error(absl::StrCat("not a '", magic, "' file"));
+    ASSIGN_OR_RETURN(CheckpointLine run, Next());
+    RETURN_IF_ERROR(run.Expect("run"));
+    ASSIGN_OR_RETURN(std::string key, run.Word());
+    RETURN_IF_ERROR(run.End());
+    return key;
+  }
+  // The "end" line every checkpoint ends with (a torn file has none).
+  absl::Status ReadEnd() {
+    ASSIGN_OR_RETURN(CheckpointLine end, Next());
+    RETURN_IF_ERROR(end.Expect("end"));
+    return end.End();
+  }
+
  private:
   std::vector<absl::string_view> lines_;
   size_t next_ = 0;

@@ -60,13 +60,8 @@ std::string FormatDivergenceCheckpoint(const DivergenceCheckpoint& c) {
 
 absl::StatusOr<DivergenceCheckpoint> ParseDivergenceCheckpoint(absl::string_view text) {
   CheckpointLines lines(text);
-  ASSIGN_OR_RETURN(CheckpointLine magic, lines.Next());
-  if (magic.Rest() != kMagic) return magic.Error(absl::StrCat("not a '", kMagic, "' file"));
   DivergenceCheckpoint c;
-  ASSIGN_OR_RETURN(CheckpointLine run, lines.Next());
-  RETURN_IF_ERROR(run.Expect("run"));
-  ASSIGN_OR_RETURN(c.run_key, run.Word());
-  RETURN_IF_ERROR(run.End());
+  ASSIGN_OR_RETURN(c.run_key, lines.ReadRunKey(kMagic));
   ASSIGN_OR_RETURN(CheckpointLine header, lines.Next());
   RETURN_IF_ERROR(header.Expect("sequences"));
   ASSIGN_OR_RETURN(c.state.sequences_done, header.Integer<int>());
@@ -107,9 +102,7 @@ absl::StatusOr<DivergenceCheckpoint> ParseDivergenceCheckpoint(absl::string_view
     c.policy_keys.push_back(std::move(key));
     c.state.policies.push_back(std::move(lane));
   }
-  ASSIGN_OR_RETURN(CheckpointLine end, lines.Next());
-  RETURN_IF_ERROR(end.Expect("end"));
-  RETURN_IF_ERROR(end.End());
+  RETURN_IF_ERROR(lines.ReadEnd());
   return c;
 }
 

@@ -37,13 +37,8 @@ std::string FormatNiahCheckpoint(const NiahCheckpoint& c) {
 
 absl::StatusOr<NiahCheckpoint> ParseNiahCheckpoint(absl::string_view text) {
   CheckpointLines lines(text);
-  ASSIGN_OR_RETURN(CheckpointLine magic, lines.Next());
-  if (magic.Rest() != kMagic) return magic.Error(absl::StrCat("not a '", kMagic, "' file"));
   NiahCheckpoint c;
-  ASSIGN_OR_RETURN(CheckpointLine run, lines.Next());
-  RETURN_IF_ERROR(run.Expect("run"));
-  ASSIGN_OR_RETURN(c.run_key, run.Word());
-  RETURN_IF_ERROR(run.End());
+  ASSIGN_OR_RETURN(c.run_key, lines.ReadRunKey(kMagic));
   ASSIGN_OR_RETURN(CheckpointLine header, lines.Next());
   RETURN_IF_ERROR(header.Expect("cell"));
   ASSIGN_OR_RETURN(c.cell, header.Integer<int>());
@@ -74,9 +69,7 @@ absl::StatusOr<NiahCheckpoint> ParseNiahCheckpoint(absl::string_view text) {
     c.keys.push_back(std::move(key));
     c.tallies.push_back(std::move(t));
   }
-  ASSIGN_OR_RETURN(CheckpointLine end, lines.Next());
-  RETURN_IF_ERROR(end.Expect("end"));
-  RETURN_IF_ERROR(end.End());
+  RETURN_IF_ERROR(lines.ReadEnd());
   return c;
 }
 
