@@ -17,7 +17,6 @@
 namespace kvbench {
 namespace {
 
-constexpr int kPrefetchBytes = 2048;
 // Rows per parallel work item: the block's weights come from memory once and stay in L1/L2 while
 // each group of vectors passes over them. A multiple of every tile height (2, 3, 4, 8), so no row
 // falls to a one-row tile, whose single stream leaves DRAM bandwidth unused (32 rows with 3-row
@@ -141,10 +140,11 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
     // halves add into accumulators 0 and 1, as the F32 kernel adds the same columns: a row's dot
     // is bit for bit that of its dequantized f32 copy.
     constexpr int64_t kChunkBytes = int64_t{BlockBytes(T)} * 32 / BlockValues(T);  // on average
+    const std::byte* next_tile = w + PrefetchAhead(R * row_bytes);
     for (int64_t c = 0; c < cols / 32; ++c) {
+      PrefetchSpanL2(next_tile + c * R * kChunkBytes, R * kChunkBytes);
       for (int r = 0; r < R; ++r) {
         const std::byte* row = w + r * row_bytes;
-        Prefetch(row + c * kChunkBytes + kPrefetchBytes);
         simd::F32x16 w0, w1;
         quant_decode::DecodeChunk<T>(row, c, &w0, &w1);
         for (int v = 0; v < V; ++v) {
@@ -166,13 +166,9 @@ void TileDots(const std::byte* w, size_t row_bytes, const float* x, int64_t cols
       }
     };
     int64_t i = 0;
+    const std::byte* next_tile = w + PrefetchAhead(R * row_bytes);
     for (; i + 32 <= cols; i += 32) {
-      // Hardware prefetchers stop at 4 KiB boundaries, and a weight row is often exactly one such
-      // page: asking for the bytes kPrefetchBytes ahead keeps the stream going across rows.
-      for (int r = 0; r < R; ++r) {
-        for (int line = 0; line < 32 * kBytes; line += 64)
-          Prefetch(w + r * row_bytes + i * kBytes + line + kPrefetchBytes);
-      }
+      PrefetchSpanL2(next_tile + i * R * kBytes, R * 32 * kBytes);
       chunk(i, 16, acc[0]);
       chunk(i + 16, 16, acc[1]);
     }

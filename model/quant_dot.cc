@@ -16,7 +16,6 @@
 namespace kvbench {
 namespace {
 
-constexpr int kPrefetchBytes = 2048;
 
 bool IsKType(DType type) { return BlockValues(type) == kQK_K; }
 
@@ -183,12 +182,13 @@ void LegacyTile(const std::byte* w, size_t row_bytes, const std::byte* xq, size_
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
   }
+  const std::byte* next_tile = w + PrefetchAhead(R * row_bytes);
   for (int64_t b = 0; b < cols / kQK; ++b) {
     __m256i codes[R];
     float dw[R];
+    PrefetchSpanL2(next_tile + b * R * kBlockBytes, R * kBlockBytes);
     for (int r = 0; r < R; ++r) {
       const std::byte* block = w + r * row_bytes + b * kBlockBytes;
-      if (b % 2 == 0) Prefetch(block + kPrefetchBytes);
       codes[r] = LegacyCodesAvx2<T>(block, &dw[r]);
     }
     for (int v = 0; v < V; ++v) {
@@ -254,10 +254,9 @@ void KTile(const std::byte* w, size_t row_bytes, const std::byte* xq, size_t xq_
     const std::byte* blocks[R];
     float dw[R], dmin[R];
     alignas(16) uint8_t scales_mins[R][16];
+    PrefetchSpanL2(w + PrefetchAhead(R * row_bytes) + i * R * kBlockBytes, R * kBlockBytes);
     for (int r = 0; r < R; ++r) {
       blocks[r] = w + r * row_bytes + i * kBlockBytes;
-      for (int line = 0; line < kBlockBytes; line += 64)
-        Prefetch(blocks[r] + line + kPrefetchBytes);
       if constexpr (kMins) {
         const BlockQ4_K& head = *reinterpret_cast<const BlockQ4_K*>(blocks[r]);
         dw[r] = HalfToF32(head.d);

@@ -48,7 +48,23 @@ inline constexpr float kP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073
                                 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
 }  // namespace simd_exp
 
-inline void Prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
+
+// The weight kernels read a tile of R rows side by side, R streams a row apart, and rows of the
+// models' matrices are 1-11 KiB: a prefetch some bytes ahead inside a row lands in a row the tile
+// is already reading, and the hardware prefetchers stop at 4 KiB pages. So each step of a tile
+// asks for as many bytes of a tile further on (the rows are contiguous) as it reads of its own,
+// into L2 (prefetcht2 hint), at least kPrefetchAheadBytes ahead: the stream runs a fixed distance
+// ahead of the arithmetic whatever the tile's size. Measured on the 2-core Zen 4 VM, one thread,
+// stories110M shape: F16 decode 33 -> 65 t/s (llama.cpp: 66), Q8_0 53 -> 150 t/s (8 KiB ahead gave
+// 130, one 3 KiB tile ahead 87).
+inline constexpr size_t kPrefetchAheadBytes = 16384;
+inline size_t PrefetchAhead(size_t tile_bytes) {
+  return tile_bytes * ((kPrefetchAheadBytes + tile_bytes - 1) / tile_bytes);
+}
+inline void PrefetchSpanL2(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 1);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Scalar: the definition the vector versions reproduce.
