@@ -28,9 +28,11 @@ constexpr int kRowBlock = 48;
 // kPairRows rows, and single vectors against kSingleRows rows. Chosen for the register file and
 // the load ports: 32 zmm registers with AVX-512; with AVX2 16 ymm (an F32x16 is two), where a
 // 1 x 3 tile converts each weight chunk once for three vectors and keeps 12 FMA chains in flight
-// (Zen 3 needs about that many to approach its two FMAs per cycle).
+// (Zen 3 needs about that many to approach its two FMAs per cycle). A single vector (decode) is
+// bound by the weight stream: on Zen 4 four rows a tile read more of the bandwidth than eight
+// (TinyLlama-shaped F16, one thread: 8.0 -> 9.2-9.5 t/s; BM_MatMul 32000x2048 12-17 -> 18-21 GB/s).
 #if defined(KVBENCH_SIMD_AVX512)
-constexpr int kWideRows = 2, kWideVectors = 4, kPairRows = 4, kSingleRows = 8;
+constexpr int kWideRows = 2, kWideVectors = 4, kPairRows = 4, kSingleRows = 4;
 #else
 constexpr int kWideRows = 1, kWideVectors = 3, kPairRows = 1, kSingleRows = 3;
 #endif
