@@ -23,6 +23,53 @@ namespace kvbench {
 // Rows per decode tile: 64 rows of head_dim 128 are 32 KiB of f32, inside L1/L2.
 inline constexpr int kTileRows = 64;
 
+// A run of n encoded rows, `stride` bytes apart, as the fused kernels read it. Each format's
+// fields are the ones its decoder needs; the values decoded are exactly those of the store's own
+// decoder (and so of its DecodeReference).
+struct EncodedRows {
+  enum class Format {
+    kF32,
+    kF16,
+    kBf16,
+    kQ8_0,     // llama.cpp blocks of 32: [fp16 d][32 int8]
+    kNibble,   // q4_0 / q4_1 / q5_0 / q5_1 blocks of 32 (has_min, five_bit)
+    kInt8,     // [f32 d][head_dim int8]
+    kFp8E4M3,  // one byte per value, times `scale`
+    kFp8E5M2,
+    kKiviCodes,  // the raw codes of KIVI keys, as floats (bits); params folded into the query
+    kKiviKey,    // codes * channel_scale[c] + channel_min[c] (bits)
+    kKiviValue,  // [(head_dim / group) x fp16 (scale, min)][codes] (bits, group)
+  };
+  Format format = Format::kF32;
+  const uint8_t* data = nullptr;
+  size_t stride = 0;
+  bool has_min = false;
+  bool five_bit = false;
+  float scale = 1.0f;
+  int bits = 0;
+  int group = 0;
+  const float* channel_scale = nullptr;  // (head_dim) decoded fp16
+  const float* channel_min = nullptr;
+};
+
+// Whether the fused kernels take rows of this format and head_dim: head_dim a multiple of 16 in
+// [32, 128], KIVI codes in whole 16-byte planes (head_dim * bits / 8 % 16 == 0) and value channel
+// groups of whole chunks (group % 16 == 0), and n_q <= kFusedMaxQueries (a larger query batch, a
+// prefill, reads a decoded tile many times; decoding it once into scratch is cheaper there).
+// Everything else takes the tile path: decode into scratch, then DotRowsF32 / AccumulateRowsF32.
+inline constexpr int kFusedMaxQueries = 8;
+bool CanFuse(const EncodedRows& rows, int hd, int n_q);
+
+// The fused kernels: each row's values are decoded in registers, 16 at a time, and go straight
+// into the FMAs of every query (the decode is paid once per row, not once per query); Dot reduces
+// eight rows' sums at once (ReduceAdd8). Same bits as decoding the rows exactly and running
+// DotRowsF32 / AccumulateRowsF32 on them: the products, the order of the sums and the reduction
+// tree are the same. Require CanFuse. Accumulate adds to `out`, like AccumulateRowsF32.
+void DotRowsFused(const EncodedRows& rows, int n, int hd, const float* q, int n_q, float* scores,
+                  int ld);
+void AccumulateRowsFused(const EncodedRows& rows, int n, int hd, const float* w, int ld_w, int n_q,
+                         float* out);
+
 // scores[i * ld + j] = q_i . rows_j for i < n_q, j < n; rows (n, hd), q (n_q, hd).
 void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld);
 void DotRowsF32Reference(const float* rows, int n, int hd, const float* q, int n_q, float* scores,
