@@ -164,23 +164,11 @@ bool WithChunkCount(int hd, F&& f) {
   }
 }
 
-// f32 rows in whole chunks of 16 take the fused kernels (nothing to decode; a row loaded once per
-// query block, eight scores reduced at once) for any number of queries.
-bool F32Fused(const float* rows, int hd, EncodedRows* e) {
-  if (hd != 32 && hd != 64 && hd != 96 && hd != 128) return false;
-  e->format = EncodedRows::Format::kF32;
-  e->data = reinterpret_cast<const uint8_t*>(rows);
-  e->stride = static_cast<size_t>(hd) * sizeof(float);
-  return true;
-}
-
 }  // namespace
 
 void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld) {
   if (hd == 8) return DotSmallHead<8>(rows, n, q, n_q, scores, ld);
   if (hd == 16) return DotSmallHead<16>(rows, n, q, n_q, scores, ld);
-  EncodedRows e;
-  if (F32Fused(rows, hd, &e)) return DotRowsFused(e, n, hd, q, n_q, scores, ld);
   const bool tiled = WithChunkCount(
       hd, [&](auto nc) { DotTile<decltype(nc)::value>(rows, n, hd, q, n_q, scores, ld); });
   if (!tiled) DotTileAny(rows, n, hd, q, n_q, scores, ld);
@@ -201,8 +189,6 @@ void DotRowsF32Reference(const float* rows, int n, int hd, const float* q, int n
 
 void AccumulateRowsF32(const float* rows, int n, int hd, const float* w, int ld_w, int n_q,
                        float* out) {
-  EncodedRows e;
-  if (F32Fused(rows, hd, &e)) return AccumulateRowsFused(e, n, hd, w, ld_w, n_q, out);
   // Tiles keep the rows cache-resident while every query reads them.
   for (int j0 = 0; j0 < n; j0 += kTileRows) {
     const int nt = std::min(kTileRows, n - j0);
@@ -563,6 +549,8 @@ constexpr int kAccChunks = 4;
 constexpr int kAccChunks = 2;
 #endif
 
+constexpr int kAccTileRows = 16;
+
 template <int NC, int C0, int QB, typename D>
 void FusedAccumulatePass(const D& d, int j0, int nt, const float* w, int ld_w, float* out) {
   constexpr int hd = 16 * NC, CB = std::min(kAccChunks, NC - C0);
@@ -601,9 +589,11 @@ void FusedAccumulatePass(const D& d, int j0, int nt, const float* w, int ld_w, f
 template <int NC, typename D>
 void FusedAccumulate(const D& d, int n, const float* w, int ld_w, int n_q, float* out) {
   constexpr int hd = 16 * NC;
-  // Tiles of rows keep what one pass decoded cache-resident for the next pass.
-  for (int j0 = 0; j0 < n; j0 += kTileRows) {
-    const int nt = std::min(kTileRows, n - j0);
+  // Tiles of rows keep the lines one pass read in L1 for the next pass (16 rows of f32 at head_dim
+  // 128 are 8 KiB); with 64-row tiles (32 KiB) the second pass of f32 rows missed L1 and the
+  // memory-bound model bench ran 1.7x slower than the old kernel.
+  for (int j0 = 0; j0 < n; j0 += kAccTileRows) {
+    const int nt = std::min(kAccTileRows, n - j0);
     for (int i0 = 0; i0 < n_q; i0 += kQueryBlock) {
       const float* wi = w + static_cast<size_t>(i0) * ld_w;
       float* oi = out + static_cast<size_t>(i0) * hd;

@@ -403,6 +403,13 @@ std::vector<FusedCase> FusedCases(std::mt19937& rng, int n, int hd) {
     EXPECT_TRUE(codec->Describe(c.bytes.data(), scale, &c.rows)) << c.name;
     cases.push_back(std::move(c));
   };
+  {
+    FusedCase c{"f32", {}, std::vector<uint8_t>(x.size() * 4), x, {}};
+    std::memcpy(c.bytes.data(), x.data(), c.bytes.size());
+    c.rows.format = EncodedRows::Format::kF32;
+    c.rows.stride = 4 * static_cast<size_t>(hd);
+    cases.push_back(std::move(c));
+  }
   from_codec(MakeHalfCodec(HalfFormat::kF16, hd), 1.0f);
   from_codec(MakeHalfCodec(HalfFormat::kBf16, hd), 1.0f);
   for (BlockType t :
