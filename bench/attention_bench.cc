@@ -9,6 +9,18 @@
 // <name> is the store's registry name, or its spec with parameters for the sets its registry entry
 // asks to be measured (StoreInfo::bench_params, e.g. kivi(bits=4)).
 //
+// One head's K and V (at most 32 MiB in f32 at 32k tokens) stay in this VM's L2/L3, so those cases
+// measure the kernels' arithmetic. A real long-context decode reads every layer's cache once per
+// token, far more than the last-level cache holds; the model cases measure that, memory-bound
+// regime:
+//
+//   BM_AttendModel/store:<name>/ctx:<cached tokens>/head_dim:<64|128>
+//
+// attend a GQA group of 4 query heads over each of kModelHeads (layer, KV head) pairs in turn, as
+// the decoder does per token: 32 heads at 8k tokens (8 layers x 4 KV heads), 8 at 32k (2 x 4), so
+// the f16 cache is 128 MiB (head_dim 128) or 64 MiB (64) and even q4_0's is >= 18 MiB, most of
+// a 32 MiB L3 that the timed loop walks round and round.
+//
 // Counters: items_per_second = cached tokens attended per second; bytes_per_second = K + V bytes
 // the store holds (logical) read per second. Rows are N(0, 1) noise: the kernels' speed does not
 // depend on the values. Run e.g. --benchmark_filter='ctx:8192/' to compare stores at one length.
@@ -82,6 +94,66 @@ void BM_Attend(benchmark::State& state, const StoreCase& c, int ctx, int head_di
   state.counters["kv_bytes"] = static_cast<double>(bytes);
 }
 
+// Tokens x (layer, KV head) pairs of the model cases: 262144 rows per role in each.
+constexpr int kModelRows = 8 * 4 * 8192;
+
+void BM_AttendModel(benchmark::State& state, const StoreCase& c, int ctx, int head_dim) {
+  const int heads = kModelRows / ctx, n_kv_heads = 4, n_layers = heads / n_kv_heads;
+  const CacheShape shape{.n_layers = n_layers,
+                         .n_heads = kGroup * n_kv_heads,
+                         .n_kv_heads = n_kv_heads,
+                         .head_dim = head_dim,
+                         .rope_dims = head_dim,
+                         .rope_theta = 10000.0f,
+                         .context_tokens = ctx};
+  auto k = MakeStore(c.store, c.params, KvRole::kKey, shape);
+  auto v = MakeStore(c.store, c.params, KvRole::kValue, shape);
+  if (!k.ok() || !v.ok()) {
+    state.SkipWithError((k.ok() ? v.status() : k.status()).ToString().c_str());
+    return;
+  }
+  std::mt19937 rng(ctx + head_dim);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  // One block of noise appended to every head (the speed does not depend on the values).
+  std::vector<float> rows(static_cast<size_t>(1024) * head_dim);
+  for (float& x : rows) x = dist(rng);
+  for (int l = 0; l < n_layers; ++l) {
+    for (int h = 0; h < n_kv_heads; ++h) {
+      for (int done = 0; done < ctx; done += 1024) {
+        const int n = std::min(1024, ctx - done);
+        (*k)->Append(l, h, rows.data(), n, head_dim);
+        (*v)->Append(l, h, rows.data(), n, head_dim);
+      }
+    }
+  }
+  std::vector<float> q(static_cast<size_t>(kGroup) * head_dim), out(q.size());
+  for (float& x : q) x = dist(rng);
+  std::vector<float> scores(static_cast<size_t>(kGroup) * ctx), probs(scores.size());
+  (*k)->Dot(0, 0, ctx, q.data(), kGroup, probs.data(), ctx);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int i = 0; i < kGroup; ++i) {
+    float* p = &probs[static_cast<size_t>(i) * ctx];
+    for (int j = 0; j < ctx; ++j) p[j] *= scale;
+    Softmax(p, ctx);
+  }
+  for (auto _ : state) {
+    for (int l = 0; l < n_layers; ++l) {
+      for (int h = 0; h < n_kv_heads; ++h) {
+        (*k)->Dot(l, h, ctx, q.data(), kGroup, scores.data(), ctx);
+        (*v)->Accumulate(l, h, ctx, probs.data(), ctx, kGroup, out.data());
+        benchmark::DoNotOptimize(scores.data());
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+      }
+    }
+  }
+  uint64_t bytes = 0;
+  for (int l = 0; l < n_layers; ++l) bytes += (*k)->memory(l).logical + (*v)->memory(l).logical;
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kModelRows));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
+  state.counters["kv_bytes"] = static_cast<double>(bytes);
+}
+
 void RegisterAll() {
   std::vector<StoreCase> cases;
   for (const StoreInfo& info : StoreRegistry()) {
@@ -100,6 +172,17 @@ void RegisterAll() {
                                  "/head_dim:" + std::to_string(head_dim);
         benchmark::RegisterBenchmark(name.c_str(), [c, ctx, head_dim](benchmark::State& s) {
           BM_Attend(s, c, ctx, head_dim);
+        })->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  for (int head_dim : {64, 128}) {
+    for (int ctx : {8192, 32768}) {
+      for (const StoreCase& c : cases) {
+        const std::string name = "BM_AttendModel/store:" + c.label + "/ctx:" + std::to_string(ctx) +
+                                 "/head_dim:" + std::to_string(head_dim);
+        benchmark::RegisterBenchmark(name.c_str(), [c, ctx, head_dim](benchmark::State& s) {
+          BM_AttendModel(s, c, ctx, head_dim);
         })->Unit(benchmark::kMicrosecond);
       }
     }

@@ -234,6 +234,13 @@ inline F32x16 ToF32(I32x16 a) {
   KVBENCH_LANES(16, r.v[i] = static_cast<float>(a.v[i]));
   return r;
 }
+// The low 16 bits of each lane read as an fp16 value (exact: every fp16 is an f32). The fused
+// attention kernels build fp8 values as fp16 bit patterns with it.
+inline F32x16 HalfBitsToF32(I32x16 a) {
+  F32x16 r;
+  KVBENCH_LANES(16, r.v[i] = Fp16ToF32(static_cast<uint16_t>(a.v[i])));
+  return r;
+}
 
 #undef KVBENCH_LANES
 }  // namespace simd_scalar
@@ -395,6 +402,12 @@ inline I32x16 ShiftLeft(I32x16 a, I32x16 n) {
   return {_mm256_sllv_epi32(a.lo, n.lo), _mm256_sllv_epi32(a.hi, n.hi)};
 }
 inline F32x16 ToF32(I32x16 a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
+// Lanes hold values < 2^16, so the unsigned saturating pack keeps each one's low 16 bits.
+inline __m256 HalfBits8(__m256i a) {
+  return _mm256_cvtph_ps(
+      _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)));
+}
+inline F32x16 HalfBitsToF32(I32x16 a) { return {HalfBits8(a.lo), HalfBits8(a.hi)}; }
 }  // namespace simd_avx2
 #endif
 
@@ -473,6 +486,7 @@ inline I32x16 SubI(I32x16 a, I32x16 b) { return {_mm512_sub_epi32(a.v, b.v)}; }
 inline I32x16 ShiftRight(I32x16 a, I32x16 n) { return {_mm512_srlv_epi32(a.v, n.v)}; }
 inline I32x16 ShiftLeft(I32x16 a, I32x16 n) { return {_mm512_sllv_epi32(a.v, n.v)}; }
 inline F32x16 ToF32(I32x16 a) { return {_mm512_cvtepi32_ps(a.v)}; }
+inline F32x16 HalfBitsToF32(I32x16 a) { return {_mm512_cvtph_ps(_mm512_cvtepi32_epi16(a.v))}; }
 }  // namespace simd_avx512
 #endif
 

@@ -209,6 +209,18 @@ class BlockCodec : public RowCodec {
       DequantizeFast<T>(rows + b * block_bytes_, qk_, out + static_cast<size_t>(b) * qk_);
   }
 
+  // Rows of whole llama.cpp blocks (qk = 32); the one-block rows of the tiny head sizes take the
+  // tile path.
+  bool Describe(const uint8_t* rows, float scale, EncodedRows* out) const override {
+    if (qk_ != 32) return false;
+    out->format = T == BlockType::kQ8_0 ? EncodedRows::Format::kQ8_0 : EncodedRows::Format::kNibble;
+    out->data = rows;
+    out->stride = row_bytes();
+    out->has_min = Traits<T>::kHasMin;
+    out->five_bit = Traits<T>::kBits == 5;
+    return true;
+  }
+
  private:
   int head_dim_;
   int qk_;

@@ -32,6 +32,15 @@ class Fp8Codec : public RowCodec {
     for (size_t i = 0; i < total; ++i) out[i] = table[rows[i]] * scale;
   }
 
+  bool Describe(const uint8_t* rows, float scale, EncodedRows* out) const override {
+    out->format =
+        format_ == Fp8Format::kE4M3 ? EncodedRows::Format::kFp8E4M3 : EncodedRows::Format::kFp8E5M2;
+    out->data = rows;
+    out->stride = row_bytes();
+    out->scale = scale;
+    return true;
+  }
+
  private:
   Fp8Format format_;
   int head_dim_;

@@ -41,6 +41,14 @@ class HalfCodec : public RowCodec {
     }
   }
 
+  bool Describe(const uint8_t* rows, float scale, EncodedRows* out) const override {
+    out->format =
+        format_ == HalfFormat::kF16 ? EncodedRows::Format::kF16 : EncodedRows::Format::kBf16;
+    out->data = rows;
+    out->stride = row_bytes();
+    return true;
+  }
+
  private:
   HalfFormat format_;
   int head_dim_;

@@ -46,6 +46,13 @@ class Int8Codec : public RowCodec {
     }
   }
 
+  bool Describe(const uint8_t* rows, float scale, EncodedRows* out) const override {
+    out->format = EncodedRows::Format::kInt8;
+    out->data = rows;
+    out->stride = row_bytes();
+    return true;
+  }
+
  private:
   int head_dim_;
 };

@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "formats/half.h"
+#include "model/simd.h"
 #include "stores/kivi_quant.h"
 #include "stores/quant_kernels.h"
 
@@ -106,6 +107,29 @@ void KiviKeyStore::CompactQuantized(int layer, int head, absl::Span<const int> k
   groups.resize(kept_groups);
 }
 
+// bias_i = q_i . min, summed in channel order from 0 (one dependent add per channel), as the
+// definition of the folded score has it. Up to 16 queries go in the lanes of one vector (query i
+// in lane i, the queries transposed once per call into scratch.qt), so the n_q chains run side by
+// side in registers: the same sums, in the latency of one.
+void KiviKeyStore::GroupBias(const float* q, int n_q, const float* min,
+                             KiviScratch& scratch) const {
+  const int hd = head_dim();
+  float* bias = scratch.bias.data();
+  if (n_q > 16) {
+    for (int i = 0; i < n_q; ++i) {
+      float b = 0;
+      for (int c = 0; c < hd; ++c) b += q[static_cast<size_t>(i) * hd + c] * min[c];
+      bias[i] = b;
+    }
+    return;
+  }
+  const float* qt = scratch.qt.data();
+  simd::F32x16 b = simd::Zero();
+  for (int c = 0; c < hd; ++c)
+    b = simd::Add(b, simd::Mul(simd::Load(qt + 16 * c), simd::Set1(min[c])));
+  simd::StoreN(bias, b, n_q);
+}
+
 void KiviKeyStore::DotQuantized(int layer, int head, int n, const float* q, int n_q, float* scores,
                                 int ld) const {
   const int hd = head_dim();
@@ -114,6 +138,12 @@ void KiviKeyStore::DotQuantized(int layer, int head, int n, const float* q, int 
   scratch.qs.resize(static_cast<size_t>(n_q) * hd);
   scratch.bias.resize(n_q);
   scratch.params.resize(2 * static_cast<size_t>(hd));
+  if (n_q <= 16) {  // queries transposed for GroupBias, lanes past n_q zero
+    scratch.qt.assign(16 * static_cast<size_t>(hd), 0.0f);
+    for (int i = 0; i < n_q; ++i) {
+      for (int c = 0; c < hd; ++c) scratch.qt[16 * c + i] = q[static_cast<size_t>(i) * hd + c];
+    }
+  }
   int j = 0;  // entry index of the group's first token
   for (const KeyGroup& group : at(layer, head)) {
     if (j >= n) break;
@@ -126,12 +156,22 @@ void KiviKeyStore::DotQuantized(int layer, int head, int n, const float* q, int 
     for (int i = 0; i < n_q; ++i) {
       const float* qi = q + static_cast<size_t>(i) * hd;
       float* qsi = &scratch.qs[static_cast<size_t>(i) * hd];
-      float bias = 0;
-      for (int c = 0; c < hd; ++c) {
-        qsi[c] = qi[c] * scale[c];
-        bias += qi[c] * min[c];
+      for (int c = 0; c < hd; ++c) qsi[c] = qi[c] * scale[c];
+    }
+    GroupBias(q, n_q, min, scratch);
+    EncodedRows codes;
+    codes.format = EncodedRows::Format::kKiviCodes;
+    codes.data = group.codes.data();
+    codes.stride = code_bytes();
+    codes.bits = options().bits;
+    if (CanFuse(codes, hd, n_q)) {
+      DotRowsFused(codes, group_n, hd, scratch.qs.data(), n_q, scores + j, ld);
+      for (int i = 0; i < n_q; ++i) {
+        float* si = scores + static_cast<size_t>(i) * ld + j;
+        for (int t = 0; t < group_n; ++t) si[t] += scratch.bias[i];
       }
-      scratch.bias[i] = bias;
+      j += group.n;
+      continue;
     }
     for (int t0 = 0; t0 < group_n; t0 += kTileRows) {
       const int nt = std::min(kTileRows, group_n - t0);
@@ -150,12 +190,27 @@ void KiviKeyStore::DotQuantized(int layer, int head, int n, const float* q, int 
 void KiviKeyStore::AccumulateQuantized(int layer, int head, int n, const float* w, int ld_w,
                                        int n_q, float* out) const {
   const int hd = head_dim();
-  std::vector<float>& tile = GetKiviScratch().tile;
+  KiviScratch& scratch = GetKiviScratch();
+  std::vector<float>& tile = scratch.tile;
   tile.resize(static_cast<size_t>(kTileRows) * hd);
+  scratch.params.resize(2 * static_cast<size_t>(hd));
   int j = 0;  // entry index of the group's first token
   for (const KeyGroup& group : at(layer, head)) {
     if (j >= n) break;
     const int group_n = std::min(group.n, n - j);
+    EncodedRows rows;
+    rows.format = EncodedRows::Format::kKiviKey;
+    rows.data = group.codes.data();
+    rows.stride = code_bytes();
+    rows.bits = options().bits;
+    if (CanFuse(rows, hd, n_q)) {
+      DecodeF16(group.params.data(), 2 * hd, scratch.params.data());
+      rows.channel_scale = scratch.params.data();
+      rows.channel_min = scratch.params.data() + hd;
+      AccumulateRowsFused(rows, group_n, hd, w + j, ld_w, n_q, out);
+      j += group.n;
+      continue;
+    }
     for (int t0 = 0; t0 < group_n; t0 += kTileRows) {
       const int nt = std::min(kTileRows, group_n - t0);
       DecodeRows(group, t0, nt, tile.data());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "stores/kivi_quant.h"
 #include "stores/kivi_store.h"
 
 namespace kvbench {
@@ -48,6 +49,9 @@ class KiviKeyStore final : public KiviStore {
   uint64_t QuantizedBytes(int layer, int head) const override;
   uint64_t QuantizedCapacity(int layer, int head) const override;
 
+  // scratch.bias[i] = q_i . min for i < n_q (scratch.qt holds the queries transposed when
+  // n_q <= 16).
+  void GroupBias(const float* q, int n_q, const float* min, KiviScratch& scratch) const;
   // Codes of row x with the group's per-channel params, clamped to the group's range.
   void EncodeRow(const float* x, const KeyGroup& group, uint8_t* codes) const;
   // Scalar reference decoding of row j of a group.

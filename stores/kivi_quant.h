@@ -33,6 +33,7 @@ struct KiviScratch {
   std::vector<float> params;   // (2, head_dim) decoded scale / min
   std::vector<float> qs;       // (n_q, head_dim) q * scale
   std::vector<float> bias;     // (n_q) q . min
+  std::vector<float> qt;       // (head_dim, 16) the queries transposed, for the bias
   std::vector<uint8_t> codes;  // (head_dim) one row of unpacked codes while encoding
 };
 

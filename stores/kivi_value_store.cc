@@ -71,6 +71,16 @@ void KiviValueStore::DecodeRows(const uint8_t* rows, int n, float* out) const {
   }
 }
 
+EncodedRows KiviValueStore::Encoded(const Rows& quantized) const {
+  EncodedRows e;
+  e.format = EncodedRows::Format::kKiviValue;
+  e.data = quantized.data();
+  e.stride = row_bytes_;
+  e.bits = options().bits;
+  e.group = channel_group_;
+  return e;
+}
+
 void KiviValueStore::QuantizeRows(int layer, int head, const float* rows, int n) {
   Rows& quantized = at(layer, head);
   const size_t first = quantized.size() / row_bytes_;
@@ -95,6 +105,8 @@ void KiviValueStore::DotQuantized(int layer, int head, int n_visible, const floa
                                   float* scores, int ld) const {
   const Rows& quantized = at(layer, head);
   const int hd = head_dim(), n = std::min(n_visible, n_quantized(layer, head));
+  const EncodedRows encoded = Encoded(quantized);
+  if (CanFuse(encoded, hd, n_q)) return DotRowsFused(encoded, n, hd, q, n_q, scores, ld);
   std::vector<float>& tile = GetKiviScratch().tile;
   tile.resize(static_cast<size_t>(kTileRows) * hd);
   for (int j = 0; j < n; j += kTileRows) {
@@ -108,6 +120,8 @@ void KiviValueStore::AccumulateQuantized(int layer, int head, int n_visible, con
                                          int ld_w, int n_q, float* out) const {
   const Rows& quantized = at(layer, head);
   const int hd = head_dim(), n = std::min(n_visible, n_quantized(layer, head));
+  const EncodedRows encoded = Encoded(quantized);
+  if (CanFuse(encoded, hd, n_q)) return AccumulateRowsFused(encoded, n, hd, w, ld_w, n_q, out);
   std::vector<float>& tile = GetKiviScratch().tile;
   tile.resize(static_cast<size_t>(kTileRows) * hd);
   for (int j = 0; j < n; j += kTileRows) {

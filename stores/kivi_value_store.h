@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "stores/kivi_store.h"
+#include "stores/quant_kernels.h"
 
 namespace kvbench {
 
@@ -42,6 +43,8 @@ class KiviValueStore final : public KiviStore {
   void DecodeRow(const uint8_t* row, float* out) const;
   // Vectorised decoding of n consecutive rows (same values as DecodeRow).
   void DecodeRows(const uint8_t* rows, int n, float* out) const;
+  // The rows for the fused kernels (quant_kernels.h), which decode them as DecodeRows does.
+  EncodedRows Encoded(const Rows& quantized) const;
 
   int channel_group_;       // g = min(G, head_dim)
   size_t row_bytes_;        // 4 * head_dim / g + code_bytes

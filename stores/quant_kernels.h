@@ -1,16 +1,29 @@
-// The attention arithmetic of the KV stores: f32 tile kernels (many queries x a tile of rows) and
-// the vectorised decoders that turn a tile of quantized rows into f32 in L1-resident scratch.
+// The attention arithmetic of the KV stores: fused kernels that read encoded rows, the f32 tile
+// kernels (many queries x a run of rows) and the vectorised decoders of the tile path.
 //
-// How a store attends: it walks its rows in tiles of kTileRows, decodes one tile (never the whole
-// cache) and runs DotRowsF32 / AccumulateRowsF32 over it for all n_q queries at once, so each row
-// is decoded once per call however many queries (GQA group x prefill tokens) read it. The f32 store
-// runs the same kernels directly on its rows.
+// How a store attends (docs/attention_kernels.md):
+// - Fused (DotRowsFused / AccumulateRowsFused, when CanFuse): the kernel walks the encoded rows
+//   and decodes each row 16 values at a time in registers, straight into the FMAs of up to four
+//   queries (a GQA group) at once, so a row is decoded once per pass and never stored as f32.
+//   Dot keeps a row's chunks in registers while the queries are dotted with it and reduces eight
+//   rows' sums per query with one transpose-add tree (simd::ReduceAdd8); Accumulate keeps up to
+//   4 queries x 4 chunks of `out` in registers over a 64-row tile. Formats: f32, f16, bf16, q8_0,
+//   q4_0/q4_1/q5_0/q5_1, int8, fp8 e4m3/e5m2, KIVI keys (raw codes, params folded into the
+//   query) and values.
+// - Tile path (everything else: head_dim 8/16 and other sizes, KIVI value groups < 16, more than
+//   kFusedMaxQueries queries as in a prefill): decode kTileRows rows into L1-resident f32 scratch
+//   once and run DotRowsF32 / AccumulateRowsF32 over them for all queries. The f32 store (and
+//   KIVI's f32 residual) run those f32 kernels directly: routed through the fused kernels, f32
+//   rows were not faster in the one-head bench and slower once the cache exceeds the L3
+//   (BM_AttendModel), so they stay as they were.
 //
-// Every vector kernel is written once against model/simd.h (AVX-512, AVX2 or scalar lanes, all
-// giving the same bits), and has a scalar
-// reference (the *Reference functions; double accumulation) that tests compare against with a
-// stated tolerance. The decoders are exact: they produce the same floats as the formats' scalar
-// definitions (the products (q - z) * d are single f32 roundings in both).
+// Numerics: both paths compute the same thing, bit for bit: "dequantize exactly, then the f32
+// kernel". The decoders produce the floats of the formats' scalar definitions (the products
+// (q - z) * d, code * scale + min are the same single f32 roundings), a score is
+// ReduceAdd(q[0:16] * k[0:16] + ... in chunk order) and an output lane is the FMAs over rows in
+// order, whichever path, ISA (model/simd.h: AVX-512, AVX2 or scalar lanes, all the same bits),
+// n, n_q or position in a tile. The *Reference functions (double accumulation) are what tests
+// compare against with a stated tolerance; tests also check fused == tile path bit for bit.
 #ifndef KVBENCH_STORES_QUANT_KERNELS_H_
 #define KVBENCH_STORES_QUANT_KERNELS_H_
 
@@ -22,6 +35,53 @@ namespace kvbench {
 
 // Rows per decode tile: 64 rows of head_dim 128 are 32 KiB of f32, inside L1/L2.
 inline constexpr int kTileRows = 64;
+
+// A run of n encoded rows, `stride` bytes apart, as the fused kernels read it. Each format's
+// fields are the ones its decoder needs; the values decoded are exactly those of the store's own
+// decoder (and so of its DecodeReference).
+struct EncodedRows {
+  enum class Format {
+    kF32,
+    kF16,
+    kBf16,
+    kQ8_0,     // llama.cpp blocks of 32: [fp16 d][32 int8]
+    kNibble,   // q4_0 / q4_1 / q5_0 / q5_1 blocks of 32 (has_min, five_bit)
+    kInt8,     // [f32 d][head_dim int8]
+    kFp8E4M3,  // one byte per value, times `scale`
+    kFp8E5M2,
+    kKiviCodes,  // the raw codes of KIVI keys, as floats (bits); params folded into the query
+    kKiviKey,    // codes * channel_scale[c] + channel_min[c] (bits)
+    kKiviValue,  // [(head_dim / group) x fp16 (scale, min)][codes] (bits, group)
+  };
+  Format format = Format::kF32;
+  const uint8_t* data = nullptr;
+  size_t stride = 0;
+  bool has_min = false;
+  bool five_bit = false;
+  float scale = 1.0f;
+  int bits = 0;
+  int group = 0;
+  const float* channel_scale = nullptr;  // (head_dim) decoded fp16
+  const float* channel_min = nullptr;
+};
+
+// Whether the fused kernels take rows of this format and head_dim: head_dim 32, 64, 96 or 128;
+// llama.cpp blocks of 32; KIVI codes of 2/4/8 bits in whole 16-byte planes (head_dim * bits / 8 %
+// 16 == 0) and value channel groups of 16, 32, 64 or 128; and n_q <= kFusedMaxQueries (a larger
+// batch, a prefill, would decode each row once per 4 queries; decoding a tile once into scratch is
+// cheaper there). Everything else takes the tile path, with the same bits.
+inline constexpr int kFusedMaxQueries = 8;
+bool CanFuse(const EncodedRows& rows, int hd, int n_q);
+
+// The fused kernels: each row's values are decoded in registers, 16 at a time, and go straight
+// into the FMAs of every query (the decode is paid once per row, not once per query); Dot reduces
+// eight rows' sums at once (ReduceAdd8). Same bits as decoding the rows exactly and running
+// DotRowsF32 / AccumulateRowsF32 on them: the products, the order of the sums and the reduction
+// tree are the same. Require CanFuse. Accumulate adds to `out`, like AccumulateRowsF32.
+void DotRowsFused(const EncodedRows& rows, int n, int hd, const float* q, int n_q, float* scores,
+                  int ld);
+void AccumulateRowsFused(const EncodedRows& rows, int n, int hd, const float* w, int ld_w, int n_q,
+                         float* out);
 
 // scores[i * ld + j] = q_i . rows_j for i < n_q, j < n; rows (n, hd), q (n_q, hd).
 void DotRowsF32(const float* rows, int n, int hd, const float* q, int n_q, float* scores, int ld);

@@ -65,6 +65,10 @@ void RowStore::Dot(int layer, int head, int n, const float* q, int n_q, float* s
   const RowBuffer& rows = at(layer, head);
   KVBENCH_CHECK(n >= 0 && n <= rows.size(), "%s: %d of %d entries", name_.c_str(), n, rows.size());
   const float s = scale(layer, head);
+  EncodedRows encoded;
+  if (codec_->Describe(rows.row(0), s, &encoded) && CanFuse(encoded, head_dim_, n_q)) {
+    return DotRowsFused(encoded, n, head_dim_, q, n_q, scores, ld_scores);
+  }
   float* tile = TileScratch(head_dim_);
   for (int j0 = 0; j0 < n; j0 += kTileRows) {
     const int nt = std::min(kTileRows, n - j0);
@@ -79,6 +83,10 @@ void RowStore::Accumulate(int layer, int head, int n, const float* w, int ld_w, 
   KVBENCH_CHECK(n >= 0 && n <= rows.size(), "%s: %d of %d entries", name_.c_str(), n, rows.size());
   const float s = scale(layer, head);
   std::fill(out, out + static_cast<size_t>(n_q) * head_dim_, 0.0f);
+  EncodedRows encoded;
+  if (codec_->Describe(rows.row(0), s, &encoded) && CanFuse(encoded, head_dim_, n_q)) {
+    return AccumulateRowsFused(encoded, n, head_dim_, w, ld_w, n_q, out);
+  }
   float* tile = TileScratch(head_dim_);
   for (int j0 = 0; j0 < n; j0 += kTileRows) {
     const int nt = std::min(kTileRows, n - j0);

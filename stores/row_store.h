@@ -4,8 +4,10 @@
 //
 // Storage per (layer, head): one RowBuffer (row_buffer.h) of fixed-size rows, exactly like the f32
 // store (dropping the oldest entries moves nothing; other compactions move the fewest rows;
-// nothing is ever re-encoded by Compact). Attention decodes kTileRows rows at a time into
-// thread-local f32 scratch and runs the f32 tile kernels (stores/quant_kernels.h) for all queries.
+// nothing is ever re-encoded by Compact). Attention runs the fused kernels (stores/quant_kernels.h)
+// on the encoded rows when the codec describes them and the shape allows (CanFuse): each row is
+// decoded in registers into the FMAs of all queries. Otherwise it decodes kTileRows rows at a time
+// into thread-local f32 scratch and runs the f32 tile kernels; both give the same bits.
 //
 // A format with a store scale (fp8: x held as enc(x / scale)) derives from RowStore and supplies
 // the scale of each (layer, head) and the bytes it costs (fp8_store.h); the rest pass scale 1.
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "stores/kv_store.h"
+#include "stores/quant_kernels.h"
 #include "stores/row_buffer.h"
 
 namespace kvbench {
@@ -37,6 +40,10 @@ class RowCodec {
   // Decoding of n consecutive rows as attention uses it (vectorised where it matters). Must produce
   // exactly what DecodeReference produces. The default loops over DecodeReference.
   virtual void DecodeRows(const uint8_t* rows, int n, float scale, float* out) const;
+  // Describes consecutive rows starting at `rows` for the fused kernels (quant_kernels.h), whose
+  // decoders give exactly DecodeRows' values; false for a format they do not read. The default:
+  // false.
+  virtual bool Describe(const uint8_t* rows, float scale, EncodedRows* out) const { return false; }
 };
 
 class RowStore : public KvStore {

@@ -1,9 +1,11 @@
 // Number formats of the KV stores: llama.cpp block bytes on hand-computed blocks, round-trip error
 // bounds on random data, fp8 rounding and saturation, and every vector kernel against its scalar
 // reference.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "formats/half.h"
@@ -372,6 +374,219 @@ TEST(Kernels, CodeUnpackingIsExact) {
       }
     }
   }
+}
+
+// ---- fused kernels (decode in registers) ------------------------------------------------------
+
+// One fused format: its rows' bytes and the f32 values its reference decoder gives.
+struct FusedCase {
+  std::string name;
+  EncodedRows rows;
+  std::vector<uint8_t> bytes;
+  std::vector<float> decoded;  // (n, hd), from the scalar reference decoders
+  std::vector<float> channel;  // kivi keys: (2, hd) scale then min
+};
+
+std::vector<FusedCase> FusedCases(std::mt19937& rng, int n, int hd) {
+  std::vector<FusedCase> cases;
+  const std::vector<float> x = RandomVector(rng, n * hd, 1.5f);
+  auto from_codec = [&](std::unique_ptr<RowCodec> codec, float scale) {
+    FusedCase c{codec->name(),
+                {},
+                std::vector<uint8_t>(codec->row_bytes() * n),
+                std::vector<float>(static_cast<size_t>(n) * hd),
+                {}};
+    for (int j = 0; j < n; ++j) {
+      codec->Encode(&x[j * hd], scale, &c.bytes[j * codec->row_bytes()]);
+      codec->DecodeReference(&c.bytes[j * codec->row_bytes()], scale, &c.decoded[j * hd]);
+    }
+    EXPECT_TRUE(codec->Describe(c.bytes.data(), scale, &c.rows)) << c.name;
+    cases.push_back(std::move(c));
+  };
+  {
+    FusedCase c{"f32", {}, std::vector<uint8_t>(x.size() * 4), x, {}};
+    std::memcpy(c.bytes.data(), x.data(), c.bytes.size());
+    c.rows.format = EncodedRows::Format::kF32;
+    c.rows.stride = 4 * static_cast<size_t>(hd);
+    cases.push_back(std::move(c));
+  }
+  from_codec(MakeHalfCodec(HalfFormat::kF16, hd), 1.0f);
+  from_codec(MakeHalfCodec(HalfFormat::kBf16, hd), 1.0f);
+  for (BlockType t :
+       {BlockType::kQ8_0, BlockType::kQ4_0, BlockType::kQ4_1, BlockType::kQ5_0, BlockType::kQ5_1})
+    from_codec(MakeBlockCodec(t, hd), 1.0f);
+  from_codec(MakeInt8Codec(hd), 1.0f);
+  // fp8: every code (NaNs included) in random order, times a store scale.
+  for (Fp8Format f : {Fp8Format::kE4M3, Fp8Format::kE5M2}) {
+    FusedCase c{f == Fp8Format::kE4M3 ? "fp8_e4m3" : "fp8_e5m2",
+                {},
+                std::vector<uint8_t>(static_cast<size_t>(n) * hd),
+                std::vector<float>(static_cast<size_t>(n) * hd),
+                {}};
+    const float scale = 0.0371f;
+    for (size_t i = 0; i < c.bytes.size(); ++i) {
+      c.bytes[i] = static_cast<uint8_t>(rng());
+      c.decoded[i] = Fp8DecodeSlow(f, c.bytes[i]) * scale;
+    }
+    c.rows.format =
+        f == Fp8Format::kE4M3 ? EncodedRows::Format::kFp8E4M3 : EncodedRows::Format::kFp8E5M2;
+    c.rows.stride = hd;
+    c.rows.scale = scale;
+    cases.push_back(std::move(c));
+  }
+  // KIVI: random codes in planes; keys as raw codes and with per-channel params, values with
+  // fp16 (scale, min) per channel group in front of each row.
+  for (int bits : {2, 4, 8}) {
+    if (hd * bits / 8 % 16 != 0) continue;
+    const int code_bytes = hd * bits / 8;
+    std::vector<uint8_t> codes(hd);
+    std::vector<uint8_t> packed(static_cast<size_t>(n) * code_bytes);
+    std::vector<float> unpacked(static_cast<size_t>(n) * hd);
+    for (int j = 0; j < n; ++j) {
+      for (uint8_t& k : codes) k = static_cast<uint8_t>(rng() & ((1 << bits) - 1));
+      PackCodes(codes.data(), bits, hd, &packed[j * code_bytes]);
+      UnpackCodesReference(&packed[j * code_bytes], bits, hd, &unpacked[j * hd]);
+    }
+    const std::string b = std::to_string(bits);
+    FusedCase raw{"kivi codes " + b, {}, packed, unpacked, {}};
+    raw.rows.format = EncodedRows::Format::kKiviCodes;
+    raw.rows.stride = code_bytes;
+    raw.rows.bits = bits;
+    cases.push_back(raw);
+
+    FusedCase key{"kivi key " + b, {}, packed, unpacked, RandomVector(rng, 2 * hd, 0.5f)};
+    for (float& v : key.channel) v = Fp16ToF32(F32ToFp16(v));
+    for (int j = 0; j < n; ++j)
+      for (int d = 0; d < hd; ++d)
+        key.decoded[j * hd + d] = unpacked[j * hd + d] * key.channel[d] + key.channel[hd + d];
+    key.rows.format = EncodedRows::Format::kKiviKey;
+    key.rows.stride = code_bytes;
+    key.rows.bits = bits;
+    cases.push_back(std::move(key));
+
+    for (int group : {16, 32, 64, 128}) {
+      if (group > hd || hd % group != 0) continue;
+      const size_t params = 4 * static_cast<size_t>(hd / group), row = params + code_bytes;
+      FusedCase value{"kivi value " + b + " g" + std::to_string(group),
+                      {},
+                      std::vector<uint8_t>(row * n),
+                      unpacked,
+                      {}};
+      for (int j = 0; j < n; ++j) {
+        uint8_t* r = &value.bytes[j * row];
+        std::memcpy(r + params, &packed[j * code_bytes], code_bytes);
+        for (int k = 0; k < hd / group; ++k) {
+          const std::vector<float> sm = RandomVector(rng, 2, 0.5f);
+          const uint16_t hs = F32ToFp16(std::fabs(sm[0])), hm = F32ToFp16(sm[1]);
+          std::memcpy(r + 4 * k, &hs, 2);
+          std::memcpy(r + 4 * k + 2, &hm, 2);
+          for (int d = k * group; d < (k + 1) * group; ++d)
+            value.decoded[j * hd + d] = unpacked[j * hd + d] * Fp16ToF32(hs) + Fp16ToF32(hm);
+        }
+      }
+      value.rows.format = EncodedRows::Format::kKiviValue;
+      value.rows.stride = row;
+      value.rows.bits = bits;
+      value.rows.group = group;
+      cases.push_back(std::move(value));
+    }
+  }
+  for (FusedCase& c : cases) {
+    c.rows.data = c.bytes.data();
+    if (!c.channel.empty()) {
+      c.rows.channel_scale = c.channel.data();
+      c.rows.channel_min = c.channel.data() + hd;
+    }
+  }
+  return cases;
+}
+
+// Same bits, NaNs equal to each other.
+bool SameBits(float a, float b) {
+  return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 4) == 0;
+}
+
+// Each fused kernel against (a) the f32 kernels on the rows its format's reference decoder gives,
+// bit for bit (the decoders are exact and the arithmetic is the same), (b) the double-precision
+// reference at 1e-5 of sum |q_d k_d| (as DotAndAccumulateMatchReference), and (c) itself one query
+// and one length at a time (batch invariance), over tails of 8-row blocks and 64-row tiles.
+TEST(Kernels, FusedKernelsMatchTheF32KernelsOnDecodedRows) {
+  std::mt19937 rng(21);
+  for (int hd : {32, 64, 96, 128}) {
+    for (int n : {1, 5, 8, 9, 63, 64, 65, 130}) {
+      for (FusedCase& c : FusedCases(rng, n, hd)) {
+        for (int n_q : {1, 3, 4, 5, 8}) {
+          const std::string what = c.name + " hd " + std::to_string(hd) + " n " +
+                                   std::to_string(n) + " n_q " + std::to_string(n_q);
+          ASSERT_TRUE(CanFuse(c.rows, hd, n_q)) << what;
+          const int ld = n + 3;
+          const std::vector<float> q = RandomVector(rng, n_q * hd, 1.0f);
+          std::vector<float> s(n_q * ld, -1), s_f32(n_q * ld, -1), s_ref(n_q * ld, -1);
+          DotRowsFused(c.rows, n, hd, q.data(), n_q, s.data(), ld);
+          DotRowsF32(c.decoded.data(), n, hd, q.data(), n_q, s_f32.data(), ld);
+          DotRowsF32Reference(c.decoded.data(), n, hd, q.data(), n_q, s_ref.data(), ld);
+          for (int i = 0; i < n_q; ++i) {
+            for (int j = 0; j < n; ++j) {
+              ASSERT_TRUE(SameBits(s[i * ld + j], s_f32[i * ld + j])) << what << " dot " << j;
+              if (!std::isfinite(s_ref[i * ld + j])) continue;  // fp8 inf / NaN: bits checked
+              double mag = 0;
+              for (int d = 0; d < hd; ++d) mag += std::fabs(q[i * hd + d] * c.decoded[j * hd + d]);
+              ASSERT_NEAR(s[i * ld + j], s_ref[i * ld + j], 1e-5 * mag + 1e-6) << what;
+            }
+            ASSERT_EQ(s[i * ld + n], -1.0f) << what << ": wrote past the row";
+          }
+          // One query over the first m rows gives the same bits as the batch.
+          const int m = std::max(1, n / 2 + 1), i = n_q - 1;
+          std::vector<float> one(m);
+          DotRowsFused(c.rows, m, hd, &q[i * hd], 1, one.data(), m);
+          for (int j = 0; j < m; ++j)
+            ASSERT_TRUE(SameBits(one[j], s[i * ld + j])) << what << " lone query " << j;
+
+          // Weights with exact zeros (masked entries: the zero-skipping path) and one row whose
+          // weights are all zero.
+          std::vector<float> w = RandomVector(rng, n_q * ld, 1.0f);
+          for (int k = 0; k < n_q * ld; k += 7) w[k] = 0.0f;
+          for (int k = 0; k < n_q; ++k) w[k * ld + n / 2] = 0.0f;
+          const std::vector<float> init = RandomVector(rng, n_q * hd, 1.0f);
+          std::vector<float> out = init, out_f32 = init, out_ref = init;
+          AccumulateRowsFused(c.rows, n, hd, w.data(), ld, n_q, out.data());
+          AccumulateRowsF32(c.decoded.data(), n, hd, w.data(), ld, n_q, out_f32.data());
+          AccumulateRowsF32Reference(c.decoded.data(), n, hd, w.data(), ld, n_q, out_ref.data());
+          for (int k = 0; k < n_q * hd; ++k) {
+            ASSERT_TRUE(SameBits(out[k], out_f32[k])) << what << " accumulate " << k;
+            if (!std::isfinite(out_ref[k])) continue;
+            const int qi = k / hd, d = k % hd;
+            double mag = std::fabs(out_ref[k]);
+            for (int j = 0; j < n; ++j) mag += std::fabs(w[qi * ld + j] * c.decoded[j * hd + d]);
+            ASSERT_NEAR(out[k], out_ref[k], 1e-5 * mag + 1e-6) << what;
+          }
+          // One query at a time, the same bits.
+          std::vector<float> lone(init.begin() + i * hd, init.begin() + (i + 1) * hd);
+          AccumulateRowsFused(c.rows, n, hd, &w[i * ld], ld, 1, lone.data());
+          for (int d = 0; d < hd; ++d)
+            ASSERT_TRUE(SameBits(lone[d], out[i * hd + d])) << what << " lone query " << d;
+        }
+      }
+    }
+  }
+}
+
+// The shapes the fused kernels leave to the tile path.
+TEST(Kernels, CanFuseShapes) {
+  EncodedRows rows;
+  rows.format = EncodedRows::Format::kF16;
+  EXPECT_TRUE(CanFuse(rows, 128, 4));
+  EXPECT_FALSE(CanFuse(rows, 16, 4));
+  EXPECT_FALSE(CanFuse(rows, 48, 4));
+  EXPECT_FALSE(CanFuse(rows, 256, 4));
+  EXPECT_FALSE(CanFuse(rows, 128, kFusedMaxQueries + 1));
+  rows.format = EncodedRows::Format::kKiviValue;
+  rows.bits = 2;
+  rows.group = 32;
+  EXPECT_FALSE(CanFuse(rows, 32, 1));  // 8-byte code planes
+  EXPECT_TRUE(CanFuse(rows, 64, 1));
+  rows.group = 8;
+  EXPECT_FALSE(CanFuse(rows, 64, 1));  // channel groups smaller than a chunk
 }
 
 }  // namespace

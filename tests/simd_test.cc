@@ -35,6 +35,7 @@ struct Ops {
   void (*load_i8)(const int8_t* x, float* out);
   void (*unpack)(const uint8_t* x, int shift,
                  float* out);  // ((u8 >> shift) & 7 | bit 4 of lane) as f32
+  void (*half_bits)(const uint16_t* x, float* out);  // HalfBitsToF32 of the codes widened
 };
 
 #define KVBENCH_OPS(NS)                                                                                 \
@@ -68,6 +69,11 @@ struct Ops {
         const NS::I32x16 v = NS::ShiftRight(NS::LoadU8(x), NS::SetI(shift));                                \
         const NS::I32x16 bit = NS::ShiftLeft(NS::And(NS::Iota(), NS::SetI(1)), NS::SetI(4));                \
         NS::Store(out, NS::ToF32(NS::SubI(NS::Or(NS::And(v, NS::SetI(7)), bit), NS::SetI(3))));             \
+      },                                                                                                    \
+      [](const uint16_t* x, float* out) {                                                                   \
+        const uint8_t* b = reinterpret_cast<const uint8_t*>(x);                                             \
+        const NS::I32x16 lo = NS::LoadU8(b), hi = NS::LoadU8(b + 16);                                       \
+        NS::Store(out, NS::HalfBitsToF32(NS::Or(NS::ShiftLeft(hi, NS::SetI(8)), lo)));                      \
       } \
   }
 
@@ -216,6 +222,19 @@ TEST_F(SimdTest, ConversionsAgreeOnEveryCode) {
       ref.load_bf16(&halves[k], r);
       x.load_bf16(&halves[k], y);
       ExpectSameBits(r, y, 16, x.name + " LoadBf16");
+    }
+    // HalfBitsToF32 on lanes (hi << 8) | lo built from two byte loads: every fp16 code, as
+    // 16 low bytes and 16 high bytes.
+    std::vector<uint16_t> split(16);
+    for (int k = 0; k < 65536; k += 16) {
+      auto* b = reinterpret_cast<uint8_t*>(split.data());
+      for (int i = 0; i < 16; ++i) {
+        b[i] = static_cast<uint8_t>(halves[k + i]);
+        b[16 + i] = static_cast<uint8_t>(halves[k + i] >> 8);
+      }
+      ref.half_bits(split.data(), r);
+      x.half_bits(split.data(), y);
+      ExpectSameBits(r, y, 16, x.name + " HalfBitsToF32");
     }
     for (int k = 0; k < 256; k += 16) {
       ref.load_i8(&bytes[k], r);
