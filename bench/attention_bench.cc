@@ -26,8 +26,10 @@
 // depend on the values. Run e.g. --benchmark_filter='ctx:8192/' to compare stores at one length.
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -47,6 +49,35 @@ struct StoreCase {
   ParamMap params;
 };
 
+// The K and V stores of case `c`, or nothing (the case skipped) when the registry refuses it.
+std::optional<std::pair<std::unique_ptr<KvStore>, std::unique_ptr<KvStore>>> MakeKv(
+    benchmark::State& state, const StoreCase& c, const CacheShape& shape) {
+  auto k = MakeStore(c.store, c.params, KvRole::kKey, shape);
+  auto v = MakeStore(c.store, c.params, KvRole::kValue, shape);
+  if (!k.ok() || !v.ok()) {
+    state.SkipWithError((k.ok() ? v.status() : k.status()).ToString().c_str());
+    return std::nullopt;
+  }
+  return std::make_pair(*std::move(k), *std::move(v));
+}
+
+// A GQA group's queries and their softmax weights over head (0, 0)'s keys. The weights are fixed
+// outside the timed loop (the softmax is the decoder's, the same for every store).
+void GroupQueries(const KvStore& k, int ctx, int head_dim, std::mt19937& rng, std::vector<float>* q,
+                  std::vector<float>* probs) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  q->resize(static_cast<size_t>(kGroup) * head_dim);
+  for (float& x : *q) x = dist(rng);
+  probs->resize(static_cast<size_t>(kGroup) * ctx);
+  k.Dot(0, 0, ctx, q->data(), kGroup, probs->data(), ctx);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int i = 0; i < kGroup; ++i) {
+    float* p = &(*probs)[static_cast<size_t>(i) * ctx];
+    for (int j = 0; j < ctx; ++j) p[j] *= scale;
+    Softmax(p, ctx);
+  }
+}
+
 void BM_Attend(benchmark::State& state, const StoreCase& c, int ctx, int head_dim) {
   const CacheShape shape{.n_layers = 1,
                          .n_heads = kGroup,
@@ -55,40 +86,30 @@ void BM_Attend(benchmark::State& state, const StoreCase& c, int ctx, int head_di
                          .rope_dims = head_dim,
                          .rope_theta = 10000.0f,
                          .context_tokens = ctx};
-  auto k = MakeStore(c.store, c.params, KvRole::kKey, shape);
-  auto v = MakeStore(c.store, c.params, KvRole::kValue, shape);
-  if (!k.ok() || !v.ok()) {
-    state.SkipWithError((k.ok() ? v.status() : k.status()).ToString().c_str());
-    return;
-  }
+  auto stores = MakeKv(state, c, shape);
+  if (!stores) return;
+  KvStore* k = stores->first.get();
+  KvStore* v = stores->second.get();
   std::mt19937 rng(ctx + head_dim);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> rows(static_cast<size_t>(1024) * head_dim);
   for (int done = 0; done < ctx; done += 1024) {
     const int n = std::min(1024, ctx - done);
     for (float& x : rows) x = dist(rng);
-    (*k)->Append(0, 0, rows.data(), n, head_dim);
-    (*v)->Append(0, 0, rows.data(), n, head_dim);
+    k->Append(0, 0, rows.data(), n, head_dim);
+    v->Append(0, 0, rows.data(), n, head_dim);
   }
-  std::vector<float> q(static_cast<size_t>(kGroup) * head_dim), out(q.size());
-  for (float& x : q) x = dist(rng);
-  std::vector<float> scores(static_cast<size_t>(kGroup) * ctx);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  std::vector<float> probs(scores.size());
-  (*k)->Dot(0, 0, ctx, q.data(), kGroup, probs.data(), ctx);
-  for (int i = 0; i < kGroup; ++i) {
-    float* p = &probs[static_cast<size_t>(i) * ctx];
-    for (int j = 0; j < ctx; ++j) p[j] *= scale;
-    Softmax(p, ctx);
-  }
+  std::vector<float> q, probs;
+  GroupQueries(*k, ctx, head_dim, rng, &q, &probs);
+  std::vector<float> scores(probs.size()), out(q.size());
   for (auto _ : state) {
-    (*k)->Dot(0, 0, ctx, q.data(), kGroup, scores.data(), ctx);
-    (*v)->Accumulate(0, 0, ctx, probs.data(), ctx, kGroup, out.data());
+    k->Dot(0, 0, ctx, q.data(), kGroup, scores.data(), ctx);
+    v->Accumulate(0, 0, ctx, probs.data(), ctx, kGroup, out.data());
     benchmark::DoNotOptimize(scores.data());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  const uint64_t bytes = (*k)->memory(0).logical + (*v)->memory(0).logical;
+  const uint64_t bytes = k->memory(0).logical + v->memory(0).logical;
   state.SetItemsProcessed(state.iterations() * ctx);
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
   state.counters["kv_bytes"] = static_cast<double>(bytes);
@@ -106,12 +127,10 @@ void BM_AttendModel(benchmark::State& state, const StoreCase& c, int ctx, int he
                          .rope_dims = head_dim,
                          .rope_theta = 10000.0f,
                          .context_tokens = ctx};
-  auto k = MakeStore(c.store, c.params, KvRole::kKey, shape);
-  auto v = MakeStore(c.store, c.params, KvRole::kValue, shape);
-  if (!k.ok() || !v.ok()) {
-    state.SkipWithError((k.ok() ? v.status() : k.status()).ToString().c_str());
-    return;
-  }
+  auto stores = MakeKv(state, c, shape);
+  if (!stores) return;
+  KvStore* k = stores->first.get();
+  KvStore* v = stores->second.get();
   std::mt19937 rng(ctx + head_dim);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   // One block of noise appended to every head (the speed does not depend on the values).
@@ -121,26 +140,19 @@ void BM_AttendModel(benchmark::State& state, const StoreCase& c, int ctx, int he
     for (int h = 0; h < n_kv_heads; ++h) {
       for (int done = 0; done < ctx; done += 1024) {
         const int n = std::min(1024, ctx - done);
-        (*k)->Append(l, h, rows.data(), n, head_dim);
-        (*v)->Append(l, h, rows.data(), n, head_dim);
+        k->Append(l, h, rows.data(), n, head_dim);
+        v->Append(l, h, rows.data(), n, head_dim);
       }
     }
   }
-  std::vector<float> q(static_cast<size_t>(kGroup) * head_dim), out(q.size());
-  for (float& x : q) x = dist(rng);
-  std::vector<float> scores(static_cast<size_t>(kGroup) * ctx), probs(scores.size());
-  (*k)->Dot(0, 0, ctx, q.data(), kGroup, probs.data(), ctx);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (int i = 0; i < kGroup; ++i) {
-    float* p = &probs[static_cast<size_t>(i) * ctx];
-    for (int j = 0; j < ctx; ++j) p[j] *= scale;
-    Softmax(p, ctx);
-  }
+  std::vector<float> q, probs;
+  GroupQueries(*k, ctx, head_dim, rng, &q, &probs);
+  std::vector<float> scores(probs.size()), out(q.size());
   for (auto _ : state) {
     for (int l = 0; l < n_layers; ++l) {
       for (int h = 0; h < n_kv_heads; ++h) {
-        (*k)->Dot(l, h, ctx, q.data(), kGroup, scores.data(), ctx);
-        (*v)->Accumulate(l, h, ctx, probs.data(), ctx, kGroup, out.data());
+        k->Dot(l, h, ctx, q.data(), kGroup, scores.data(), ctx);
+        v->Accumulate(l, h, ctx, probs.data(), ctx, kGroup, out.data());
         benchmark::DoNotOptimize(scores.data());
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
@@ -148,7 +160,7 @@ void BM_AttendModel(benchmark::State& state, const StoreCase& c, int ctx, int he
     }
   }
   uint64_t bytes = 0;
-  for (int l = 0; l < n_layers; ++l) bytes += (*k)->memory(l).logical + (*v)->memory(l).logical;
+  for (int l = 0; l < n_layers; ++l) bytes += k->memory(l).logical + v->memory(l).logical;
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kModelRows));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
   state.counters["kv_bytes"] = static_cast<double>(bytes);

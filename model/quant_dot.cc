@@ -16,7 +16,6 @@
 namespace kvbench {
 namespace {
 
-
 bool IsKType(DType type) { return BlockValues(type) == kQK_K; }
 
 float Sum8(const float* a) {
@@ -235,17 +234,17 @@ void LegacyTileVnni(const std::byte* w, size_t row_bytes, const std::byte* xq, s
           _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0.qs))),
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1.qs)), 1);
       u[p] = _mm512_xor_si512(u[p], _mm512_set1_epi8(static_cast<char>(0x80)));
-      xd[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(x0.d)),
-                                 _mm256_set1_ps(x1.d), 1);
+      xd[p] =
+          _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(x0.d)), _mm256_set1_ps(x1.d), 1);
     }
     for (int r = 0; r < R; ++r) {
       float dw;
       const __m512i codes =
           _mm512_broadcast_i64x4(LegacyCodesAvx2<T>(w + r * row_bytes + b * kBlockBytes, &dw));
-      const __m512i offset = _mm512_sub_epi32(
-          _mm512_setzero_si512(),
-          _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)),
-                              codes));
+      const __m512i offset =
+          _mm512_sub_epi32(_mm512_setzero_si512(),
+                           _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+                                               _mm512_set1_epi8(static_cast<char>(0x80)), codes));
       const __m512 vdw = _mm512_set1_ps(dw);
       for (int p = 0; p < kPairs; ++p) {
         const __m512i sums = _mm512_dpbusd_epi32(offset, u[p], codes);
@@ -381,6 +380,10 @@ void Tile(const std::byte* w, size_t row_bytes, const std::byte* xq, size_t xq_b
           float* y, size_t ld_y) {
   if constexpr (BlockValues(T) == kQK_K) {
     KTile<T, R, V>(w, row_bytes, xq, xq_bytes, cols, y, ld_y);
+#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
+  } else if constexpr (V % 2 == 0) {
+    LegacyTileVnni<T, R, V>(w, row_bytes, xq, xq_bytes, cols, y, ld_y);
+#endif
   } else {
     LegacyTile<T, R, V>(w, row_bytes, xq, xq_bytes, cols, y, ld_y);
   }
@@ -405,26 +408,17 @@ void DotsTyped(const std::byte* w, size_t row_bytes, int n_rows, const std::byte
                size_t xq_bytes, int n_vec, int64_t cols, float* y, size_t ld_y) {
   constexpr bool kK = BlockValues(T) == kQK_K;
   constexpr int kSingleRows = kK ? 2 : 4;
-  int v = 0;
+  // Four rows a tile for the VNNI legacy tile (one zmm accumulator per row and vector pair), two
+  // for AVX2's.
 #if defined(__AVX512BW__) && defined(__AVX512VNNI__)
-  if constexpr (!kK) {
-    constexpr int kVnniRows = 4, kVnniVectors = 4;
-    for (; v + kVnniVectors <= n_vec; v += kVnniVectors) {
-      int r = 0;
-      for (; r + kVnniRows <= n_rows; r += kVnniRows) {
-        LegacyTileVnni<T, kVnniRows, kVnniVectors>(w + r * row_bytes, row_bytes, xq + v * xq_bytes,
-                                                   xq_bytes, cols, y + v * ld_y + r, ld_y);
-      }
-      for (; r < n_rows; ++r) {
-        LegacyTileVnni<T, 1, kVnniVectors>(w + r * row_bytes, row_bytes, xq + v * xq_bytes,
-                                           xq_bytes, cols, y + v * ld_y + r, ld_y);
-      }
-    }
-  }
+  constexpr int kQuadRows = kK ? 1 : 4;
+#else
+  constexpr int kQuadRows = kK ? 1 : 2;
 #endif
+  int v = 0;
   for (; v + 4 <= n_vec; v += 4) {
-    Rows<T, kK ? 1 : 2, 4>(w, row_bytes, n_rows, xq + v * xq_bytes, xq_bytes, cols, y + v * ld_y,
-                           ld_y);
+    Rows<T, kQuadRows, 4>(w, row_bytes, n_rows, xq + v * xq_bytes, xq_bytes, cols, y + v * ld_y,
+                          ld_y);
   }
   for (; v + 2 <= n_vec; v += 2) {
     Rows<T, 2, 2>(w, row_bytes, n_rows, xq + v * xq_bytes, xq_bytes, cols, y + v * ld_y, ld_y);

@@ -164,12 +164,16 @@ void KiviKeyStore::DotQuantized(int layer, int head, int n, const float* q, int 
     codes.data = group.codes.data();
     codes.stride = code_bytes();
     codes.bits = options().bits;
+    // Scores [first, first + count) of every query get the query's q . m.
+    auto add_bias = [&](int first, int count) {
+      for (int i = 0; i < n_q; ++i) {
+        float* si = scores + static_cast<size_t>(i) * ld + first;
+        for (int t = 0; t < count; ++t) si[t] += scratch.bias[i];
+      }
+    };
     if (CanFuse(codes, hd, n_q)) {
       DotRowsFused(codes, group_n, hd, scratch.qs.data(), n_q, scores + j, ld);
-      for (int i = 0; i < n_q; ++i) {
-        float* si = scores + static_cast<size_t>(i) * ld + j;
-        for (int t = 0; t < group_n; ++t) si[t] += scratch.bias[i];
-      }
+      add_bias(j, group_n);
       j += group.n;
       continue;
     }
@@ -178,10 +182,7 @@ void KiviKeyStore::DotQuantized(int layer, int head, int n, const float* q, int 
       UnpackCodeRows(&group.codes[t0 * code_bytes()], code_bytes(), nt, options().bits, hd,
                      scratch.tile.data());
       DotRowsF32(scratch.tile.data(), nt, hd, scratch.qs.data(), n_q, scores + j + t0, ld);
-      for (int i = 0; i < n_q; ++i) {
-        float* si = scores + static_cast<size_t>(i) * ld + j + t0;
-        for (int t = 0; t < nt; ++t) si[t] += scratch.bias[i];
-      }
+      add_bias(j + t0, nt);
     }
     j += group.n;
   }
